@@ -1,0 +1,50 @@
+"""Settings: one table of name, type, default and help, read from PRISM_* environment variables.
+
+Every setting is documented by its Field description; `prism config` (and docs/settings.md)
+are generated from this table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".prism",
+        description="Folder that holds every project's index (one sub-folder per project).",
+    )
+    max_file_bytes: int = Field(
+        1024 * 1024, ge=1, description="Files larger than this are skipped by the walker."
+    )
+    max_chunk_tokens: int = Field(
+        1500, ge=64, description="Chunks above this many tokens are split at statement boundaries."
+    )
+    window_lines: int = Field(60, ge=5, description="Line window size for files without a grammar.")
+    window_overlap: int = Field(10, ge=0, description="Lines shared by consecutive windows.")
+    embed: bool = Field(True, description="Compute dense vectors (set false for lexical-only indexes).")
+    embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
+    tokenizer: str = Field(
+        "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."
+    )
+
+
+def project_slug(root: Path) -> str:
+    """A stable, readable folder name for a project root: name + hash of its absolute path."""
+    resolved = str(root.resolve())
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name or "root")[:40]
+    return f"{name}-{digest}"
+
+
+def index_dir_for(root: Path, settings: Settings) -> Path:
+    """Where the index of the project at `root` lives (outside the working tree)."""
+    return settings.home / "projects" / project_slug(root)

@@ -1,0 +1,1 @@
+"""Ingest: walk a repository, detect languages, parse files into chunks."""

@@ -1,0 +1,90 @@
+"""Frozen records passed between the pipeline stages (ingest → index → retrieve → pack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ChunkKind = Literal[
+    "function",  # a free function
+    "method",  # a function inside a class/impl/struct body, qualified as Class.method
+    "class",  # a class/struct/interface/trait/enum (or its header when split)
+    "module",  # module header: imports and top-level statements
+    "section",  # a Markdown/RST section under a heading
+    "window",  # a line window for unsupported languages or unparsable files
+]
+CHUNK_KINDS: tuple[ChunkKind, ...] = ("function", "method", "class", "module", "section", "window")
+
+Level = Literal["full", "light", "skeleton", "signature", "reference"]
+LEVELS: tuple[Level, ...] = ("full", "light", "skeleton", "signature", "reference")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found by the walker, before it is read."""
+
+    path: str  # relative to the project root, '/'-separated
+    size: int
+    mtime: float
+    language: str | None  # a key of prism.ingest.languages.LANGUAGES, or None (plain text)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of code a person would name: function, method, class, module header, section."""
+
+    path: str
+    language: str
+    kind: ChunkKind
+    name: str  # short name ("method"); "" for module headers and windows
+    qualified_name: str  # "Class.method"; for module headers the module path, for windows "path#Lstart"
+    signature: str  # the declaration line(s) up to the body, "" if none
+    docstring: str
+    start_line: int  # 1-based, inclusive
+    end_line: int  # 1-based, inclusive
+    content: str  # exact source text of lines start_line..end_line
+    content_hash: str  # sha256 hex of content
+    tokens: int  # token count of content (prism.pack.tokens default counter)
+    defines: tuple[str, ...] = ()  # identifiers this chunk defines
+    imports: tuple[str, ...] = ()  # modules/names it imports
+    calls: tuple[str, ...] = ()  # identifiers it calls (unresolved names)
+    parent: str = ""  # qualified name of the enclosing class, "" at top level
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """What the chunker produced for one file."""
+
+    path: str
+    language: str
+    chunks: tuple[Chunk, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as the index holds it: the record plus its id and file freshness data."""
+
+    id: int
+    chunk: Chunk
+    file_sha256: str
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    languages: tuple[str, ...] = ()
+    path: str | None = None  # a prefix ("src/app/") or a glob ("src/**/*.py")
+    kinds: tuple[ChunkKind, ...] = ()
+    since: float | None = None  # unix time: only files indexed/modified after it
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked search result."""
+
+    chunk: StoredChunk
+    score: float
+    stale: bool = False
+    explain: dict[str, float] = field(default_factory=dict)
