@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
     window_lines: int = Field(60, ge=5, description="Line window size for files without a grammar.")
     window_overlap: int = Field(10, ge=0, description="Lines shared by consecutive windows.")
+    embedder: str = Field(
+        "minilm", description="Embedding model: minilm (bundled MiniLM-L6 int8) or hashing (no model)."
+    )
     embed: bool = Field(True, description="Compute dense vectors (set false for lexical-only indexes).")
     embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")

@@ -1,0 +1,230 @@
+"""The Prism facade: one object per project that indexes, searches and packs; adapters call only this."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prism.config import Settings, index_dir_for
+from prism.errors import ProjectError
+from prism.index.embed import Embedder, load_embedder
+from prism.index.indexer import Indexer, IndexReport, ProgressFn, index_lock, sha256_hex
+from prism.index.sqlite import SqliteStore
+from prism.ingest.walk import WalkOptions, walk
+from prism.pack.tokens import Tokenizer, get_tokenizer
+
+PROJECT_FILE = "project.json"
+INDEX_FILE = "index.db"
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    root: str
+    index_dir: str
+    created_at: float
+
+
+def find_project_root(start: Path, settings: Settings) -> Path:
+    """The project containing `start`: an already indexed ancestor, else the git root, else start."""
+    start = start.resolve()
+    candidates = [start, *start.parents]
+    for candidate in candidates:
+        if (index_dir_for(candidate, settings) / PROJECT_FILE).exists():
+            return candidate
+    for candidate in candidates:
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def list_projects(settings: Settings) -> list[ProjectInfo]:
+    """Every project with an index under the PRISM home."""
+    folder = settings.home / "projects"
+    found: list[ProjectInfo] = []
+    if not folder.is_dir():
+        return found
+    for entry in sorted(folder.iterdir()):
+        meta = entry / PROJECT_FILE
+        if not meta.is_file():
+            continue
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            found.append(ProjectInfo(str(data["root"]), str(entry), float(data.get("created_at", 0))))
+        except (ValueError, KeyError, OSError):
+            continue
+    return found
+
+
+class Prism:
+    """A project's index and everything that reads it.
+
+    >>> prism = Prism("path/to/repo")
+    >>> prism.index()
+    >>> prism.search("where are tokens refreshed?")
+    """
+
+    def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
+                 index_dir: Path | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings()
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise ProjectError(f"Project folder {self.root} does not exist.",
+                               hint="Pass an existing folder with --project.", value=self.root)
+        self.index_dir = (index_dir or index_dir_for(self.root, self.settings)).resolve()
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._store: SqliteStore | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def is_indexed(self) -> bool:
+        return (self.index_dir / INDEX_FILE).exists()
+
+    @property
+    def store(self) -> SqliteStore:
+        if self._store is None:
+            self._store = SqliteStore(self.index_dir / INDEX_FILE)
+        return self._store
+
+    def require_index(self) -> SqliteStore:
+        if not self.is_indexed:
+            raise ProjectError(f"No index for {self.root}.",
+                               hint=f"Run `prism index {self.root}` first.", value=self.root)
+        return self.store
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return get_tokenizer(self.settings.tokenizer)
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings.embedder, threads=self.settings.threads)
+            return self._embedder
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Prism:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write_project_file(self) -> None:
+        meta = self.index_dir / PROJECT_FILE
+        if not meta.exists():
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            meta.write_text(json.dumps({"root": str(self.root), "created_at": time.time()}),
+                            encoding="utf-8")
+
+    # -- index -----------------------------------------------------------------------------
+
+    def index(self, *, force: bool = False, embed: bool | None = None,
+              include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+              progress: ProgressFn | None = None) -> IndexReport:
+        """Create or update the index; with embed (default from settings) also fill vectors."""
+        with index_lock(self.index_dir):
+            self._write_project_file()
+            indexer = Indexer(self.root, self.store, self.settings, self.tokenizer.count)
+            report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress)
+            if self.settings.embed if embed is None else embed:
+                report.embedded = indexer.embed_pending(
+                    self.embedder, batch_size=self.settings.embed_batch, progress=progress)
+            model = self.store.get_meta("embed_model") or self.embedder_id()
+            report.pending_embeddings = self.store.count_pending_embeddings(model)
+            return report
+
+    def embed(self, *, progress: ProgressFn | None = None,
+              should_stop: Callable[[], bool] | None = None) -> int:
+        """Fill in missing vectors (the second phase of index); returns how many were added."""
+        with index_lock(self.index_dir):
+            indexer = Indexer(self.root, self.require_index(), self.settings, self.tokenizer.count)
+            return indexer.embed_pending(self.embedder, batch_size=self.settings.embed_batch,
+                                         progress=progress, should_stop=should_stop)
+
+    def embedder_id(self) -> str:
+        return self._embedder.model_id if self._embedder is not None else self.settings.embedder
+
+    def forget(self) -> bool:
+        """Delete this project's index; returns False when there was none."""
+        if not self.index_dir.exists():
+            return False
+        with index_lock(self.index_dir):
+            self.close()
+            for name in os.listdir(self.index_dir):
+                if name == "index.lock":
+                    continue
+                path = self.index_dir / name
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+        shutil.rmtree(self.index_dir, ignore_errors=True)
+        return True
+
+    # -- freshness -------------------------------------------------------------------------
+
+    def is_stale(self, path: str) -> bool:
+        """True when the file changed on disk (or vanished) since it was indexed."""
+        state = self.store.file_state(path)
+        if state is None:
+            return True
+        full = self.root / path
+        try:
+            st = full.stat()
+        except OSError:
+            return True
+        if st.st_size != state.size:
+            return True
+        if st.st_mtime == state.mtime:
+            return False
+        try:  # mtime moved (e.g. git checkout): only a content change counts
+            return sha256_hex(full.read_bytes()) != state.sha256
+        except OSError:
+            return True
+
+    def changes_on_disk(self) -> dict[str, list[str]]:
+        """Files added, modified and deleted on disk since the last index (by size and mtime)."""
+        store = self.require_index()
+        states = store.file_states()
+        options = WalkOptions(max_file_bytes=self.settings.max_file_bytes)
+        added: list[str] = []
+        modified: list[str] = []
+        seen: set[str] = set()
+        for source in walk(self.root, options):
+            seen.add(source.path)
+            state = states.get(source.path)
+            if state is None:
+                added.append(source.path)
+            elif state.size != source.size or state.mtime != source.mtime:
+                modified.append(source.path)
+        deleted = sorted(set(states) - seen)
+        return {"added": added, "modified": modified, "deleted": deleted}
+
+    def status(self) -> dict[str, object]:
+        """Counts, languages, model, last indexed time and staleness, as one JSON-ready dict."""
+        store = self.require_index()
+        stats = store.stats()
+        model = store.get_meta("embed_model")
+        changes = self.changes_on_disk()
+        return {
+            "project": str(self.root),
+            "index_dir": str(self.index_dir),
+            **stats,
+            "embedding_model": model,
+            "embedding_dim": int(store.get_meta("embed_dim") or 0) or None,
+            "pending_embeddings": store.count_pending_embeddings(model) if model else stats["chunks"],
+            "changed_on_disk": {k: len(v) for k, v in changes.items()},
+            "stale_files": sum(len(v) for v in changes.values()),
+        }

@@ -1,0 +1,204 @@
+"""The incremental indexer: bring a project's index in line with the files on disk.
+
+Two phases. `sync` walks, hashes and chunks files and writes them with their full-text
+and graph rows: the index is searchable lexically as soon as it returns. `embed_pending`
+then fills in dense vectors for chunk texts the embedding cache has not seen. Both commit
+in batches, so a killed process loses at most the batch in flight and the next run resumes
+where it stopped: unchanged files (same SHA-256) cost a stat, or a read after `git checkout`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+
+from prism.config import Settings
+from prism.errors import IndexLockedError, PrismError
+from prism.index.embed import Embedder, document_text
+from prism.index.sqlite import FileRecord, IndexedFile, SqliteStore
+from prism.ingest.chunk import chunk_file
+from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
+from prism.models import SourceFile
+
+# Progress callback: (phase, done, total). Phases: "scan", "index", "embed".
+ProgressFn = Callable[[str, int, int], None]
+
+BATCH_FILES = 64
+BATCH_CHUNKS = 2000
+
+
+@dataclass
+class IndexReport:
+    """What one sync (and optional embedding pass) did."""
+
+    files_seen: int = 0
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+    chunks_written: int = 0
+    embedded: int = 0
+    pending_embeddings: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        skipped: dict[str, int] = {}
+        for item in self.skipped:
+            skipped[item.reason] = skipped.get(item.reason, 0) + 1
+        return {
+            "files_seen": self.files_seen, "files_indexed": self.files_indexed,
+            "files_unchanged": self.files_unchanged, "files_deleted": self.files_deleted,
+            "chunks_written": self.chunks_written, "embedded": self.embedded,
+            "pending_embeddings": self.pending_embeddings, "seconds": round(self.seconds, 3),
+            "skipped": skipped, "warnings": self.warnings[:50],
+        }
+
+
+@contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the project's writer lock; a second writer fails at once with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(index_dir / "index.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise IndexLockedError(
+            f"Another PRISM process is updating the index in {index_dir}.",
+            hint="Wait for it to finish (or stop it), then run the command again.",
+            value=index_dir,
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    """Key of the embedding cache: the hash of exactly what the embedder sees."""
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+class Indexer:
+    """Synchronises one project's SqliteStore with its files. Callers hold index_lock."""
+
+    def __init__(self, root: Path, store: SqliteStore, settings: Settings,
+                 count_tokens: Callable[[str], int]) -> None:
+        self.root = root
+        self.store = store
+        self.settings = settings
+        self.count_tokens = count_tokens
+
+    def sync(self, *, force: bool = False, include: tuple[str, ...] = (),
+             exclude: tuple[str, ...] = (), progress: ProgressFn | None = None) -> IndexReport:
+        """Phase 1: walk, chunk and store changed files; delete vanished ones."""
+        started = time.perf_counter()
+        report = IndexReport()
+        options = WalkOptions(max_file_bytes=self.settings.max_file_bytes,
+                              include=include, exclude=exclude)
+        files = list(walk(self.root, options, on_skip=report.skipped.append))
+        report.files_seen = len(files)
+        states = self.store.file_states()
+        batch: list[IndexedFile] = []
+        batch_chunks = 0
+        touched: list[tuple[str, int, float]] = []
+        for done, source in enumerate(files, 1):
+            state = states.get(source.path)
+            if (not force and state is not None and state.size == source.size
+                    and state.mtime == source.mtime):
+                report.files_unchanged += 1
+            else:
+                item = self._read(source, force, state.sha256 if state else None, report)
+                if item is None:
+                    if state is not None:
+                        touched.append((source.path, source.size, source.mtime))
+                    report.files_unchanged += 1
+                else:
+                    batch.append(item)
+                    batch_chunks += len(item.chunks)
+            if len(batch) >= BATCH_FILES or batch_chunks >= BATCH_CHUNKS:
+                self._flush(batch, report)
+                batch, batch_chunks = [], 0
+            if progress is not None:
+                progress("index", done, len(files))
+        self._flush(batch, report)
+        self.store.touch_files(touched)
+        seen = {f.path for f in files}
+        gone = [path for path in states if path not in seen]
+        self.store.delete_files(gone)
+        report.files_deleted = len(gone)
+        self.store.set_meta({"root": str(self.root), "last_sync": str(time.time())})
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _read(self, source: SourceFile, force: bool, old_sha: str | None,
+              report: IndexReport) -> IndexedFile | None:
+        """Read and chunk one file; None when its content is unchanged (or unreadable)."""
+        try:
+            raw, text = read_source(self.root, source.path)
+        except (OSError, PrismError) as exc:
+            report.skipped.append(Skipped(source.path, "unreadable"))
+            report.warnings.append(f"{source.path}: {exc}")
+            return None
+        digest = sha256_hex(raw)
+        if not force and digest == old_sha:
+            return None
+        parsed = chunk_file(
+            source.path, text, source.language, count_tokens=self.count_tokens,
+            max_chunk_tokens=self.settings.max_chunk_tokens,
+            window_lines=self.settings.window_lines, window_overlap=self.settings.window_overlap,
+        )
+        report.warnings.extend(f"{source.path}: {w}" for w in parsed.warnings)
+        record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
+                            parsed.warnings)
+        hashes = tuple(text_hash(document_text(c)) for c in parsed.chunks)
+        return IndexedFile(record, parsed.chunks, hashes)
+
+    def _flush(self, batch: list[IndexedFile], report: IndexReport) -> None:
+        if not batch:
+            return
+        self.store.write_files(batch)
+        report.files_indexed += len(batch)
+        report.chunks_written += sum(len(item.chunks) for item in batch)
+
+    def embed_pending(self, embedder: Embedder, *, batch_size: int = 64,
+                      progress: ProgressFn | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> int:
+        """Phase 2: embed every chunk text without a vector for this model; returns how many."""
+        self.ensure_model(embedder)
+        total = self.store.count_pending_embeddings(embedder.model_id)
+        done = 0
+        while done < total:
+            if should_stop is not None and should_stop():
+                break
+            pending = self.store.pending_embeddings(embedder.model_id, batch_size * 4)
+            if not pending:
+                break
+            chunks = {sc.id: sc.chunk for sc in self.store.get_chunks([cid for _, cid in pending])}
+            work = [(h, document_text(chunks[cid])) for h, cid in pending if cid in chunks]
+            for start in range(0, len(work), batch_size):
+                part = work[start:start + batch_size]
+                vectors = embedder.embed_documents([text for _, text in part])
+                self.store.put_embeddings(embedder.model_id,
+                                          [(h, vectors[i]) for i, (h, _) in enumerate(part)])
+                done += len(part)
+                if progress is not None:
+                    progress("embed", min(done, total), total)
+        return done
+
+    def ensure_model(self, embedder: Embedder) -> None:
+        """Record the model that builds this index; switching models drops the old vectors."""
+        current = self.store.get_meta("embed_model")
+        if current != embedder.model_id:
+            self.store.drop_embeddings(keep_model=embedder.model_id)
+            self.store.set_meta({"embed_model": embedder.model_id, "embed_dim": str(embedder.dim)})

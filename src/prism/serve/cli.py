@@ -1,0 +1,240 @@
+"""The `prism` command line: a thin typer adapter over the Prism engine.
+
+Every command takes --json (exactly one JSON document on stdout; human text, warnings and
+progress go to stderr). Exit codes: 0 success, 1 an error the user can fix, 2 bad usage,
+3 a bug (one line; --debug or PRISM_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from prism.config import Settings
+from prism.engine import Prism, find_project_root, list_projects
+from prism.errors import PrismError
+from prism.index.indexer import ProgressFn
+
+app = typer.Typer(
+    name="prism",
+    help="PRISM: index a codebase and give AI assistants the code a task needs, within an exact token budget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder (default: the project containing the current directory)."),
+]
+IndexDirOpt = Annotated[
+    Path | None, typer.Option("--index-dir", help="Where the index lives (default: under PRISM_HOME).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")]
+
+
+def emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def reporting(json_out: bool) -> Iterator[None]:
+    """Turn PrismErrors into a message (or JSON error envelope) and the error's exit code."""
+    try:
+        yield
+    except PrismError as exc:
+        if json_out:
+            emit_json({"error": exc.to_dict()})
+        err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"[dim]{exc.hint}[/]", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def open_project(project: Path | None, index_dir: Path | None) -> Prism:
+    settings = Settings()
+    root = project.resolve() if project is not None else find_project_root(Path.cwd(), settings)
+    return Prism(root, settings=settings, index_dir=index_dir)
+
+
+def show_progress(json_out: bool, quiet: bool) -> bool:
+    return not json_out and not quiet and err.is_terminal
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich progress bar per phase (index, embed) on stderr, or nothing off a terminal."""
+    if not enabled:
+        yield None
+        return
+    labels = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[cyan]{task.fields[rate]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+        started: dict[str, float] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total, rate="")
+                started[phase] = time.perf_counter()
+            elapsed = max(time.perf_counter() - started[phase], 1e-6)
+            bar.update(tasks[phase], completed=done, total=total, rate=f"{done / elapsed:,.0f}/s")
+
+        yield update
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+@app.command()
+def index(
+    path: Annotated[Path | None, typer.Argument(help="Project folder (default: current project).")] = None,
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-read and re-chunk every file.")] = False,
+    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Compute dense vectors too.")] = True,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only index files matching this glob (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Create or update the index of a project (incremental: unchanged files cost nothing)."""
+    with reporting(json_out):
+        prism = open_project(path or project, index_dir)
+        with progress_bar(show_progress(json_out, quiet)) as progress:
+            report = prism.index(force=force, embed=embed, include=tuple(include or ()),
+                                 exclude=tuple(exclude or ()), progress=progress)
+        data: dict[str, Any] = {"project": str(prism.root), **report.to_dict(), "stats": prism.store.stats()}
+        if json_out:
+            emit_json(data)
+        elif not quiet:
+            stats = prism.store.stats()
+            err.print(
+                f"[green]Indexed[/] {prism.root}: {report.files_indexed} files updated, "
+                f"{report.files_unchanged} unchanged, {report.files_deleted} deleted, "
+                f"{report.chunks_written} chunks written, {report.embedded} embedded "
+                f"in {report.seconds:.1f}s (index: {stats['files']} files, {stats['chunks']} chunks, "
+                f"{stats['tokens']:,} tokens).", highlight=False)
+            for warning in report.warnings[:5]:
+                err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command()
+def status(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Show what the index holds and how many files changed on disk since it was built."""
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        data = prism.status()
+        if json_out:
+            emit_json(data)
+            return
+        table = Table(show_header=False, box=None)
+        last = data.get("last_indexed")
+        rows = [
+            ("project", data["project"]),
+            ("files", f"{data['files']:,}"), ("chunks", f"{data['chunks']:,}"),
+            ("tokens", f"{data['tokens']:,}"),
+            ("languages", ", ".join(f"{k} {v}" for k, v in dict(data["languages"]).items())),  # type: ignore[call-overload]
+            ("model", f"{data['embedding_model']} ({data['pending_embeddings']} chunks waiting)"),
+            ("last indexed", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if isinstance(last, float) else "never"),
+            ("changed on disk", ", ".join(f"{k} {v}" for k, v in dict(data["changed_on_disk"]).items())),  # type: ignore[call-overload]
+            ("index", data["index_dir"]),
+        ]
+        for key, value in rows:
+            table.add_row(f"[bold]{key}[/]", str(value))
+        out.print(table)
+
+
+@app.command()
+def projects(json_out: JsonOpt = False) -> None:
+    """List every indexed project under PRISM_HOME."""
+    with reporting(json_out):
+        found = list_projects(Settings())
+        if json_out:
+            emit_json({"projects": [p.__dict__ for p in found]})
+            return
+        if not found:
+            err.print("No indexed projects yet. Run `prism index` in a repository.")
+        for info in found:
+            out.print(f"{info.root}  [dim]{info.index_dir}[/]", highlight=False)
+
+
+@app.command()
+def forget(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Delete a project's index (the project's files are not touched)."""
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        removed = prism.forget()
+        if json_out:
+            emit_json({"project": str(prism.root), "removed": removed})
+        else:
+            err.print(f"Removed the index of {prism.root}." if removed else f"{prism.root} had no index.")
+
+
+@app.command()
+def watch(
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    debounce_ms: Annotated[int, typer.Option("--debounce-ms", help="Wait this long for a burst of saves to settle.")] = 200,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON line per update.")] = False,
+) -> None:
+    """Keep the index fresh while files change (Ctrl-C to stop)."""
+    from prism.index.watch import watch_project
+
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        if not json_out:
+            err.print(f"Watching {prism.root} (Ctrl-C to stop)…")
+        for report in watch_project(prism, debounce_ms=debounce_ms):
+            if json_out:
+                emit_json(report.to_dict())
+            elif report.files_indexed or report.files_deleted:
+                err.print(f"updated {report.files_indexed} files, removed {report.files_deleted} "
+                          f"in {report.seconds * 1000:.0f} ms", highlight=False)
+
+
+def main() -> None:
+    """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
+    debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # anything else is a bug: say so in one line
+        if debug:
+            traceback.print_exc()
+        else:
+            err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
+                      "(this is a bug in PRISM; rerun with --debug for the traceback)", highlight=False)
+        raise SystemExit(3) from None
