@@ -1,0 +1,330 @@
+"""Walk a project tree and yield the source files worth indexing, in sorted order.
+
+Rules, in the order they apply to each entry:
+
+* directories that are never source (VCS metadata, dependency folders, virtualenvs, build
+  output, tool caches) are pruned before they are read; ``vendor`` is pruned only when it is
+  Go- or PHP-style vendoring (a ``modules.txt``/``autoload.php`` inside, or a ``go.mod``/
+  ``composer.json`` beside it);
+* ``.gitignore`` and ``.prismignore`` files apply to their own directory and everything below,
+  with git semantics (deeper files win, ``!negation`` re-includes); ``.git/info/exclude`` applies
+  at the root; ``WalkOptions.exclude`` is applied on top of all of them and ``include``, when given,
+  keeps only the files it matches;
+* lockfiles, minified bundles and source maps are skipped as ``generated``; files over
+  ``max_file_bytes`` as ``too_large``; files with a known binary extension or a NUL byte in their
+  first 8 KiB as ``binary``; files that cannot be opened as ``unreadable``;
+* symlinks are followed only when they resolve inside the root, and a directory is never entered
+  twice on one path (``symlink_loop``); links that lead outside are ``outside_root``.
+
+Ignored files (by an ignore file, a default directory or ``include``/``exclude``) are silent;
+every other skip is reported through ``on_skip`` so that an index can explain itself.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from prism.errors import PathError
+from prism.ingest.languages import detect_language
+from prism.models import SourceFile
+
+SNIFF_BYTES = 8192
+
+SKIP_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".bzr", "_darcs", ".jj",
+        "node_modules", "bower_components", ".pnpm-store", ".yarn",
+        ".venv", "venv", ".virtualenv", "__pypackages__",
+        "dist", "build", "__pycache__", ".eggs",
+        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
+        ".idea", ".vscode", ".vs",
+        "target", ".next", ".nuxt", ".svelte-kit", ".gradle", ".terraform", ".cache",
+        ".parcel-cache", ".turbo", "coverage", "htmlcov", ".prism",
+    }
+)  # fmt: skip
+
+LOCKFILES = frozenset(
+    {
+        "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
+        "bun.lock", "Cargo.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock",
+        "composer.lock", "Gemfile.lock", "go.sum", "flake.lock", "mix.lock", "Podfile.lock",
+        "packages.lock.json", "gradle.lockfile", "pubspec.lock", "Package.resolved",
+    }
+)  # fmt: skip
+
+GENERATED_SUFFIXES = (
+    ".min.js",
+    ".min.mjs",
+    ".min.css",
+    "-min.js",
+    ".bundle.js",
+    ".js.map",
+    ".css.map",
+)
+
+BINARY_EXTENSIONS = frozenset(
+    {
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".webp", ".tif", ".tiff", ".psd",
+        ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt",
+        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar", ".jar", ".war",
+        ".whl", ".egg", ".deb", ".rpm", ".dmg", ".iso", ".apk",
+        ".exe", ".dll", ".so", ".dylib", ".a", ".o", ".obj", ".lib", ".class", ".pyc", ".pyo",
+        ".pyd", ".wasm", ".bin", ".dat", ".db", ".sqlite", ".sqlite3", ".pkl", ".pickle", ".npy",
+        ".npz", ".parquet", ".onnx", ".pt", ".pth", ".h5", ".ckpt", ".safetensors",
+        ".woff", ".woff2", ".ttf", ".otf", ".eot",
+        ".mp3", ".mp4", ".wav", ".flac", ".ogg", ".avi", ".mov", ".mkv", ".webm",
+    }
+)  # fmt: skip
+
+IGNORE_FILES = (".gitignore", ".prismignore")
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    max_file_bytes: int = 1024 * 1024
+    include: tuple[str, ...] = ()  # gitignore-style globs; if non-empty, only matching files
+    exclude: tuple[str, ...] = ()  # extra gitignore-style globs to skip
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str  # "too_large", "binary", "unreadable", "symlink_loop", "outside_root", "generated"
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The ignore specs in force in one directory, deepest last."""
+
+    specs: tuple[tuple[str, GitIgnoreSpec], ...]  # (directory prefix "a/b/" or "", spec)
+
+    def ignored(self, rel: str) -> bool:
+        # Deeper ignore files override shallower ones: the deepest spec with an opinion wins.
+        for prefix, spec in reversed(self.specs):
+            result = spec.check_file(rel[len(prefix) :])
+            if result.include is not None:
+                return result.include
+        return False
+
+
+def is_binary(data: bytes) -> bool:
+    """True when the first 8 KiB hold a NUL byte (git's heuristic; UTF-16 counts as binary)."""
+    return b"\0" in data[:SNIFF_BYTES]
+
+
+def is_generated(name: str) -> bool:
+    """Lockfiles, minified bundles and source maps: text, but not code anybody reads."""
+    lower = name.lower()
+    return name in LOCKFILES or lower.endswith(GENERATED_SUFFIXES) or lower.endswith(".map")
+
+
+def _load_spec(path: Path) -> GitIgnoreSpec | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def _is_vendoring(names: set[str], child: str, entries: dict[str, os.DirEntry[str]]) -> bool:
+    if "go.mod" in names or "composer.json" in names:
+        return True
+    try:
+        inner = set(os.listdir(entries[child].path))
+    except OSError:
+        return False
+    return "modules.txt" in inner or "autoload.php" in inner
+
+
+def walk(
+    root: Path,
+    options: WalkOptions = WalkOptions(),
+    on_skip: Callable[[Skipped], None] | None = None,
+) -> Iterator[SourceFile]:
+    """Yield the indexable files under ``root`` as SourceFile records, sorted by path."""
+    root_real = os.path.realpath(root)
+    exclude = GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
+    include = GitIgnoreSpec.from_lines(options.include) if options.include else None
+
+    def skip(rel: str, reason: str) -> None:
+        if on_skip is not None:
+            on_skip(Skipped(rel, reason))
+
+    base_specs: list[tuple[str, GitIgnoreSpec]] = []
+    info_exclude = _load_spec(Path(root_real, ".git", "info", "exclude"))
+    if info_exclude is not None:
+        base_specs.append(("", info_exclude))
+    yield from _walk_dir(
+        root_real, "", _Rules(tuple(base_specs)), (root_real,), options, exclude, include, skip
+    )
+
+
+def _inside(root_real: str, target: str) -> bool:
+    return target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def _walk_dir(
+    dir_path: str,
+    prefix: str,
+    rules: _Rules,
+    ancestors: tuple[str, ...],
+    options: WalkOptions,
+    exclude: GitIgnoreSpec | None,
+    include: GitIgnoreSpec | None,
+    skip: Callable[[str, str], None],
+) -> Iterator[SourceFile]:
+    root_real = ancestors[0]
+    try:
+        with os.scandir(dir_path) as it:
+            entries = {entry.name: entry for entry in it}
+    except OSError:
+        skip(prefix.rstrip("/") or ".", "unreadable")
+        return
+    names = set(entries)
+    if prefix and "pyvenv.cfg" in names:  # a virtualenv, whatever its name
+        return
+    specs = list(rules.specs)
+    for ignore_name in IGNORE_FILES:
+        if ignore_name in names:
+            spec = _load_spec(Path(dir_path, ignore_name))
+            if spec is not None:
+                specs.append((prefix, spec))
+    if len(specs) != len(rules.specs):
+        rules = _Rules(tuple(specs))
+
+    # Sort so that the output is globally sorted: a directory "a" sorts as "a/".
+    keyed: list[tuple[str, os.DirEntry[str], bool]] = []
+    for name, entry in entries.items():
+        try:
+            is_dir = entry.is_dir()  # follows symlinks
+        except OSError:
+            is_dir = False
+        keyed.append((name + "/" if is_dir else name, entry, is_dir))
+    keyed.sort(key=lambda item: item[0])
+
+    for key, entry, is_dir in keyed:
+        rel = prefix + entry.name
+        if is_dir:
+            if entry.name in SKIP_DIRS or (
+                entry.name == "vendor" and _is_vendoring(names, entry.name, entries)
+            ):
+                continue
+            if rules.ignored(key_rel := prefix + key) or (
+                exclude is not None and exclude.match_file(key_rel)
+            ):
+                continue
+            real = entry.path
+            if entry.is_symlink():
+                real = os.path.realpath(entry.path)
+                if not _inside(root_real, real):
+                    skip(rel, "outside_root")
+                    continue
+            else:
+                real = os.path.join(ancestors[-1], entry.name)
+            if real in ancestors:
+                skip(rel, "symlink_loop")
+                continue
+            yield from _walk_dir(
+                entry.path, rel + "/", rules, (*ancestors, real), options, exclude, include, skip
+            )
+            continue
+        source = _check_file(entry, rel, rules, root_real, options, exclude, include, skip)
+        if source is not None:
+            yield source
+
+
+def _check_file(
+    entry: os.DirEntry[str],
+    rel: str,
+    rules: _Rules,
+    root_real: str,
+    options: WalkOptions,
+    exclude: GitIgnoreSpec | None,
+    include: GitIgnoreSpec | None,
+    skip: Callable[[str, str], None],
+) -> SourceFile | None:
+    name = entry.name
+    if name in IGNORE_FILES or rules.ignored(rel):
+        return None
+    if exclude is not None and exclude.match_file(rel):
+        return None
+    if include is not None and not include.match_file(rel):
+        return None
+    if entry.is_symlink():
+        target = os.path.realpath(entry.path)
+        if not os.path.exists(target):
+            skip(rel, "unreadable")  # dangling link, or a link loop the OS refused to resolve
+            return None
+        if not _inside(root_real, target):
+            skip(rel, "outside_root")
+            return None
+    try:
+        st = entry.stat()
+    except OSError:
+        skip(rel, "unreadable")
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None  # sockets, fifos, devices
+    if is_generated(name):
+        skip(rel, "generated")
+        return None
+    if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS:
+        skip(rel, "binary")
+        return None
+    if st.st_size > options.max_file_bytes:
+        skip(rel, "too_large")
+        return None
+    try:
+        with open(entry.path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        skip(rel, "unreadable")
+        return None
+    if is_binary(head):
+        skip(rel, "binary")
+        return None
+    return SourceFile(path=rel, size=st.st_size, mtime=st.st_mtime, language=detect_language(rel))
+
+
+def resolve_inside(root: Path, path: str) -> Path:
+    """The absolute path of ``path`` (relative to ``root``); PathError if it escapes the root."""
+    if not path or "\0" in path:
+        raise PathError(
+            f"Invalid path {path!r}.",
+            hint="Pass a non-empty path relative to the project root.",
+            value=path,
+        )
+    if path.startswith(("/", "\\")) or os.path.isabs(path) or (len(path) > 1 and path[1] == ":"):
+        raise PathError(
+            f"Path {path!r} is absolute.",
+            hint="Pass a path relative to the project root, e.g. 'src/app.py'.",
+            value=path,
+        )
+    root_real = os.path.realpath(root)
+    full = os.path.realpath(os.path.join(root_real, path))
+    if not _inside(root_real, full):
+        raise PathError(
+            f"Path {path!r} resolves outside the project root {root}.",
+            hint="Only files inside the project can be read; check for '..' or symlinks.",
+            value=path,
+        )
+    return Path(full)
+
+
+def read_source(root: Path, path: str) -> tuple[bytes, str]:
+    """The raw bytes of a project file (hash these) and its text (UTF-8, errors replaced, no BOM).
+
+    Raises PathError for paths that escape the root; OSError (e.g. FileNotFoundError) when the
+    file vanished or cannot be read since it was walked.
+    """
+    data = resolve_inside(root, path).read_bytes()
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    return data, body.decode("utf-8", errors="replace")
