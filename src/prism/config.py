@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         "minilm", description="Embedding model: minilm (bundled MiniLM-L6 int8) or hashing (no model)."
     )
     embed: bool = Field(True, description="Compute dense vectors (set false for lexical-only indexes).")
+    shared_embedding_cache: bool = Field(
+        True, description="Reuse vectors across projects via PRISM_HOME/embeddings.db (worktrees, checkouts)."
+    )
     embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
     tokenizer: str = Field(

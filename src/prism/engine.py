@@ -14,6 +14,7 @@ from pathlib import Path
 from prism.config import Settings, index_dir_for
 from prism.errors import ProjectError
 from prism.index.embed import Embedder, load_embedder
+from prism.index.embed_cache import EmbeddingCache
 from prism.index.indexer import Indexer, IndexReport, ProgressFn, index_lock, sha256_hex
 from prism.index.sqlite import SqliteStore
 from prism.ingest.walk import WalkOptions, walk
@@ -139,8 +140,7 @@ class Prism:
             indexer = Indexer(self.root, self.store, self.settings, self.tokenizer.count)
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress)
             if self.settings.embed if embed is None else embed:
-                report.embedded = indexer.embed_pending(
-                    self.embedder, batch_size=self.settings.embed_batch, progress=progress)
+                report.embedded = self._embed(indexer, progress, None)
             model = self.store.get_meta("embed_model") or self.embedder_id()
             report.pending_embeddings = self.store.count_pending_embeddings(model)
             return report
@@ -150,8 +150,18 @@ class Prism:
         """Fill in missing vectors (the second phase of index); returns how many were added."""
         with index_lock(self.index_dir):
             indexer = Indexer(self.root, self.require_index(), self.settings, self.tokenizer.count)
+            return self._embed(indexer, progress, should_stop)
+
+    def _embed(self, indexer: Indexer, progress: ProgressFn | None,
+               should_stop: Callable[[], bool] | None) -> int:
+        shared = (EmbeddingCache(self.settings.home / "embeddings.db")
+                  if self.settings.shared_embedding_cache else None)
+        try:
             return indexer.embed_pending(self.embedder, batch_size=self.settings.embed_batch,
-                                         progress=progress, should_stop=should_stop)
+                                         progress=progress, should_stop=should_stop, shared=shared)
+        finally:
+            if shared is not None:
+                shared.close()
 
     def embedder_id(self) -> str:
         return self._embedder.model_id if self._embedder is not None else self.settings.embedder

@@ -21,6 +21,7 @@ import filelock
 from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
 from prism.index.embed import Embedder, document_text
+from prism.index.embed_cache import EmbeddingCache
 from prism.index.sqlite import FileRecord, IndexedFile, SqliteStore
 from prism.ingest.chunk import chunk_file
 from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
@@ -173,8 +174,12 @@ class Indexer:
 
     def embed_pending(self, embedder: Embedder, *, batch_size: int = 64,
                       progress: ProgressFn | None = None,
-                      should_stop: Callable[[], bool] | None = None) -> int:
-        """Phase 2: embed every chunk text without a vector for this model; returns how many."""
+                      should_stop: Callable[[], bool] | None = None,
+                      shared: EmbeddingCache | None = None) -> int:
+        """Phase 2: embed every chunk text without a vector for this model; returns how many.
+
+        Vectors found in the shared cache are copied instead of computed.
+        """
         self.ensure_model(embedder)
         total = self.store.count_pending_embeddings(embedder.model_id)
         done = 0
@@ -184,13 +189,21 @@ class Indexer:
             pending = self.store.pending_embeddings(embedder.model_id, batch_size * 4)
             if not pending:
                 break
+            if shared is not None:
+                known = shared.get(embedder.model_id, [h for h, _ in pending])
+                if known:
+                    self.store.put_embeddings(embedder.model_id, list(known.items()))
+                    done += len(known)
+                    pending = [(h, cid) for h, cid in pending if h not in known]
             chunks = {sc.id: sc.chunk for sc in self.store.get_chunks([cid for _, cid in pending])}
             work = [(h, document_text(chunks[cid])) for h, cid in pending if cid in chunks]
             for start in range(0, len(work), batch_size):
                 part = work[start:start + batch_size]
                 vectors = embedder.embed_documents([text for _, text in part])
-                self.store.put_embeddings(embedder.model_id,
-                                          [(h, vectors[i]) for i, (h, _) in enumerate(part)])
+                items = [(h, vectors[i]) for i, (h, _) in enumerate(part)]
+                self.store.put_embeddings(embedder.model_id, items)
+                if shared is not None:
+                    shared.put(embedder.model_id, items)
                 done += len(part)
                 if progress is not None:
                     progress("embed", min(done, total), total)

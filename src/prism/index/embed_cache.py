@@ -1,0 +1,52 @@
+"""A machine-wide embedding cache shared by every project under one PRISM home.
+
+Worktrees, branches and checkouts of one repository share most of their code; vectors
+computed for one are reused by the others instead of running the model again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """(model, text_hash) → vector, in its own SQLite file (WAL, safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False,
+                                     isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_hash TEXT NOT NULL,"
+            " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID")
+
+    def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            part = list(hashes[start:start + 500])
+            rows = self._conn.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model=? AND text_hash IN"
+                f" ({','.join('?' * len(part))})", (model, *part))
+            for text_hash, blob in rows:
+                found[str(text_hash)] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO vectors(model, text_hash, vector) VALUES (?, ?, ?)",
+                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items])
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
