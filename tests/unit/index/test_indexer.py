@@ -1,0 +1,234 @@
+"""The incremental indexer: unchanged files cost nothing, changes and deletions leave nothing stale,
+a killed process leaves a consistent index, and concurrent writers are refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from prism.config import Settings
+from prism.engine import Prism
+from prism.errors import IndexCorruptError, IndexLockedError
+from prism.index.indexer import index_lock
+from prism.index.sqlite import SqliteStore
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    write(root, "app/auth.py", '''
+        """Authentication helpers."""
+        import hashlib
+
+
+        class TokenStore:
+            """Keeps refresh tokens."""
+
+            def refresh_token(self, user_id: int) -> str:
+                return hashlib.sha256(str(user_id).encode()).hexdigest()
+
+
+        def login(user: str, password: str) -> bool:
+            return check_password(user, password)
+        ''')
+    write(root, "app/db.py", '''
+        def check_password(user, password):
+            """Compare a password with the stored hash."""
+            return password == "secret"
+        ''')
+    write(root, "README.md", "# Demo\n\nA demo project.\n\n## Usage\n\nRun it.\n")
+    return root
+
+
+def snapshot(prism: Prism) -> tuple[dict[str, str], list[tuple[str, str, int, int, str]]]:
+    """Everything observable about an index: file hashes and chunk identities, in a stable order."""
+    store = prism.store
+    files = {path: state.sha256 for path, state in store.file_states().items()}
+    chunks = sorted((sc.chunk.path, sc.chunk.qualified_name, sc.chunk.start_line, sc.chunk.end_line,
+                     sc.chunk.content_hash) for sc in store.iter_chunks())
+    return files, chunks
+
+
+def fts_paths(prism: Prism, term: str) -> set[str]:
+    ids = [cid for cid, _ in prism.store.search_fts(f'"{term}"', 50)]
+    return {sc.chunk.path for sc in prism.store.get_chunks(ids)}
+
+
+def test_first_index_is_searchable_and_embedded(repo: Path) -> None:
+    with Prism(repo) as prism:
+        report = prism.index()
+        assert report.files_indexed == 3
+        assert report.chunks_written >= 5
+        assert report.pending_embeddings == 0
+        assert fts_paths(prism, "refresh") == {"app/auth.py"}
+        names = {sc.chunk.qualified_name for sc in prism.store.iter_chunks()}
+        assert {"TokenStore.refresh_token", "login", "check_password"} <= names
+        ids, matrix = prism.store.vector_matrix(prism.embedder.model_id, prism.embedder.dim)
+        assert len(ids) == report.chunks_written and matrix.shape[1] == prism.embedder.dim
+
+
+def test_unchanged_files_cost_nothing_even_when_mtimes_move(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        before = snapshot(prism)
+        assert prism.index().files_indexed == 0
+        for path in repo.rglob("*"):
+            if path.is_file():
+                os.utime(path, (time.time() + 100, time.time() + 100))  # what `git checkout` does
+        report = prism.index()
+        assert report.files_indexed == 0 and report.embedded == 0
+        assert snapshot(prism) == before
+        assert prism.status()["stale_files"] == 0
+
+
+def test_changed_file_is_rechunked_and_only_its_new_chunks_embedded(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        write(repo, "app/db.py", '''
+            def check_password(user, password):
+                """Compare a password with the stored hash."""
+                return password == "secret"
+
+
+            def rotate_keys():
+                return []
+            ''')
+        assert prism.status()["changed_on_disk"] == {"added": 0, "modified": 1, "deleted": 0}
+        report = prism.index()
+        assert report.files_indexed == 1
+        assert report.embedded == 1  # check_password's text is cached; only rotate_keys is new
+        assert fts_paths(prism, "rotate") == {"app/db.py"}
+
+
+def test_deleted_and_renamed_files_leave_nothing_stale(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        (repo / "app/db.py").unlink()
+        (repo / "app/auth.py").rename(repo / "app/login.py")
+        report = prism.index()
+        assert report.files_deleted == 2
+        paths = {sc.chunk.path for sc in prism.store.iter_chunks()}
+        assert paths == {"app/login.py", "README.md"}
+        assert fts_paths(prism, "check") == {"app/login.py"}  # login() calls check_password
+        assert prism.store.find_refs(["check_password"], "defines") == []
+        assert prism.store.file_state("app/db.py") is None
+
+
+def test_force_reindex_gives_the_same_index(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        before = snapshot(prism)
+        assert prism.index(force=True).files_indexed == 3
+        assert snapshot(prism) == before
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(repo: Path) -> None:
+    with Prism(repo) as prism, index_lock(prism.index_dir):
+        with pytest.raises(IndexLockedError) as info:
+            prism.index()
+        assert "Another PRISM process is updating the index" in info.value.message
+        assert "Wait for it to finish" in info.value.hint
+
+
+def test_switching_embedding_model_never_mixes_vectors(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        model = prism.embedder.model_id
+        store = prism.store
+        store.set_meta({"embed_model": "some-other-model@1"})
+        prism.index()
+        # The index was rebuilt for the current model; no vector of another model remains.
+        rows = store._conn.execute("SELECT DISTINCT model FROM embeddings").fetchall()
+        assert rows == [(model,)]
+        assert store.count_pending_embeddings(model) == 0
+
+
+def test_corrupt_index_file_gives_an_actionable_error(tmp_path: Path) -> None:
+    path = tmp_path / "index.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexCorruptError) as info:
+        SqliteStore(path)
+    assert "prism forget" in info.value.hint
+
+
+def test_bad_files_do_not_stop_indexing(repo: Path) -> None:
+    (repo / "blob.bin").write_bytes(bytes(range(256)) * 10)
+    (repo / "latin1.py").write_bytes("name = 'caf\xe9'\n".encode("latin-1"))
+    (repo / "empty.py").write_text("")
+    (repo / "huge.txt").write_text("x" * (2 * 1024 * 1024))
+    with Prism(repo) as prism:
+        report = prism.index()
+        paths = {sc.chunk.path for sc in prism.store.iter_chunks()}
+        assert "latin1.py" in paths
+        assert "blob.bin" not in paths and "huge.txt" not in paths
+        reasons = {s.path: s.reason for s in report.skipped}
+        assert reasons.get("blob.bin") == "binary" and reasons.get("huge.txt") == "too_large"
+
+
+CRASH_SCRIPT = """
+import sys
+from prism.engine import Prism
+Prism(sys.argv[1]).index(embed=False)
+"""
+
+
+def test_killed_mid_index_leaves_a_consistent_index_that_resumes(tmp_path: Path, prism_home: Path) -> None:
+    root = tmp_path / "big"
+    for i in range(1500):
+        write(root, f"pkg/mod_{i:04d}.py", f"def function_{i}(x):\n    return x + {i}\n\n\nclass K{i}:\n    def m(self):\n        return {i}\n")
+    env = {**os.environ, "PRISM_HOME": str(prism_home), "PRISM_EMBEDDER": "hashing"}
+    settings = Settings(home=prism_home)
+    index_db = Prism(root, settings=settings).index_dir / "index.db"
+    killed_midway = False
+    for _attempt in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(root)], env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if index_db.exists():
+                try:
+                    store = SqliteStore(index_db)
+                    files = int(store.stats()["files"])  # type: ignore[call-overload]
+                    store.close()
+                except Exception:
+                    files = 0
+                if files > 0:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    killed_midway = files < 1500
+                    break
+            time.sleep(0.01)
+        proc.wait()
+        if killed_midway:
+            break
+    assert killed_midway, "could not interrupt the indexer before it finished"
+
+    # Every file the killed run wrote is whole: its chunk count matches a clean chunking.
+    with Prism(root, settings=settings) as resumed:
+        partial = resumed.store.stats()
+        assert 0 < int(partial["files"]) < 1500  # type: ignore[call-overload]
+        per_file: dict[str, int] = {}
+        for sc in resumed.store.iter_chunks():
+            per_file[sc.chunk.path] = per_file.get(sc.chunk.path, 0) + 1
+        assert set(per_file.values()) == {per_file[next(iter(per_file))]}
+        report = resumed.index(embed=False)
+        assert report.files_unchanged == int(partial["files"])  # type: ignore[call-overload]
+        resumed_snapshot = snapshot(resumed)
+
+    clean_home = tmp_path / "clean-home"
+    with Prism(root, settings=Settings(home=clean_home)) as clean:
+        clean.index(embed=False)
+        assert snapshot(clean) == resumed_snapshot
