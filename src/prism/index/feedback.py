@@ -1,0 +1,60 @@
+"""FeedbackStore: which search results users marked helpful or not, kept beside the index.
+
+Its own small SQLite file (`feedback.db` in the index folder), keyed by path and qualified
+symbol rather than chunk id, so marks survive re-indexing and the index schema stays
+untouched. Search turns the net count of marks into a small, bounded boost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    path       TEXT NOT NULL,
+    symbol     TEXT NOT NULL,
+    helpful    INTEGER NOT NULL,  -- +1 helpful, -1 not helpful
+    query      TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_path ON feedback(path, symbol);
+"""
+
+
+class FeedbackStore:
+    """Usage feedback for one project."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False,
+                                     isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def record(self, path: str, symbol: str, helpful: bool, query: str = "") -> None:
+        """Store one mark for a result (path + qualified symbol, "" for the whole file)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO feedback(path, symbol, helpful, query, created_at) VALUES (?,?,?,?,?)",
+                (path, symbol, 1 if helpful else -1, query[:2000], time.time()))
+
+    def net_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
+        """(path, symbol) → helpful minus unhelpful marks, for results in the given files."""
+        wanted = sorted(set(paths))
+        out: dict[tuple[str, str], int] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self._conn.execute(
+                "SELECT path, symbol, SUM(helpful) FROM feedback"
+                f" WHERE path IN ({','.join('?' * len(part))}) GROUP BY path, symbol", part)
+            out.update(((str(r[0]), str(r[1])), int(r[2])) for r in rows)
+        return out

@@ -1,0 +1,159 @@
+"""Exact signals: identifiers, paths, modules and stack frames of the query, found in the index.
+
+These are the strongest evidence a bug report carries: an issue that names
+`Dataset.to_json_dict` or shows `File ".../pvlib/iam.py", line 92, in physical` points at
+code directly, and no amount of word statistics should outrank that.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from prism.models import StoredChunk
+from prism.retrieve.query import ParsedQuery, looks_like_code
+
+MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
+_GENERIC_STEMS = frozenset({"__init__", "__main__", "utils", "util", "base", "core", "main",
+                            "test", "tests", "conftest", "setup", "types", "common", "helpers"})
+
+
+class SymbolStore(Protocol):
+    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
+
+    def chunks_in_file(self, path: str) -> list[StoredChunk]: ...
+
+
+@dataclass(frozen=True)
+class ExactMatches:
+    """Chunk scores from named symbols, file scores from named paths, chunks hit by frames."""
+
+    symbols: dict[int, float]
+    files: dict[str, float]
+    frames: dict[int, float]
+
+
+def _name_weights(query: ParsedQuery) -> dict[str, float]:
+    """Every name worth looking up, with how sure we are that it is meant as code."""
+    counts = query.term_counts
+    weights: dict[str, float] = {}
+
+    def add(name: str, weight: float) -> None:
+        tf = counts.get(name.lower(), 1)
+        weights[name] = max(weights.get(name, 0.0), weight * (1 + 0.3 * math.log(max(tf, 1))))
+
+    code_words = set(query.code_words)
+    for name in query.identifiers:
+        add(name, 1.0 if looks_like_code(name) else 0.6 if name in code_words else 0.4)
+    for name in query.qualified:
+        add(name, 1.5)  # the qualified form ("Class.method") is stored as a definition too
+        parts = name.split(".")
+        for i in range(1, len(parts) - 1):  # "mod.Class.method" → "Class.method"
+            add(".".join(parts[i:]), 1.3)
+    for frame in query.frames:
+        if frame.function and not frame.function.startswith("<"):
+            add(frame.function, 1.0)
+    return weights
+
+
+def match_symbols(query: ParsedQuery, store: SymbolStore) -> dict[int, float]:
+    """Chunk id → strength of the definitions the query names (rarer names count more)."""
+    weights = _name_weights(query)
+    if not weights:
+        return {}
+    by_name: dict[str, list[int]] = {}
+    for chunk_id, name in store.find_refs(list(weights), "defines"):
+        by_name.setdefault(name, []).append(chunk_id)
+    scores: dict[int, float] = {}
+    for name, ids in by_name.items():
+        distinct = set(ids)
+        if len(distinct) > MAX_DEFINITIONS:
+            continue
+        value = weights[name] / (1.0 + math.log(len(distinct)))
+        for chunk_id in distinct:
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + value
+    return scores
+
+
+def _suffix_parts(path: str) -> list[str]:
+    return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+
+
+def match_paths(query: ParsedQuery, paths: Sequence[str]) -> dict[str, float]:
+    """Indexed path → how directly the query names it (1.0: path or module; less: only a stem)."""
+    by_name: dict[str, list[str]] = {}
+    for path in paths:
+        by_name.setdefault(posixpath.basename(path), []).append(path)
+    scores: dict[str, float] = {}
+
+    def add(path: str, value: float) -> None:
+        scores[path] = max(scores.get(path, 0.0), value)
+
+    for written in query.paths:
+        parts = _suffix_parts(written)
+        if not parts:
+            continue
+        for path in by_name.get(parts[-1], ()):
+            have = path.split("/")
+            common = 0
+            while (common < min(len(parts), len(have))
+                   and parts[-1 - common] == have[-1 - common]):
+                common += 1
+            if common >= 2 or len(have) == 1:
+                add(path, 1.0)
+            elif posixpath.splitext(parts[-1])[0] not in _GENERIC_STEMS:
+                add(path, 0.5 / len(by_name[parts[-1]]) ** 0.5)
+    # Dotted module names: pvlib.iam.physical → pvlib/iam.py
+    for name in query.qualified:
+        segments = name.split(".")
+        for cut in range(len(segments), 1, -1):
+            module = "/".join(segments[:cut])
+            for candidate in (module + ".py", module + "/__init__.py"):
+                stem = posixpath.basename(candidate)
+                for path in by_name.get(stem, ()):
+                    if path == candidate or path.endswith("/" + candidate):
+                        add(path, 0.9)
+    # A code-like word that is exactly a file's stem ("L031" → rules/L031.py).
+    for word in (*query.identifiers, *query.code_words):
+        if word in _GENERIC_STEMS or not looks_like_code(word):
+            continue
+        hits = by_name.get(word + ".py", [])
+        for path in hits:
+            add(path, 0.7 / len(hits) ** 0.5)
+    return scores
+
+
+def match_frames(query: ParsedQuery, store: SymbolStore, files: dict[str, float],
+                 paths: Sequence[str]) -> dict[int, float]:
+    """Chunks that contain a stack frame's line (later frames weigh more: closer to the failure)."""
+    found: dict[int, float] = {}
+    if not query.frames:
+        return found
+    by_name: dict[str, list[str]] = {}
+    for path in paths:
+        by_name.setdefault(posixpath.basename(path), []).append(path)
+    total = len(query.frames)
+    for index, frame in enumerate(query.frames):
+        parts = _suffix_parts(frame.path)
+        if not parts:
+            continue
+        matches = [p for p in by_name.get(parts[-1], ())
+                   if len(parts) == 1 or p.endswith("/".join(parts[-2:])) or "/" not in p]
+        if len(matches) != 1:
+            continue
+        weight = 0.5 + 0.5 * (index + 1) / total
+        for sc in store.chunks_in_file(matches[0]):
+            c = sc.chunk
+            inside = c.start_line <= frame.line <= c.end_line
+            if inside or (frame.function and c.name == frame.function):
+                found[sc.id] = max(found.get(sc.id, 0.0), weight)
+    return found
+
+
+def match_exact(query: ParsedQuery, store: SymbolStore, paths: Sequence[str]) -> ExactMatches:
+    files = match_paths(query, paths)
+    return ExactMatches(symbols=match_symbols(query, store), files=files,
+                        frames=match_frames(query, store, files, paths))

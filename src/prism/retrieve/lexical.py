@@ -1,0 +1,109 @@
+"""Lexical retrieval: BM25 over identifier-split terms through the store's full-text index.
+
+A three-word question becomes an OR of its terms. A bug report of thousands of words would
+make FTS5 walk long posting lists for words like "the" or "value", so long queries keep
+only their most informative terms: weight = IDF × (1 + log query frequency), with a bonus
+for terms that come from identifiers, paths and stack frames (these are never dropped
+for being late in the text, so a trace at the end of an issue still counts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Protocol
+
+from prism.index.terms import lexical_terms
+from prism.models import SearchFilters
+from prism.retrieve.query import ParsedQuery
+
+MAX_TERMS_SHORT = 24
+MAX_TERMS_LONG = 40
+MAX_REPEAT = 3  # a term may appear up to 3× in the MATCH: FTS5's bm25 sums per phrase
+
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do",
+    "does", "doing", "done", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into",
+    "is", "it", "its", "it's", "me", "my", "no", "not", "of", "on", "or", "our", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "to", "too", "was", "we", "were", "what", "when", "where", "which", "while",
+    "who", "why", "will", "with", "would", "you", "your", "also", "just", "only", "very", "get",
+    "got", "use", "used", "using", "like", "one", "two", "any", "all", "each", "other", "more",
+    "most", "same", "see", "seems", "way", "want", "need", "needs", "make", "made", "work",
+    "works", "working", "expected", "actual", "behaviour", "behavior", "instead", "here", "now",
+    "however", "still", "may", "might", "e", "g", "eg", "ie", "etc", "s", "t", "d", "m", "ll",
+    "re", "ve", "x", "y",
+})
+
+
+class LexicalStore(Protocol):
+    """What lexical retrieval needs from a store."""
+
+    def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
+                   weights: tuple[float, float, float, float] = ...) -> list[tuple[int, float]]: ...
+
+    def term_document_counts(self, terms: list[str]) -> dict[str, int]: ...
+
+    def count_chunks(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class LexicalQuery:
+    """The FTS5 expression actually run, and the weighted terms it came from."""
+
+    match: str
+    terms: tuple[tuple[str, float], ...]
+
+
+def select_terms(query: ParsedQuery, doc_counts: dict[str, int],
+                 total: int) -> list[tuple[str, float]]:
+    """The query's most informative terms with their weights, best first."""
+    counts = query.term_counts
+    boosted: Counter[str] = Counter()
+    for name in (*query.identifiers, *query.qualified, *query.paths,
+                 *(f.function for f in query.frames), *query.errors):
+        for term in lexical_terms(name):
+            boosted[term] += 1
+    scored: list[tuple[str, float]] = []
+    n = max(total, 1)
+    for term, tf in counts.items():
+        if term in _STOPWORDS or len(term) < 2 or term.isdigit():
+            continue
+        df = doc_counts.get(term, 0)
+        if df == 0:
+            continue
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        if df > 0.3 * n and not boosted[term]:
+            continue  # near-universal words only slow FTS down
+        weight = idf * (1 + math.log(tf)) * (1.5 if boosted[term] else 1.0)
+        scored.append((term, weight))
+    scored.sort(key=lambda tw: (-tw[1], tw[0]))
+    return scored[: MAX_TERMS_LONG if query.is_long else MAX_TERMS_SHORT]
+
+
+def build_query(query: ParsedQuery, store: LexicalStore) -> LexicalQuery | None:
+    """The FTS5 MATCH expression for a parsed query, or None when no term is in the index."""
+    distinct = sorted({t for t in query.terms if t not in _STOPWORDS})
+    if not distinct:
+        return None
+    doc_counts = store.term_document_counts(distinct)
+    chosen = select_terms(query, doc_counts, store.count_chunks())
+    if not chosen:
+        return None
+    top = chosen[0][1]
+    phrases: list[str] = []
+    for term, weight in chosen:
+        share = round(MAX_REPEAT * weight / top)
+        repeat = 1 if not query.is_long else max(1, min(MAX_REPEAT, share))
+        phrases.extend([f'"{term}"'] * repeat)
+    return LexicalQuery(" OR ".join(phrases), tuple(chosen))
+
+
+def search_lexical(query: ParsedQuery, store: LexicalStore, limit: int,
+                   filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) best first; empty when the query has no indexed term."""
+    built = build_query(query, store)
+    if built is None:
+        return []
+    return store.search_fts(built.match, limit, filters)

@@ -1,0 +1,326 @@
+"""Hybrid search: parse → lexical + dense + exact candidates → fuse → re-score → aggregate.
+
+Scores are sums of contributions in reciprocal-rank units (being first in a ranking of
+weight 1 is worth 1/(k+1)); `explain` lists every contribution, and the reported score is
+the total divided by the best total, so the first result scores 1.0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from prism.errors import InputError
+from prism.index.feedback import FeedbackStore
+from prism.models import Hit, SearchFilters, StoredChunk
+from prism.retrieve.dense import QueryEmbedder, search_dense
+from prism.retrieve.exact import match_exact
+from prism.retrieve.fusion import fuse_reciprocal_rank
+from prism.retrieve.query import parse_query
+from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
+
+MAX_FILES_FROM_PATHS = 5
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weight of each ranking and feature, in units of 'first place in one ranking'."""
+
+    lexical: float = 1.0
+    dense: float = 1.0
+    symbol: float = 1.5
+    path: float = 2.0
+    frame: float = 1.0
+    graph: float = 0.3
+    recency: float = 0.05
+    feedback: float = 0.5
+    file: float = 0.5  # share of the file's aggregate score each chunk inherits
+    file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
+    rrf_k: float = 60.0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Which parts run (the ablation switches) and how they are weighed."""
+
+    lexical: bool = True
+    dense: bool = True
+    exact: bool = True
+    features: bool = True
+    candidates: int = 200
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """One ranked chunk (or file, at file level) with its normalised score and breakdown."""
+
+    chunk: StoredChunk
+    score: float
+    explain: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    results: tuple[ScoredChunk, ...]
+    warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class SearchStore(Protocol):
+    """Everything search reads from an index (SqliteStore implements it)."""
+
+    def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
+                   weights: tuple[float, float, float, float] = ...) -> list[tuple[int, float]]: ...
+
+    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]: ...
+
+    def count_chunks(self) -> int: ...
+
+    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
+
+    def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]: ...
+
+    def chunks_in_file(self, path: str) -> list[StoredChunk]: ...
+
+    def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
+
+    def chunk_ids_matching(self, filters: SearchFilters) -> set[int]: ...
+
+    def generation(self) -> int: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def count_pending_embeddings(self, model: str) -> int: ...
+
+    def vector_matrix(self, model: str, dim: int) -> tuple[object, object]: ...
+
+
+def _has_filters(filters: SearchFilters | None) -> bool:
+    return filters is not None and bool(
+        filters.languages or filters.kinds or filters.path or filters.since is not None)
+
+
+class Searcher:
+    """Runs searches over one store; caches the file list and vector status per index generation."""
+
+    def __init__(self, store: SearchStore, embedder: Callable[[], QueryEmbedder] | None = None,
+                 feedback: FeedbackStore | None = None, config: SearchConfig | None = None) -> None:
+        self.store = store
+        self._load_embedder = embedder
+        self.feedback = feedback
+        self.config = config or SearchConfig()
+        self._cache_gen = -1
+        self._paths: list[str] = []
+        self._dense_state: tuple[str | None, int] = (None, 0)
+
+    def _refresh(self) -> None:
+        gen = self.store.generation()
+        if gen == self._cache_gen:
+            return
+        files = getattr(self.store, "file_states", None)
+        self._paths = sorted(files()) if callable(files) else []
+        model = self.store.get_meta("embed_model")
+        pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
+        self._dense_state = (model, pending)
+        self._cache_gen = gen
+
+    def _dense(self, text_query: object, allowed: set[int] | None, warnings: list[str]
+               ) -> list[tuple[int, float]]:
+        from prism.retrieve.query import ParsedQuery
+
+        assert isinstance(text_query, ParsedQuery)
+        model, pending = self._dense_state
+        if self._load_embedder is None:
+            return []
+        if model is None:
+            warnings.append("The index has no vectors yet: results are lexical only "
+                            "(run `prism index` with embeddings on).")
+            return []
+        try:
+            embedder = self._load_embedder()
+        except Exception as exc:  # a model that cannot load must not break search
+            warnings.append(f"The embedding model could not be loaded ({exc}): "
+                            "results are lexical only.")
+            return []
+        if embedder.model_id != model:
+            warnings.append(f"The index vectors come from {model}, not {embedder.model_id}: "
+                            "results are lexical only (re-run `prism index`).")
+            return []
+        if pending:
+            warnings.append(f"{pending} chunks have no vector yet: dense results cover only part "
+                            "of the index (run `prism index` to finish embedding).")
+        return search_dense(text_query, embedder, self.store,  # type: ignore[arg-type]
+                            self.config.candidates, allowed)
+
+    def search(self, text: str, *, limit: int = 10, files: bool = False,
+               filters: SearchFilters | None = None,
+               config: SearchConfig | None = None) -> SearchOutcome:
+        """Rank the index's chunks (or files) for a query of any length."""
+        from prism.retrieve.lexical import search_lexical
+
+        cfg = config or self.config
+        w = cfg.weights
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        self._refresh()
+        query = parse_query(text)
+        allowed = (self.store.chunk_ids_matching(filters)
+                   if filters and _has_filters(filters) else None)
+
+        def lap(name: str, since: float) -> float:
+            now = time.perf_counter()
+            timings[name] = round((now - since) * 1000, 2)
+            return now
+
+        t = time.perf_counter()
+        rankings: dict[str, list[int]] = {}
+        if cfg.lexical:
+            rankings["lexical"] = [cid for cid, _ in search_lexical(query, self.store,
+                                                                    cfg.candidates, filters)]
+        t = lap("lexical", t)
+        if cfg.dense:
+            rankings["dense"] = [cid for cid, _ in self._dense(query, allowed, warnings)]
+        t = lap("dense", t)
+        named_files: dict[str, float] = {}
+        frames: dict[int, float] = {}
+        if cfg.exact:
+            exact = match_exact(query, self.store, self._paths)
+            symbols = exact.symbols
+            if allowed is not None:
+                symbols = {k: v for k, v in symbols.items() if k in allowed}
+            rankings["symbol"] = sorted(symbols, key=lambda cid: (-symbols[cid], cid))
+            named_files, frames = exact.files, exact.frames
+        t = lap("exact", t)
+
+        fused, parts = fuse_reciprocal_rank(
+            rankings, {"lexical": w.lexical, "dense": w.dense, "symbol": w.symbol}, w.rrf_k)
+        unit = 1.0 / (w.rrf_k + 1.0)
+        candidate_ids = set(fused) | set(frames)
+        for path in sorted(named_files, key=lambda p: -named_files[p])[:MAX_FILES_FROM_PATHS]:
+            candidate_ids.update(sc.id for sc in self.store.chunks_in_file(path))
+        if allowed is not None:
+            candidate_ids &= allowed
+        chunks = {sc.id: sc for sc in self.store.get_chunks(sorted(candidate_ids))}
+        explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in chunks}
+        for cid, sc in chunks.items():
+            if named_files:
+                explain[cid]["path"] = w.path * unit * path_proximity(sc.chunk.path, named_files)
+            if cid in frames:
+                explain[cid]["frame"] = w.frame * unit * frames[cid]
+        t = lap("fuse", t)
+
+        if cfg.features:
+            self._add_features(chunks, explain, w, unit, query.text)
+        t = lap("features", t)
+        results = self._aggregate(chunks, explain, w, files)
+        if filters is not None and filters.min_score is not None:
+            results = [r for r in results if r.score >= filters.min_score]
+        lap("aggregate", t)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return SearchOutcome(text, tuple(results[:limit]), tuple(dict.fromkeys(warnings)), timings)
+
+    def _add_features(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
+                      w: Weights, unit: float, text: str) -> None:
+        ranked = sorted(chunks, key=lambda cid: -sum(explain[cid].values()))
+        if w.graph > 0:
+            neighbours = graph_neighbours(self.store, ranked)
+            for cid, value in neighbours.items():
+                if cid in chunks:
+                    explain[cid]["graph"] = w.graph * unit * value
+        now = time.time()
+        if w.recency > 0:
+            for cid, sc in chunks.items():
+                explain[cid]["recency"] = w.recency * unit * recency(sc, now)
+        if self.feedback is not None and w.feedback > 0:
+            marks = self.feedback.net_marks({sc.chunk.path for sc in chunks.values()})
+            if marks:
+                for cid, sc in chunks.items():
+                    net = marks.get((sc.chunk.path, sc.chunk.qualified_name), 0) + \
+                        marks.get((sc.chunk.path, ""), 0)
+                    if net:
+                        explain[cid]["feedback"] = w.feedback * unit * feedback_value(net)
+
+    def _aggregate(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
+                   w: Weights, files: bool) -> list[ScoredChunk]:
+        totals = {cid: sum(parts.values()) for cid, parts in explain.items()}
+        per_file: dict[str, list[int]] = {}
+        for cid in sorted(totals, key=lambda c: (-totals[c], c)):
+            per_file.setdefault(chunks[cid].chunk.path, []).append(cid)
+        file_score = {
+            path: totals[ids[0]] + w.file_spread * sum(totals[c] for c in ids[1:3])
+            for path, ids in per_file.items()
+        }
+        if files:
+            order = sorted(per_file, key=lambda p: (-file_score[p], p))
+            best = file_score[order[0]] if order else 1.0
+            return [ScoredChunk(chunks[per_file[p][0]], file_score[p] / best if best > 0 else 0.0,
+                                {**explain[per_file[p][0]], "file": file_score[p]})
+                    for p in order]
+        final = {cid: totals[cid] + w.file * file_score[chunks[cid].chunk.path] for cid in totals}
+        order_ids = sorted(final, key=lambda c: (-final[c], c))
+        best = final[order_ids[0]] if order_ids else 1.0
+        return [ScoredChunk(chunks[cid], final[cid] / best if best > 0 else 0.0,
+                            {**explain[cid], "file": w.file * file_score[chunks[cid].chunk.path]})
+                for cid in order_ids]
+
+
+def with_weights(config: SearchConfig, **changes: float) -> SearchConfig:
+    """A copy of config with some weights changed (for tuning and ablations)."""
+    return replace(config, weights=replace(config.weights, **changes))
+
+
+MAX_LIMIT = 100
+SNIPPET_LINES = 12
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """What Prism.search returns: ranked hits (chunks, or one per file) plus any warnings."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    files: bool = False
+    warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self, *, explain: bool = False) -> dict[str, object]:
+        """The stable JSON shape scripts rely on (CLI --json, HTTP, MCP)."""
+        data: dict[str, object] = {
+            "query": self.query,
+            "level": "file" if self.files else "chunk",
+            "results": [hit_to_dict(h, explain=explain) for h in self.hits],
+        }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
+
+
+def snippet(chunk: StoredChunk, lines: int = SNIPPET_LINES) -> str:
+    """The chunk's first lines (signature and docstring come first in a chunk)."""
+    body = chunk.chunk.content.splitlines()
+    text = "\n".join(body[:lines])
+    return text + ("\n…" if len(body) > lines else "")
+
+
+def hit_to_dict(hit: Hit, *, explain: bool = False) -> dict[str, object]:
+    c = hit.chunk.chunk
+    data: dict[str, object] = {
+        "path": c.path, "start_line": c.start_line, "end_line": c.end_line,
+        "symbol": c.qualified_name, "kind": c.kind, "score": round(hit.score, 4),
+        "stale": hit.stale, "snippet": snippet(hit.chunk), "language": c.language,
+    }
+    if explain:
+        data["explain"] = {k: round(v, 6) for k, v in sorted(hit.explain.items())}
+    return data
+
+
+def validate_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"--limit must be between 1 and {MAX_LIMIT}, not {limit}.",
+                         hint=f"Pass a limit from 1 to {MAX_LIMIT}.", value=limit)
+    return limit
