@@ -1,0 +1,137 @@
+"""Split one source file into chunks: code units via tree-sitter, doc sections, or line windows.
+
+``chunk_file`` picks the strategy from the language: a grammar in LANGUAGES → units (units.py),
+Markdown and reStructuredText → sections (sections.py), anything else → line windows. A file that
+does not parse (an exception, or syntax errors covering most of it) falls back to windows with a
+warning. Chunks over ``max_chunk_tokens`` are cut at statement boundaries into consecutive parts
+that share kind and qualified name (span.py). Every non-blank line ends up in at least one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from prism.ingest.languages import LANGUAGES, get_parser
+from prism.ingest.sections import markdown_headings, rst_headings, section_spans
+from prism.ingest.span import Span, split_span, window_spans
+from prism.ingest.units import Outline, error_fraction, outline
+from prism.models import Chunk, ParsedFile
+
+MAX_CALLS = 200
+MAX_ERROR_FRACTION = 0.5  # above this share of bytes in ERROR nodes, a parse is not trusted
+
+
+def chunk_file(
+    path: str,
+    text: str,
+    language: str | None,
+    *,
+    count_tokens: Callable[[str], int],
+    max_chunk_tokens: int = 1500,
+    window_lines: int = 60,
+    window_overlap: int = 10,
+) -> ParsedFile:
+    """Chunk ``text`` (the decoded contents of ``path``) for the index."""
+    lang = language or "text"
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()  # the empty string after the final newline is not a line
+    warnings: list[str] = []
+    facts = Outline(spans=[])
+    if not text.strip():
+        spans: list[Span] = []
+    elif language == "rst":
+        spans = section_spans(lines, rst_headings(lines), path)
+    elif language in LANGUAGES:
+        try:
+            facts = _parse(path, text, lines, language)
+            spans = facts.spans
+        except _ParseFailure as failure:
+            warnings.append(str(failure))
+            spans = window_spans(lines, path, window_lines, window_overlap)
+    else:
+        spans = window_spans(lines, path, window_lines, window_overlap)
+
+    final: list[Span] = []
+    for span in spans:
+        if span.end >= len(lines):  # defensive: tree-sitter rows past the last line
+            span = replace(span, end=len(lines) - 1)
+        if count_tokens("\n".join(lines[span.start : span.end + 1])) > max_chunk_tokens:
+            final.extend(split_span(span, lines, count_tokens, max_chunk_tokens))
+        else:
+            final.append(span)
+    chunks = tuple(_build(path, lang, span, lines, facts, count_tokens) for span in final)
+    return ParsedFile(path=path, language=lang, chunks=chunks, warnings=tuple(warnings))
+
+
+class _ParseFailure(Exception):
+    pass
+
+
+def _parse(path: str, text: str, lines: Sequence[str], language: str) -> Outline:
+    source = text.encode("utf-8", errors="replace")
+    try:
+        tree = get_parser(language).parse(source)
+        root = tree.root_node
+        fraction = error_fraction(root, language, len(source))
+        if fraction > MAX_ERROR_FRACTION:
+            raise _ParseFailure(
+                f"{path}: {fraction:.0%} of the file does not parse as {language}; "
+                "indexed as line windows."
+            )
+        if language == "markdown":
+            return Outline(spans=section_spans(lines, markdown_headings(root), path))
+        return outline(root, source, lines, language, path)
+    except _ParseFailure:
+        raise
+    except Exception as exc:  # a grammar or query bug must not stop indexing
+        raise _ParseFailure(
+            f"{path}: parsing as {language} failed ({type(exc).__name__}: {exc}); "
+            "indexed as line windows."
+        ) from exc
+
+
+def _in_rows(items: list[tuple[int, str]], start: int, end: int) -> list[str]:
+    low = bisect_left(items, (start, ""))
+    high = bisect_right(items, (end, "\U0010ffff"))
+    return [value for _, value in items[low:high]]
+
+
+def _unique(values: list[str], limit: int | None = None) -> tuple[str, ...]:
+    unique = tuple(dict.fromkeys(v for v in values if v))
+    return unique[:limit] if limit is not None else unique
+
+
+def _build(
+    path: str,
+    language: str,
+    span: Span,
+    lines: Sequence[str],
+    facts: Outline,
+    count_tokens: Callable[[str], int],
+) -> Chunk:
+    content = "\n".join(lines[span.start : span.end + 1])
+    defines = span.defines
+    if span.kind == "module":
+        defines = _unique(_in_rows(facts.defines, span.start, span.end))
+    return Chunk(
+        path=path,
+        language=language,
+        kind=span.kind,
+        name=span.name,
+        qualified_name=span.qualified_name or path,
+        signature=span.signature,
+        docstring=span.docstring,
+        start_line=span.start + 1,
+        end_line=span.end + 1,
+        content=content,
+        content_hash=hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest(),
+        tokens=count_tokens(content),
+        defines=defines,
+        imports=_unique(_in_rows(facts.imports, span.start, span.end)),
+        calls=_unique(_in_rows(facts.calls, span.start, span.end), MAX_CALLS),
+        parent=span.parent,
+    )
