@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pathspec
@@ -75,19 +76,16 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _row_to_chunk(row: sqlite3.Row | tuple[object, ...]) -> StoredChunk:
+def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
     (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
      parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
     chunk = Chunk(
-        path=str(path), language=str(language), kind=kind,  # type: ignore[arg-type]
-        name=str(name), qualified_name=str(qname), signature=str(sig), docstring=str(doc),
-        start_line=int(start), end_line=int(end), content=str(content),  # type: ignore[call-overload]
-        content_hash=str(chash), tokens=int(tokens),  # type: ignore[call-overload]
-        defines=tuple(json.loads(str(defines))), imports=tuple(json.loads(str(imports))),
-        calls=tuple(json.loads(str(calls))), parent=str(parent),
+        path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
+        docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
+        tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
+        calls=tuple(json.loads(calls)), parent=parent,
     )
-    return StoredChunk(id=int(cid), chunk=chunk, file_sha256=str(fsha),  # type: ignore[call-overload]
-                       indexed_at=float(indexed_at))  # type: ignore[arg-type]
+    return StoredChunk(id=cid, chunk=chunk, file_sha256=fsha, indexed_at=indexed_at)
 
 
 class SqliteStore:
@@ -416,3 +414,31 @@ class SqliteStore:
             "files": files, "chunks": int(chunks), "tokens": int(tokens), "languages": languages,
             "last_indexed": float(last) if last is not None else None, "partial_files": partial,
         }
+
+    # -- retrieval statistics (used by prism.retrieve.lexical) ------------------------------
+
+    def count_chunks(self) -> int:
+        """How many chunks the index holds (cached until the next write)."""
+        gen = self.generation()
+        cached = getattr(self, "_chunk_count", None)
+        if cached is not None and cached[0] == gen:
+            return int(cached[1])
+        count = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        self._chunk_count = (gen, count)
+        return count
+
+    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each full-text term (for IDF); absent terms are left out."""
+        with self._lock:
+            self._conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab"
+                " USING fts5vocab(main, chunks_fts, row)")
+        out: dict[str, int] = {}
+        wanted = list(dict.fromkeys(terms))
+        for start in range(0, len(wanted), 200):
+            part = wanted[start:start + 200]
+            rows = self._conn.execute(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({','.join('?' * len(part))})",
+                part)
+            out.update((str(r[0]), int(r[1])) for r in rows)
+        return out

@@ -189,7 +189,8 @@ Prism(sys.argv[1]).index(embed=False)
 def test_killed_mid_index_leaves_a_consistent_index_that_resumes(tmp_path: Path, prism_home: Path) -> None:
     root = tmp_path / "big"
     for i in range(1500):
-        write(root, f"pkg/mod_{i:04d}.py", f"def function_{i}(x):\n    return x + {i}\n\n\nclass K{i}:\n    def m(self):\n        return {i}\n")
+        body = f"def function_{i}(x):\n    return x + {i}\n\n\nclass K{i}:\n    def m(self):\n        return {i}\n"
+        write(root, f"pkg/mod_{i:04d}.py", body)
     env = {**os.environ, "PRISM_HOME": str(prism_home), "PRISM_EMBEDDER": "hashing"}
     settings = Settings(home=prism_home)
     index_db = Prism(root, settings=settings).index_dir / "index.db"
