@@ -79,8 +79,7 @@ def _parse(path: str, text: str, lines: Sequence[str], language: str) -> Outline
         fraction = error_fraction(root, language, len(source))
         if fraction > MAX_ERROR_FRACTION:
             raise _ParseFailure(
-                f"{path}: {fraction:.0%} of the file does not parse as {language}; "
-                "indexed as line windows."
+                f"{path}: {fraction:.0%} of the file does not parse as {language}; indexed as line windows."
             )
         if language == "markdown":
             return Outline(spans=section_spans(lines, markdown_headings(root), path))
@@ -89,8 +88,7 @@ def _parse(path: str, text: str, lines: Sequence[str], language: str) -> Outline
         raise
     except Exception as exc:  # a grammar or query bug must not stop indexing
         raise _ParseFailure(
-            f"{path}: parsing as {language} failed ({type(exc).__name__}: {exc}); "
-            "indexed as line windows."
+            f"{path}: parsing as {language} failed ({type(exc).__name__}: {exc}); indexed as line windows."
         ) from exc
 
 

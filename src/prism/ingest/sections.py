@@ -68,9 +68,7 @@ def rst_headings(lines: Sequence[str]) -> list[tuple[int, int, str]]:
     return found
 
 
-def section_spans(
-    lines: Sequence[str], headings: list[tuple[int, int, str]], path: str
-) -> list[Span]:
+def section_spans(lines: Sequence[str], headings: list[tuple[int, int, str]], path: str) -> list[Span]:
     """One span per heading (plus the preamble), named by the heading path."""
     spans: list[Span] = []
     starts = [row for row, _, _ in headings]

@@ -43,16 +43,10 @@ def trim(lines: Sequence[str], start: int, end: int) -> tuple[int, int] | None:
 
 def paragraph_starts(lines: Sequence[str], start: int, end: int) -> tuple[int, ...]:
     """Rows in (start, end] that open a paragraph (non-blank after a blank row)."""
-    return tuple(
-        row
-        for row in range(start + 1, end + 1)
-        if not is_blank(lines[row]) and is_blank(lines[row - 1])
-    )
+    return tuple(row for row in range(start + 1, end + 1) if not is_blank(lines[row]) and is_blank(lines[row - 1]))
 
 
-def window_spans(
-    lines: Sequence[str], path: str, window_lines: int, window_overlap: int
-) -> list[Span]:
+def window_spans(lines: Sequence[str], path: str, window_lines: int, window_overlap: int) -> list[Span]:
     """Fixed windows of whole lines, consecutive windows sharing ``window_overlap`` lines."""
     size = max(1, window_lines)
     step = max(1, size - max(0, window_overlap))
@@ -114,9 +108,7 @@ def split_span(
             options = fits[::-1]
         else:  # no statement boundary fits: fall back to line boundaries
             options = [
-                row
-                for row in range(last, start, -1)
-                if approx(start, row) <= max_tokens and not is_blank(lines[row])
+                row for row in range(last, start, -1) if approx(start, row) <= max_tokens and not is_blank(lines[row])
             ] or [start + 1]
         cut = options[-1]
         for row in options:  # furthest first; the join can cost more than the per-line sum

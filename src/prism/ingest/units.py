@@ -15,8 +15,7 @@ fields up to its first method) and every method its own chunk, so no line is in 
 Lines no unit covers are gathered into runs: inside a class they become more chunks of that class
 (fields after the methods); at top level they become ``module`` chunks (imports, constants,
 top-level statements), so a file can have several module chunks. Runs of closing punctuation
-only (``}``,
-``end``) are attached to the chunk before them.
+only (``}``, ``end``) are attached to the chunk before them.
 """
 
 from __future__ import annotations
@@ -233,9 +232,7 @@ def _make_def(
     return _Def(node, outer, top, end_row(outer), is_class, name, explicit, docs)
 
 
-def outline(
-    root: tree_sitter.Node, source: bytes, lines: Sequence[str], language: str, path: str
-) -> Outline:
+def outline(root: tree_sitter.Node, source: bytes, lines: Sequence[str], language: str, path: str) -> Outline:
     """Run the language query once and turn its matches into unit spans plus per-row facts."""
     result = Outline(spans=[])
     defs: list[_Def] = []
@@ -274,9 +271,7 @@ def outline(
     return result
 
 
-def _add_imports(
-    result: Outline, captures: dict[str, list[tree_sitter.Node]], language: str
-) -> None:
+def _add_imports(result: Outline, captures: dict[str, list[tree_sitter.Node]], language: str) -> None:
     module = ""
     for module_node in captures.get("import.module", [])[:1]:
         module = _clean_import(_text(module_node))
@@ -303,8 +298,7 @@ def _nest(defs: list[_Def]) -> list[_Def]:
     chunked: list[_Def] = []
     for d in defs:
         while stack and not (
-            stack[-1].outer.start_byte <= d.outer.start_byte
-            and d.outer.end_byte <= stack[-1].outer.end_byte
+            stack[-1].outer.start_byte <= d.outer.start_byte and d.outer.end_byte <= stack[-1].outer.end_byte
         ):
             stack.pop()
         owner = stack[-1] if stack else None

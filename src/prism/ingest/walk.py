@@ -162,9 +162,7 @@ def walk(
     info_exclude = _load_spec(Path(root_real, ".git", "info", "exclude"))
     if info_exclude is not None:
         base_specs.append(("", info_exclude))
-    yield from _walk_dir(
-        root_real, "", _Rules(tuple(base_specs)), (root_real,), options, exclude, include, skip
-    )
+    yield from _walk_dir(root_real, "", _Rules(tuple(base_specs)), (root_real,), options, exclude, include, skip)
 
 
 def _inside(root_real: str, target: str) -> bool:
@@ -213,13 +211,9 @@ def _walk_dir(
     for key, entry, is_dir in keyed:
         rel = prefix + entry.name
         if is_dir:
-            if entry.name in SKIP_DIRS or (
-                entry.name == "vendor" and _is_vendoring(names, entry.name, entries)
-            ):
+            if entry.name in SKIP_DIRS or (entry.name == "vendor" and _is_vendoring(names, entry.name, entries)):
                 continue
-            if rules.ignored(key_rel := prefix + key) or (
-                exclude is not None and exclude.match_file(key_rel)
-            ):
+            if rules.ignored(key_rel := prefix + key) or (exclude is not None and exclude.match_file(key_rel)):
                 continue
             real = entry.path
             if entry.is_symlink():
@@ -232,9 +226,7 @@ def _walk_dir(
             if real in ancestors:
                 skip(rel, "symlink_loop")
                 continue
-            yield from _walk_dir(
-                entry.path, rel + "/", rules, (*ancestors, real), options, exclude, include, skip
-            )
+            yield from _walk_dir(entry.path, rel + "/", rules, (*ancestors, real), options, exclude, include, skip)
             continue
         source = _check_file(entry, rel, rules, root_real, options, exclude, include, skip)
         if source is not None:

@@ -36,9 +36,7 @@ def skips(root: Path, options: WalkOptions | None = None) -> tuple[list[str], li
 
 
 def test_sorted_relative_paths_and_languages(tmp_path: Path) -> None:
-    make(
-        tmp_path, {"b.py": "x = 1\n", "a/z.go": "package a\n", "a.md": "# t\n", "LICENSE": "MIT\n"}
-    )
+    make(tmp_path, {"b.py": "x = 1\n", "a/z.go": "package a\n", "a.md": "# t\n", "LICENSE": "MIT\n"})
     files = list(walk(tmp_path))
     assert [f.path for f in files] == ["LICENSE", "a.md", "a/z.go", "b.py"]
     assert [f.language for f in files] == [None, "markdown", "go", "python"]
@@ -203,7 +201,7 @@ def test_unreadable_directory_simulated(tmp_path: Path, monkeypatch: pytest.Monk
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(walk_module.os, "scandir", fake_scandir)
+    monkeypatch.setattr("prism.ingest.walk.os.scandir", fake_scandir)
     found, seen = skips(tmp_path)
     assert found == ["a.py"]
     assert seen == [Skipped("closed", "unreadable")]

@@ -1,0 +1,454 @@
+"""Tests for prism.ingest.chunk: units per language, sections, windows, splitting, fallbacks."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from prism.ingest.chunk import chunk_file
+from prism.ingest.languages import LANGUAGES, detect_language
+from prism.ingest.walk import read_source, walk
+from prism.models import Chunk, ParsedFile
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "languages"
+SRC = Path(__file__).parents[3] / "src"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def chunk(path: str, text: str, language: str | None = None, **kwargs: int) -> ParsedFile:
+    lang = language if language is not None else detect_language(path)
+    return chunk_file(path, text, lang, count_tokens=words, **kwargs)
+
+
+def fixture(rel: str) -> ParsedFile:
+    return chunk(rel, (FIXTURES / rel).read_text())
+
+
+def by_name(parsed: ParsedFile, qualified_name: str) -> Chunk:
+    return next(c for c in parsed.chunks if c.qualified_name == qualified_name)
+
+
+def assert_covers_every_line(parsed: ParsedFile, text: str) -> None:
+    lines = text.split("\n")
+    covered: set[int] = set()
+    for c in parsed.chunks:
+        assert c.content == "\n".join(lines[c.start_line - 1 : c.end_line])
+        assert c.content_hash == hashlib.sha256(c.content.encode()).hexdigest()
+        assert c.tokens == words(c.content)
+        covered.update(range(c.start_line, c.end_line + 1))
+    missing = [n for n, line in enumerate(lines, 1) if line.strip() and n not in covered]
+    assert missing == [], f"{parsed.path}: lines {missing[:10]} are in no chunk"
+
+
+# (kind, qualified_name, start_line, end_line) of every chunk, in order.
+EXPECTED: dict[str, list[tuple[str, str, int, int]]] = {
+    "bash/sample.sh": [
+        ("module", "bash/sample.sh", 1, 5),
+        ("function", "log", 7, 10),
+        ("function", "cleanup", 12, 15),
+        ("module", "bash/sample.sh", 17, 18),
+    ],
+    "c/sample.c": [
+        ("module", "c/sample.c", 1, 4),
+        ("class", "point", 6, 10),
+        ("class", "size_t2", 12, 14),
+        ("function", "add", 16, 19),
+        ("function", "main", 21, 25),
+    ],
+    "cpp/sample.cpp": [
+        ("module", "cpp/sample.cpp", 1, 4),
+        ("class", "Vec", 6, 8),
+        ("method", "Vec.Vec", 9, 9),
+        ("method", "Vec.length", 11, 14),
+        ("class", "Vec", 16, 20),
+        ("method", "Vec.dot", 22, 24),
+        ("function", "twice", 26, 29),
+        ("module", "cpp/sample.cpp", 31, 31),
+        ("function", "main", 33, 37),
+    ],
+    "csharp/Sample.cs": [
+        ("module", "csharp/Sample.cs", 1, 5),
+        ("class", "Cart", 6, 11),
+        ("method", "Cart.Add", 13, 19),
+        ("method", "Cart.Total", 21, 25),
+        ("class", "IPayment", 27, 30),
+        ("class", "Money", 32, 35),
+        ("class", "Status", 37, 38),
+    ],
+    "go/sample.go": [
+        ("module", "go/sample.go", 1, 7),
+        ("class", "Shape", 9, 12),
+        ("class", "Circle", 14, 17),
+        ("method", "Circle.Area", 19, 22),
+        ("method", "Circle.String", 24, 26),
+        ("function", "Describe", 28, 31),
+    ],
+    "java/Account.java": [
+        ("module", "java/Account.java", 1, 4),
+        ("class", "Account", 6, 11),
+        ("method", "Account.deposit", 13, 18),
+        ("method", "Account.getBalance", 20, 22),
+        ("class", "Account.Audit", 24, 24),
+        ("method", "Account.Audit.check", 25, 29),
+        ("class", "Ledger", 31, 33),
+        ("class", "Currency", 35, 35),
+    ],
+    "javascript/sample.js": [
+        ("module", "javascript/sample.js", 1, 3),
+        ("class", "Stack", 5, 8),
+        ("method", "Stack.constructor", 9, 11),
+        ("method", "Stack.push", 13, 18),
+        ("function", "readText", 20, 23),
+        ("function", "double", 25, 25),
+        ("module", "javascript/sample.js", 27, 27),
+    ],
+    "kotlin/sample.kt": [
+        ("module", "kotlin/sample.kt", 1, 4),
+        ("class", "Point", 6, 7),
+        ("method", "Point.norm", 8, 12),
+        ("class", "Shape", 14, 16),
+        ("class", "Registry", 18, 19),
+        ("method", "Registry.register", 21, 24),
+        ("function", "readLines", 26, 28),
+    ],
+    "markdown/README.md": [
+        ("section", "markdown/README.md", 1, 1),
+        ("section", "Project", 3, 5),
+        ("section", "Project > Install", 7, 12),
+        ("section", "Project > Usage", 14, 16),
+        ("section", "Project > Usage > Advanced", 18, 20),
+        ("section", "Setext Title", 22, 25),
+    ],
+    "php/sample.php": [
+        ("module", "php/sample.php", 1, 6),
+        ("class", "User", 8, 13),
+        ("method", "User.displayName", 15, 19),
+        ("method", "User.findByEmail", 21, 25),
+        ("class", "HasName", 27, 30),
+        ("function", "helper", 32, 35),
+    ],
+    "python/sample.py": [
+        ("module", "python/sample.py", 1, 6),
+        ("function", "registered", 9, 13),
+        ("class", "Shape", 16, 20),
+        ("method", "Shape.__init__", 22, 24),
+        ("method", "Shape.area", 26, 29),
+        ("class", "Shape.Meta", 31, 32),
+        ("method", "Shape.Meta.describe", 34, 35),
+        ("function", "compute_area", 38, 42),
+        ("module", "python/sample.py", 45, 48),
+    ],
+    "rst/guide.rst": [
+        ("section", "Guide", 1, 5),
+        ("section", "Guide > Install", 7, 10),
+        ("section", "Guide > Install > Details", 12, 15),
+        ("section", "Guide > Usage", 17, 20),
+    ],
+    "ruby/sample.rb": [
+        ("module", "ruby/sample.rb", 1, 2),
+        ("class", "Greeting", 4, 6),
+        ("class", "Greeting.Greeter", 7, 8),
+        ("method", "Greeting.Greeter.initialize", 10, 12),
+        ("method", "Greeting.Greeter.greet", 14, 17),
+        ("method", "Greeting.Greeter.create", 19, 23),
+        ("function", "format_greeting", 25, 27),
+    ],
+    "rust/sample.rs": [
+        ("module", "rust/sample.rs", 1, 2),
+        ("class", "Counter", 4, 8),
+        ("class", "Counter", 10, 10),
+        ("method", "Counter.new", 11, 14),
+        ("method", "Counter.add", 16, 19),
+        ("class", "Counter", 21, 21),
+        ("method", "Counter.fmt", 22, 25),
+        ("class", "Named", 27, 29),
+        ("class", "Kind", 31, 34),
+        ("function", "count", 36, 43),
+    ],
+    "scala/sample.scala": [
+        ("module", "scala/sample.scala", 1, 4),
+        ("class", "Stack", 6, 8),
+        ("method", "Stack.push", 10, 13),
+        ("method", "Stack.size", 15, 16),
+        ("class", "Shape", 18, 20),
+        ("class", "Main", 22, 22),
+        ("method", "Main.main", 23, 26),
+        ("class", "Point", 28, 28),
+    ],
+    "swift/sample.swift": [
+        ("module", "swift/sample.swift", 1, 2),
+        ("class", "Counter", 4, 6),
+        ("method", "Counter.increment", 8, 13),
+        ("class", "Point", 15, 17),
+        ("method", "Point.length", 19, 22),
+        ("class", "Shape", 24, 26),
+        ("class", "Direction", 28, 30),
+        ("function", "log", 32, 34),
+    ],
+    "text/notes.txt": [
+        ("window", "text/notes.txt#L1", 1, 2),
+    ],
+    "tsx/sample.tsx": [
+        ("module", "tsx/sample.tsx", 1, 1),
+        ("class", "Props", 3, 5),
+        ("function", "Counter", 7, 11),
+        ("class", "Panel", 13, 13),
+        ("method", "Panel.render", 14, 17),
+    ],
+    "typescript/sample.ts": [
+        ("module", "typescript/sample.ts", 1, 2),
+        ("class", "Greeter", 4, 7),
+        ("module", "typescript/sample.ts", 9, 9),
+        ("class", "Color", 11, 14),
+        ("class", "Polite", 16, 20),
+        ("method", "Polite.greet", 22, 26),
+        ("function", "format", 28, 30),
+        ("function", "loadConfig", 32, 32),
+    ],
+}
+
+
+def test_every_grammar_has_a_fixture() -> None:
+    covered = {detect_language(rel) for rel in EXPECTED}
+    assert set(LANGUAGES) <= covered
+
+
+@pytest.mark.parametrize("rel", sorted(EXPECTED))
+def test_fixture_units(rel: str) -> None:
+    parsed = fixture(rel)
+    assert parsed.warnings == ()
+    got = [(c.kind, c.qualified_name, c.start_line, c.end_line) for c in parsed.chunks]
+    assert got == EXPECTED[rel]
+    assert_covers_every_line(parsed, (FIXTURES / rel).read_text())
+
+
+def test_python_details() -> None:
+    parsed = fixture("python/sample.py")
+    header = parsed.chunks[0]
+    assert header.kind == "module" and header.name == ""
+    assert header.docstring == "Sample module: shapes and a helper."
+    assert header.imports == (
+        "os.path",
+        "collections",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    )
+    assert header.defines == ("DEFAULT_SIDES",)
+    shape = by_name(parsed, "Shape")
+    assert shape.signature == "class Shape:"
+    assert shape.docstring == "A polygon."
+    assert shape.content.startswith("@registered\nclass Shape:")
+    assert "sides: int = DEFAULT_SIDES" in shape.content
+    assert "def __init__" not in shape.content  # methods are their own chunks
+    area = by_name(parsed, "Shape.area")
+    assert (area.kind, area.name, area.parent) == ("method", "area", "Shape")
+    assert area.content.lstrip().startswith("@property")
+    assert area.docstring == "Area of the shape."
+    assert area.calls == ("compute_area",)
+    assert by_name(parsed, "Shape.Meta.describe").calls == ("join",)
+    assert by_name(parsed, "Shape.Meta.describe").parent == "Shape.Meta"
+    registered = by_name(parsed, "registered")
+    assert registered.content.startswith("# A comment about the decorator.")
+    assert registered.calls == ("append",)
+    tail = parsed.chunks[-1]
+    assert tail.kind == "module" and tail.defines == ("REGISTRY",)
+    assert tail.calls == ("defaultdict", "compute_area", "print")
+
+
+def test_doc_comments_and_signatures_other_languages() -> None:
+    go = fixture("go/sample.go")
+    area = by_name(go, "Circle.Area")
+    assert (area.kind, area.parent, area.docstring) == ("method", "Circle", "Area returns the area.")
+    assert area.signature == "func (c *Circle) Area() float64"
+    assert area.content.startswith("// Area returns the area.")
+    assert by_name(go, "go/sample.go").imports == ("fmt", "math")
+
+    rust = fixture("rust/sample.rs")
+    counter = rust.chunks[1]
+    assert counter.signature == "pub struct Counter"
+    assert counter.docstring == "A counter of words."
+    assert counter.content.startswith("/// A counter of words.\n#[derive(Debug, Default)]")
+    assert by_name(rust, "Counter.new").docstring == "Create an empty counter."
+    assert by_name(rust, "count").calls == ("new", "split_whitespace", "add")
+
+    js = fixture("javascript/sample.js")
+    assert by_name(js, "Stack").docstring == "A stack of items."
+    assert by_name(js, "Stack.push").docstring == "Push an item."
+    read_text = by_name(js, "readText")
+    assert read_text.docstring == "Read a file as text."
+    assert read_text.content.startswith("/** Read a file as text. */\nexport function")
+    assert read_text.calls == ("join", "readFileSync")
+    assert js.chunks[0].imports == ("fs", "join", "path", "resolve", "util")
+
+    java = fixture("java/Account.java")
+    deposit = by_name(java, "Account.deposit")
+    assert deposit.docstring == "Deposit money."
+    assert deposit.signature == "@Override public void deposit(long amount)"
+    assert java.chunks[0].imports == ("java.util.List", "java.util.ArrayList")
+
+    cpp = fixture("cpp/sample.cpp")
+    dot = by_name(cpp, "Vec.dot")
+    assert (dot.kind, dot.name, dot.parent) == ("method", "dot", "Vec")
+
+    csharp = fixture("csharp/Sample.cs")
+    assert by_name(csharp, "Cart.Add").docstring == "Add an item."
+    assert by_name(csharp, "Cart.Add").calls == ("Add", "WriteLine")
+
+    ruby = fixture("ruby/sample.rb")
+    assert ruby.chunks[0].imports == ("json", "helpers")
+    assert by_name(ruby, "Greeting.Greeter.greet").docstring == "Greet someone."
+
+
+def test_markdown_sections_ignore_headings_in_code() -> None:
+    parsed = fixture("markdown/README.md")
+    install = by_name(parsed, "Project > Install")
+    assert install.kind == "section" and install.name == "Install"
+    assert "# not a heading" in install.content
+    assert parsed.chunks[0].name == "" and parsed.chunks[0].content == "Intro text before any heading."
+
+
+def test_rst_sections() -> None:
+    parsed = fixture("rst/guide.rst")
+    guide = parsed.chunks[0]
+    assert guide.content.startswith("=====\nGuide\n=====")
+    assert by_name(parsed, "Guide > Install > Details").content == "Details\n~~~~~~~\n\nDeep details."
+
+
+def test_window_fallback_never_splits_lines() -> None:
+    text = "\n".join(f"line {n} " + "x" * (n % 7) for n in range(1, 131)) + "\n"
+    parsed = chunk("data/notes.txt", text, window_lines=60, window_overlap=10)
+    spans = [(c.kind, c.start_line, c.end_line) for c in parsed.chunks]
+    assert spans == [("window", 1, 60), ("window", 51, 110), ("window", 101, 130)]
+    assert parsed.chunks[1].qualified_name == "data/notes.txt#L51"
+    assert parsed.language == "text"
+    assert_covers_every_line(parsed, text)
+
+
+def test_unknown_language_is_windowed() -> None:
+    parsed = chunk("Makefile", "all:\n\techo hi\n", None)
+    assert [(c.kind, c.start_line, c.end_line) for c in parsed.chunks] == [("window", 1, 2)]
+
+
+def test_oversize_function_is_split_at_statements() -> None:
+    body = "".join(f"    value_{n} = compute(a, b, c, d, e, f, g)\n" for n in range(60))
+    text = f"def big(a):\n    '''Doc.'''\n{body}    return value_0\n"
+    parsed = chunk("big.py", text, max_chunk_tokens=100)
+    parts = [c for c in parsed.chunks if c.qualified_name == "big"]
+    assert len(parts) > 1
+    assert all(c.kind == "function" and c.name == "big" for c in parts)
+    assert all(c.tokens <= 100 for c in parts)
+    assert parts[0].docstring == "Doc." and parts[1].docstring == ""
+    for before, after in itertools.pairwise(parts):
+        assert after.start_line == before.end_line + 1
+    assert parts[0].start_line == 1 and parts[-1].end_line == text.count("\n")
+    assert_covers_every_line(parsed, text)
+
+
+def test_oversize_class_header_and_method_split() -> None:
+    fields = "".join(f"    field_{n}: int = {n}  # a b c d e f\n" for n in range(40))
+    method = "".join(f"        self.x{n} = y\n" for n in range(40))
+    text = f"class Big:\n{fields}\n    def run(self, y):\n{method}"
+    parsed = chunk("big.py", text, max_chunk_tokens=60)
+    kinds = {(c.kind, c.qualified_name) for c in parsed.chunks}
+    assert kinds == {("class", "Big"), ("method", "Big.run")}
+    assert len(parsed.chunks) > 4
+    assert all(c.tokens <= 60 for c in parsed.chunks)
+    assert_covers_every_line(parsed, text)
+
+
+def test_single_huge_line_is_kept_whole() -> None:
+    text = "x = [" + ", ".join(str(n) for n in range(500)) + "]\n"
+    parsed = chunk("data.py", text, max_chunk_tokens=50)
+    assert [(c.start_line, c.end_line) for c in parsed.chunks] == [(1, 1)]
+
+
+def test_parse_failure_falls_back_to_windows_with_warning() -> None:
+    text = "".join(f"}} ) ] this is {{ not python at all (( {n}\n" for n in range(30))
+    parsed = chunk("broken.py", text)
+    assert parsed.chunks and all(c.kind == "window" for c in parsed.chunks)
+    assert len(parsed.warnings) == 1 and "broken.py" in parsed.warnings[0]
+    assert_covers_every_line(parsed, text)
+
+
+def test_grammar_exception_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prism.ingest import chunk as chunk_module
+
+    def boom(name: str) -> object:
+        raise RuntimeError("no grammar")
+
+    monkeypatch.setattr(chunk_module, "get_parser", boom)
+    parsed = chunk("a.py", "def f():\n    pass\n")
+    assert [c.kind for c in parsed.chunks] == ["window"]
+    assert "RuntimeError: no grammar" in parsed.warnings[0]
+
+
+def test_small_syntax_errors_still_yield_units() -> None:
+    text = "def ok():\n    return 1\n\n\ndef broken(:\n    pass\n\n\ndef fine():\n    return 2\n"
+    parsed = chunk("partial.py", text)
+    assert parsed.warnings == ()
+    assert {"ok", "fine"} <= {c.qualified_name for c in parsed.chunks}
+    assert_covers_every_line(parsed, text)
+
+
+def test_invalid_utf8_and_bom(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_bytes(b"\xef\xbb\xbfdef f():\n    return '\xff\xfe'\n")
+    _, text = read_source(tmp_path, "bad.py")
+    parsed = chunk("bad.py", text)
+    assert [(c.kind, c.qualified_name) for c in parsed.chunks] == [("function", "f")]
+    assert "\ufffd" in parsed.chunks[0].content
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_empty_file(text: str) -> None:
+    parsed = chunk("empty.py", text)
+    assert parsed.chunks == () and parsed.warnings == ()
+
+
+def test_crlf_and_no_trailing_newline() -> None:
+    text = "import os\r\n\r\ndef f():\r\n    return os.sep"
+    parsed = chunk("crlf.py", text)
+    assert [(c.kind, c.start_line, c.end_line) for c in parsed.chunks] == [
+        ("module", 1, 1),
+        ("function", 3, 4),
+    ]
+    assert parsed.chunks[1].content == "def f():\r\n    return os.sep"
+
+
+def test_nested_functions_stay_inside_their_parent() -> None:
+    text = "def outer():\n    def inner():\n        return 1\n    class Local:\n        pass\n    return inner\n"
+    parsed = chunk("n.py", text)
+    assert [(c.kind, c.qualified_name) for c in parsed.chunks] == [("function", "outer")]
+
+
+def test_calls_are_capped_and_deduplicated() -> None:
+    calls = "".join(f"    f{n}()\n    f{n}()\n" for n in range(300))
+    parsed = chunk("c.py", f"def g():\n{calls}", max_chunk_tokens=100_000)
+    assert len(parsed.chunks[0].calls) == 200
+    assert parsed.chunks[0].calls[:2] == ("f0", "f1")
+
+
+def test_prism_source_is_fully_covered() -> None:
+    count = 0
+    for source in walk(SRC):
+        _, text = read_source(SRC, source.path)
+        parsed = chunk_file(source.path, text, source.language, count_tokens=words)
+        assert parsed.warnings == ()
+        assert_covers_every_line(parsed, text)
+        count += 1
+    assert count > 10
+
+
+def test_chunking_speed() -> None:
+    files = [(s, read_source(SRC, s.path)[1]) for s in walk(SRC) if s.language == "python"]
+    start = time.perf_counter()
+    for source, text in files:
+        chunk_file(source.path, text, source.language, count_tokens=words)
+    size = sum(len(text) for _, text in files)
+    assert time.perf_counter() - start < max(1.0, size / 1_000_000 * 2.0)
