@@ -7,6 +7,7 @@ terms at search time, so both sides always agree.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 # Splits "HTTPServerError2x" → HTTP, Server, Error, 2, x; "snake_case" handled by '_' split first.
@@ -15,6 +16,11 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 def split_identifier(word: str) -> list[str]:
     """Lower-cased parts of one identifier: 'parseHTTPResponse_v2' → ['parse', 'http', 'response', 'v2']."""
+    return list(_split(word))
+
+
+@lru_cache(maxsize=262_144)
+def _split(word: str) -> tuple[str, ...]:
     parts: list[str] = []
     for piece in word.split("_"):
         if not piece:
@@ -28,7 +34,14 @@ def split_identifier(word: str) -> list[str]:
             else:
                 merged.append(s)
         parts.extend(m.lower() for m in merged)
-    return parts
+    return tuple(parts)
+
+
+@lru_cache(maxsize=262_144)
+def _expand(word: str) -> tuple[str, ...]:
+    """An identifier's terms: its parts, then the compound when there are several."""
+    parts = _split(word)
+    return (*parts, "".join(parts)) if len(parts) > 1 else parts
 
 
 def lexical_terms(text: str) -> list[str]:
@@ -38,12 +51,8 @@ def lexical_terms(text: str) -> list[str]:
     identifier matches ranking above documents that merely share the words.
     """
     terms: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group()
-        parts = split_identifier(word)
-        terms.extend(parts)
-        if len(parts) > 1:
-            terms.append("".join(parts))
+    for word in _WORD.findall(text):
+        terms.extend(_expand(word))
     return terms
 
 
