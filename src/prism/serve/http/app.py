@@ -1,0 +1,156 @@
+"""create_app: build the PRISM team server (FastAPI) from settings; `run` serves it with uvicorn.
+
+Layers, outermost first: EdgeMiddleware (request id, size limit, security headers, access
+log, metrics) → CORS → FastAPI routes, each guarded by its declared permission.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from prism.config import Settings
+from prism.serve.http.auth import PERMISSION_KEY, check_route_table
+from prism.serve.http.db import ServerDB
+from prism.serve.http.errors import install_error_handlers
+from prism.serve.http.keys import KeyStore
+from prism.serve.http.limits import RateLimiter, TokenBucketLimiter
+from prism.serve.http.logs import configure_logging
+from prism.serve.http.middleware import EdgeMiddleware
+from prism.serve.http.projects import ProjectRegistry
+from prism.serve.http.routes import PRISM_VERSION, api, metrics_route, router
+from prism.serve.http.settings import ServerSettings, load_server_settings, validate_for_start
+from prism.serve.http.state import ServerState, UsageCounter
+from prism.serve.secrets import SecretBox, load_or_create_dev_secret
+
+log = logging.getLogger("prism.http")
+OPENAPI_URL = "/api/v1/openapi.json"
+RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
+                "Retry-After", "X-Request-ID"]
+
+
+def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter | None = None) -> ServerState:
+    """Open the server database and everything that hangs off it."""
+    if server.embedding_model:
+        engine = engine.model_copy(update={"embedder": server.embedding_model})
+    folder = engine.home / "server"
+    db = ServerDB(folder / "server.db")
+    root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
+    box = SecretBox(root)
+    state = ServerState(
+        settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
+        projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes),
+        limiter=limiter or TokenBucketLimiter(), usage=UsageCounter(db),
+    )
+    state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
+    return state
+
+
+def _load_model(state: ServerState) -> None:
+    try:
+        state.projects.embedder()
+    except Exception as exc:  # readiness reports it; the server keeps answering /health
+        state.readiness.checks["model"] = f"error: {type(exc).__name__}"
+        log.error("embedding model failed to load: %s", type(exc).__name__)
+    else:
+        state.readiness.checks["model"] = "ok"
+
+
+def _secured_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with bearer/API-key security declared on every non-public operation."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An API key or an HS256 JWT."},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and operation.get(PERMISSION_KEY) not in (None, "public"):
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(server: ServerSettings | None = None, engine: Settings | None = None, *,
+               limiter: RateLimiter | None = None, load_model: bool = True) -> FastAPI:
+    """The ASGI app. Raises ConfigError for an unsafe configuration (e.g. production without secrets)."""
+    server = server or load_server_settings()
+    engine = engine or Settings()
+    for warning in validate_for_start(server):
+        log.warning(warning)
+    secrets = [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
+    configure_logging(server.log_level, secrets)
+    state = build_state(server, engine, limiter)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_model:
+            threading.Thread(target=_load_model, args=(state,), name="prism-model", daemon=True).start()
+        else:
+            state.readiness.checks["model"] = "ok"
+        log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s)",
+                 server.environment, server.allow_anonymous, server.jwt_secret is not None)
+        yield
+        state.usage.flush()
+        state.projects.close()
+
+    app = FastAPI(title="PRISM", version=PRISM_VERSION, openapi_url=OPENAPI_URL, docs_url=None,
+                  redoc_url=None, lifespan=lifespan,
+                  description="PRISM team server: index codebases, search them, and pack context "
+                              "into exact token budgets. Every error is `{\"error\": {code, message, details}}`.")
+    app.state.prism = state
+    install_error_handlers(app)
+
+    registry = CollectorRegistry()
+    requests = Counter("prism_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
+    latency = Histogram("prism_http_request_seconds", "HTTP request latency", ["route"], registry=registry,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        requests.labels(method, route, str(status)).inc()
+        latency.labels(route).observe(seconds)
+
+    app.include_router(router)
+    app.include_router(api)
+    app.include_router(metrics_route(lambda: generate_latest(registry)))
+    check_route_table(app)
+    app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
+
+    app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_credentials=False,
+                       allow_methods=["GET", "POST", "DELETE"],
+                       allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+                       expose_headers=RATE_HEADERS, max_age=600)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=server.max_request_bytes,
+                       hsts=server.environment == "production", observe=observe)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory prism.serve.http.app:app_from_env` (used by --workers)."""
+    return create_app()
+
+
+def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+    """Serve with uvicorn; the configuration is checked before a port is bound."""
+    import uvicorn
+
+    server = load_server_settings()
+    validate_for_start(server)
+    if workers > 1:
+        uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level, access_log=False, log_config=None,
+                    server_header=False, proxy_headers=False)
+    else:
+        uvicorn.run(create_app(server), host=host, port=port, log_level=log_level, access_log=False,
+                    log_config=None, server_header=False, proxy_headers=False)

@@ -1,0 +1,123 @@
+"""ServerDB: the server's own SQLite database (keys, projects, usage, stored secrets), with migrations.
+
+This is server state, separate from every project index: it lives at
+PRISM_HOME/server/server.db. One connection guarded by a lock; every statement is short.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prism.errors import IndexCorruptError
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+        projects TEXT NOT NULL,          -- JSON list of project names, or ["*"]
+        key_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL,
+        last_used_at REAL,
+        revoked_at REAL,
+        rotated_to TEXT
+    );
+    CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('upload', 'path')),
+        root TEXT NOT NULL,
+        index_dir TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE usage (
+        key_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        route TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        PRIMARY KEY (key_id, day, route)
+    );
+    CREATE TABLE stored_secrets (
+        name TEXT PRIMARY KEY,
+        ciphertext TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+)
+
+
+class ServerDB:
+    """The server database: `execute` and `transaction` under one lock; migrations at open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"The server database {path} cannot be opened: {exc}.",
+                                    hint="Restore it from a backup or move it aside.", value=path) from exc
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def is_current(self) -> bool:
+        return self.version == len(MIGRATIONS)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {number}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return [tuple(row) for row in self._conn.execute(sql, params).fetchall()]
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        """Run one write; returns the number of rows changed."""
+        with self._lock:
+            return self._conn.execute(sql, params).rowcount
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def ping(self) -> bool:
+        try:
+            self.query("SELECT 1")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,136 @@
+"""EdgeMiddleware: request ids, the body-size limit (before parsing), security and rate headers, access log.
+
+A pure ASGI middleware (no BaseHTTPMiddleware overhead). It reads the body itself, up to
+the limit, before any route sees it: a declared Content-Length over the limit is refused
+without reading, a chunked body is refused as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prism.serve.http.errors import envelope
+from prism.serve.http.logs import request_id_var
+
+log = logging.getLogger("prism.http.access")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+Observer = Callable[[str, str, int, float], None]  # method, route, status, seconds
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, hsts: bool = False,
+                 observe: Observer | None = None) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.hsts = hsts
+        self.observe = observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500
+        started = False
+
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = int(message["status"])
+                extra = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                if self.hsts:
+                    extra.append(HSTS)
+                rate = scope["state"].get("ratelimit")
+                if isinstance(rate, dict):
+                    extra.extend((k.lower().encode(), str(v).encode()) for k, v in rate.items())
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
+            await send(message)
+
+        try:
+            body_receive = await self._read_body(headers, receive, send_wrapped, request_id)
+            if body_receive is not None:
+                await self.app(scope, body_receive, send_wrapped)
+        finally:
+            seconds = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            if self.observe is not None:
+                self.observe(scope["method"], route, status, seconds)
+            log.info("%s %s %s %.1fms", scope["method"], route, status if started else "aborted",
+                     seconds * 1000)
+            request_id_var.reset(token)
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive, send: Send,
+                         request_id: str) -> Receive | None:
+        """A receive that replays the (size-checked) body, or None after answering 400/413 itself."""
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _reject(send, 400, "bad_request", "Content-Length is not a number.", request_id)
+                return None
+            if int(declared) > self.max_body_bytes:
+                await _reject(send, 413, "payload_too_large",
+                              f"The request body is over the {self.max_body_bytes}-byte limit.", request_id,
+                              {"limit_bytes": self.max_body_bytes})
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await _reject(send, 413, "payload_too_large",
+                              f"The request body is over the {self.max_body_bytes}-byte limit.", request_id,
+                              {"limit_bytes": self.max_body_bytes})
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+
+async def _reject(send: Send, status: int, code: str, message: str, request_id: str,
+                  details: dict[str, Any] | None = None) -> None:
+    payload = json.dumps(envelope(code, message, details, request_id)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,272 @@
+"""Request and response models of the HTTP API, with their documented limits (pydantic, edge only).
+
+Limits: query ≤ 2,000 characters; result limit 1–100; budget 64–200,000 tokens; files per
+index request ≤ PRISM_MAX_FILES_PER_REQUEST (1,000); bytes per file ≤ PRISM_MAX_UPLOAD_FILE_BYTES
+(1 MiB, over → that file fails alone); bytes per request ≤ PRISM_MAX_REQUEST_BYTES (16 MiB,
+over → 413 before parsing). Language names and glob filters are checked here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prism.ingest.languages import LANGUAGES
+from prism.models import CHUNK_KINDS, ChunkKind
+from prism.serve.http.settings import Role
+
+MAX_QUERY_CHARS = 2000
+MAX_GLOB_CHARS = 256
+MAX_FILES = 100_000  # schema ceiling; the configured limit is checked by the route
+_GLOB_RE = re.compile(r"^[A-Za-z0-9_./*?\[\]{}!,+@=~ -]+$")
+
+ProjectName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                   description="Lowercase letters, digits, '-' and '_' (1–63).")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, object] = Field(default_factory=dict)
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every failure."""
+
+    error: ErrorBody
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Ready(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+
+
+# -- projects ------------------------------------------------------------------------------
+
+
+class ProjectCreate(Strict):
+    name: ProjectName
+    path: Annotated[str | None, Field(max_length=4096, description=(
+        "Absolute server-side folder to index; only under PRISM_ALLOWED_ROOTS. Omit to upload files."))] = None
+
+
+class Project(BaseModel):
+    name: str
+    kind: Literal["upload", "path"]
+    created_at: float
+    indexed: bool
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+# -- index ---------------------------------------------------------------------------------
+
+
+class UploadFile(Strict):
+    path: Annotated[str, Field(min_length=1, max_length=1024, description="Relative '/'-path.")]
+    content: Annotated[str, Field(description="UTF-8 text; larger than the file limit → that file fails.")]
+
+
+class IndexRequest(Strict):
+    files: Annotated[list[UploadFile], Field(max_length=MAX_FILES)] = Field(default_factory=list)
+    delete: Annotated[list[Annotated[str, Field(min_length=1, max_length=1024)]],
+                      Field(max_length=MAX_FILES)] = Field(default_factory=list)
+    force: bool = False
+    embed: bool | None = Field(None, description="Compute vectors (default: the server setting).")
+
+
+class FileResult(BaseModel):
+    path: str
+    status: Literal["written", "unchanged", "deleted", "failed"]
+    reason: str = ""
+
+
+class IndexResponse(BaseModel):
+    project: str
+    files: list[FileResult]
+    failed: int
+    report: dict[str, object]
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+class Filters(Strict):
+    languages: Annotated[list[str], Field(max_length=32)] = Field(default_factory=list)
+    path: Annotated[str | None, Field(max_length=MAX_GLOB_CHARS,
+                                      description="Path prefix or glob, e.g. src/**/*.py.")] = None
+    kinds: Annotated[list[ChunkKind], Field(max_length=len(CHUNK_KINDS))] = Field(default_factory=list)
+    since: Annotated[float | None, Field(ge=0, le=1e11)] = None
+    min_score: Annotated[float | None, Field(ge=0, le=1e6)] = None
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in LANGUAGES]
+        if unknown:
+            raise ValueError(f"unknown language(s) {unknown[:5]}; known: {', '.join(sorted(LANGUAGES))}")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _safe_glob(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _GLOB_RE.match(value) or ".." in value.split("/") or value.startswith("/"):
+            raise ValueError("a relative path prefix or glob of letters, digits, / . _ - * ? [ ] { } ,")
+        return value
+
+
+Query = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
+
+
+class SearchRequest(Strict):
+    query: Query
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    files: bool = Field(False, description="One result per file instead of per chunk.")
+    filters: Filters = Field(default_factory=Filters)
+    explain: bool = False
+
+
+class SearchHit(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: str
+    language: str
+    score: float
+    stale: bool
+    snippet: str
+    explain: dict[str, float] | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    level: Literal["chunk", "file"]
+    results: list[SearchHit]
+    warnings: list[str] = Field(default_factory=list)
+
+
+# -- context -------------------------------------------------------------------------------
+
+
+class ContextRequest(Strict):
+    query: Query
+    budget_tokens: Annotated[int, Field(ge=64, le=200_000)] = 8000
+    format: Literal["markdown", "xml", "json"] = "markdown"
+    expand: bool = Field(False, description="Also pull in what the chosen code calls or imports.")
+    intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
+
+
+class PackedChunk(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    level: str
+    tokens: int
+    handle: str
+    content: str
+
+
+class OmittedChunk(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    handle: str
+    tokens: int
+
+
+class ContextResponse(BaseModel):
+    query: str
+    budget: int
+    tokens: int
+    tokenizer: str
+    intent: str
+    format: str
+    text: str
+    chunks: list[PackedChunk]
+    omitted: list[OmittedChunk]
+    omitted_total: int
+
+
+class CodeResponse(BaseModel):
+    project: str
+    ref: str
+    path: str
+    start_line: int
+    end_line: int
+    content: str
+
+
+# -- stats, usage, keys --------------------------------------------------------------------
+
+
+class Stats(BaseModel):
+    project: str
+    stats: dict[str, object]
+
+
+class UsageRow(BaseModel):
+    principal: str
+    day: str
+    route: str
+    requests: int
+
+
+class UsageResponse(BaseModel):
+    usage: list[UsageRow]
+
+
+class KeyCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+    role: Role = "reader"
+    projects: Annotated[list[Annotated[str, Field(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")]],
+                        Field(min_length=1, max_length=1000)] = Field(default_factory=lambda: ["*"])
+    expires_days: Annotated[float | None, Field(gt=0, le=3650)] = None
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    name: str
+    role: Role
+    projects: list[str]
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+    revoked_at: float | None
+
+
+class KeyCreated(BaseModel):
+    key: KeyInfo
+    api_key: str = Field(description="The secret, shown once: store it now.")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]

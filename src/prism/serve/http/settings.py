@@ -1,0 +1,169 @@
+"""ServerSettings: the team server's configuration, from PRISM_* or the original's names, or a secrets file.
+
+Secrets (`API_SECRET`, `JWT_SECRET`) are `SecretStr`: they print as `**********` and are only
+unwrapped where they are used. `validate_for_start` is the gate `prism serve` passes before it
+binds a port: in production it refuses to start without secrets and with anonymous access on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from prism.errors import ConfigError
+
+Role = Literal["reader", "writer", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
+MIN_SECRET_CHARS = 32
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept PRISM_<NAME> and the original PRISM's bare <NAME>."""
+    return AliasChoices(f"PRISM_{name}", name)
+
+
+class ServerSettings(BaseSettings):
+    """Everything `prism serve` reads; the field descriptions are the settings reference."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    environment: Literal["development", "production"] = Field(
+        "development", validation_alias=_env("ENVIRONMENT"),
+        description="production refuses to start without secrets and never allows anonymous access.",
+    )
+    api_secret: SecretStr | None = Field(
+        None, validation_alias=_env("API_SECRET"),
+        description="Server secret (≥32 chars): keys the API-key hashes and at-rest encryption.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, validation_alias=_env("JWT_SECRET"),
+        description="HS256 secret for JWT bearer tokens (≥32 chars); unset disables JWT auth.",
+    )
+    jwt_audience: str = Field("prism", validation_alias=_env("JWT_AUDIENCE"),
+                              description="Audience (`aud`) a JWT must carry.")
+    jwt_issuer: str | None = Field(None, validation_alias=_env("JWT_ISSUER"),
+                                   description="Issuer (`iss`) a JWT must carry, if set.")
+    jwt_leeway_s: int = Field(10, ge=0, le=300, validation_alias=_env("JWT_LEEWAY_S"),
+                              description="Clock skew allowed on exp/nbf, in seconds.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("CORS_ORIGINS"),
+        description="Origins allowed by CORS (comma-separated); empty allows none.",
+    )
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"),
+                           description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    default_model: str | None = Field(None, validation_alias=_env("DEFAULT_MODEL"),
+                                      description="Default LLM model (accepted for compatibility).")
+    embedding_model: str | None = Field(
+        None, validation_alias=_env("EMBEDDING_MODEL"),
+        description="Embedding model for server projects (default: PRISM_EMBEDDER).",
+    )
+    allow_anonymous: bool = Field(
+        False, validation_alias=_env("ALLOW_ANONYMOUS"),
+        description="Development only: requests without credentials act as `anonymous_role`.",
+    )
+    anonymous_role: Role = Field("reader", validation_alias=_env("ANONYMOUS_ROLE"),
+                                 description="Role of anonymous requests when allowed.")
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("ALLOWED_ROOTS"),
+        description="Server-side folders that projects may index by path (comma-separated); "
+                    "empty: uploads only.",
+    )
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_REQUEST_BYTES"),
+                                   description="Largest request body; larger → 413 before parsing.")
+    max_upload_file_bytes: int = Field(1024 * 1024, ge=1, validation_alias=_env("MAX_UPLOAD_FILE_BYTES"),
+                                       description="Largest uploaded file; larger files fail alone.")
+    max_files_per_request: int = Field(1000, ge=1, le=100_000, validation_alias=_env("MAX_FILES_PER_REQUEST"),
+                                       description="Most files in one index request.")
+    rate_reader: str = Field("600/60", validation_alias=_env("RATE_READER"),
+                             description="Token bucket for reader keys: `burst/seconds` refill.")
+    rate_writer: str = Field("1200/60", validation_alias=_env("RATE_WRITER"),
+                             description="Token bucket for writer keys: `burst/seconds`.")
+    rate_admin: str = Field("3000/60", validation_alias=_env("RATE_ADMIN"),
+                            description="Token bucket for admin keys: `burst/seconds`.")
+    rate_address: str = Field("6000/60", validation_alias=_env("RATE_ADDRESS"),
+                              description="Token bucket per client address, before authentication.")
+    secrets_file: Path | None = Field(
+        None, validation_alias=_env("SECRETS_FILE"),
+        description="A file of NAME=value lines (e.g. a mounted secret); fills unset secrets.",
+    )
+
+    @field_validator("cors_origins", "allowed_roots", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                return json.loads(stripped)
+            return [part.strip() for part in stripped.split(",") if part.strip()]
+        return value
+
+    def rate_for(self, role: Role) -> str:
+        return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """NAME=value lines (comments and blanks ignored); values are never echoed in errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the secrets file {path}.",
+                          hint="Check PRISM_SECRETS_FILE and the file's permissions.", value=path) from exc
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"Line {number} of the secrets file {path} is not NAME=value.",
+                              hint="Write one NAME=value per line.", value=path)
+        found[name.strip()] = value.strip().strip('"').strip("'")
+    return found
+
+
+def load_server_settings(**overrides: object) -> ServerSettings:
+    """Settings from the environment, with unset values filled from the secrets file if any."""
+    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    if settings.secrets_file is None:
+        return settings
+    values = read_secrets_file(settings.secrets_file)
+    merged: dict[str, object] = {}
+    for field_name in ("api_secret", "jwt_secret"):
+        if getattr(settings, field_name) is not None:
+            continue
+        upper = field_name.upper()
+        for key in (f"PRISM_{upper}", upper):
+            if key in values:
+                merged[field_name] = values[key]
+                break
+    return settings.model_copy(update={k: SecretStr(str(v)) for k, v in merged.items()}) if merged else settings
+
+
+def validate_for_start(settings: ServerSettings) -> list[str]:
+    """Refuse unsafe configurations (raises ConfigError); returns warnings for development."""
+    warnings: list[str] = []
+    for name in ("api_secret", "jwt_secret"):
+        value: SecretStr | None = getattr(settings, name)
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ConfigError(f"{name.upper()} is shorter than {MIN_SECRET_CHARS} characters.",
+                              hint="Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`.")
+    if settings.environment == "production":
+        if settings.api_secret is None:
+            raise ConfigError("ENVIRONMENT=production but API_SECRET is not set.",
+                              hint="Set API_SECRET (or PRISM_API_SECRET, or put it in PRISM_SECRETS_FILE).")
+        if settings.allow_anonymous:
+            raise ConfigError("Anonymous access cannot be enabled in production.",
+                              hint="Unset PRISM_ALLOW_ANONYMOUS and give each client an API key.")
+        if "*" in settings.cors_origins:
+            raise ConfigError("CORS_ORIGINS='*' is refused in production.",
+                              hint="List the exact origins that may call the API.")
+    else:
+        if settings.api_secret is None:
+            warnings.append("API_SECRET is not set: using a generated development secret under PRISM_HOME.")
+        if settings.allow_anonymous:
+            warnings.append(f"Anonymous access is on (role {settings.anonymous_role}); development only.")
+    return warnings
