@@ -25,7 +25,7 @@ from prism.errors import IndexCorruptError, InputError
 from prism.index.terms import terms_text
 from prism.models import Chunk, SearchFilters, StoredChunk
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 

@@ -1,0 +1,348 @@
+"""Selection by value per token under a hard budget, degrading chunks instead of dropping them.
+
+Each candidate has a value (from its rank, its intent weight and why it was pulled in) and a
+cost at every level of the ladder (the exact tokens of its block in the chosen format). The
+greedy walks the upper convex hull of each candidate's (cost, value) options, always taking
+the step with the best value per token that still fits, the standard greedy for a
+multiple-choice knapsack. A step that does not fit falls back to the best cheaper level
+that does. Nested spans are de-duplicated (a chunk inside one shown in full or light is
+dropped), overlapping windows are trimmed, and the result is rendered and counted with the
+real tokenizer; if the exact count exceeds the budget the selection is redone with less room.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from prism.errors import InputError
+from prism.models import LEVELS, Chunk, Level, StoredChunk
+from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitted_entry, ordered, render_text
+from prism.pack.degrade import render
+from prism.pack.intent import IntentProfile
+from prism.pack.records import OmittedChunk, PackedChunk, Savings
+from prism.pack.tokens import Tokenizer, truncate_to_tokens
+
+MIN_BUDGET = 16
+MAX_MANIFEST = 25
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk that may go into the pack, with its value (1.0 for the best hit)."""
+
+    chunk: StoredChunk
+    value: float
+    score: float = 0.0
+    reason: str = "hit"
+
+
+@dataclass(frozen=True)
+class Packed:
+    """The final, exactly counted output of `pack_candidates`."""
+
+    text: str
+    tokens: int
+    chunks: tuple[PackedChunk, ...]
+    omitted: tuple[OmittedChunk, ...]
+    omitted_total: int
+    savings_shown: bool
+    savings: Savings | None = None
+
+
+def handle_of(chunk: Chunk) -> str:
+    """A short handle for `prism show`: the start of the chunk's content hash."""
+    return chunk.content_hash[:12]
+
+
+def symbol_of(chunk: Chunk) -> str:
+    return chunk.qualified_name or chunk.name
+
+
+def is_test_path(path: str) -> bool:
+    lowered = path.lower()
+    name = lowered.rsplit("/", 1)[-1]
+    return ("/tests/" in f"/{lowered}" or "/test/" in f"/{lowered}" or name.startswith("test_")
+            or name.endswith(("_test.py", "_test.go", ".test.ts", ".test.js", ".spec.ts", ".spec.js")))
+
+
+def rank_value(rank: int, profile: IntentProfile) -> float:
+    """Value of the hit at 0-based `rank`: a power-law fall-off (the head matters most)."""
+    return float((1.0 + rank) ** -profile.rank_exponent)
+
+
+def merge_candidates(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """One candidate per chunk id (highest value wins), best first; overlapping windows trimmed."""
+    best: dict[int, Candidate] = {}
+    for cand in candidates:
+        seen = best.get(cand.chunk.id)
+        if seen is None or cand.value > seen.value:
+            best[cand.chunk.id] = cand
+    ordered = sorted(best.values(), key=lambda c: -c.value)
+    spans: dict[str, list[tuple[int, int]]] = {}
+    out: list[Candidate] = []
+    for cand in ordered:
+        chunk = cand.chunk.chunk
+        if chunk.kind == "window":
+            trimmed = _trim_window(chunk, spans.get(chunk.path, []))
+            if trimmed is None:
+                continue
+            if trimmed is not chunk:
+                cand = replace(cand, chunk=replace(cand.chunk, chunk=trimmed))
+                chunk = trimmed
+            spans.setdefault(chunk.path, []).append((chunk.start_line, chunk.end_line))
+        out.append(cand)
+    return out
+
+
+def _trim_window(chunk: Chunk, taken: list[tuple[int, int]]) -> Chunk | None:
+    start, end = chunk.start_line, chunk.end_line
+    for a, b in taken:
+        if a <= start and end <= b:
+            return None
+        if a <= start <= b:
+            start = b + 1
+        elif a <= end <= b:
+            end = a - 1
+    if (start, end) == (chunk.start_line, chunk.end_line):
+        return chunk
+    if start > end:
+        return None
+    lines = chunk.content.split("\n")
+    content = "\n".join(lines[start - chunk.start_line:end - chunk.start_line + 1])
+    return replace(chunk, start_line=start, end_line=end, content=content)
+
+
+class _Costs:
+    """Rendered text and exact block cost of each candidate at each level (computed lazily)."""
+
+    def __init__(self, candidates: Sequence[Candidate], frame: Frame, tokenizer: Tokenizer) -> None:
+        self.candidates = candidates
+        self.frame = frame
+        self.tokenizer = tokenizer
+        self._blocks: dict[tuple[int, Level], PackedChunk] = {}
+        self._headers: dict[str, int] = {}
+
+    def packed(self, index: int, level: Level) -> PackedChunk:
+        key = (index, level)
+        if key not in self._blocks:
+            cand = self.candidates[index]
+            chunk = cand.chunk.chunk
+            draft = PackedChunk(
+                path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
+                symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
+                tokens=0, handle=handle_of(chunk), content=render(chunk, level),
+                score=cand.score, reason=cand.reason)
+            cost = self.tokenizer.count(chunk_block(draft, self.frame)) + 1
+            # The block states its own size in JSON: count once more with the number in place.
+            again = self.tokenizer.count(chunk_block(replace(draft, tokens=cost), self.frame)) + 1
+            self._blocks[key] = replace(draft, tokens=max(cost, again))
+        return self._blocks[key]
+
+    def header(self, path: str) -> int:
+        if path not in self._headers:
+            opening, closing = file_header(path, self.frame)
+            cost = (self.tokenizer.count(opening) + 1 if opening else 0)
+            cost += self.tokenizer.count(closing) + 1 if closing else 0
+            self._headers[path] = cost
+        return self._headers[path]
+
+    def options(self, index: int, profile: IntentProfile) -> list[tuple[Level, int, float]]:
+        """(level, cost, value) on the upper hull: cost and value both strictly rising."""
+        utility = {"full": 1.0, "light": profile.light_utility, "skeleton": profile.skeleton_utility,
+                   "signature": profile.signature_utility, "reference": profile.reference_utility}
+        value = self.candidates[index].value
+        points: list[tuple[Level, int, float]] = []
+        for level in reversed(LEVELS):  # cheapest first
+            cost = self.packed(index, level).tokens
+            gain = value * utility[level]
+            while points and points[-1][1] >= cost:
+                if points[-1][2] <= gain:
+                    points.pop()
+                else:
+                    break
+            if points and (points[-1][1] >= cost or points[-1][2] >= gain):
+                continue
+            points.append((level, cost, gain))
+        return points
+
+
+def _greedy(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int, Level]]:
+    """Chosen (candidate index, level) pairs in the order they were decided, within `room`."""
+    count = len(costs.candidates)
+    options = [costs.options(i, profile) for i in range(count)]
+    state = [-1] * count  # index into options[i]; -1 not chosen; -2 covered by a container
+    files: dict[str, int] = {}
+    used = 0
+    heap: list[tuple[float, int, int]] = []
+
+    def step(i: int) -> tuple[float, int] | None:
+        cur = state[i]
+        base_cost = options[i][cur][1] if cur >= 0 else 0
+        base_value = options[i][cur][2] if cur >= 0 else 0.0
+        path = costs.candidates[i].chunk.chunk.path
+        extra = costs.header(path) if cur < 0 and not files.get(path) else 0
+        best: tuple[float, int] | None = None
+        for j in range(cur + 1, len(options[i])):
+            _, cost, value = options[i][j]
+            eff = (value - base_value) / max(cost - base_cost + extra, 1)
+            if best is None or eff > best[0]:
+                best = (eff, j)
+        return best
+
+    def push(i: int) -> None:
+        found = step(i)
+        if found is not None:
+            heapq.heappush(heap, (-found[0], i, found[1]))
+
+    def container_of(i: int) -> bool:
+        chunk = costs.candidates[i].chunk.chunk
+        for k in range(count):
+            if k != i and state[k] >= 0 and options[k][state[k]][0] in ("full", "light"):
+                other = costs.candidates[k].chunk.chunk
+                if (other.path == chunk.path and other.start_line <= chunk.start_line
+                        and chunk.end_line <= other.end_line):
+                    return True
+        return False
+
+    for i in range(count):
+        push(i)
+    while heap:
+        neg, i, j = heapq.heappop(heap)
+        if state[i] == -2 or j <= state[i]:
+            continue
+        found = step(i)
+        if found is None:
+            continue
+        if abs(found[0] + neg) > 1e-12 or found[1] != j:  # stale priority: re-queue
+            heapq.heappush(heap, (-found[0], i, found[1]))
+            continue
+        if state[i] == -1 and container_of(i):
+            state[i] = -2
+            continue
+        path = costs.candidates[i].chunk.chunk.path
+        cur = state[i]
+        base = options[i][cur][1] if cur >= 0 else costs.header(path) * (0 if files.get(path) else -1)
+        fits = [k for k in range(cur + 1, len(options[i]))
+                if used + options[i][k][1] - base <= room]
+        if not fits:
+            continue
+        target = j if j in fits else fits[-1]
+        used += options[i][target][1] - base
+        if cur < 0:
+            files[path] = files.get(path, 0) + 1
+        state[i] = target
+        if options[i][target][0] in ("full", "light"):
+            used -= _drop_nested(i, costs, options, state, files)
+        if target == j:
+            push(i)
+    return [(i, options[i][s][0]) for i, s in enumerate(state) if s >= 0]
+
+
+def _drop_nested(i: int, costs: _Costs, options: list[list[tuple[Level, int, float]]],
+                 state: list[int], files: dict[str, int]) -> int:
+    """Remove chosen chunks nested inside candidate i (now shown in full/light); returns tokens freed."""
+    outer = costs.candidates[i].chunk.chunk
+    freed = 0
+    for k, s in enumerate(state):
+        if k == i or s < 0:
+            continue
+        inner = costs.candidates[k].chunk.chunk
+        if (inner.path == outer.path and outer.start_line <= inner.start_line
+                and inner.end_line <= outer.end_line):
+            freed += options[k][s][1]
+            state[k] = -2
+            files[inner.path] -= 1
+    return freed
+
+
+def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokenizer: Tokenizer,
+                    frame: Frame, profile: IntentProfile,
+                    savings_for: Callable[[Sequence[PackedChunk]], Savings | None] | None = None) -> Packed:
+    """Select, degrade, render and count: the output's true token count is ≤ budget_tokens."""
+    if budget_tokens < MIN_BUDGET:
+        raise InputError(f"A budget of {budget_tokens} tokens cannot hold any context.",
+                         hint=f"Ask for at least {MIN_BUDGET} tokens (100 or more is useful).",
+                         value=budget_tokens)
+    merged = merge_candidates(candidates)
+    costs = _Costs(merged, frame, tokenizer)
+    empty = render_text([], [], len(merged), frame, budget_tokens, {})
+    frame_cost = tokenizer.count(empty) + 2
+    room = budget_tokens - frame_cost - 2 - budget_tokens // 200
+    savings: Savings | None = None
+    seen_paths: frozenset[str] = frozenset()
+    for _ in range(8):
+        chosen = _greedy(costs, profile, max(room, 0)) if room > 0 else []
+        chunks = [costs.packed(i, level) for i, level in chosen]
+        left = [i for i in range(len(merged)) if i not in {c for c, _ in chosen}]
+        omitted_all = [_omitted(merged[i]) for i in left]
+        omitted_all = _not_covered(omitted_all, chunks)
+        if savings_for is not None and (savings is None or _paths(chunks) != seen_paths):
+            savings, seen_paths = savings_for(chunks), _paths(chunks)
+        result = _fit_manifest(chunks, omitted_all, frame, tokenizer, savings, budget_tokens)
+        if result is not None:
+            return result
+        _, tokens = assemble(chunks, [], len(omitted_all), frame, tokenizer, None)
+        room -= max(tokens - budget_tokens, 0) + 4 + room // 20
+        if room <= 0 and not chunks:
+            break
+    return _minimal(frame, tokenizer, budget_tokens, len(merged))
+
+
+def _paths(chunks: Sequence[PackedChunk]) -> frozenset[str]:
+    return frozenset(c.path for c in chunks)
+
+
+def _omitted(cand: Candidate) -> OmittedChunk:
+    chunk = cand.chunk.chunk
+    return OmittedChunk(path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
+                        symbol=symbol_of(chunk), handle=handle_of(chunk), tokens=chunk.tokens)
+
+
+def _not_covered(omitted: list[OmittedChunk], chunks: Sequence[PackedChunk]) -> list[OmittedChunk]:
+    shown = [(c.path, c.start_line, c.end_line) for c in chunks if c.level in ("full", "light")]
+    return [o for o in omitted
+            if not any(p == o.path and a <= o.start_line and o.end_line <= b for p, a, b in shown)]
+
+
+def _fit_manifest(chunks: list[PackedChunk], omitted: list[OmittedChunk], frame: Frame,
+                  tokenizer: Tokenizer, savings: Savings | None, budget: int) -> Packed | None:
+    """Add as many manifest entries (and the savings, in JSON) as fit; None if the chunks alone do not."""
+    text, tokens = assemble(chunks, [], len(omitted), frame, tokenizer, None)
+    if tokens > budget:
+        return None
+    shown_savings = False
+    if savings is not None:
+        with_savings, counted = assemble(chunks, [], len(omitted), frame, tokenizer, savings)
+        if counted <= budget:
+            text, tokens, shown_savings = with_savings, counted, True
+    listed: list[OmittedChunk] = []
+    spare = budget - tokens
+    for item in omitted[:MAX_MANIFEST]:
+        cost = tokenizer.count(omitted_entry(item, frame)) + 2
+        if cost > spare:
+            break
+        listed.append(item)
+        spare -= cost
+    while listed:
+        attempt, counted = assemble(chunks, listed, len(omitted), frame, tokenizer,
+                                    savings if shown_savings else None)
+        if counted <= budget:
+            text, tokens = attempt, counted
+            break
+        listed.pop()
+    return Packed(text=text, tokens=tokens, chunks=tuple(ordered(chunks)), omitted=tuple(listed),
+                  omitted_total=len(omitted), savings_shown=shown_savings, savings=savings)
+
+
+def _minimal(frame: Frame, tokenizer: Tokenizer, budget: int, total: int) -> Packed:
+    """The frame alone, cut to the budget where the format allows; JSON must fit whole."""
+    text, tokens = assemble([], [], 0, frame, tokenizer, None)
+    if tokens <= budget:
+        return Packed(text, tokens, (), (), total, False)
+    if frame.fmt == "json":
+        raise InputError(f"A budget of {budget} tokens is too small for the JSON frame ({tokens} tokens).",
+                         hint=f"Ask for at least {tokens} tokens, or use --format markdown.", value=budget)
+    cut = truncate_to_tokens(tokenizer, text, budget)
+    return Packed(cut, tokenizer.count(cut), (), (), total, False)
