@@ -45,7 +45,7 @@ SKIP_DIRS = frozenset(
         ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
         ".idea", ".vscode", ".vs",
         "target", ".next", ".nuxt", ".svelte-kit", ".gradle", ".terraform", ".cache",
-        ".parcel-cache", ".turbo", "coverage", "htmlcov", ".prism",
+        ".parcel-cache", ".turbo", "htmlcov", ".prism",
     }
 )  # fmt: skip
 
