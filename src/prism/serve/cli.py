@@ -222,6 +222,13 @@ def watch(
                           f"in {report.seconds * 1000:.0f} ms", highlight=False)
 
 
+# -- team server (prism.serve.http) ----------------------------------------------------------
+from prism.serve.http.commands import keys_app, serve  # noqa: E402  (server commands live beside the server)
+
+app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
+
+
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
     debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"
