@@ -1,0 +1,74 @@
+"""The degradation ladder keeps what each level promises and never grows."""
+
+from __future__ import annotations
+
+import pytest
+
+from prism.models import LEVELS
+from prism.pack.degrade import render
+
+from .conftest import PY_SOURCE, make_chunk
+
+
+def test_light_strips_comments_and_blank_lines_but_keeps_strings() -> None:
+    chunk = make_chunk(PY_SOURCE + 'x = "# not a comment"\n')
+    light = render(chunk, "light")
+    assert "# a module comment" not in light and "# strip it" not in light
+    assert "trailing comment" not in light
+    assert '"# not a comment"' in light
+    assert "\n\n" not in light
+    assert '"""Read a file.' in light  # docstrings stay
+
+
+def test_skeleton_elides_bodies_keeps_signatures_docstring_line_and_returns() -> None:
+    skeleton = render(make_chunk(PY_SOURCE), "skeleton")
+    assert "def load(path):" in skeleton and "def put(self, key, value):" in skeleton
+    assert '"""Read a file."""' in skeleton  # first line, closed
+    assert "More words" not in skeleton
+    assert "text = open(path)" not in skeleton
+    assert "raise ValueError" not in skeleton  # nested inside `if`, not a top-level statement
+    assert "return text.strip()" in skeleton
+    assert "    ..." in skeleton
+    assert "limit = 10" in skeleton  # class-level statements stay
+
+
+@pytest.mark.parametrize(("language", "source", "kept", "gone"), [
+    ("go", "func Add(a int, b int) int {\n\t// sum\n\tc := a + b\n\tc++\n\treturn c\n}\n",
+     ["func Add(a int, b int) int {", "return c", "}"], ["c++", "// sum"]),
+    ("javascript", "function add(a, b) {\n  const c = a + b; // x\n  log(c);\n  return c;\n}\n",
+     ["function add(a, b) {", "return c;"], ["log(c)", "// x"]),
+    ("rust", "fn add(a: i32) -> i32 {\n    let b = a * 2;\n    b + 1\n}\n",
+     ["fn add(a: i32) -> i32 {"], ["let b"]),
+])
+def test_skeleton_other_languages(language: str, source: str, kept: list[str], gone: list[str]) -> None:
+    skeleton = render(make_chunk(source, language=language, path=f"x.{language}"), "skeleton")
+    for text in kept:
+        assert text in skeleton
+    for text in gone:
+        assert text not in skeleton
+
+
+def test_indented_method_chunk_keeps_its_indentation() -> None:
+    method = '    def put(self, key):\n        """Put."""\n        self.x = key\n        return 1\n'
+    skeleton = render(make_chunk(method, kind="method", name="put"), "skeleton")
+    assert skeleton.split("\n")[0] == "    def put(self, key):"
+    assert "        return 1" in skeleton
+
+
+def test_signature_and_reference() -> None:
+    chunk = make_chunk(PY_SOURCE, signature="def load(path):")
+    assert render(chunk, "signature") == "def load(path):"
+    assert render(chunk, "reference") == ""
+
+
+def test_prose_skeleton_keeps_headings_and_first_lines() -> None:
+    text = "# Title\n\nFirst line.\nSecond line.\n\n## Part\n\nMore.\nAnd more.\n"
+    skeleton = render(make_chunk(text, language="markdown", kind="section", path="README.md"), "skeleton")
+    assert skeleton == "# Title\nFirst line.\n## Part\nMore."
+
+
+@pytest.mark.parametrize("language", ["python", "go", "c", "text", "markdown", "unknownlang"])
+def test_levels_never_grow(language: str) -> None:
+    chunk = make_chunk(PY_SOURCE, language=language)
+    sizes = [len(render(chunk, level)) for level in LEVELS]
+    assert sizes == sorted(sizes, reverse=True)

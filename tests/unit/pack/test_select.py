@@ -1,0 +1,117 @@
+"""Selection under the budget: the exact-count property, degradation order, de-duplication."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from prism.errors import InputError
+from prism.models import Hit, StoredChunk
+from prism.pack.packer import build_pack
+from prism.pack.tokens import Tokenizer, get_tokenizer
+
+from .conftest import make_chunk, make_hits
+
+QUERIES = st.sampled_from(["fix the crash in load", "how does storage work", "add a cache",
+                           "write tests for func_3", "where is func_9 defined", "rename Store", "x"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=QUERIES, budget=st.integers(min_value=100, max_value=50_000),
+       count=st.integers(min_value=0, max_value=60), seed=st.integers(min_value=0, max_value=50),
+       fmt=st.sampled_from(["markdown", "xml", "json"]),
+       tokenizer_name=st.sampled_from(["cl100k_base", "o200k_base", "claude"]),
+       line_numbers=st.booleans())
+def test_output_never_exceeds_budget(query: str, budget: int, count: int, seed: int, fmt: str,
+                                     tokenizer_name: str, line_numbers: bool) -> None:
+    tokenizer = get_tokenizer(tokenizer_name)
+    pack = build_pack(query, make_hits(count, seed=seed), budget_tokens=budget, tokenizer=tokenizer,
+                      fmt=fmt, line_numbers=line_numbers)
+    true_count = tokenizer.count(pack.text)
+    assert true_count <= budget
+    assert pack.tokens == true_count
+    if fmt == "json":
+        doc = json.loads(pack.text)
+        assert doc["budget"] == budget and doc["tokens"] >= true_count - 2
+        assert set(doc) >= {"budget", "tokens", "tokenizer", "intent", "chunks", "omitted", "savings"}
+
+
+def test_top_hit_stays_full_and_tail_degrades(tokenizer: Tokenizer) -> None:
+    pack = build_pack("fix the crash", make_hits(40), budget_tokens=3000, tokenizer=tokenizer)
+    by_symbol = {c.symbol: c.level for c in pack.chunks}
+    assert by_symbol["func_0"] == "full"
+    assert {"skeleton", "signature", "reference"} & set(by_symbol.values())
+    assert pack.omitted_total + len(pack.chunks) == 40
+
+
+def test_more_budget_never_loses_the_top_hits(tokenizer: Tokenizer) -> None:
+    hits = make_hits(30)
+    small = build_pack("q", hits, budget_tokens=1500, tokenizer=tokenizer, intent="general")
+    large = build_pack("q", hits, budget_tokens=6000, tokenizer=tokenizer, intent="general")
+    assert len(large.chunks) >= len(small.chunks)
+    full_small = {c.symbol for c in small.chunks if c.level == "full"}
+    full_large = {c.symbol for c in large.chunks if c.level == "full"}
+    assert full_small <= full_large
+
+
+def test_chunks_of_a_file_are_together_in_line_order(tokenizer: Tokenizer) -> None:
+    pack = build_pack("q", make_hits(20, files=3), budget_tokens=20_000, tokenizer=tokenizer)
+    paths = [c.path for c in pack.chunks]
+    assert len(paths) == 20
+    for path in set(paths):
+        first, last = paths.index(path), len(paths) - 1 - paths[::-1].index(path)
+        assert set(paths[first:last + 1]) == {path}
+        lines = [c.start_line for c in pack.chunks if c.path == path]
+        assert lines == sorted(lines)
+    assert pack.text.count("## pkg/m0.py") == 1
+
+
+def test_nested_chunk_inside_a_full_container_is_dropped(tokenizer: Tokenizer) -> None:
+    outer = make_chunk("class A:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2",
+                       kind="class", name="A", start=10)
+    inner = make_chunk("    def m(self):\n        return 1", kind="method", name="A.m", start=11)
+    hits = [Hit(StoredChunk(1, inner, "s", 0.0), 1.0), Hit(StoredChunk(2, outer, "s", 0.0), 0.9)]
+    pack = build_pack("q", hits, budget_tokens=4000, tokenizer=tokenizer)
+    assert [c.symbol for c in pack.chunks] == ["A"]
+    assert pack.omitted_total == 0
+
+
+def test_overlapping_windows_are_trimmed(tokenizer: Tokenizer) -> None:
+    text = "\n".join(f"line {n}" for n in range(1, 61))
+    first = make_chunk(text, kind="window", language="text", path="notes.txt", start=1)
+    second_text = "\n".join(f"line {n}" for n in range(51, 111))
+    second = make_chunk(second_text, kind="window", language="text", path="notes.txt", start=51)
+    hits = [Hit(StoredChunk(1, first, "s", 0.0), 1.0), Hit(StoredChunk(2, second, "s", 0.0), 0.5)]
+    pack = build_pack("q", hits, budget_tokens=8000, tokenizer=tokenizer)
+    spans = sorted((c.start_line, c.end_line) for c in pack.chunks)
+    assert spans == [(1, 60), (61, 110)]
+    assert pack.text.count("line 55\n") == 1
+
+
+def test_duplicate_hits_count_once(tokenizer: Tokenizer) -> None:
+    hits = make_hits(3)
+    pack = build_pack("q", [*hits, replace(hits[0], score=0.1)], budget_tokens=8000, tokenizer=tokenizer)
+    assert len(pack.chunks) == 3
+
+
+def test_tiny_and_invalid_budgets(tokenizer: Tokenizer) -> None:
+    with pytest.raises(InputError):
+        build_pack("q", make_hits(3), budget_tokens=5, tokenizer=tokenizer)
+    with pytest.raises(InputError):
+        build_pack("q", make_hits(3), budget_tokens=0, tokenizer=tokenizer)
+    with pytest.raises(InputError) as info:
+        build_pack("q", make_hits(3), budget_tokens=100, tokenizer=tokenizer, fmt="yaml")
+    assert "markdown" in info.value.hint
+    pack = build_pack("q", make_hits(3), budget_tokens=20, tokenizer=tokenizer)
+    assert tokenizer.count(pack.text) <= 20
+
+
+def test_omitted_manifest_lists_handles(tokenizer: Tokenizer) -> None:
+    pack = build_pack("q", make_hits(80), budget_tokens=2500, tokenizer=tokenizer, intent="bugfix")
+    assert pack.omitted_total > 0 and pack.omitted
+    assert all(o.handle in pack.text for o in pack.omitted)
+    assert "prism show HANDLE" in pack.text
