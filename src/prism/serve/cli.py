@@ -229,6 +229,72 @@ app.command("serve")(serve)
 app.add_typer(keys_app, name="keys")
 
 
+# -- prism mcp -------------------------------------------------------------------------------
+
+mcp_app = typer.Typer(help="Serve PRISM to Claude Code and other MCP clients.", no_args_is_help=False)
+app.add_typer(mcp_app, name="mcp")
+
+
+@mcp_app.callback(invoke_without_command=True)
+def mcp(
+    ctx: typer.Context,
+    project: Annotated[list[Path] | None, typer.Option("--project", "-p", help="Serve this project (repeatable; default: the client's roots, else the current project).")] = None,
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
+    host: Annotated[str, typer.Option("--host", help="HTTP bind address; anything but loopback requires a bearer token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8765,
+    token: Annotated[str | None, typer.Option("--token", envvar="PRISM_MCP_TOKEN", help="Bearer token HTTP clients must send (generated for a non-loopback --host).")] = None,
+    watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Re-index files as they change.")] = True,
+) -> None:
+    """Speak MCP on stdio (default) or HTTP; index the project in the background and keep it fresh."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from prism.serve import mcp as mcp_server
+
+    mcp_server.configure_logging()
+    with reporting(False):
+        workspace = mcp_server.Workspace(Settings(), [p.resolve() for p in project or ()], watch=watch)
+        if not http:
+            mcp_server.serve_stdio(workspace)
+            return
+        enforced = mcp_server.require_token(host, token)
+        if enforced and not token:
+            err.print(f"Bearer token for this server (set PRISM_MCP_TOKEN to choose one): {enforced}", highlight=False)
+        err.print(f"PRISM MCP server on http://{host}:{port}/mcp serving {', '.join(map(str, workspace.roots()))}",
+                  highlight=False)
+        mcp_server.serve_http(workspace, host=host, port=port, token=enforced)
+
+
+@mcp_app.command("install")
+def mcp_install(
+    scope: Annotated[str, typer.Option("--scope", help="user (every project you open), project (.mcp.json, shared via git) or local.")] = "user",
+    write: Annotated[bool, typer.Option("--write", help="Also write the server into PROJECT/.mcp.json.")] = False,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line (and write .mcp.json)."""
+    from prism.errors import InputError
+    from prism.serve.mcp_install import claude_add_line, mcp_json_entry, prism_command, write_mcp_json
+
+    with reporting(json_out):
+        if scope not in ("user", "project", "local"):
+            raise InputError(f"Unknown --scope {scope!r}.", hint="Use user, project or local.", value=scope)
+        command = prism_command()
+        line = claude_add_line(scope, command)  # type: ignore[arg-type]
+        written = None
+        if write or scope == "project":
+            root = project.resolve() if project is not None else find_project_root(Path.cwd(), Settings())
+            written = write_mcp_json(root, command)
+        if json_out:
+            emit_json({"command": line, "mcp_json": str(written) if written else None,
+                       "entry": mcp_json_entry(command)})
+            return
+        out.print(line, highlight=False, markup=False)
+        err.print("Run the line above once; Claude Code then starts PRISM in every project you open "
+                  "and PRISM indexes each one in the background.", highlight=False)
+        if written:
+            err.print(f"Wrote the prism server into {written}.", highlight=False)
+
+
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
     debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"

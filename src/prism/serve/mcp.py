@@ -1,0 +1,571 @@
+"""The MCP server: PRISM's tools for Claude Code and other MCP clients, over stdio or HTTP.
+
+Set-and-forget: on start the server opens the index of the project it runs in (or the
+roots the client names, or `--project`), builds or refreshes it in a background thread
+(`prism.index.background`), watches the files, and answers from whatever is ready,
+saying so in the result. Every response is bounded by the call's `max_tokens`, counted
+with the project's tokenizer and capped at HARD_CAP_TOKENS. Tools are thin: each calls
+the `Prism` facade and renders its answer as compact Markdown.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlparse
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.prompts.base import UserMessage
+from mcp.server.mcpserver.tools import Tool
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from prism.config import Settings
+from prism.engine import Prism, find_project_root
+from prism.errors import PrismError
+from prism.index.background import BackgroundIndexer
+from prism.models import Hit, SearchFilters
+from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
+from prism.serve.mcp_render import (
+    render_context,
+    render_hits,
+    render_read,
+    render_status,
+    render_symbol,
+)
+
+log = logging.getLogger("prism.serve.mcp")
+
+HARD_CAP_TOKENS = 25_000  # Claude Code's own limit for one MCP tool result
+MIN_TOKENS = 64
+DEFAULT_TOKENS: dict[str, int] = {
+    "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
+    "index_status": 800, "reindex": 800,
+}
+READY_WAIT_S = 3.0  # how long a first call waits for the first batch of files to be indexed
+REINDEX_WAIT_S = 60.0
+
+INSTRUCTIONS = (
+    "PRISM indexes this repository and returns the code a task needs within a token budget. "
+    "Start with get_context for a task or question; use search_code to locate code, "
+    "find_symbol for a definition and its callers, read_code to open a handle or "
+    "path:start-end. Results flagged stale changed on disk after indexing."
+)
+
+
+# -- projects --------------------------------------------------------------------------------
+
+
+@dataclass
+class Project:
+    """One root: a reader Prism for the tools and a background writer keeping it fresh."""
+
+    label: str
+    reader: Prism
+    worker: BackgroundIndexer | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def state(self) -> str:
+        """'' when the index is complete and fresh, else one sentence saying what is missing."""
+        if self.worker is None:
+            return ""
+        progress = self.worker.progress
+        if not progress.ready:
+            if progress.phase == "waiting":
+                return "Another PRISM process is indexing this project; results may be incomplete."
+            done = f" ({progress.done:,}/{progress.total:,} files)" if progress.total else ""
+            return f"Index still building{done}; results may be incomplete."
+        if progress.phase == "embedding":
+            done = f" ({progress.done:,}/{progress.total:,})" if progress.total else ""
+            return f"Semantic vectors still being computed{done}; ranking is lexical-first for now."
+        if progress.phase == "error":
+            return f"Background indexing failed: {progress.error}"
+        return ""
+
+
+class Workspace:
+    """The projects one server serves: `--project` roots, else the client's roots, else the cwd."""
+
+    def __init__(self, settings: Settings, roots: Sequence[Path] = (), *, background: bool = True,
+                 watch: bool = True, cwd: Path | None = None) -> None:
+        self.settings = settings
+        self.background = background
+        self.watch = watch
+        self.pinned = bool(roots)  # roots given on the command line win over the client's
+        self._roots_checked = self.pinned
+        self._lock = threading.Lock()
+        self.projects: list[Project] = []
+        start = list(roots) or [find_project_root(cwd or Path.cwd(), settings)]
+        self.set_roots(start)
+
+    def set_roots(self, roots: Sequence[Path]) -> None:
+        """Serve exactly these roots: open new ones, stop the ones no longer named."""
+        wanted = list(dict.fromkeys(Path(r).resolve() for r in roots))
+        with self._lock:
+            keep = [p for p in self.projects if p.reader.root in wanted]
+            for project in self.projects:
+                if project not in keep:
+                    self._close(project)
+            have = {p.reader.root for p in keep}
+            for root in wanted:
+                if root not in have:
+                    keep.append(self._open(root))
+            keep.sort(key=lambda p: wanted.index(p.reader.root))
+            labels = _labels([p.reader.root for p in keep])
+            for project in keep:
+                project.label = labels[project.reader.root]
+            self.projects = keep
+
+    def _open(self, root: Path) -> Project:
+        reader = Prism(root, settings=self.settings)
+        worker = None
+        if self.background:
+            worker = BackgroundIndexer(Prism(root, settings=self.settings), watch=self.watch)
+            worker.start()
+        log.info("serving %s (index %s)", root, reader.index_dir)
+        return Project(root.name, reader, worker)
+
+    def _close(self, project: Project) -> None:
+        if project.worker is not None:
+            project.worker.stop()
+        project.reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for project in self.projects:
+                self._close(project)
+            self.projects = []
+
+    async def adopt_client_roots(self, ctx: Context[Any, Any] | None) -> None:
+        """Once per server: serve the client's roots when it has any and none were pinned."""
+        if self._roots_checked or ctx is None:
+            return
+        self._roots_checked = True
+        try:
+            caps = ctx.client_capabilities
+            if caps is None or caps.roots is None:
+                return
+            with warnings.catch_warnings():  # roots are deprecated in 2026-07-28, still used
+                warnings.simplefilter("ignore")
+                result = await ctx.session.list_roots()
+        except Exception as exc:  # a client that cannot list roots keeps the cwd
+            log.info("client roots unavailable (%s); serving %s", exc, self.roots())
+            return
+        paths = [p for p in (_uri_path(str(r.uri)) for r in result.roots) if p is not None]
+        if paths:
+            await anyio.to_thread.run_sync(self.set_roots, paths)
+
+    def roots(self) -> list[Path]:
+        return [p.reader.root for p in self.projects]
+
+    def project_for(self, path: str) -> tuple[Project, str]:
+        """The project a result path belongs to, and the path inside it ("label/…" with several roots)."""
+        projects = self.projects
+        if len(projects) == 1:
+            return projects[0], path
+        head, _, rest = path.partition("/")
+        for project in projects:
+            if project.label == head and rest:
+                return project, rest
+        raise ToolError(f"Path {path!r} names no served root; prefix it with one of: "
+                        f"{', '.join(p.label for p in projects)}.")
+
+    def display_path(self, project: Project, path: str) -> str:
+        return path if len(self.projects) == 1 else f"{project.label}/{path}"
+
+
+def _labels(roots: Sequence[Path]) -> dict[Path, str]:
+    """Short unique names for roots: the folder name, with parents added where names clash."""
+    labels = {root: root.name or "root" for root in roots}
+    for root in roots:
+        if sum(1 for v in labels.values() if v == labels[root]) > 1:
+            labels[root] = "-".join(root.parts[-2:])
+    return labels
+
+
+def _uri_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = Path(unquote(parsed.path))
+    return path if path.is_dir() else None
+
+
+# -- budgets ---------------------------------------------------------------------------------
+
+
+def clamp_tokens(tool: str, max_tokens: int | None) -> int:
+    """The tool's default when unset; never below MIN_TOKENS nor above HARD_CAP_TOKENS."""
+    value = DEFAULT_TOKENS[tool] if max_tokens is None else max_tokens
+    return max(MIN_TOKENS, min(HARD_CAP_TOKENS, value))
+
+
+def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
+    """`text` itself when it fits, else its longest prefix that fits with a note saying so."""
+    if tokenizer.count(text) <= max_tokens:
+        return text
+    note = f"\n… [cut to max_tokens={max_tokens}; narrow the request or raise max_tokens]"
+    room = max(0, max_tokens - tokenizer.count(note))
+    cut = truncate_to_tokens(tokenizer, text, room)
+    out = cut + note
+    while tokenizer.count(out) > max_tokens and cut:  # joins can merge tokens; shave until it fits
+        cut = truncate_to_tokens(tokenizer, cut, max(0, tokenizer.count(cut) - 8))
+        out = cut + note
+    return out if tokenizer.count(out) <= max_tokens else truncate_to_tokens(tokenizer, out, max_tokens)
+
+
+# -- the tools -------------------------------------------------------------------------------
+
+MaxTokens = Annotated[int, Field(ge=MIN_TOKENS, description="Response budget in tokens (capped at 25000).")]
+
+
+class PrismTools:
+    """The tool bodies: argument checks, one engine call per project, rendering, budget."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.tokenizer = get_tokenizer(workspace.settings.tokenizer)
+
+    # each public async method is one MCP tool; DESCRIPTIONS holds what the client reads
+
+    async def search_code(
+        self,
+        query: Annotated[str, Field(min_length=1, description="Words, identifiers, or an error message.")],
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        path: Annotated[str | None, Field(description="Path prefix or glob, e.g. src/api/ or **/*.ts")] = None,
+        language: Annotated[str | None, Field(description="e.g. python, typescript")] = None,
+        max_tokens: MaxTokens = 2_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("search_code", max_tokens)
+        filters = SearchFilters(languages=(language,) if language else (), path=path)
+        return await self._run(functools.partial(self._search, query, limit, filters, budget))
+
+    def _search(self, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
+        results: list[tuple[float, Project, Hit]] = []
+        notes = []
+        for project in self._ready_projects():
+            with project.lock:
+                response = project.reader.search(query, limit=limit, filters=filters)
+            results.extend((h.score, project, h) for h in response.hits)
+            notes += [project.state(), *response.warnings]
+        results.sort(key=lambda item: -item[0])
+        rows = [(self.ws.display_path(p, h.chunk.chunk.path), h, h.stale) for _, p, h in results[:limit]]
+        text = render_hits(query, rows, _notes(notes), self.tokenizer, budget)
+        return bound(self.tokenizer, text, budget)
+
+    async def get_context(
+        self,
+        task: Annotated[str, Field(min_length=1, description="The task, question, bug report or stack trace.")],
+        intent: Annotated[
+            Literal["bugfix", "feature", "explain", "refactor", "test", "search", "general"] | None,
+            Field(description="Default: detected from the task."),
+        ] = None,
+        max_tokens: MaxTokens = 8_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("get_context", max_tokens)
+        return await self._run(functools.partial(self._context, task, intent, budget))
+
+    def _context(self, task: str, intent: str | None, budget: int) -> str:
+        projects = self._ready_projects()
+        notes = _notes([p.state() for p in projects])
+        header = f"> {notes}\n\n" if notes else ""
+        share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
+        parts = []
+        for project in projects:
+            with project.lock:
+                pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
+                                              fmt="markdown", intent=intent)
+            title = f"# {project.label}\n\n" if len(projects) > 1 else ""
+            parts.append(title + render_context(pack))
+        return bound(self.tokenizer, header + "\n\n".join(parts), budget)
+
+    async def read_code(
+        self,
+        target: Annotated[str, Field(min_length=1, description="Handle, path:start-end, path or symbol.")],
+        max_tokens: MaxTokens = 4_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("read_code", max_tokens)
+        return await self._run(functools.partial(self._read, target, budget))
+
+    def _read(self, target: str, budget: int) -> str:
+        project, inner = self._route(target)
+        with project.lock:
+            shown = project.reader.show(inner)
+        prefix = self.ws.display_path(project, "")
+        text = render_read(shown, prefix, project.state(), self.tokenizer, budget)
+        return bound(self.tokenizer, text, budget)
+
+    async def find_symbol(
+        self,
+        name: Annotated[str, Field(min_length=1, description="Function, class or method name; Class.method works.")],
+        references: Annotated[bool, Field(description="Also list callers, importers.")] = True,
+        max_tokens: MaxTokens = 2_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("find_symbol", max_tokens)
+        return await self._run(functools.partial(self._symbol, name, references, budget))
+
+    def _symbol(self, name: str, references: bool, budget: int) -> str:
+        from prism.serve.mcp_symbols import lookup_symbol
+
+        found = []
+        projects = self._ready_projects()
+        for project in projects:
+            with project.lock:
+                found.append((project, lookup_symbol(project.reader, name, references)))
+        rows = [(self.ws.display_path(p, ""), result) for p, result in found]
+        text = render_symbol(name, rows, _notes([p.state() for p in projects]), self.tokenizer, budget)
+        return bound(self.tokenizer, text, budget)
+
+    async def index_status(self, max_tokens: MaxTokens = 800,
+                           ctx: Context[Any, Any] | None = None) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("index_status", max_tokens)
+        return await self._run(functools.partial(self._status, budget))
+
+    def _status(self, budget: int) -> str:
+        rows = []
+        for project in self.ws.projects:
+            with project.lock:
+                data: dict[str, object] = (project.reader.status() if project.reader.is_indexed
+                                           else {"project": str(project.reader.root), "files": 0})
+            data["background"] = project.worker.progress.to_dict() if project.worker else None
+            rows.append(data)
+        return bound(self.tokenizer, render_status(rows), budget)
+
+    async def reindex(
+        self,
+        full: Annotated[bool, Field(description="Re-read every file instead of changed ones.")] = False,
+        max_tokens: MaxTokens = 800,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        await self.ws.adopt_client_roots(ctx)
+        budget = clamp_tokens("reindex", max_tokens)
+        return await self._run(functools.partial(self._reindex, full, budget))
+
+    def _reindex(self, full: bool, budget: int) -> str:
+        lines = []
+        for project in self.ws.projects:
+            if project.worker is None or full:
+                with project.lock:
+                    report = project.reader.index(force=full, embed=False)
+                lines.append(f"- {project.label}: {report.files_indexed} files updated, "
+                             f"{report.files_deleted} deleted in {report.seconds:.2f}s")
+                if project.worker is not None:
+                    project.worker.request_sync()  # vectors for the new chunks
+                continue
+            seen = project.worker.request_sync()
+            done = project.worker.wait_synced_past(seen, REINDEX_WAIT_S)
+            progress = project.worker.progress
+            lines.append(f"- {project.label}: " + (
+                f"synced; {progress.files_indexed} files updated" if done
+                else f"still syncing ({progress.phase} {progress.done}/{progress.total})"))
+        return bound(self.tokenizer, "Reindex\n" + "\n".join(lines), budget)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _run(self, call: Callable[[], str]) -> str:
+        """Run an engine call on a worker thread; PrismErrors become tool errors with their hint."""
+        try:
+            return await anyio.to_thread.run_sync(call)
+        except PrismError as exc:
+            raise ToolError(str(exc)) from exc
+
+    def _route(self, target: str) -> tuple[Project, str]:
+        if len(self.ws.projects) == 1:
+            return self.ws.projects[0], target
+        return self.ws.project_for(target)
+
+    def _ready_projects(self) -> list[Project]:
+        """Every project, after giving a fresh index a moment to commit its first batches."""
+        projects = list(self.ws.projects)
+        for project in projects:
+            if project.worker is not None and not project.reader.is_indexed:
+                project.worker.wait_ready(READY_WAIT_S)
+        return projects
+
+
+def _notes(notes: Sequence[str]) -> str:
+    return " ".join(dict.fromkeys(n for n in notes if n))
+
+
+# -- the server ------------------------------------------------------------------------------
+
+TOOL_NAMES = ("search_code", "get_context", "read_code", "find_symbol", "index_status", "reindex")
+DESCRIPTIONS: dict[str, str] = {
+    "search_code": (
+        "Hybrid code search (lexical + semantic + exact symbol/path). Returns ranked chunks: "
+        "path:start-end handle, kind, symbol, score, a STALE flag when the file changed since "
+        "indexing, and a short preview. Use it to locate code; read_code opens a handle."
+    ),
+    "get_context": (
+        "Best first call for a task, question, bug report or stack trace: the most relevant code "
+        "of the repository packed into max_tokens, lower-value chunks degraded to skeletons or "
+        "signatures rather than dropped, with handles for what was left out."
+    ),
+    "read_code": (
+        "Original source with line numbers, by handle, path:start-end, file path or symbol "
+        "name, cut at a line boundary to fit max_tokens."
+    ),
+    "find_symbol": (
+        "Where a function, class or method is defined (signature, docstring) and, from the "
+        "code graph, which code calls or imports it."
+    ),
+    "index_status": (
+        "Index health per project: background phase and progress, files, chunks, tokens, "
+        "pending vectors, files changed on disk, embedding model."
+    ),
+    "reindex": (
+        "Sync the index with the files on disk now and wait until changed files are searchable. "
+        "Rarely needed: files are watched and re-indexed automatically."
+    ),
+}
+
+_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+
+def _strip_titles(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop pydantic's auto-generated 'title' keys: they restate the names and cost tokens."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _strip_titles(prop) for name, prop in value.items()}
+        elif isinstance(value, dict):
+            out[key] = _strip_titles(value)
+        elif isinstance(value, list):
+            out[key] = [_strip_titles(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def build_server(workspace: Workspace) -> MCPServer[Any]:
+    """An MCPServer with PRISM's six tools and one prompt, bound to `workspace`."""
+    tools = PrismTools(workspace)
+    registered = []
+    for name in TOOL_NAMES:
+        fn = getattr(tools, name)
+        annotations = (ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=False)
+                       if name == "reindex" else _READ_ONLY)
+        tool = Tool.from_function(fn, name=name, description=DESCRIPTIONS[name], annotations=annotations,
+                                  structured_output=False)
+        tool.parameters = _strip_titles(tool.parameters)
+        registered.append(tool)
+    server: MCPServer[Any] = MCPServer("prism", instructions=INSTRUCTIONS, tools=registered,
+                                       version=_version(), log_level="WARNING")
+
+    @server.prompt(name="context", description="Frame a coding task with the code PRISM selects for it.")
+    async def context_prompt(task: str) -> list[UserMessage]:
+        packed = await tools.get_context(task)
+        return [UserMessage(f"{task}\n\nRelevant code from the repository (selected by PRISM):\n\n{packed}")]
+
+    return server
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("prism-context")
+    except Exception:
+        return "0"
+
+
+def tool_definitions_tokens(server: MCPServer[Any], tokenizer: Tokenizer) -> int:
+    """Tokens the tool list costs a client: the JSON of every tool definition, counted."""
+    import json
+
+    tools = anyio.run(server.list_tools)
+    payload = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+    return tokenizer.count(json.dumps(payload, separators=(",", ":")))
+
+
+def configure_logging(level: str = "WARNING") -> None:
+    """Logs go to stderr (stdout carries only protocol messages)."""
+    logging.basicConfig(level=os.environ.get("PRISM_LOG_LEVEL", level).upper(),
+                        format="prism-mcp %(levelname)s %(name)s: %(message)s", force=True)
+
+
+# -- transports ------------------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_stdio(workspace: Workspace) -> None:
+    """Speak MCP on stdin/stdout until the client closes them (the SDK keeps stray output off stdout)."""
+    server = build_server(workspace)
+    try:
+        server.run("stdio")
+    finally:
+        workspace.close()
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or ()).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = (b'{"error":{"code":"unauthorized","message":"Missing or wrong bearer token.",'
+                        b'"details":{"hint":"Send Authorization: Bearer <token> (prism mcp --token)."}}}')
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(workspace: Workspace, *, host: str, token: str | None) -> Any:
+    """The streamable-HTTP ASGI app at /mcp, behind BearerAuth when a token is set."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    server = build_server(workspace)
+    security = None if host in LOOPBACK_HOSTS else TransportSecuritySettings(
+        enable_dns_rebinding_protection=False)  # a remote bind is protected by the token instead
+    app = server.streamable_http_app(host=host, transport_security=security)
+    return BearerAuth(app, token) if token else app
+
+
+def require_token(host: str, token: str | None) -> str | None:
+    """The token to enforce: the given one; for a non-loopback bind without one, a fresh random one."""
+    if token or host in LOOPBACK_HOSTS:
+        return token or None
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+def serve_http(workspace: Workspace, *, host: str, port: int, token: str | None) -> None:
+    import uvicorn
+
+    app = http_app(workspace, host=host, token=token)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    finally:
+        workspace.close()
