@@ -269,6 +269,12 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
     costs = _Costs(merged, frame, tokenizer)
     empty = render_text([], [], len(merged), frame, budget_tokens, {})
     frame_cost = tokenizer.count(empty) + 2
+    if savings_for is not None and frame.fmt == "json":
+        # Keep room for the savings block when the budget is not tiny (it is dropped otherwise).
+        dummy = Savings(999_999, 99, 999_999, 99, 99, 99).to_dict(budget_tokens)
+        extra = tokenizer.count(render_text([], [], len(merged), frame, budget_tokens, dummy)) + 2 - frame_cost
+        if extra * 3 <= budget_tokens:
+            frame_cost += extra
     room = budget_tokens - frame_cost - 2 - budget_tokens // 200
     savings: Savings | None = None
     seen_paths: frozenset[str] = frozenset()
