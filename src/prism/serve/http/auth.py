@@ -8,12 +8,13 @@ against the principal's projects, and spends a token from the principal's rate b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from prism.serve.http.errors import (
     AuthenticationError,
@@ -162,9 +163,23 @@ def route_permission(route: APIRoute) -> Permission | None:
     return None
 
 
+def api_routes(app: FastAPI) -> Iterator[tuple[str, frozenset[str], APIRoute]]:
+    """Every API route as served (prefix applied), including those of included routers."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            yield context.path or route.path, frozenset(context.methods or route.methods or ()), route
+
+
+def other_routes(app: FastAPI) -> list[str]:
+    """Paths of non-API routes (e.g. the OpenAPI document), which carry no permission."""
+    return [context.path or "" for context in iter_route_contexts(app.routes)
+            if not isinstance(context.original_route, APIRoute)]
+
+
 def check_route_table(app: FastAPI) -> None:
     """Refuse to start when a route has no declared-and-enforced permission."""
-    missing = [f"{sorted(r.methods or ())} {r.path}" for r in app.routes
-               if isinstance(r, APIRoute) and route_permission(r) is None]
+    missing = [f"{sorted(methods)} {path}" for path, methods, route in api_routes(app)
+               if route_permission(route) is None]
     if missing:
         raise RuntimeError(f"Routes without a permission: {', '.join(missing)}")
