@@ -10,15 +10,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
-from prism.errors import ProjectError
+from prism.errors import InputError, ProjectError
 from prism.index.embed import Embedder, load_embedder
 from prism.index.embed_cache import EmbeddingCache
 from prism.index.indexer import Indexer, IndexReport, ProgressFn, index_lock, sha256_hex
 from prism.index.sqlite import SqliteStore
 from prism.ingest.walk import WalkOptions, walk
 from prism.pack.tokens import Tokenizer, get_tokenizer
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from prism.models import SearchFilters
+    from prism.pack.records import Pack, PackedChunk, Savings
+    from prism.pack.show import ShownCode
 
 PROJECT_FILE = "project.json"
 INDEX_FILE = "index.db"
@@ -238,3 +246,73 @@ class Prism:
             "changed_on_disk": {k: len(v) for k, v in changes.items()},
             "stale_files": sum(len(v) for v in changes.values()),
         }
+
+    # -- context ---------------------------------------------------------------------------
+
+    def context(self, query: str, *, budget_tokens: int = 8000, fmt: str = "markdown",
+                expand: bool = False, intent: str | None = None, tokenizer: str | None = None,
+                line_numbers: bool = False, filters: SearchFilters | None = None,
+                record_usage: bool = True) -> Pack:
+        """Pack the code a task needs into at most budget_tokens tokens of rendered output.
+
+        fmt is markdown, xml or json; intent is detected from the query unless given;
+        expand pulls in what the chosen code calls and imports, and who calls it.
+        """
+        from prism.index.usage import UsageEvent, UsageLog
+        from prism.pack.intent import profile_for
+        from prism.pack.packer import build_pack, check_request, resolve_intent
+
+        check_request(budget_tokens, fmt)
+        if not query.strip():
+            raise InputError("The context query is empty.",
+                             hint="Pass a task, question or issue text (or - to read stdin).")
+        store = self.require_index()
+        chosen = resolve_intent(query, intent)
+        counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
+        limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
+        hits = self.search(query, limit=limit, filters=filters).hits
+        pack = build_pack(
+            query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
+            with_closure=expand, graph=store, line_numbers=line_numbers,
+            savings_for=lambda chunks: self._savings(query, chunks, budget_tokens))
+        if record_usage:
+            saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
+            UsageLog(store._conn).record(UsageEvent(
+                "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
+                len(pack.chunks), pack.seconds))
+        return pack
+
+    def _savings(self, query: str, chunks: Sequence[PackedChunk], budget_tokens: int) -> Savings:
+        """Whole files of the chosen chunks, and what a whole-file lexical packer would send."""
+        from prism.index.lookup import file_tokens, fts_query
+        from prism.pack.records import Savings
+
+        store = self.require_index()
+        paths = list(dict.fromkeys(c.path for c in chunks))
+        sizes = file_tokens(store._conn, paths)
+        ranked: list[str] = []
+        match = fts_query(query)
+        if match:
+            ids = [chunk_id for chunk_id, _score in store.search_fts(match, 300)]
+            ranked = list(dict.fromkeys(sc.chunk.path for sc in store.get_chunks(ids)))
+        ranked_sizes = file_tokens(store._conn, ranked)
+        used, sent = 0, []
+        for path in ranked:
+            size = ranked_sizes.get(path, 0)
+            if used + size <= budget_tokens:
+                used += size
+                sent.append(path)
+        full = [c for c in chunks if c.level in ("full", "light")]
+        return Savings(
+            whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
+            bm25_tokens=used, bm25_files=len(sent),
+            bm25_chunks_covered=sum(1 for c in full if c.path in set(sent)), chunks_full=len(full))
+
+    def show(self, target: str) -> list[ShownCode]:
+        """The original code behind a handle, a `path:start-end` range, or a symbol name."""
+        from prism.index.lookup import chunk_ids_by_hash_prefix
+        from prism.pack.show import find_chunks
+
+        store = self.require_index()
+        return find_chunks(target, store, lambda h: chunk_ids_by_hash_prefix(store._conn, h),
+                           self.root)

@@ -295,6 +295,90 @@ def mcp_install(
             err.print(f"Wrote the prism server into {written}.", highlight=False)
 
 
+# -- prism context / show / stats ------------------------------------------------------------
+
+
+@app.command()
+def context(
+    query: Annotated[str, typer.Argument(help="The task, question or issue text ('-' reads stdin).")],
+    budget: Annotated[int, typer.Option("--budget", "-b", min=1, help="Hard limit on the whole output, in tokens.")] = 8000,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown, xml (tagged blocks) or json.")] = "markdown",
+    expand: Annotated[bool, typer.Option("--expand", help="Also pull in what the chosen code calls and imports, and its callers.")] = False,
+    intent: Annotated[str, typer.Option("--intent", help="auto, bugfix, feature, explain, refactor, test, search or general.")] = "auto",
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="Count tokens for: cl100k_base, o200k_base, claude (cl100k + safety margin), ...")] = None,
+    line_numbers: Annotated[bool, typer.Option("--line-numbers", help="Number the lines of code shown in full.")] = False,
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Same as --format json: one JSON document (≤ budget tokens) on stdout.")] = False,
+) -> None:
+    """Pack the code a task needs into an exact token budget, ready to paste into a prompt."""
+    with reporting(json_out):
+        from prism.pack.packer import check_request
+
+        check_request(budget, fmt)  # --json wins over --format, but a bad --format is still an error
+        text = sys.stdin.read() if query == "-" else query
+        prism = open_project(project, index_dir)
+        pack = prism.context(text, budget_tokens=budget, fmt="json" if json_out else fmt, expand=expand,
+                             intent=intent, tokenizer=tokenizer, line_numbers=line_numbers)
+        sys.stdout.write(pack.text)
+        sys.stdout.flush()
+        if not json_out and fmt != "json" and err.is_terminal:
+            saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
+            err.print(f"[dim]{pack.tokens:,}/{budget:,} tokens, {len(pack.chunks)} chunks, intent {pack.intent}, "
+                      f"{pack.omitted_total} omitted; {max(saved, 0):,} tokens saved vs whole files.[/]",
+                      highlight=False)
+
+
+@app.command()
+def show(
+    target: Annotated[str, typer.Argument(help="A handle from `prism context`, a path:start-end range, or a symbol.")],
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the original code behind a handle, a line range or a symbol."""
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        found = prism.show(target)
+        if json_out:
+            emit_json({"target": target, "results": [f.to_dict() for f in found]})
+            return
+        for item in found:
+            err.print(f"[bold]{item.path}:{item.start_line}-{item.end_line}[/] {item.symbol}", highlight=False)
+            sys.stdout.write(item.content.rstrip("\n") + "\n")
+
+
+@app.command()
+def stats(
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Usage of this project's index: context queries, tokens served and tokens saved."""
+    from prism.index.usage import UsageLog
+
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        store = prism.require_index()
+        data = {"project": str(prism.root), **UsageLog(store._conn).summary()}
+        if json_out:
+            emit_json(data)
+            return
+        table = Table(show_header=False, box=None)
+        for key in ("queries", "tokens_served", "tokens_saved", "mean_ms"):
+            value = data[key]
+            table.add_row(f"[bold]{key.replace('_', ' ')}[/]", f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row("[bold]by intent[/]", ", ".join(f"{k} {v}" for k, v in dict(data["by_intent"]).items()) or "-")  # type: ignore[call-overload]
+        out.print(table)
+
+
+# -- team server (prism.serve.http) ----------------------------------------------------------
+from prism.serve.http.commands import keys_app, serve  # noqa: E402  (server commands live beside the server)
+
+app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
+
+
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
     debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"
