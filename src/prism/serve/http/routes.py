@@ -14,7 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from prism.engine import Prism
@@ -46,11 +47,16 @@ api = APIRouter(prefix="/api/v1")
 
 
 def endpoint(target: APIRouter, method: str, path: str, perm: Permission, *, status_code: int = 200,
-             errors: tuple[int, ...] = ERROR_STATUSES, summary: str | None = None) -> Callable[[F], F]:
+             errors: tuple[int, ...] = ERROR_STATUSES, summary: str | None = None,
+             text: bool = False) -> Callable[[F], F]:
     """Declare a route with its permission, enforced and published."""
     responses: dict[int | str, dict[str, Any]] = {code: {"model": s.ErrorResponse} for code in errors}
+    extra: dict[str, Any] = {}
+    if text:
+        responses[status_code] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+        extra["response_class"] = PlainTextResponse
     return target.api_route(
-        path, methods=[method], status_code=status_code, summary=summary,
+        path, methods=[method], status_code=status_code, summary=summary, **extra,
         dependencies=[Depends(permission(perm))], openapi_extra={PERMISSION_KEY: perm},
         responses=responses,
     )
@@ -284,8 +290,8 @@ def metrics_route(render: Callable[[], bytes]) -> APIRouter:
     metrics = APIRouter()
 
     @endpoint(metrics, "GET", "/metrics", "admin", errors=(401, 403, 429),
-              summary="Prometheus metrics (admin).")
-    def get_metrics() -> Response:
-        return Response(render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+              summary="Prometheus metrics (admin).", text=True)
+    def get_metrics() -> PlainTextResponse:
+        return PlainTextResponse(render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return metrics
