@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from prism.models import SearchFilters
     from prism.pack.records import Pack, PackedChunk, Savings
     from prism.pack.show import ShownCode
+    from prism.retrieve.search import SearchConfig, SearchResponse
 
 PROJECT_FILE = "project.json"
 INDEX_FILE = "index.db"
@@ -246,6 +247,52 @@ class Prism:
             "changed_on_disk": {k: len(v) for k, v in changes.items()},
             "stale_files": sum(len(v) for v in changes.values()),
         }
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 10, files: bool = False,
+               filters: SearchFilters | None = None,
+               config: SearchConfig | None = None) -> SearchResponse:
+        """Rank the project's chunks (or, with files=True, its files) for a question or issue text.
+
+        Dense retrieval joins in when the index has vectors and the model loads; otherwise
+        search runs lexically and says so in `warnings`.
+        """
+        from prism.index.feedback import FeedbackStore
+        from prism.models import Hit
+        from prism.retrieve.search import Searcher, SearchResponse, validate_limit
+
+        validate_limit(limit)
+        if not query.strip():
+            raise InputError("The search query is empty.",
+                             hint="Pass a question, identifier or issue text (or - to read stdin).")
+        store = self.require_index()
+        searcher = getattr(self, "_searcher", None)
+        if searcher is None or searcher.store is not store:
+            feedback = FeedbackStore(self.index_dir / "feedback.db")
+            searcher = Searcher(store, lambda: self.embedder, feedback)
+            self._searcher = searcher
+        outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
+        stale: dict[str, bool] = {}
+        hits = []
+        for result in outcome.results:
+            path = result.chunk.chunk.path
+            if path not in stale:
+                stale[path] = self.is_stale(path)
+            hits.append(Hit(result.chunk, result.score, stale[path], result.explain))
+        return SearchResponse(query, tuple(hits), files, outcome.warnings, outcome.timings_ms)
+
+    def mark_helpful(self, path: str, symbol: str = "", *, helpful: bool = True,
+                     query: str = "") -> None:
+        """Record usage feedback: results marked helpful rank higher in later searches."""
+        from prism.index.feedback import FeedbackStore
+
+        self.require_index()
+        store = FeedbackStore(self.index_dir / "feedback.db")
+        try:
+            store.record(path, symbol, helpful, query)
+        finally:
+            store.close()
 
     # -- context ---------------------------------------------------------------------------
 

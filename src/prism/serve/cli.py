@@ -222,11 +222,83 @@ def watch(
                           f"in {report.seconds * 1000:.0f} ms", highlight=False)
 
 
-# -- team server (prism.serve.http) ----------------------------------------------------------
-from prism.serve.http.commands import keys_app, serve  # noqa: E402  (server commands live beside the server)
+def parse_since(value: str | None) -> float | None:
+    """--since as unix time: an ISO date/time, a unix timestamp, or an age such as 7d, 12h, 30m."""
+    import datetime as dt
+    import re
 
-app.command("serve")(serve)
-app.add_typer(keys_app, name="keys")
+    from prism.errors import InputError
+
+    if value is None:
+        return None
+    text = value.strip()
+    age = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
+    if age:
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[age.group(2)]
+        return time.time() - float(age.group(1)) * seconds
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise InputError(f"--since {value!r} is not a date, timestamp or age.",
+                         hint="Use e.g. 2024-05-01, 7d, 12h or a unix timestamp.", value=value) from None
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for: a question, identifiers, or a whole issue text ('-' reads stdin).")],
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="How many results (1-100).")] = 10,
+    files: Annotated[bool, typer.Option("--files", help="One result per file, best first.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show each ranking feature's share of the score.")] = False,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language (repeatable).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Only paths under this prefix or matching this glob.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this chunk kind: function, method, class, module, section, window (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only files changed since: 2024-05-01, 7d, 12h or a unix time.")] = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="Drop results scoring below this (0-1, best result = 1).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find the code a question or task needs (hybrid lexical + semantic + exact-symbol ranking)."""
+    from prism.errors import InputError
+    from prism.models import CHUNK_KINDS, SearchFilters
+
+    with reporting(json_out):
+        text = sys.stdin.read() if query == "-" else query
+        bad = [k for k in kind or () if k not in CHUNK_KINDS]
+        if bad:
+            raise InputError(f"Unknown --kind {bad[0]!r}.", hint=f"Use one of: {', '.join(CHUNK_KINDS)}.",
+                             value=bad[0])
+        filters = SearchFilters(languages=tuple(lang or ()), path=path, kinds=tuple(kind or ()),  # type: ignore[arg-type]
+                                since=parse_since(since), min_score=min_score)
+        prism = open_project(project, index_dir)
+        response = prism.search(text, limit=limit, files=files, filters=filters)
+        if json_out:
+            emit_json(response.to_dict(explain=explain))
+            return
+        for warning in response.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if not response.hits:
+            err.print("No results.")
+        for rank, hit in enumerate(response.hits, 1):
+            c = hit.chunk.chunk
+            stale = " [red](changed on disk)[/]" if hit.stale else ""
+            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name and not files else ""
+            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {c.path}:{c.start_line}-{c.end_line}{symbol}{stale}",
+                      highlight=False)
+            if explain:
+                parts = ", ".join(f"{k} {v * 1000:.1f}" for k, v in sorted(hit.explain.items(), key=lambda kv: -kv[1]))
+                out.print(f"    [dim]{parts}[/]", highlight=False)
+            if not files:
+                from rich.markup import escape
+
+                from prism.retrieve.search import snippet
+
+                out.print("[dim]" + escape("\n".join("    " + line for line in snippet(hit.chunk, 4).splitlines())) + "[/]",
+                          highlight=False)
 
 
 # -- prism mcp -------------------------------------------------------------------------------

@@ -1,0 +1,178 @@
+"""Shared evaluation data helpers: load benchmark rows, materialise and index checkouts, score ranks.
+
+Everything heavy lives in a cache folder outside the repository — `$PRISM_EVAL_CACHE`, default
+`~/.cache/prism-eval`:
+
+    checkouts/OWNER__NAME@SHA12/   source trees at each row's base_commit (third-party code)
+    prism-home/                    PRISM_HOME for the eval (shared embedding cache)
+    indexes/OWNER__NAME@SHA12/     one PRISM index per checkout (reused across runs)
+
+Checkouts come from bare mirrors (`$PRISM_EVAL_MIRRORS`, default /work/.mirror, laid out as
+OWNER+NAME/repo) through the shared `checkout.py` tool. Used by swebench_eval.py,
+cosqa_eval.py, search_latency.py and the token optimiser's recall-at-budget benchmark.
+
+Only `problem_statement` may be shown to the system under test; the gold fields are for
+scoring (`file_ranks`, `function_ranks`, `acc_at`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+EVAL_DIR = Path(os.environ.get("PRISM_EVAL_DATA", "/work/shared/eval"))
+SWE_JSONL = EVAL_DIR / "swebench_lite_dev.jsonl"
+COSQA_DIR = EVAL_DIR / "cosqa"
+CHECKOUT_TOOL = EVAL_DIR / "tools" / "checkout.py"
+BM25_TOOL = EVAL_DIR / "tools" / "bm25_baseline.py"
+LOCK_WAIT_S = 1800.0
+
+
+def cache_dir() -> Path:
+    """The eval cache folder ($PRISM_EVAL_CACHE or ~/.cache/prism-eval), created if needed."""
+    path = Path(os.environ.get("PRISM_EVAL_CACHE", Path.home() / ".cache" / "prism-eval"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def mirrors_dir() -> Path:
+    return Path(os.environ.get("PRISM_EVAL_MIRRORS", "/work/.mirror"))
+
+
+def load_swebench(path: Path = SWE_JSONL, *, rebuildable_only: bool = True) -> list[dict[str, Any]]:
+    """SWE-bench Lite dev rows (only those whose base commit is in a mirror, by default)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if rebuildable_only:
+        rows = [r for r in rows if r.get("base_available")
+                and (mirrors_dir() / r["repo"].replace("/", "+") / "repo").is_dir()]
+    return rows
+
+
+def checkout_name(row: dict[str, Any]) -> str:
+    """Folder name of a row's checkout: OWNER__NAME@SHA12 (rows at one commit share it)."""
+    return f"{row['repo'].replace('/', '__')}@{row['base_commit'][:12]}"
+
+
+def checkout(row: dict[str, Any]) -> Path:
+    """The row's source tree at base_commit, exported from the mirror on first use."""
+    out = cache_dir() / "checkouts"
+    dest = out / checkout_name(row)
+    if dest.is_dir():
+        return dest
+    subprocess.run(
+        [sys.executable, str(CHECKOUT_TOOL), "--jsonl", str(SWE_JSONL), "--mirrors", str(mirrors_dir()),
+         "--out", str(out), "--ids", row["instance_id"]],
+        check=True, capture_output=True)
+    if not dest.is_dir():
+        raise RuntimeError(f"checkout of {row['instance_id']} failed (no {dest})")
+    return dest
+
+
+def eval_settings(**overrides: Any) -> Any:
+    """PRISM Settings whose home is inside the eval cache (shared embedding cache lives there)."""
+    from prism.config import Settings
+
+    return Settings(home=cache_dir() / "prism-home", **overrides)
+
+
+def open_index(root: Path, *, embed: bool = True, progress: bool = False) -> Any:
+    """A Prism over `root` with its index under the eval cache, brought up to date (incremental).
+
+    With embed, missing vectors are computed too (minutes per repository the first time on
+    2 cores; cached afterwards, and shared across checkouts of one repository).
+    """
+    from prism.engine import Prism
+
+    from prism.errors import IndexLockedError
+
+    prism = Prism(root, settings=eval_settings(), index_dir=cache_dir() / "indexes" / root.name)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:  # another benchmark may be building the same cached index: wait for it
+        try:
+            report = prism.index(embed=embed)
+            break
+        except IndexLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)
+    if progress and (report.files_indexed or report.embedded):
+        print(f"indexed {root.name}: {report.files_indexed} files, {report.embedded} embedded "
+              f"in {report.seconds:.0f}s", file=sys.stderr, flush=True)
+    return prism
+
+
+def fold_symbol(symbol: str, gold: Iterable[str]) -> str | None:
+    """The gold function a result symbol counts for: equal, or nested inside it."""
+    for name in gold:
+        if symbol == name or symbol.startswith(name + "."):
+            return name
+    return None
+
+
+def file_ranks(paths: Sequence[str], gold: Iterable[str]) -> dict[str, int]:
+    """1-based rank of each gold file among the de-duplicated result paths (absent: missing)."""
+    order = list(dict.fromkeys(paths))
+    return {g: order.index(g) + 1 for g in gold if g in order}
+
+
+def function_ranks(results: Sequence[tuple[str, str]], gold: Iterable[str]) -> dict[str, int]:
+    """1-based rank of each gold `path:Qualified.name` among de-duplicated (path, symbol) results."""
+    gold = list(gold)
+    ranks: dict[str, int] = {}
+    seen: list[str] = []
+    for path, symbol in results:
+        wanted = [g.split(":", 1)[1] for g in gold if g.split(":", 1)[0] == path]
+        hit = fold_symbol(symbol, wanted)
+        key = f"{path}:{hit}" if hit else f"{path}:{symbol}"
+        if key in seen:
+            continue
+        seen.append(key)
+        if hit and key not in ranks:
+            ranks[key] = len(seen)
+    return ranks
+
+
+def acc_at(ranks: dict[str, int], gold: Sequence[str], k: int) -> bool:
+    """Acc@k: every gold item is within the top k."""
+    return bool(gold) and all(g in ranks and ranks[g] <= k for g in gold)
+
+
+def load_cosqa(split: str = "dev") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(corpus rows {id, code}, query rows {qid, query, gold_ids})."""
+    corpus = [json.loads(x) for x in (COSQA_DIR / "corpus.jsonl").read_text().splitlines() if x]
+    queries = [json.loads(x) for x in (COSQA_DIR / f"{split}_queries.jsonl").read_text().splitlines() if x]
+    return corpus, queries
+
+
+def run_bm25_baseline(mode: str) -> dict[str, Any]:
+    """Run the reference BM25 (shared tool) on the same data; returns its summary JSON."""
+    if mode == "swe":
+        args = ["swe", "--jsonl", str(SWE_JSONL), "--mirrors", str(mirrors_dir())]
+    else:
+        args = ["cosqa", "--dir", str(COSQA_DIR)]
+    proc = subprocess.run([sys.executable, str(BM25_TOOL), *args], check=True, capture_output=True,
+                          text=True)
+    text = proc.stdout.strip()
+    if mode == "swe":
+        return dict(json.loads(text))
+    lines = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
+    return next(x for x in lines if x.get("split") == "dev")
+
+
+def machine() -> str:
+    """nproc and CPU model, for result files."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}"

@@ -1,0 +1,60 @@
+"""Tests for prism.retrieve.query: signals extracted from questions and issue texts."""
+
+from __future__ import annotations
+
+from prism.retrieve.query import Frame, looks_like_code, parse_query
+
+TRACE = '''Saving fails with a KeyError.
+
+```python
+>>> ds.to_json_dict()
+Traceback (most recent call last):
+  File "/usr/lib/python3.9/site-packages/pydicom/dataset.py", line 2302, in to_json_dict
+    data_element = self[key]
+  File "pydicom/dataelem.py", line 88, in value
+    raise KeyError(tag)
+KeyError: (0008, 0005)
+```
+See `pydicom.config.settings` and Dataset.to_json_dict.
+'''
+
+
+def test_frames_paths_and_errors_come_from_a_traceback() -> None:
+    q = parse_query(TRACE)
+    assert q.frames == (
+        Frame("/usr/lib/python3.9/site-packages/pydicom/dataset.py", 2302, "to_json_dict"),
+        Frame("pydicom/dataelem.py", 88, "value"),
+    )
+    assert "pydicom/dataelem.py" in q.paths
+    assert "KeyError" in q.errors
+    assert q.is_long is (len(TRACE) > 400)
+
+
+def test_identifiers_and_qualified_names() -> None:
+    q = parse_query(TRACE)
+    assert "to_json_dict" in q.identifiers
+    assert "Dataset.to_json_dict" in q.qualified
+    assert "pydicom.config.settings" in q.qualified
+    assert "value" in q.identifiers  # a frame's function counts even though it is a plain word
+
+
+def test_plain_prose_yields_no_identifiers() -> None:
+    q = parse_query("where are tokens refreshed")
+    assert q.identifiers == ()
+    assert q.frames == () and q.paths == () and not q.is_long
+    assert q.terms == ("where", "are", "tokens", "refreshed")
+
+
+def test_called_names_and_code_like_words() -> None:
+    q = parse_query("calling refresh() twice breaks parseHTTPResponse and rule L031")
+    assert {"refresh", "parseHTTPResponse", "L031"} <= set(q.identifiers)
+    assert looks_like_code("snake_case") and looks_like_code("__init__")
+    assert not looks_like_code("Hello") and not looks_like_code("self")
+
+
+def test_quoted_strings_and_garbage_never_fail() -> None:
+    q = parse_query('error says "Avoid using aliases in join condition"')
+    assert q.quoted == ("Avoid using aliases in join condition",)
+    parse_query("")  # empty
+    parse_query("``` unterminated fence\n" + "x" * 5000)
+    parse_query('File "", line 0, in <module>')
