@@ -31,7 +31,7 @@ def build(home: Path) -> tuple[FastAPI, dict[str, str], str]:
     app = create_app(server, Settings(home=home, embedder="hashing"), load_model=False)
     state = app.state.prism
     state.projects.create(PROJECT)
-    tokens = {role: state.keys.create(role, role)[1] for role in ROLES}
+    tokens: dict[str, str] = {role: state.keys.create(role, role)[1] for role in ROLES}
     tokens["wrong_project"] = state.keys.create("scoped", "admin", ("other",))[1]
     revoked, secret = state.keys.create("revoked", "admin")
     state.keys.revoke(revoked.key_id)
@@ -42,7 +42,7 @@ def build(home: Path) -> tuple[FastAPI, dict[str, str], str]:
     now = int(time.time())
     tokens["expired_jwt"] = jwt.encode({"sub": "x", "aud": "prism", "exp": now - 120, "role": "admin",
                                         "projects": "*"}, JWT_SECRET, algorithm="HS256")
-    victim = state.keys.create("victim", "reader")[0].key_id
+    victim: str = state.keys.create("victim", "reader")[0].key_id
     return app, tokens, victim
 
 
