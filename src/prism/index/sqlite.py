@@ -76,6 +76,20 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _statements(script: str) -> Iterator[str]:
+    """Split a SQL script into complete statements (comments and blank lines dropped)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
 def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
     (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
      parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
@@ -116,17 +130,31 @@ class SqliteStore:
         self._conn.close()
 
     def _migrate(self) -> None:
+        """Apply pending schema migrations, once, even when several processes open a new index."""
+        migrations = _migrations()
+        latest = migrations[-1][0]
         current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        for version, sql in _migrations():
-            if version <= current:
-                continue
-            # One script, one transaction: a crash mid-migration leaves the old schema.
-            self._conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
-        if current > SCHEMA_VERSION:
+        if current > latest:
             raise IndexCorruptError(
                 f"The index at {self.path} was written by a newer PRISM (schema {current}).",
                 hint="Upgrade PRISM, or run `prism forget` and re-index.", value=self.path,
             )
+        if current == latest:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            for version, sql in migrations:
+                if version > current:
+                    # Statement by statement: executescript() would commit our transaction.
+                    for statement in _statements(sql):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={version}")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -179,6 +180,18 @@ def test_bad_files_do_not_stop_indexing(repo: Path) -> None:
         assert reasons.get("blob.bin") == "binary" and reasons.get("huge.txt") == "too_large"
 
 
+def count_files_readonly(path: Path) -> int:
+    """Files in an index, read without taking any write lock (the indexer is running)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
 CRASH_SCRIPT = """
 import sys
 from prism.engine import Prism
@@ -200,12 +213,7 @@ def test_killed_mid_index_leaves_a_consistent_index_that_resumes(tmp_path: Path,
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             if index_db.exists():
-                try:
-                    store = SqliteStore(index_db)
-                    files = int(store.stats()["files"])  # type: ignore[call-overload]
-                    store.close()
-                except Exception:
-                    files = 0
+                files = count_files_readonly(index_db)
                 if files > 0:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
@@ -233,3 +241,16 @@ def test_killed_mid_index_leaves_a_consistent_index_that_resumes(tmp_path: Path,
     with Prism(root, settings=Settings(home=clean_home)) as clean:
         clean.index(embed=False)
         assert snapshot(clean) == resumed_snapshot
+
+
+def test_processes_opening_a_new_index_together_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "index.db"
+    script = ("import sys; from pathlib import Path; from prism.index.sqlite import SqliteStore; "
+              "SqliteStore(Path(sys.argv[1]))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr.decode()
+    store = SqliteStore(path)
+    assert store.stats()["files"] == 0
+    store.close()
