@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import evaldata  # noqa: E402
+import evaldata
 
-from prism.index.sqlite import SqliteStore  # noqa: E402
-from prism.models import LEVELS  # noqa: E402
-from prism.pack.degrade import render  # noqa: E402
-from prism.pack.tokens import get_tokenizer  # noqa: E402
+from prism.index.sqlite import SqliteStore
+from prism.models import LEVELS
+from prism.pack.degrade import render
+from prism.pack.tokens import get_tokenizer
 
 
 def main() -> None:
@@ -36,8 +36,9 @@ def main() -> None:
         chunk = stored.chunk
         kind = by_kind.setdefault(chunk.kind, dict.fromkeys(LEVELS, 0))
         for level in LEVELS:
-            tokens = counter.count(render(chunk, level)) if level != "reference" else counter.count(
-                f"- L{chunk.start_line}-{chunk.end_line} `{chunk.qualified_name}` (reference, #{chunk.content_hash[:12]})")
+            pointer = (f"- L{chunk.start_line}-{chunk.end_line} `{chunk.qualified_name}` "
+                       f"(reference, #{chunk.content_hash[:12]})")
+            tokens = counter.count(pointer if level == "reference" else render(chunk, level))
             totals[level] += tokens
             kind[level] += tokens
         count += 1

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-import evaldata  # noqa: E402
+import evaldata
 
-from prism.errors import IndexLockedError  # noqa: E402
-from prism.pack.tokens import get_tokenizer  # noqa: E402
+from prism.errors import IndexLockedError
+from prism.pack.tokens import get_tokenizer
 
 
 def load_reference_bm25() -> Any:
