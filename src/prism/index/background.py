@@ -11,8 +11,11 @@ and retries, and readers go on answering from the index that process is building
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import watchfiles
 
+from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
 from prism.index.watch import _relevant
 
@@ -57,6 +61,19 @@ class Progress:
             "files_indexed": self.files_indexed, "embedded": self.embedded,
             "last_sync_at": self.last_sync_at, "error": self.error, "ready": self.ready,
         }
+
+
+def _lower_priority() -> None:
+    """Nice this thread (Linux: per thread, inherited by the model's worker threads) so answers come first."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux or not allowed: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def background_settings(settings: Settings) -> Settings:
+    """Settings for the background writer: leave a core free for answering (embedding threads)."""
+    if settings.threads:
+        return settings
+    return settings.model_copy(update={"threads": max(1, (os.cpu_count() or 2) - 1)})
 
 
 class BackgroundIndexer:
@@ -143,6 +160,7 @@ class BackgroundIndexer:
         return self._stop.is_set() or self._resync.is_set()
 
     def _run(self) -> None:
+        _lower_priority()
         try:
             while not self._stop.is_set():
                 self._resync.clear()
@@ -171,8 +189,10 @@ class BackgroundIndexer:
         self._set(phase="indexing", done=0, total=0, error=None)
         try:
             report = self.writer.index(embed=False, progress=self._on_progress)
-        except IndexLockedError as exc:
-            self._set(phase="waiting", error=exc.message)
+        except (IndexLockedError, sqlite3.OperationalError) as exc:
+            # Another writer (a CLI run, or a reader recording usage) holds the lock: retry.
+            message = exc.message if isinstance(exc, IndexLockedError) else f"SQLite: {exc}"
+            self._set(phase="waiting", error=message)
             self._wake.wait(LOCK_RETRY_S)
             self._wake.clear()
             return False
@@ -194,8 +214,9 @@ class BackgroundIndexer:
             try:
                 added = self.writer.embed(progress=self._on_progress,
                                           should_stop=self._should_stop_embedding)
-            except IndexLockedError:
-                return True  # someone else embeds; lexical search is ready either way
+            except (IndexLockedError, sqlite3.OperationalError) as exc:
+                log.info("embedding paused (%s); resuming at the next change", exc)
+                return True  # lexical search is ready either way
             self._set(embedded=self.progress.embedded + added)
         return True
 

@@ -32,7 +32,7 @@ from pydantic import Field
 from prism.config import Settings
 from prism.engine import Prism, find_project_root
 from prism.errors import PrismError
-from prism.index.background import BackgroundIndexer
+from prism.index.background import BackgroundIndexer, background_settings
 from prism.models import Hit, SearchFilters
 from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
 from prism.serve.mcp_render import (
@@ -73,6 +73,7 @@ class Project:
     reader: Prism
     worker: BackgroundIndexer | None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    waited: bool = False
 
     def state(self) -> str:
         """'' when the index is complete and fresh, else one sentence saying what is missing."""
@@ -129,7 +130,8 @@ class Workspace:
         reader = Prism(root, settings=self.settings)
         worker = None
         if self.background:
-            worker = BackgroundIndexer(Prism(root, settings=self.settings), watch=self.watch)
+            writer = Prism(root, settings=background_settings(self.settings))
+            worker = BackgroundIndexer(writer, watch=self.watch)
             worker.start()
         log.info("serving %s (index %s)", root, reader.index_dir)
         return Project(root.name, reader, worker)
@@ -393,12 +395,18 @@ class PrismTools:
         return self.ws.project_for(target)
 
     def _ready_projects(self) -> list[Project]:
-        """Every project, after giving a fresh index a moment to commit its first batches."""
+        """Projects with an index to read, after giving a fresh one a moment to commit its first batch."""
         projects = list(self.ws.projects)
         for project in projects:
-            if project.worker is not None and not project.reader.is_indexed:
+            if project.worker is not None and not project.waited:
+                project.waited = True  # only the first call waits: a small repo is done by then
                 project.worker.wait_ready(READY_WAIT_S)
-        return projects
+        ready = [p for p in projects if p.reader.is_indexed]
+        if not ready:
+            building = ", ".join(f"{p.reader.root} ({p.state() or 'not indexed'})" for p in projects)
+            raise ToolError(f"PRISM is still building the index of {building}. "
+                            "Call again in a few seconds, or see index_status.")
+        return ready
 
 
 def _notes(notes: Sequence[str]) -> str:

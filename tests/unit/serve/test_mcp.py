@@ -1,0 +1,153 @@
+"""Unit tests for prism.serve.mcp: tool surface cost, budgets, roots, multi-root routing (in-memory client)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp_types import ListRootsResult, Root
+
+from prism.config import Settings
+from prism.pack.tokens import get_tokenizer
+from prism.serve.mcp import (
+    DEFAULT_TOKENS,
+    HARD_CAP_TOKENS,
+    MIN_TOKENS,
+    TOOL_NAMES,
+    Workspace,
+    bound,
+    build_server,
+    clamp_tokens,
+    require_token,
+    tool_definitions_tokens,
+)
+
+TOK = get_tokenizer("cl100k_base")
+
+
+def make_repo(root: Path, name: str, func: str) -> Path:
+    repo = root / name
+    (repo / "pkg").mkdir(parents=True)
+    (repo / ".git").mkdir()
+    (repo / "pkg" / "core.py").write_text(
+        f'def {func}(x):\n    """Compute the {func.replace("_", " ")} of x."""\n    return x * 2\n\n\n'
+        f"def caller():\n    return {func}(3)\n")
+    return repo
+
+
+@pytest.fixture()
+def prism_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", embedder="hashing", threads=1)
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(b.text for b in result.content if getattr(b, "type", "") == "text")
+
+
+def test_tool_definitions_cost_under_1500_tokens(tmp_path: Path, prism_settings: Settings) -> None:
+    ws = Workspace(prism_settings, [make_repo(tmp_path, "a", "alpha")], background=False)
+    try:
+        server = build_server(ws)
+        cost = tool_definitions_tokens(server, TOK)
+        tools = anyio.run(server.list_tools)
+    finally:
+        ws.close()
+    assert {t.name for t in tools} == set(TOOL_NAMES)
+    assert 300 < cost < 1500, cost
+    for tool in tools:
+        schema = json.dumps(tool.input_schema)
+        assert '"title"' not in schema  # stripped: names already say it
+        assert tool.description and len(tool.description) < 400
+        assert tool.input_schema["properties"]["max_tokens"]["default"] == DEFAULT_TOKENS[tool.name]
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(min_size=0, max_size=3000), budget=st.integers(MIN_TOKENS, 800))
+def test_bound_never_exceeds_budget(text: str, budget: int) -> None:
+    out = bound(TOK, text, budget)
+    assert TOK.count(out) <= budget
+    if TOK.count(text) <= budget:
+        assert out == text
+    else:
+        assert "max_tokens" in out
+
+
+def test_clamp_tokens() -> None:
+    assert clamp_tokens("search_code", None) == DEFAULT_TOKENS["search_code"]
+    assert clamp_tokens("search_code", 10**9) == HARD_CAP_TOKENS
+    assert clamp_tokens("search_code", 1) == MIN_TOKENS
+
+
+def test_token_required_off_loopback() -> None:
+    assert require_token("127.0.0.1", None) is None
+    assert require_token("127.0.0.1", "t") == "t"
+    generated = require_token("0.0.0.0", None)
+    assert generated and len(generated) >= 24
+    assert require_token("0.0.0.0", "given") == "given"
+
+
+def test_client_roots_are_served_each_with_its_own_index(tmp_path: Path, prism_settings: Settings) -> None:
+    first = make_repo(tmp_path / "x", "app", "alpha_value")
+    second = make_repo(tmp_path / "y", "app", "beta_value")
+    cwd = make_repo(tmp_path, "cwd", "gamma_value")
+
+    async def roots(_ctx: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=first.as_uri()), Root(uri=second.as_uri())])
+
+    ws = Workspace(prism_settings, background=True, watch=False, cwd=cwd)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy", list_roots_callback=roots) as client:
+            await client.call_tool("index_status", {})  # the first call adopts the client's roots
+            assert ws.roots() == [first.resolve(), second.resolve()]
+            labels = [p.label for p in ws.projects]
+            assert len(set(labels)) == 2  # same folder name, told apart by parent
+            for project in ws.projects:
+                assert project.worker is not None
+                assert project.worker.wait_ready(20)
+            found = text_of(await client.call_tool("search_code", {"query": "beta value"}))
+            assert f"{labels[1]}/pkg/core.py:1-3" in found
+            assert "gamma" not in found
+            read = await client.call_tool("read_code", {"target": f"{labels[0]}/pkg/core.py:1-3"})
+            assert "def alpha_value" in text_of(read)
+            bad = await client.call_tool("read_code", {"target": "pkg/core.py:1-3"})
+            assert bad.is_error and labels[0] in text_of(bad)
+            symbol = text_of(await client.call_tool("find_symbol", {"name": "alpha_value"}))
+            assert f"{labels[0]}/pkg/core.py:1-3" in symbol and "caller" in symbol
+            status = json.loads(text_of(await client.call_tool("index_status", {})))
+            assert [p["project"] for p in status["projects"]] == [str(first.resolve()), str(second.resolve())]
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+    indexes = sorted(p.name for p in (prism_settings.home / "projects").iterdir())
+    assert len(indexes) >= 2  # one index per root
+
+
+def test_cwd_is_served_when_the_client_has_no_roots(tmp_path: Path, prism_settings: Settings) -> None:
+    cwd = make_repo(tmp_path, "cwd", "gamma_value")
+    ws = Workspace(prism_settings, background=True, watch=False, cwd=cwd / "pkg")
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            found = await client.call_tool("search_code", {"query": "gamma_value", "max_tokens": 200})
+            assert "pkg/core.py:1-3" in text_of(found)
+            assert TOK.count(text_of(found)) <= 200
+            prompt = await client.get_prompt("context", {"task": "what does gamma_value compute?"})
+            assert "gamma_value" in str(prompt.messages[0].content)
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+    assert ws.projects == []
+    assert cwd.resolve() in [Path(json.loads(p.joinpath("project.json").read_text())["root"])
+                             for p in (prism_settings.home / "projects").iterdir()]
