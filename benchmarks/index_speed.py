@@ -24,22 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from evaldata import machine  # benchmarks/ is on sys.path when run as a script
+
 from prism.config import Settings
 from prism.engine import Prism
 
 RESULTS = Path(__file__).parent / "results" / "index_speed.md"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
 def export(mirror: Path, commit: str, dest: Path) -> None:
@@ -137,7 +127,7 @@ def main() -> None:
     prism.close()
     shutil.rmtree(scratch, ignore_errors=True)
 
-    result["machine"] = machine()
+    result["machine"] = f"{machine()}, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}"
     result["date"] = time.strftime("%Y-%m-%d")
     result["embedder"] = "none" if args.no_embed else args.embedder
     print(json.dumps(result, indent=2))
