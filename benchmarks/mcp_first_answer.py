@@ -136,6 +136,7 @@ def render(path: Path, files: int, tokens: int, args: argparse.Namespace,
     lines = [
         f"## {path.name} — {time.strftime('%Y-%m-%d %H:%M')} — {machine()}",
         "",
+        f"Load average at the end (the machine is shared): {Path('/proc/loadavg').read_text().split()[:3]}.",
         f"Repository: {files:,} indexable files, {tokens:,} tokens (cl100k). Embedder: {embedder}.",
         f"Query: `{args.query}`; useful = the answer names `{args.expect}`.",
         "",

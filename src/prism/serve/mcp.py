@@ -399,8 +399,10 @@ class PrismTools:
         projects = list(self.ws.projects)
         for project in projects:
             if project.worker is not None and not project.waited:
-                project.waited = True  # only the first call waits: a small repo is done by then
-                project.worker.wait_ready(READY_WAIT_S)
+                project.waited = True  # only the first call on a never-synced index waits
+                synced_before = project.reader.is_indexed and project.reader.store.get_meta("last_sync")
+                if not synced_before:
+                    project.worker.wait_ready(READY_WAIT_S)
         ready = [p for p in projects if p.reader.is_indexed]
         if not ready:
             building = ", ".join(f"{p.reader.root} ({p.state() or 'not indexed'})" for p in projects)
