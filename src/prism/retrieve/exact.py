@@ -47,7 +47,10 @@ def _name_weights(query: ParsedQuery) -> dict[str, float]:
 
     code_words = set(query.code_words)
     for name in query.identifiers:
-        add(name, 1.0 if looks_like_code(name) else 0.6 if name in code_words else 0.4)
+        if looks_like_code(name):
+            add(name, 1.0)
+        elif len(name) >= 4 and not name.isupper():  # SQL keywords, "fix", "get": noise
+            add(name, 0.3 if name in code_words else 0.2)
     for name in query.qualified:
         add(name, 1.5)  # the qualified form ("Class.method") is stored as a definition too
         parts = name.split(".")

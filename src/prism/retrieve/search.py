@@ -38,6 +38,7 @@ class Weights:
     feedback: float = 0.5
     file: float = 0.5  # share of the file's aggregate score each chunk inherits
     file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
+    secondary: float = 0.5  # long (issue) queries: tests, fixtures, docs keep this share
     rrf_k: float = 60.0
 
 
@@ -97,6 +98,21 @@ class SearchStore(Protocol):
     def count_pending_embeddings(self, model: str) -> int: ...
 
     def vector_matrix(self, model: str, dim: int) -> tuple[object, object]: ...
+
+
+_CODE_LANGUAGES = frozenset({
+    "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby",
+    "php", "kotlin", "swift", "scala", "bash", "lua"})
+_SECONDARY_PARTS = ("test", "tests", "testing", "fixtures", "examples", "docs", "doc", "benchmarks")
+
+
+def is_secondary(sc: StoredChunk) -> bool:
+    """Tests, fixtures, examples, docs and data: rarely where a reported bug gets fixed."""
+    path = sc.chunk.path
+    parts = path.split("/")
+    name = parts[-1]
+    return (sc.chunk.language not in _CODE_LANGUAGES or name.startswith("test_")
+            or name.endswith(("_test.py", "conftest.py")) or any(p in _SECONDARY_PARTS for p in parts[:-1]))
 
 
 def _has_filters(filters: SearchFilters | None) -> bool:
@@ -216,6 +232,11 @@ class Searcher:
 
         if cfg.features:
             self._add_features(chunks, explain, w, unit, query.text)
+            if query.is_long and w.secondary < 1.0:
+                for cid, sc in chunks.items():
+                    if is_secondary(sc):
+                        total = sum(explain[cid].values())
+                        explain[cid]["prior"] = -(1.0 - w.secondary) * total
         t = lap("features", t)
         results = self._aggregate(chunks, explain, w, files)
         if filters is not None and filters.min_score is not None:
