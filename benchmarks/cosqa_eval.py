@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import evaldata  # noqa: E402
+import evaldata
 
-from prism.retrieve.search import SearchConfig  # noqa: E402
+from prism.retrieve.search import SearchConfig
 
 
 def materialise() -> Path:

@@ -88,7 +88,6 @@ def open_index(root: Path, *, embed: bool = True, progress: bool = False) -> Any
     2 cores; cached afterwards, and shared across checkouts of one repository).
     """
     from prism.engine import Prism
-
     from prism.errors import IndexLockedError
 
     prism = Prism(root, settings=eval_settings(), index_dir=cache_dir() / "indexes" / root.name)

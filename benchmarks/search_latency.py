@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import evaldata  # noqa: E402
+import evaldata
 
-from prism.retrieve.search import SearchConfig  # noqa: E402
+from prism.retrieve.search import SearchConfig
 
 SHORT = ["where are access tokens refreshed", "parse sql dialect keywords", "Dataset.to_json_dict",
          "solar position azimuth", "infer return type of function call", "validate email field",
@@ -53,7 +53,7 @@ def build_corpus() -> Path:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import evaldata  # noqa: E402
+import evaldata
 
-from prism.retrieve.search import SearchConfig  # noqa: E402
+from prism.retrieve.search import SearchConfig
 
 FILE_KS = (1, 3, 5, 10)
 FUNC_KS = (5, 10)
