@@ -223,7 +223,7 @@ def _load_wordpiece(max_tokens: int | None) -> Tokenizer:
     resource = importlib.resources.files("prism.index") / "models" / "minilm" / "tokenizer.json"
     try:
         tokenizer = Tokenizer.from_str(resource.read_text(encoding="utf-8"))
-    except (OSError, ValueError, Exception) as exc:  # tokenizers raises a bare Exception
+    except Exception as exc:  # OSError, or the bare Exception tokenizers raises on bad JSON
         raise ModelError(
             f"Cannot load the MiniLM tokenizer: {exc}.",
             hint="Reinstall PRISM: its package data (prism/index/models/minilm) is damaged.",
