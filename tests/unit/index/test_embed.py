@@ -110,10 +110,7 @@ def test_document_text_sections_keep_prose() -> None:
         signature="",
         docstring="",
     )
-    assert (
-        document_text(chunk)
-        == "src/app/users.py\nInstall\n## Install Run the installer, then restart."
-    )
+    assert document_text(chunk) == "src/app/users.py\nInstall\n## Install Run the installer, then restart."
 
 
 def test_document_text_window_without_name() -> None:
@@ -134,9 +131,7 @@ def test_hashing_is_the_same_in_every_process() -> None:
     # vectors, so it must come with a new model_id.
     nonzero = np.flatnonzero(vector)
     assert nonzero[:5].tolist() == [2, 11, 35, 55, 73]
-    np.testing.assert_allclose(
-        vector[nonzero[:5]], [0.2089, 0.1044, -0.557, -0.1044, 0.2089], atol=1e-4
-    )
+    np.testing.assert_allclose(vector[nonzero[:5]], [0.2089, 0.1044, -0.557, -0.1044, 0.2089], atol=1e-4)
     assert len(nonzero) == 15
 
 
@@ -156,9 +151,7 @@ def test_verify_model_file_corrupt(tmp_path: Path) -> None:
     assert "force-reinstall" in info.value.hint
 
 
-def test_verify_model_file_caches_by_size_and_mtime(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_verify_model_file_caches_by_size_and_mtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(b"weights")
     digest = hashlib.sha256(b"weights").hexdigest()
@@ -217,9 +210,7 @@ def test_query_windows() -> None:
     assert isinstance(minilm, MiniLMEmbedder)
     assert minilm.query_windows("short query") == ["short query"]
     prose = "The page renders slowly when many users are online. " * 40
-    trace = "".join(
-        f"  at com.app.Service.handleRequest_{i}(Service.java:{i})\n" for i in range(40)
-    )
+    trace = "".join(f"  at com.app.Service.handleRequest_{i}(Service.java:{i})\n" for i in range(40))
     query = prose + trace + prose
     windows = minilm.query_windows(query)
     assert len(windows) == MAX_QUERY_WINDOWS
