@@ -144,6 +144,9 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
 def assemble(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omitted_total: int,
              frame: Frame, tokenizer: Tokenizer, savings: Savings | None) -> tuple[str, int]:
     """(text, true token count); for JSON the stated count equals the true count when stable."""
+    if frame.fmt != "json":  # only JSON states its own count (and the savings)
+        text = render_text(chunks, omitted, omitted_total, frame, 0, {})
+        return text, tokenizer.count(text)
     tokens = 0
     text = ""
     for _ in range(6):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import tree_sitter
 
@@ -48,13 +48,6 @@ class _Analysis:
     closing: tuple[str, ...]  # text to append to a kept line (closing quotes of a docstring)
 
 
-def _is_function(node: tree_sitter.Node) -> bool:
-    kind = node.type
-    if any(word in kind for word in _NOT_FUNCTION):
-        return False
-    return bool(_FUNCTION_TYPE.match(kind))
-
-
 def _body_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
     body = node.child_by_field_name("body")
     if body is not None:
@@ -65,16 +58,60 @@ def _body_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
     return None
 
 
-def _comment_spans(root: tree_sitter.Node) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if "comment" in node.type:
-            spans.append((node.start_byte, node.end_byte))
+@cache
+def _queries(language: tree_sitter.Language) -> tuple[tree_sitter.Query | None, tree_sitter.Query | None]:
+    """Queries capturing every comment node and every function-like node of a grammar.
+
+    Run in C, they replace a Python walk over every node of the tree (the slowest part of
+    degrading a chunk); the node types are the grammar's own, picked by the same rules.
+    """
+    names = {name for i in range(language.node_kind_count)
+             if language.node_kind_is_named(i) and language.node_kind_is_visible(i)
+             and (name := language.node_kind_for_id(i)) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name)}
+    comment = sorted(n for n in names if "comment" in n)
+    function = sorted(n for n in names if not any(w in n for w in _NOT_FUNCTION) and _FUNCTION_TYPE.match(n))
+
+    def build(kinds: list[str]) -> tree_sitter.Query | None:
+        if not kinds:
+            return None
+        return tree_sitter.Query(language, "[" + " ".join(f"({k})" for k in kinds) + "] @node")
+
+    return build(comment), build(function)
+
+
+def _captured(query: tree_sitter.Query | None, root: tree_sitter.Node) -> list[tree_sitter.Node]:
+    if query is None:
+        return []
+    return tree_sitter.QueryCursor(query).captures(root).get("node", [])
+
+
+def _captures(language: tree_sitter.Language,
+              root: tree_sitter.Node) -> tuple[list[tuple[int, int]], list[tree_sitter.Node]]:
+    """(sorted comment byte spans, bodies of the outermost functions that have one).
+
+    A function nested in another function's body is inside an elided body already, so
+    only functions with no function-with-body ancestor are returned.
+    """
+    comment_query, function_query = _queries(language)
+    comments = sorted((n.start_byte, n.end_byte) for n in _captured(comment_query, root))
+    with_body: dict[tuple[int, int, int], tree_sitter.Node] = {}
+    for node in _captured(function_query, root):
+        body = _body_of(node)
+        if body is not None:
+            with_body[(node.start_byte, node.end_byte, node.kind_id)] = body
+    bodies: list[tree_sitter.Node] = []
+    for node in _captured(function_query, root):
+        key = (node.start_byte, node.end_byte, node.kind_id)
+        if key not in with_body:
             continue
-        stack.extend(node.children)
-    return sorted(spans)
+        parent = node.parent
+        while parent is not None:
+            if (parent.start_byte, parent.end_byte, parent.kind_id) in with_body:
+                break
+            parent = parent.parent
+        if parent is None:
+            bodies.append(with_body[key])
+    return comments, bodies
 
 
 def _strip_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
@@ -143,27 +180,22 @@ def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
     docline = [False] * count
     closing = [""] * count
     if language in LANGUAGES and language not in PROSE_LANGUAGES:
-        tree = get_parser(language).parse(data)
-        root = tree.root_node
+        parser = get_parser(language)
+        root = parser.parse(data).root_node
+        assert parser.language is not None  # get_parser sets it
+        comments, functions = _captures(parser.language, root)
         # Cut comments line by line so that rows keep their numbers (a block comment may
         # span several lines; those lines become blank).
-        lines = _cut_comments_per_line(data, _comment_spans(root), count)
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if _is_function(node):
-                body = _body_of(node)
-                if body is not None:
-                    first, last = _body_rows(body)
-                    if last >= first:
-                        for row in range(max(first, 0), min(last, count - 1) + 1):
-                            elided[row] = True
-                        for row, close in _keep_rows(body, language).items():
-                            if 0 <= row < count:
-                                docline[row] = True
-                                closing[row] = close
-                    continue  # nested functions are inside the elided body
-            stack.extend(node.children)
+        lines = _cut_comments_per_line(data, comments, count)
+        for body in functions:
+            first, last = _body_rows(body)
+            if last >= first:
+                for row in range(max(first, 0), min(last, count - 1) + 1):
+                    elided[row] = True
+                for row, close in _keep_rows(body, language).items():
+                    if 0 <= row < count:
+                        docline[row] = True
+                        closing[row] = close
     else:
         lines = list(raw_lines)
         if language in HASH_COMMENT_LANGUAGES:

@@ -13,6 +13,8 @@ real tokenizer; if the exact count exceeds the budget the selection is redone wi
 from __future__ import annotations
 
 import heapq
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -114,6 +116,62 @@ def _trim_window(chunk: Chunk, taken: list[tuple[int, int]]) -> Chunk | None:
     return replace(chunk, start_line=start, end_line=end, content=content)
 
 
+class _Memo:
+    """A bounded, process-wide memo (least recently used out): rendered levels and block counts.
+
+    The same chunks come back for many queries in a warm process (an HTTP server, an MCP
+    session), and a block's text and count depend only on the text itself, so both are kept
+    across calls. Keys hold a hash and the length, never the text: a rare hash collision can
+    only mis-price a candidate, and the final output is always counted exactly.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[object, ...], value: object) -> None:
+        with self._lock:
+            self._data[key] = value
+            if len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+_RENDERED = _Memo(20_000)  # (content, language, signature, level) → rendered text
+_COUNTED = _Memo(100_000)  # (tokenizer, block text) → tokens
+
+
+def render_cached(chunk: Chunk, level: Level) -> str:
+    """`render(chunk, level)`, memoised by the chunk's text (full and reference cost nothing)."""
+    if level in ("full", "reference"):
+        return render(chunk, level)
+    key = ("r", hash(chunk.content), len(chunk.content), chunk.language, chunk.signature, level)
+    found = _RENDERED.get(key)
+    if isinstance(found, str):
+        return found
+    text = render(chunk, level)
+    _RENDERED.put(key, text)
+    return text
+
+
+def count_cached(tokenizer: Tokenizer, text: str) -> int:
+    """`tokenizer.count(text)`, memoised by (tokenizer, text)."""
+    key = ("c", tokenizer.name, hash(text), len(text))
+    found = _COUNTED.get(key)
+    if isinstance(found, int):
+        return found
+    tokens = tokenizer.count(text)
+    _COUNTED.put(key, tokens)
+    return tokens
+
+
 class _Costs:
     """Rendered text and exact block cost of each candidate at each level (computed lazily)."""
 
@@ -132,12 +190,14 @@ class _Costs:
             draft = PackedChunk(
                 path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
                 symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
-                tokens=0, handle=handle_of(chunk), content=render(chunk, level),
+                tokens=0, handle=handle_of(chunk), content=render_cached(chunk, level),
                 score=cand.score, reason=cand.reason)
-            cost = self.tokenizer.count(chunk_block(draft, self.frame)) + 1
-            # The block states its own size in JSON: count once more with the number in place.
-            again = self.tokenizer.count(chunk_block(replace(draft, tokens=cost), self.frame)) + 1
-            self._blocks[key] = replace(draft, tokens=max(cost, again))
+            cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
+            if self.frame.fmt == "json":
+                # The block states its own size in JSON: count once more with the number in place.
+                again = count_cached(self.tokenizer, chunk_block(replace(draft, tokens=cost), self.frame)) + 1
+                cost = max(cost, again)
+            self._blocks[key] = replace(draft, tokens=cost)
         return self._blocks[key]
 
     def header(self, path: str) -> int:
@@ -319,7 +379,9 @@ def _fit_manifest(chunks: list[PackedChunk], omitted: list[OmittedChunk], frame:
     if tokens > budget:
         return None
     shown_savings = False
-    if savings is not None:
+    if savings is not None and frame.fmt != "json":
+        shown_savings = True  # not rendered outside JSON: the text is the same
+    elif savings is not None:
         with_savings, counted = assemble(chunks, [], len(omitted), frame, tokenizer, savings)
         if counted <= budget:
             text, tokens, shown_savings = with_savings, counted, True
