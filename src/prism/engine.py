@@ -13,24 +13,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
-from prism.errors import InputError, ProjectError
-from prism.index.embed import Embedder, load_embedder
-from prism.index.embed_cache import EmbeddingCache
-from prism.index.indexer import Indexer, IndexReport, ProgressFn, index_lock, sha256_hex
-from prism.index.sqlite import SqliteStore
-from prism.ingest.walk import WalkOptions, walk
+from prism.errors import InputError, ModelError, ProjectError
 from prism.pack.tokens import Tokenizer, get_tokenizer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --help` and MCP start stay fast
     from collections.abc import Sequence
 
-    from prism.models import SearchFilters
+    from prism.index.embed import Embedder
+    from prism.index.indexer import Indexer, IndexReport, ProgressFn
+    from prism.index.sqlite import SqliteStore
+    from prism.index.symbols import SymbolRefs
+    from prism.models import SearchFilters, SourceFile
     from prism.pack.records import Pack, PackedChunk, Savings
     from prism.pack.show import ShownCode
     from prism.retrieve.search import SearchConfig, SearchResponse
 
 PROJECT_FILE = "project.json"
 INDEX_FILE = "index.db"
+MODEL_WAIT_S = 0.3  # a search waits this long for a model loading in the background
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class Prism:
     """
 
     def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
-                 index_dir: Path | None = None, embedder: Embedder | None = None) -> None:
+                 index_dir: Path | None = None, embedder: Embedder | None = None,
+                 load_model_in_background: bool = False) -> None:
         self.settings = settings or Settings()
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -89,6 +90,10 @@ class Prism:
         self.index_dir = (index_dir or index_dir_for(self.root, self.settings)).resolve()
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        # Servers: the first search must not wait seconds for the model; it runs lexically
+        # (with a warning) while the model loads on a thread, and later searches use it.
+        self._model_in_background = load_model_in_background
+        self._model_loader: threading.Thread | None = None
         self._store: SqliteStore | None = None
 
     # -- plumbing --------------------------------------------------------------------------
@@ -100,6 +105,8 @@ class Prism:
     @property
     def store(self) -> SqliteStore:
         if self._store is None:
+            from prism.index.sqlite import SqliteStore
+
             self._store = SqliteStore(self.index_dir / INDEX_FILE)
         return self._store
 
@@ -117,8 +124,33 @@ class Prism:
     def embedder(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
+                from prism.index.embed import load_embedder
+
                 self._embedder = load_embedder(self.settings.embedder, threads=self.settings.threads)
             return self._embedder
+
+    def _query_embedder(self) -> Embedder:
+        """The embedder for a search; with load_model_in_background, raises until it has loaded
+        (a model that loads within MODEL_WAIT_S, like the hashing one, is used at once)."""
+        if self._embedder is not None or not self._model_in_background:
+            return self.embedder
+        with self._embedder_lock:
+            if self._model_loader is None:
+                self._model_loader = threading.Thread(target=self._load_model, name="prism-model",
+                                                      daemon=True)
+                self._model_loader.start()
+            loader = self._model_loader
+        loader.join(MODEL_WAIT_S)
+        if self._embedder is not None or not self._model_in_background:
+            return self.embedder
+        raise ModelError("it is still loading in the background", value=self.settings.embedder)
+
+    def _load_model(self) -> None:
+        try:
+            _ = self.embedder
+        except Exception:  # searches report the failure themselves when they try to load it
+            with self._embedder_lock:
+                self._model_in_background = False
 
     def close(self) -> None:
         if self._store is not None:
@@ -142,12 +174,19 @@ class Prism:
 
     def index(self, *, force: bool = False, embed: bool | None = None,
               include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-              progress: ProgressFn | None = None) -> IndexReport:
-        """Create or update the index; with embed (default from settings) also fill vectors."""
+              progress: ProgressFn | None = None,
+              order: Callable[[SourceFile], object] | None = None) -> IndexReport:
+        """Create or update the index; with embed (default from settings) also fill vectors.
+
+        `order` sorts the files before they are written (those first become searchable first).
+        """
+        from prism.index.indexer import Indexer, index_lock
+
         with index_lock(self.index_dir):
             self._write_project_file()
             indexer = Indexer(self.root, self.store, self.settings, self.tokenizer.count)
-            report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress)
+            report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
+                                  order=order)
             if self.settings.embed if embed is None else embed:
                 report.embedded = self._embed(indexer, progress, None)
             model = self.store.get_meta("embed_model") or self.embedder_id()
@@ -157,12 +196,16 @@ class Prism:
     def embed(self, *, progress: ProgressFn | None = None,
               should_stop: Callable[[], bool] | None = None) -> int:
         """Fill in missing vectors (the second phase of index); returns how many were added."""
+        from prism.index.indexer import Indexer, index_lock
+
         with index_lock(self.index_dir):
             indexer = Indexer(self.root, self.require_index(), self.settings, self.tokenizer.count)
             return self._embed(indexer, progress, should_stop)
 
     def _embed(self, indexer: Indexer, progress: ProgressFn | None,
                should_stop: Callable[[], bool] | None) -> int:
+        from prism.index.embed_cache import EmbeddingCache
+
         shared = (EmbeddingCache(self.settings.home / "embeddings.db")
                   if self.settings.shared_embedding_cache else None)
         try:
@@ -179,6 +222,8 @@ class Prism:
         """Delete this project's index; returns False when there was none."""
         if not self.index_dir.exists():
             return False
+        from prism.index.indexer import index_lock
+
         with index_lock(self.index_dir):
             self.close()
             for name in os.listdir(self.index_dir):
@@ -208,6 +253,8 @@ class Prism:
             return True
         if st.st_mtime == state.mtime:
             return False
+        from prism.index.indexer import sha256_hex
+
         try:  # mtime moved (e.g. git checkout): only a content change counts
             return sha256_hex(full.read_bytes()) != state.sha256
         except OSError:
@@ -215,6 +262,8 @@ class Prism:
 
     def changes_on_disk(self) -> dict[str, list[str]]:
         """Files added, modified and deleted on disk since the last index (by size and mtime)."""
+        from prism.ingest.walk import WalkOptions, walk
+
         store = self.require_index()
         states = store.file_states()
         options = WalkOptions(max_file_bytes=self.settings.max_file_bytes)
@@ -270,7 +319,7 @@ class Prism:
         searcher = getattr(self, "_searcher", None)
         if searcher is None or searcher.store is not store:
             feedback = FeedbackStore(self.index_dir / "feedback.db")
-            searcher = Searcher(store, lambda: self.embedder, feedback)
+            searcher = Searcher(store, self._query_embedder, feedback)
             self._searcher = searcher
         outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
         stale: dict[str, bool] = {}
@@ -354,6 +403,18 @@ class Prism:
             whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
             bm25_tokens=used, bm25_files=len(sent),
             bm25_chunks_covered=sum(1 for c in full if c.path in set(sent)), chunks_full=len(full))
+
+    def find_symbol(self, name: str, *, limit: int = 50, references: bool = True) -> SymbolRefs:
+        """Where `name` (a plain or qualified name) is defined and, from the refs graph,
+        which chunks call or import it; each list holds at most `limit` chunks."""
+        from prism.index.symbols import find_symbol
+
+        if not name.strip():
+            raise InputError("The symbol name is empty.", hint="Pass a function, class or method name.")
+        if limit < 1:
+            raise InputError(f"limit must be at least 1, not {limit}.", hint="Pass --limit 1 or more.",
+                             value=limit)
+        return find_symbol(self.require_index(), name, limit=limit, references=references)
 
     def show(self, target: str) -> list[ShownCode]:
         """The original code behind a handle, a `path:start-end` range, or a symbol name."""

@@ -21,20 +21,24 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import watchfiles
-
 from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
-from prism.index.watch import _relevant
 
 if TYPE_CHECKING:  # engine imports index, not the other way round
     from prism.engine import Prism
+    from prism.models import SourceFile
 
 log = logging.getLogger("prism.index.background")
 
 Phase = Literal["starting", "indexing", "embedding", "watching", "waiting", "stopped", "error"]
 
 LOCK_RETRY_S = 2.0
+SECONDARY_DIRS = frozenset({
+    "test", "tests", "testing", "spec", "specs", "__tests__", "fixtures", "fixture", "testdata",
+    "test_data", "docs", "doc", "examples", "example", "samples", "data", "benchmarks", "bench",
+    "vendor", "third_party", "migrations", "scripts",
+})
+PROSE_LANGUAGES = frozenset({"markdown", "text", "json", "yaml", "toml", "rst", "csv", "xml", "html"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,17 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
+def first_files_first(source: SourceFile) -> tuple[int, int]:
+    """Sort key for a first sync: source folders before tests, fixtures, docs and data; prose and
+    config after code; smaller files first, so early answers cover the most code soonest."""
+    folders = source.path.split("/")[:-1]
+    name = source.path.rsplit("/", 1)[-1]
+    secondary = (any(part.lower() in SECONDARY_DIRS for part in folders)
+                 or name.startswith("test_") or name.endswith(("_test.py", ".test.ts", ".spec.ts")))
+    prose = source.language is None or source.language in PROSE_LANGUAGES
+    return (2 * secondary + prose, source.size)
+
+
 def background_settings(settings: Settings) -> Settings:
     """Settings for the background writer: leave a core free for answering (embedding threads)."""
     if settings.threads:
@@ -93,6 +108,7 @@ class BackgroundIndexer:
         self._wake = threading.Event()  # stop, or an explicit resync request
         self._resync = threading.Event()
         self._ready = threading.Event()
+        self._searchable = threading.Event()  # the first batch of files is committed
         self._synced = threading.Condition()
         self._lock = threading.Lock()
         self._progress = Progress("starting")
@@ -127,6 +143,10 @@ class BackgroundIndexer:
         """Wait until the first sync finished; True when it did."""
         return self._ready.wait(timeout_s)
 
+    def wait_searchable(self, timeout_s: float) -> bool:
+        """Wait until the first batch of files is committed (or the first sync finished)."""
+        return self._searchable.wait(timeout_s)
+
     def wait_synced_past(self, syncs: int, timeout_s: float) -> bool:
         """Wait until more than `syncs` sync passes completed; True when they did."""
         deadline = time.monotonic() + timeout_s
@@ -155,6 +175,10 @@ class BackgroundIndexer:
 
     def _on_progress(self, phase: str, done: int, total: int) -> None:
         self._set(done=done, total=total)
+        if phase == "index" and not self._searchable.is_set() and done % 8 == 0:
+            with contextlib.suppress(sqlite3.Error):  # a busy store: ask again a few files later
+                if self.writer.store.count_chunks() > 0:
+                    self._searchable.set()
 
     def _should_stop_embedding(self) -> bool:
         return self._stop.is_set() or self._resync.is_set()
@@ -188,7 +212,8 @@ class BackgroundIndexer:
         """One sync and embedding pass; False when another process holds the index lock."""
         self._set(phase="indexing", done=0, total=0, error=None)
         try:
-            report = self.writer.index(embed=False, progress=self._on_progress)
+            report = self.writer.index(embed=False, progress=self._on_progress,
+                                       order=first_files_first)
         except (IndexLockedError, sqlite3.OperationalError) as exc:
             # Another writer (a CLI run, or a reader recording usage) holds the lock: retry.
             message = exc.message if isinstance(exc, IndexLockedError) else f"SQLite: {exc}"
@@ -204,6 +229,7 @@ class BackgroundIndexer:
         self._set(syncs=self.progress.syncs + 1, files_indexed=report.files_indexed,
                   last_sync_at=time.time())
         self._ready.set()
+        self._searchable.set()
         with self._synced:
             self._synced.notify_all()
         if report.files_indexed or report.files_deleted:
@@ -222,6 +248,10 @@ class BackgroundIndexer:
 
     def _wait_for_changes(self) -> None:
         """Block until files change (or stop/resync is asked); the caller then syncs again."""
+        import watchfiles
+
+        from prism.index.watch import _relevant
+
         for _changes in watchfiles.watch(self.writer.root, watch_filter=_relevant,
                                          debounce=self.debounce_ms, step=50,
                                          stop_event=self._wake, raise_interrupt=False):

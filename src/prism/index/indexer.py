@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import filelock
 
@@ -101,13 +102,19 @@ class Indexer:
         self.count_tokens = count_tokens
 
     def sync(self, *, force: bool = False, include: tuple[str, ...] = (),
-             exclude: tuple[str, ...] = (), progress: ProgressFn | None = None) -> IndexReport:
-        """Phase 1: walk, chunk and store changed files; delete vanished ones."""
+             exclude: tuple[str, ...] = (), progress: ProgressFn | None = None,
+             order: Callable[[SourceFile], Any] | None = None) -> IndexReport:
+        """Phase 1: walk, chunk and store changed files; delete vanished ones.
+
+        `order` is a sort key: files are written (and become searchable) in that order.
+        """
         started = time.perf_counter()
         report = IndexReport()
         options = WalkOptions(max_file_bytes=self.settings.max_file_bytes,
                               include=include, exclude=exclude)
         files = list(walk(self.root, options, on_skip=report.skipped.append))
+        if order is not None:
+            files.sort(key=order)
         report.files_seen = len(files)
         states = self.store.file_states()
         batch: list[IndexedFile] = []

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,7 +33,9 @@ from rich.table import Table
 from prism.config import Settings
 from prism.engine import Prism, find_project_root, list_projects
 from prism.errors import PrismError
-from prism.index.indexer import ProgressFn
+
+if TYPE_CHECKING:  # the indexer (tree-sitter, the model) loads only for commands that index
+    from prism.index.indexer import ProgressFn
 
 app = typer.Typer(
     name="prism",

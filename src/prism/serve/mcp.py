@@ -26,6 +26,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
@@ -51,7 +52,7 @@ DEFAULT_TOKENS: dict[str, int] = {
     "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
     "index_status": 800, "reindex": 800,
 }
-READY_WAIT_S = 3.0  # how long a first call waits for the first batch of files to be indexed
+READY_WAIT_S = 3.0  # how long a first call on a new index waits for its first batch of files
 REINDEX_WAIT_S = 60.0
 
 INSTRUCTIONS = (
@@ -127,7 +128,7 @@ class Workspace:
             self.projects = keep
 
     def _open(self, root: Path) -> Project:
-        reader = Prism(root, settings=self.settings)
+        reader = Prism(root, settings=self.settings, load_model_in_background=True)
         worker = None
         if self.background:
             writer = Prism(root, settings=background_settings(self.settings))
@@ -156,8 +157,11 @@ class Workspace:
             caps = ctx.client_capabilities
             if caps is None or caps.roots is None:
                 return
-            with warnings.catch_warnings():  # roots are deprecated in 2026-07-28, still used
-                warnings.simplefilter("ignore")
+            # Roots are deprecated as of protocol 2026-07-28 (SEP-2577) but are still what clients
+            # send. The SDK's other path (a `ListRoots` resolver) runs per tool call and fails the
+            # call when the client lacks the capability, so the server asks once, here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
                 result = await ctx.session.list_roots()
         except Exception as exc:  # a client that cannot list roots keeps the cwd
             log.info("client roots unavailable (%s); serving %s", exc, self.roots())
@@ -290,8 +294,9 @@ class PrismTools:
             with project.lock:
                 pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
                                               fmt="markdown", intent=intent)
+                stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
             title = f"# {project.label}\n\n" if len(projects) > 1 else ""
-            parts.append(title + render_context(pack))
+            parts.append(title + render_context(pack, stale))
         return bound(self.tokenizer, header + "\n\n".join(parts), budget)
 
     async def read_code(
@@ -308,8 +313,9 @@ class PrismTools:
         project, inner = self._route(target)
         with project.lock:
             shown = project.reader.show(inner)
+            stale = _stale_paths(project.reader, [item.path for item in shown])
         prefix = self.ws.display_path(project, "")
-        text = render_read(shown, prefix, project.state(), self.tokenizer, budget)
+        text = render_read(shown, prefix, project.state(), self.tokenizer, budget, stale)
         return bound(self.tokenizer, text, budget)
 
     async def find_symbol(
@@ -324,13 +330,11 @@ class PrismTools:
         return await self._run(functools.partial(self._symbol, name, references, budget))
 
     def _symbol(self, name: str, references: bool, budget: int) -> str:
-        from prism.serve.mcp_symbols import lookup_symbol
-
         found = []
         projects = self._ready_projects()
         for project in projects:
             with project.lock:
-                found.append((project, lookup_symbol(project.reader, name, references)))
+                found.append((project, project.reader.find_symbol(name, references=references)))
         rows = [(self.ws.display_path(p, ""), result) for p, result in found]
         text = render_symbol(name, rows, _notes([p.state() for p in projects]), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
@@ -402,13 +406,18 @@ class PrismTools:
                 project.waited = True  # only the first call on a never-synced index waits
                 synced_before = project.reader.is_indexed and project.reader.store.get_meta("last_sync")
                 if not synced_before:
-                    project.worker.wait_ready(READY_WAIT_S)
+                    project.worker.wait_searchable(READY_WAIT_S)
         ready = [p for p in projects if p.reader.is_indexed]
         if not ready:
             building = ", ".join(f"{p.reader.root} ({p.state() or 'not indexed'})" for p in projects)
             raise ToolError(f"PRISM is still building the index of {building}. "
                             "Call again in a few seconds, or see index_status.")
         return ready
+
+
+def _stale_paths(reader: Prism, paths: Sequence[str]) -> set[str]:
+    """The files among `paths` that changed on disk since they were indexed."""
+    return {path for path in dict.fromkeys(paths) if reader.is_stale(path)}
 
 
 def _notes(notes: Sequence[str]) -> str:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from prism.index.symbols import SymbolRefs
 from prism.models import Hit, StoredChunk
 from prism.pack.records import Pack
 from prism.pack.show import ShownCode
 from prism.pack.tokens import Tokenizer
-from prism.serve.mcp_symbols import SymbolResult
 
 PREVIEW_LINES = 8
 RESERVE_TOKENS = 24  # room kept for the "N more" line
+STALE = "STALE (changed on disk since indexed)"
 
 
 def _fence(text: str, language: str) -> str:
@@ -78,24 +79,28 @@ def render_hits(query: str, rows: Sequence[tuple[str, Hit, bool]], note: str,
     filler = _Filler(tokenizer, budget, head)
     for i, (path, hit, stale) in enumerate(rows, 1):
         line = (f"{i}. {handle(path, hit.chunk)} {_label(hit.chunk)} score={hit.score:.3f}"
-                + (" STALE (changed on disk since indexed)" if stale else ""))
+                + (f" {STALE}" if stale else ""))
         filler.add(f"{line}\n{_preview(hit.chunk)}", line)
     return filler.text("results")
 
 
-def render_context(pack: Pack) -> str:
-    return pack.text
+def render_context(pack: Pack, stale: Collection[str] = ()) -> str:
+    """The pack's text, after a line naming its files that changed on disk since indexing."""
+    if not stale:
+        return pack.text
+    return f"> {STALE}: {', '.join(sorted(stale))}\n\n{pack.text}"
 
 
 def render_read(shown: Sequence[ShownCode], prefix: str, note: str, tokenizer: Tokenizer,
-                budget: int) -> str:
+                budget: int, stale: Collection[str] = ()) -> str:
     """Each piece of code with line numbers; a piece that does not fit whole is cut at a line."""
     from prism.pack.tokens import truncate_to_tokens
 
     head = f"> {note}" if note else ""
     filler = _Filler(tokenizer, budget, head)
     for item in shown:
-        title = f"{prefix}{item.path}:{item.start_line}-{item.end_line}" + (f" `{item.symbol}`" if item.symbol else "")
+        title = (f"{prefix}{item.path}:{item.start_line}-{item.end_line}"
+                 + (f" `{item.symbol}`" if item.symbol else "") + (f" {STALE}" if item.path in stale else ""))
         width = len(str(item.end_line))
         numbered = "\n".join(f"{n:>{width}} {line}" for n, line in
                              enumerate(item.content.split("\n"), item.start_line))
@@ -111,7 +116,7 @@ def render_read(shown: Sequence[ShownCode], prefix: str, note: str, tokenizer: T
     return filler.text("pieces").strip()
 
 
-def render_symbol(name: str, rows: Sequence[tuple[str, SymbolResult]], note: str,
+def render_symbol(name: str, rows: Sequence[tuple[str, SymbolRefs]], note: str,
                   tokenizer: Tokenizer, budget: int) -> str:
     defs = [(p, c) for p, r in rows for c in r.definitions]
     callers = [(p, c) for p, r in rows for c in r.callers]
