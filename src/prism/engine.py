@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
 
     from prism.index.embed import Embedder
     from prism.index.indexer import Indexer, IndexReport, ProgressFn
+    from prism.index.lookup import FileRanking
     from prism.index.sqlite import SqliteStore
     from prism.index.symbols import SymbolRefs
     from prism.models import SearchFilters, SourceFile
@@ -354,6 +355,7 @@ class Prism:
         fmt is markdown, xml or json; intent is detected from the query unless given;
         expand pulls in what the chosen code calls and imports, and who calls it.
         """
+        from prism.index.lookup import FileRanking
         from prism.index.usage import UsageEvent, UsageLog
         from prism.pack.intent import profile_for
         from prism.pack.packer import build_pack, check_request, resolve_intent
@@ -366,11 +368,12 @@ class Prism:
         chosen = resolve_intent(query, intent)
         counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
         limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
+        ranking = FileRanking(self.index_dir / INDEX_FILE, query)  # runs beside search and packing
         hits = self.search(query, limit=limit, filters=filters).hits
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,
-            savings_for=lambda chunks: self._savings(query, chunks, budget_tokens))
+            savings_for=lambda chunks: self._savings(query, chunks, budget_tokens, ranking))
         if record_usage:
             saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
             UsageLog(store._conn).record(UsageEvent(
@@ -378,20 +381,16 @@ class Prism:
                 len(pack.chunks), pack.seconds))
         return pack
 
-    def _savings(self, query: str, chunks: Sequence[PackedChunk], budget_tokens: int) -> Savings:
+    def _savings(self, query: str, chunks: Sequence[PackedChunk], budget_tokens: int,
+                 ranking: FileRanking | None = None) -> Savings:
         """Whole files of the chosen chunks, and what a whole-file lexical packer would send."""
-        from prism.index.lookup import file_tokens, fts_query
+        from prism.index.lookup import FileRanking, file_tokens
         from prism.pack.records import Savings
 
         store = self.require_index()
         paths = list(dict.fromkeys(c.path for c in chunks))
         sizes = file_tokens(store._conn, paths)
-        ranked: list[str] = []
-        match = fts_query(query)
-        if match:
-            ids = [chunk_id for chunk_id, _score in store.search_fts(match, 300)]
-            ranked = list(dict.fromkeys(sc.chunk.path for sc in store.get_chunks(ids)))
-        ranked_sizes = file_tokens(store._conn, ranked)
+        ranked, ranked_sizes = (ranking or FileRanking(self.index_dir / INDEX_FILE, query)).result()
         used, sent = 0, []
         for path in ranked:
             size = ranked_sizes.get(path, 0)

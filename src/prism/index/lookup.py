@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
+from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.terms import lexical_terms
 
 
@@ -41,3 +44,48 @@ def fts_query(text: str, max_terms: int = 64) -> str:
         if len(seen) >= max_terms:
             break
     return " OR ".join(f'"{t}"' for t in seen)
+
+
+class FileRanking:
+    """Files ranked by their best full-text chunk, with their sizes: the whole-file baseline's input.
+
+    Runs on its own read-only connection in a thread started at construction: SQLite releases
+    the GIL while the query runs, so on a second core it overlaps the search and the packing
+    instead of adding ~100-400 ms to them on a large index. `result()` waits for it.
+    """
+
+    def __init__(self, db_path: Path, query: str, limit: int = 300) -> None:
+        self._match = fts_query(query)
+        self._limit = limit
+        self._db_path = db_path
+        self._ranked: list[str] = []
+        self._sizes: dict[str, int] = {}
+        self._error: sqlite3.Error | None = None
+        self._thread = threading.Thread(target=self._run, name="prism-file-ranking", daemon=True)
+        if self._match:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                rows = conn.execute(
+                    "SELECT c.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+                    " JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?"
+                    " ORDER BY bm25(chunks_fts, ?, ?, ?, ?) LIMIT ?",
+                    (self._match, *FTS_WEIGHTS, self._limit)).fetchall()
+                self._ranked = list(dict.fromkeys(str(r[0]) for r in rows))
+                self._sizes = file_tokens(conn, self._ranked)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            self._error = exc
+
+    def result(self) -> tuple[list[str], dict[str, int]]:
+        """(paths best first, tokens of each path); raises what the query raised."""
+        if not self._match:
+            return [], {}
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._ranked, self._sizes
