@@ -51,8 +51,17 @@ def find_symbol(store: SqliteStore, name: str, *, limit: int = DEFAULT_LIMIT,
     own = {c.id for c in defs}
     short = forms[1:2] or forms[:1]
     callers = _referrers(store, short, "calls", own, limit)
-    importers = _referrers(store, [*forms, *short], "imports", own, limit)
+    imported_as = [f for c in defs for f in _import_names(c)]
+    importers = _referrers(store, [*forms, *short, *imported_as], "imports", own, limit)
     return SymbolRefs(name, tuple(defs), callers, importers)
+
+
+def _import_names(chunk: StoredChunk) -> list[str]:
+    """How an import names a definition: 'src/pkg/core.py' + 'helper' → 'pkg.core.helper' (and with src.)."""
+    module = chunk.chunk.path.rsplit(".", 1)[0].replace("/", ".").removesuffix(".__init__")
+    modules = [module, module.removeprefix("src.")] if module.startswith("src.") else [module]
+    top = chunk.chunk.qualified_name.split(".")[0]
+    return [f"{m}.{top}" for m in modules if top]
 
 
 def _referrers(store: SqliteStore, names: list[str], kind: str, exclude: set[int],

@@ -151,3 +151,27 @@ def test_cwd_is_served_when_the_client_has_no_roots(tmp_path: Path, prism_settin
     assert ws.projects == []
     assert cwd.resolve() in [Path(json.loads(p.joinpath("project.json").read_text())["root"])
                              for p in (prism_settings.home / "projects").iterdir()]
+
+
+def test_context_and_read_flag_files_edited_since_indexing(tmp_path: Path, prism_settings: Settings) -> None:
+    repo = make_repo(tmp_path, "repo", "delta_value")
+    ws = Workspace(prism_settings, background=True, watch=False, cwd=repo)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            worker = ws.projects[0].worker
+            assert worker is not None and worker.wait_ready(20)
+            fresh = text_of(await client.call_tool("get_context", {"task": "delta_value"}))
+            assert "delta_value" in fresh and "STALE" not in fresh
+            assert "STALE" not in text_of(await client.call_tool("read_code", {"target": "pkg/core.py:1-3"}))
+            core = repo / "pkg" / "core.py"  # edited, not re-indexed (no watcher)
+            core.write_text(core.read_text() + "\n\ndef added():\n    return 0\n")
+            context = text_of(await client.call_tool("get_context", {"task": "delta_value"}))
+            assert "STALE (changed on disk since indexed): pkg/core.py" in context
+            read = text_of(await client.call_tool("read_code", {"target": "pkg/core.py:1-3"}))
+            assert "pkg/core.py:1-3 `delta_value` STALE" in read
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
