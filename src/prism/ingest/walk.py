@@ -10,7 +10,8 @@ Rules, in the order they apply to each entry:
   with git semantics (deeper files win, ``!negation`` re-includes); ``.git/info/exclude`` applies
   at the root; ``WalkOptions.exclude`` is applied on top of all of them and ``include``, when given,
   keeps only the files it matches;
-* lockfiles, minified bundles and source maps are skipped as ``generated``; files over
+* lockfiles, minified bundles and source maps are skipped as ``generated``; tables, notebooks,
+  logs and vector art as ``data`` (unless ``include`` globs are given); files over
   ``max_file_bytes`` as ``too_large``; files with a known binary extension or a NUL byte in their
   first 8 KiB as ``binary``; files that cannot be opened as ``unreadable``;
 * symlinks are followed only when they resolve inside the root, and a directory is never entered
@@ -82,6 +83,15 @@ BINARY_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 
+# Text, but data rather than code or docs: tables, notebooks with outputs, logs, vector art.
+# They would crowd search results and cost embedding time; `--include` brings them back.
+DATA_EXTENSIONS = frozenset(
+    {
+        ".csv", ".tsv", ".psv", ".jsonl", ".ndjson", ".ipynb", ".log", ".svg", ".epw", ".geojson",
+        ".srt", ".vtt", ".pem", ".crt", ".key",
+    }
+)  # fmt: skip
+
 IGNORE_FILES = (".gitignore", ".prismignore")
 
 
@@ -95,7 +105,7 @@ class WalkOptions:
 @dataclass(frozen=True)
 class Skipped:
     path: str
-    reason: str  # "too_large", "binary", "unreadable", "symlink_loop", "outside_root", "generated"
+    reason: str  # "too_large", "binary", "data", "unreadable", "symlink_loop", "outside_root", "generated"
 
 
 @dataclass(frozen=True)
@@ -268,8 +278,12 @@ def _check_file(
     if is_generated(name):
         skip(rel, "generated")
         return None
-    if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS:
+    extension = os.path.splitext(name)[1].lower()
+    if extension in BINARY_EXTENSIONS:
         skip(rel, "binary")
+        return None
+    if extension in DATA_EXTENSIONS and not options.include:
+        skip(rel, "data")
         return None
     if st.st_size > options.max_file_bytes:
         skip(rel, "too_large")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +46,18 @@ def test_nested_gitignore_with_negation(tmp_path: Path) -> None:
     make(
         tmp_path,
         {
-            ".gitignore": "*.log\nsecret/\n",
-            "app.log": "x",
+            ".gitignore": "*.out\nsecret/\n",
+            "app.out": "x",
             "keep.py": "",
             "secret/a.py": "",
-            "sub/.gitignore": "!important.log\n/local.py\n",
-            "sub/important.log": "x",
-            "sub/other.log": "x",
+            "sub/.gitignore": "!important.out\n/local.py\n",
+            "sub/important.out": "x",
+            "sub/other.out": "x",
             "sub/local.py": "",
             "sub/deeper/local.py": "",
         },
     )
-    assert paths(tmp_path) == ["keep.py", "sub/deeper/local.py", "sub/important.log"]
+    assert paths(tmp_path) == ["keep.py", "sub/deeper/local.py", "sub/important.out"]
 
 
 def test_prismignore_anywhere(tmp_path: Path) -> None:
@@ -231,7 +230,7 @@ def test_read_source_rejects_symlink_escape(tmp_path: Path) -> None:
         read_source(root, "link.py")
 
 
-def test_walk_5000_files_is_fast(tmp_path: Path) -> None:
+def test_walk_5000_files_under_nested_ignores(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("*.log\n!keep.log\nout/\n")
     for d in range(50):
         sub = tmp_path / f"pkg{d}" / "mod"
@@ -239,8 +238,18 @@ def test_walk_5000_files_is_fast(tmp_path: Path) -> None:
         (sub / ".gitignore").write_text("*.tmp\n")
         for i in range(100):
             (sub / f"file{i}.py").write_text("x = 1\n")
-    start = time.perf_counter()
-    count = sum(1 for _ in walk(tmp_path))
-    elapsed = time.perf_counter() - start
-    assert count == 5000
-    assert elapsed < 1.0, elapsed
+    # Speed is measured in benchmarks/index_speed.py, not asserted here.
+    assert sum(1 for _ in walk(tmp_path)) == 5000
+
+
+def test_data_files_are_skipped_unless_included(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "nb.ipynb").write_text('{"cells": []}')
+    (tmp_path / "main.py").write_text("x = 1\n")
+    skipped: list[Skipped] = []
+    paths = [f.path for f in walk(tmp_path, WalkOptions(), on_skip=skipped.append)]
+    assert paths == ["main.py"]
+    assert {s.path: s.reason for s in skipped} == {"data/table.csv": "data", "nb.ipynb": "data"}
+    included = [f.path for f in walk(tmp_path, WalkOptions(include=("*.csv",)))]
+    assert included == ["data/table.csv"]
