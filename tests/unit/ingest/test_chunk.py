@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from pathlib import Path
 
 import pytest
@@ -443,12 +442,3 @@ def test_prism_source_is_fully_covered() -> None:
         assert_covers_every_line(parsed, text)
         count += 1
     assert count > 10
-
-
-def test_chunking_speed() -> None:
-    files = [(s, read_source(SRC, s.path)[1]) for s in walk(SRC) if s.language == "python"]
-    start = time.perf_counter()
-    for source, text in files:
-        chunk_file(source.path, text, source.language, count_tokens=words)
-    size = sum(len(text) for _, text in files)
-    assert time.perf_counter() - start < max(1.0, size / 1_000_000 * 2.0)
