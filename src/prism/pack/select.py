@@ -13,6 +13,7 @@ real tokenizer; if the exact count exceeds the budget the selection is redone wi
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
 MIN_BUDGET = 16
 MAX_MANIFEST = 25
+MAX_PRICING_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -161,9 +163,13 @@ def render_cached(chunk: Chunk, level: Level) -> str:
     return text
 
 
+def _count_key(tokenizer: Tokenizer, text: str) -> tuple[object, ...]:
+    return ("c", tokenizer.name, hash(text), len(text))
+
+
 def count_cached(tokenizer: Tokenizer, text: str) -> int:
     """`tokenizer.count(text)`, memoised by (tokenizer, text)."""
-    key = ("c", tokenizer.name, hash(text), len(text))
+    key = _count_key(tokenizer, text)
     found = _COUNTED.get(key)
     if isinstance(found, int):
         return found
@@ -181,17 +187,62 @@ class _Costs:
         self.tokenizer = tokenizer
         self._blocks: dict[tuple[int, Level], PackedChunk] = {}
         self._headers: dict[str, int] = {}
+        # Lazy pricing: options not yet counted are estimated from the chunk's own token
+        # density (tokens stored at index time per character), scaled by how the estimates
+        # of counted blocks compared; `select` counts exactly whatever the greedy picks.
+        self.lazy = True
+        self._estimates: dict[tuple[int, Level], float] = {}
+        self._estimated_sum = 0.0
+        self._exact_sum = 0
+
+    def _draft(self, index: int, level: Level) -> PackedChunk:
+        cand = self.candidates[index]
+        chunk = cand.chunk.chunk
+        return PackedChunk(
+            path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
+            symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
+            tokens=0, handle=handle_of(chunk), content=render_cached(chunk, level),
+            score=cand.score, reason=cand.reason)
+
+    def cost(self, index: int, level: Level) -> int:
+        """The block's exact cost when known (or lazy pricing is off), else an estimate."""
+        key = (index, level)
+        block = self._blocks.get(key)
+        if block is not None:
+            return block.tokens
+        if not self.lazy:
+            return self.packed(index, level).tokens
+        estimate = self._estimates.get(key)
+        if estimate is None:
+            draft = self._draft(index, level)
+            text = chunk_block(draft, self.frame)
+            if self.frame.fmt != "json" and isinstance(_COUNTED.get(_count_key(self.tokenizer, text)), int):
+                return self.packed(index, level).tokens  # counted before: exact for free
+            chunk = self.candidates[index].chunk.chunk
+            density = chunk.tokens / len(chunk.content) if chunk.tokens > 0 and chunk.content else 0.3
+            estimate = len(draft.content) * density + (len(text) - len(draft.content)) / 2.5 + 1
+            self._estimates[key] = estimate
+        scale = self._exact_sum / self._estimated_sum if self._estimated_sum else 1.0
+        return max(1, math.ceil(estimate * scale))
+
+    def is_exact(self, index: int, level: Level) -> bool:
+        return (index, level) in self._blocks
+
+    def count_exactly(self, pairs: Sequence[tuple[int, Level]]) -> None:
+        """Count the given options exactly (and learn how far the estimates were off)."""
+        for index, level in pairs:
+            if (index, level) in self._blocks:
+                continue
+            estimate = self._estimates.get((index, level))
+            exact = self.packed(index, level).tokens
+            if estimate is not None:
+                self._estimated_sum += estimate
+                self._exact_sum += exact
 
     def packed(self, index: int, level: Level) -> PackedChunk:
         key = (index, level)
         if key not in self._blocks:
-            cand = self.candidates[index]
-            chunk = cand.chunk.chunk
-            draft = PackedChunk(
-                path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
-                symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
-                tokens=0, handle=handle_of(chunk), content=render_cached(chunk, level),
-                score=cand.score, reason=cand.reason)
+            draft = self._draft(index, level)
             cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
             if self.frame.fmt == "json":
                 # The block states its own size in JSON: count once more with the number in place.
@@ -215,7 +266,7 @@ class _Costs:
         value = self.candidates[index].value
         points: list[tuple[Level, int, float]] = []
         for level in reversed(LEVELS):  # cheapest first
-            cost = self.packed(index, level).tokens
+            cost = self.cost(index, level)
             gain = value * utility[level]
             while points and points[-1][1] >= cost:
                 if points[-1][2] <= gain:
@@ -317,6 +368,22 @@ def _drop_nested(i: int, costs: _Costs, options: list[list[tuple[Level, int, flo
     return freed
 
 
+def _select(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int, Level]]:
+    """The greedy on estimated prices, repeated with the picked options counted exactly.
+
+    Stops when every picked option has its exact cost (then the picks fit `room` exactly as
+    before); after MAX_PRICING_ROUNDS it counts everything, the eager behaviour.
+    """
+    for _ in range(MAX_PRICING_ROUNDS):
+        chosen = _greedy(costs, profile, room)
+        missing = [pick for pick in chosen if not costs.is_exact(*pick)]
+        if not missing:
+            return chosen
+        costs.count_exactly(missing)
+    costs.lazy = False
+    return _greedy(costs, profile, room)
+
+
 def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokenizer: Tokenizer,
                     frame: Frame, profile: IntentProfile,
                     savings_for: Callable[[Sequence[PackedChunk]], Savings | None] | None = None) -> Packed:
@@ -339,7 +406,7 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
     savings: Savings | None = None
     seen_paths: frozenset[str] = frozenset()
     for _ in range(8):
-        chosen = _greedy(costs, profile, max(room, 0)) if room > 0 else []
+        chosen = _select(costs, profile, room) if room > 0 else []
         chunks = [costs.packed(i, level) for i, level in chosen]
         left = [i for i in range(len(merged)) if i not in {c for c, _ in chosen}]
         omitted_all = [_omitted(merged[i]) for i in left]
