@@ -48,6 +48,17 @@ def _xml_attr(value: str) -> str:
             .replace(">", "&gt;"))
 
 
+def _xml_text(content: str) -> str:
+    """Chunk content as XML character data: as is when already safe, else one CDATA section.
+
+    Code containing `</chunk>`, `&` or `<` cannot end or corrupt its element; a `]]>` inside
+    is split across two CDATA sections, so every XML output parses and round-trips the code.
+    """
+    if "<" not in content and "&" not in content and "]]>" not in content:
+        return content
+    return "<![CDATA[" + content.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
 def _fence_for(text: str) -> str:
     fence = "```"
     while fence in text:
@@ -66,7 +77,7 @@ def chunk_block(chunk: PackedChunk, frame: Frame) -> str:
                  f'level="{chunk.level}" handle="{chunk.handle}"')
         if chunk.level == "reference":
             return f"<chunk {attrs}/>"
-        return f"<chunk {attrs}>\n{content}\n</chunk>"
+        return f"<chunk {attrs}>\n{_xml_text(content)}\n</chunk>"
     label = f"{_lines_label(chunk)} `{symbol}` ({chunk.level}, #{chunk.handle})"
     if chunk.level == "reference":
         return f"- {label}"
