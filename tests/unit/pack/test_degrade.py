@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pack_samples import PY_SOURCE, make_chunk
 
 from prism.models import LEVELS
 from prism.pack.degrade import render
-
-from .conftest import PY_SOURCE, make_chunk
 
 
 def test_light_strips_comments_and_blank_lines_but_keeps_strings() -> None:

@@ -8,13 +8,12 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pack_samples import make_chunk, make_hits
 
 from prism.errors import InputError
 from prism.models import Hit, StoredChunk
 from prism.pack.packer import build_pack
 from prism.pack.tokens import Tokenizer, get_tokenizer
-
-from .conftest import make_chunk, make_hits
 
 QUERIES = st.sampled_from(["fix the crash in load", "how does storage work", "add a cache",
                            "write tests for func_3", "where is func_9 defined", "rename Store", "x"])
