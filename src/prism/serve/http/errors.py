@@ -8,14 +8,13 @@ unexpected (500 with the request id only: the traceback goes to the log, never t
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import TYPE_CHECKING, Any
 
 from prism.errors import PrismError
+
+if TYPE_CHECKING:  # FastAPI loads only with the server: the CLI imports the error classes too
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 log = logging.getLogger("prism.http")
 
@@ -85,6 +84,8 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None,
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
                    request_id: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     return JSONResponse(envelope(code, message, details, request_id), status_code=status, headers=headers)
 
 
@@ -112,6 +113,8 @@ async def _prism_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)
     fields = []
     for item in exc.errors():
@@ -123,6 +126,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     if status == 404:
@@ -143,6 +148,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     app.add_exception_handler(PrismError, _prism_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
