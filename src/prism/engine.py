@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,47 @@ def list_projects(settings: Settings) -> list[ProjectInfo]:
     return found
 
 
+# -- result cache: repeated identical requests (HTTP load, MCP retries) cost ~nothing -------
+
+class ResultCache:
+    """A small, thread-safe LRU of finished results keyed by (index generation, request).
+
+    Every index write bumps the generation, so a re-index never serves an old result; the
+    TTL bounds what the generation cannot see (feedback recorded meanwhile, edits on disk
+    not yet indexed). Results are frozen records, safe to hand out more than once.
+    """
+
+    def __init__(self, size: int = 256, ttl_s: float = 60.0) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        self._items: OrderedDict[tuple[object, ...], tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> object | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.ttl_s:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple[object, ...], value: object) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class Prism:
     """A project's index and everything that reads it.
 
@@ -95,6 +137,7 @@ class Prism:
         # (with a warning) while the model loads on a thread, and later searches use it.
         self._model_in_background = load_model_in_background
         self._model_loader: threading.Thread | None = None
+        self.results = ResultCache()  # context results; see ResultCache
         self._store: SqliteStore | None = None
 
     # -- plumbing --------------------------------------------------------------------------
@@ -356,9 +399,9 @@ class Prism:
         expand pulls in what the chosen code calls and imports, and who calls it.
         """
         from prism.index.lookup import FileRanking
-        from prism.index.usage import UsageEvent, UsageLog
         from prism.pack.intent import profile_for
         from prism.pack.packer import build_pack, check_request, resolve_intent
+        from prism.pack.records import Pack
 
         check_request(budget_tokens, fmt)
         if not query.strip():
@@ -367,6 +410,14 @@ class Prism:
         store = self.require_index()
         chosen = resolve_intent(query, intent)
         counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
+        key = ("context", store.generation(), query, budget_tokens, fmt, expand, chosen, counter.name,
+               line_numbers, filters)
+        cached = self.results.get(key)
+        if isinstance(cached, Pack):
+            pack = cached
+            if record_usage:
+                self._record_context(pack, budget_tokens)
+            return pack
         limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
         ranking = FileRanking(self.index_dir / INDEX_FILE, query)  # runs beside search and packing
         hits = self.search(query, limit=limit, filters=filters).hits
@@ -374,12 +425,18 @@ class Prism:
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,
             savings_for=lambda chunks: self._savings(query, chunks, budget_tokens, ranking))
+        self.results.put(key, pack)
         if record_usage:
-            saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
-            UsageLog(store._conn).record(UsageEvent(
-                "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
-                len(pack.chunks), pack.seconds))
+            self._record_context(pack, budget_tokens)
         return pack
+
+    def _record_context(self, pack: Pack, budget_tokens: int) -> None:
+        from prism.index.usage import UsageEvent, UsageLog
+
+        saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
+        UsageLog(self.require_index()._conn).record(UsageEvent(
+            "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
+            len(pack.chunks), pack.seconds))
 
     def _savings(self, query: str, chunks: Sequence[PackedChunk], budget_tokens: int,
                  ranking: FileRanking | None = None) -> Savings:

@@ -1,0 +1,57 @@
+"""Prism's context result cache: a repeated request is served from memory until the index changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prism.config import Settings
+from prism.engine import Prism, ResultCache
+
+
+@pytest.fixture
+def prism(tmp_path: Path) -> Prism:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "tokens.py").write_text(
+        "def refresh_token(session):\n    \"\"\"Refresh the token when it expires.\"\"\"\n    return session.token\n")
+    (root / "billing.py").write_text("".join(f"def charge_{i}(amount):\n    return amount * {i}\n\n\n"
+                                             for i in range(20)))
+    (root / "README.md").write_text("# App\n\nSessions and billing.\n")
+    engine = Prism(root, settings=Settings(home=tmp_path / "home", embed=False))
+    engine.index(embed=False)
+    return engine
+
+
+def test_repeated_context_is_served_from_cache_until_reindex(prism: Prism) -> None:
+    first = prism.context("refresh token", budget_tokens=500, record_usage=False)
+    assert prism.context("refresh token", budget_tokens=500, record_usage=False) is first
+    assert prism.context("refresh token", budget_tokens=600, record_usage=False) is not first
+    assert prism.context("refresh token", budget_tokens=500, fmt="json", record_usage=False) is not first
+    (prism.root / "tokens.py").write_text("def refresh_token(session):\n    return None\n")
+    prism.index(embed=False)
+    again = prism.context("refresh token", budget_tokens=500, record_usage=False)
+    assert again is not first and "return None" in again.text
+    prism.close()
+
+
+def test_cache_hits_still_count_as_usage(prism: Prism) -> None:
+    prism.context("refresh token", budget_tokens=500)
+    prism.context("refresh token", budget_tokens=500)
+    from prism.index.usage import UsageLog
+
+    assert UsageLog(prism.store._conn).summary()["queries"] == 2
+    prism.close()
+
+
+def test_result_cache_evicts_oldest_and_expires() -> None:
+    cache = ResultCache(size=2, ttl_s=60.0)
+    cache.put(("a",), 1)
+    cache.put(("b",), 2)
+    assert cache.get(("a",)) == 1
+    cache.put(("c",), 3)  # evicts b, the least recently used
+    assert cache.get(("b",)) is None and cache.get(("a",)) == 1 and cache.get(("c",)) == 3
+    expired = ResultCache(size=2, ttl_s=-1.0)
+    expired.put(("a",), 1)
+    assert expired.get(("a",)) is None
