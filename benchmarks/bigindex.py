@@ -29,12 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from prism.config import Settings  # noqa: E402
-from prism.engine import Prism  # noqa: E402
-from prism.index.embed_cache import EmbeddingCache  # noqa: E402
+from prism.config import Settings
+from prism.engine import Prism
+from prism.index.embed_cache import EmbeddingCache
 
 MIRRORS = Path("/work/.mirror")
 REPOS = ("sqlfluff+sqlfluff", "pvlib+pvlib-python", "pylint-dev+astroid", "pydicom+pydicom",
@@ -203,8 +200,9 @@ def drop_benchmark_vectors(big: BigIndex) -> None:
     """Remove every vector again (back to a lexical-only index)."""
     prism = big.open(embed=False)
     try:
-        prism.store.drop_embeddings(keep_model=None)
-        prism.store.set_meta({"embed_model": "", "embed_dim": "0"})
+        prism.store.drop_embeddings(keep_model=None)  # also bumps the generation
+        with prism.store._conn:  # no Store method removes meta keys; benchmark-only direct SQL
+            prism.store._conn.execute("DELETE FROM meta WHERE key IN ('embed_model', 'embed_dim')")
     finally:
         prism.close()
 
