@@ -10,7 +10,7 @@ Two implementations of one `Embedder` Protocol:
   are mean-pooled over the attention mask, then L2-normalised (the sentence-transformers
   recipe). Batching does not change results: a text embeds the same alone or in a batch.
 - `HashingEmbedder` ("hashing"): feature hashing of identifier words and their character
-  trigrams into 256 dimensions. No model, ~1,000x faster, much weaker; for tests and for
+  trigrams into 256 dimensions. No model, ~100x cheaper, much weaker; for tests and for
   machines without the model.
 
 What gets embedded for a chunk is `document_text(chunk)`: a compact view (path, name,
@@ -247,7 +247,7 @@ class MiniLMEmbedder:
     logs). A query over 254 tokens is cut into windows of QUERY_WINDOW_TOKENS; the first
     window (usually the title and summary) and the MAX_QUERY_WINDOWS - 1 windows densest in
     code identifiers (names in tracebacks, snake/camel-case words, dotted paths, calls) are
-    embedded and averaged, then re-normalised. That keeps a query under ~100 ms on 2 cores.
+    embedded and averaged, then re-normalised: about 100 ms for a 2,000-token query on 2 cores.
     """
 
     model_id = "minilm-l6-v2-int8@1"
