@@ -233,8 +233,10 @@ class Prism:
                                   order=order)
             if self.settings.embed if embed is None else embed:
                 report.embedded = self._embed(indexer, progress, None)
-            model = self.store.get_meta("embed_model") or self.embedder_id()
-            report.pending_embeddings = self.store.count_pending_embeddings(model)
+                # embed_pending ran to completion, so nothing is left to count
+            else:
+                model = self.store.get_meta("embed_model") or self.embedder_id()
+                report.pending_embeddings = self.store.count_pending_embeddings(model)
             return report
 
     def embed(self, *, progress: ProgressFn | None = None,

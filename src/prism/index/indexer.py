@@ -188,18 +188,19 @@ class Indexer:
         Vectors found in the shared cache are copied instead of computed.
         """
         self.ensure_model(embedder)
-        total = self.store.count_pending_embeddings(embedder.model_id)
+        model = embedder.model_id
+        pending = self.store.pending_embeddings(model, batch_size * 4)
+        if not pending:  # the common case for watch and re-index: no counting scan at all
+            return 0
+        total = self.store.count_pending_embeddings(model) if progress is not None else 0
         done = 0
-        while done < total:
+        while pending:
             if should_stop is not None and should_stop():
                 break
-            pending = self.store.pending_embeddings(embedder.model_id, batch_size * 4)
-            if not pending:
-                break
             if shared is not None:
-                known = shared.get(embedder.model_id, [h for h, _ in pending])
+                known = shared.get(model, [h for h, _ in pending])
                 if known:
-                    self.store.put_embeddings(embedder.model_id, list(known.items()))
+                    self.store.put_embeddings(model, list(known.items()))
                     done += len(known)
                     pending = [(h, cid) for h, cid in pending if h not in known]
             chunks = {sc.id: sc.chunk for sc in self.store.get_chunks([cid for _, cid in pending])}
@@ -208,12 +209,13 @@ class Indexer:
                 part = work[start:start + batch_size]
                 vectors = embedder.embed_documents([text for _, text in part])
                 items = [(h, vectors[i]) for i, (h, _) in enumerate(part)]
-                self.store.put_embeddings(embedder.model_id, items)
+                self.store.put_embeddings(model, items)
                 if shared is not None:
-                    shared.put(embedder.model_id, items)
+                    shared.put(model, items)
                 done += len(part)
                 if progress is not None:
-                    progress("embed", min(done, total), total)
+                    progress("embed", min(done, total), max(total, done))
+            pending = self.store.pending_embeddings(model, batch_size * 4)
         return done
 
     def ensure_model(self, embedder: Embedder) -> None:

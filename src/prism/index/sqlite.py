@@ -378,11 +378,15 @@ class SqliteStore:
 
     def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
         """(text_hash, one chunk id with that text) for chunks whose text has no vector yet."""
+        # Rowid order with an early LIMIT: stops at the first `limit` misses instead of
+        # grouping the whole table (this runs on every watch update).
         rows = self._conn.execute(
-            "SELECT c.text_hash, MIN(c.id) FROM chunks c LEFT JOIN embeddings e"
-            " ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL"
-            " GROUP BY c.text_hash ORDER BY MIN(c.id) LIMIT ?", (model, limit))
-        return [(str(r[0]), int(r[1])) for r in rows]
+            "SELECT c.text_hash, c.id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
+            " WHERE e.model = ? AND e.text_hash = c.text_hash) LIMIT ?", (model, limit))
+        first: dict[str, int] = {}
+        for text_hash, chunk_id in rows:
+            first.setdefault(str(text_hash), int(chunk_id))
+        return list(first.items())
 
     def count_pending_embeddings(self, model: str) -> int:
         row = self._conn.execute(
