@@ -30,14 +30,23 @@ def materialise() -> Path:
     root = evaldata.cache_dir() / "cosqa"
     folder = root / "corpus"
     corpus, _ = evaldata.load_cosqa()
-    if not folder.is_dir() or len(list(folder.iterdir())) != len(corpus):
-        folder.mkdir(parents=True, exist_ok=True)
-        for row in corpus:
-            code = row["code"]
-            first, _, rest = code.partition("\n")
-            body = first + "\n" + textwrap.dedent(rest) if rest.startswith((" ", "\t")) else code
-            (folder / f"{row['id']}.py").write_text(body + "\n", encoding="utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in corpus:
+        path = folder / f"{row['id']}.py"
+        text = source_text(row["code"]) + "\n"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")  # unchanged files keep their mtime: no re-index
     return root
+
+
+def source_text(code: str) -> str:
+    """A corpus function as a valid module: methods arrive with their body indented for a class
+    (8 spaces under a 0-indented `def`), so the body is re-indented to 4 spaces; it must stay
+    inside the function, or the chunker sees an empty `def` and a module-level body."""
+    first, _, rest = code.partition("\n")
+    if not rest.startswith((" ", "\t")):
+        return code
+    return first + "\n" + textwrap.indent(textwrap.dedent(rest), "    ")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from prism.retrieve.query import ParsedQuery
 MAX_TERMS_SHORT = 24
 MAX_TERMS_LONG = 40
 MAX_REPEAT = 3  # a term may appear up to 3× in the MATCH: FTS5's bm25 sums per phrase
+TITLE_BOOST = 1.5  # long queries: words of the first line (an issue's title) say what it is about
 
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do",
@@ -56,15 +57,19 @@ class LexicalQuery:
     terms: tuple[tuple[str, float], ...]
 
 
-def select_terms(query: ParsedQuery, doc_counts: dict[str, int],
-                 total: int) -> list[tuple[str, float]]:
-    """The query's most informative terms with their weights, best first."""
+def select_terms(query: ParsedQuery, doc_counts: dict[str, int], total: int,
+                 title_boost: float = TITLE_BOOST) -> list[tuple[str, float]]:
+    """The query's most informative terms with their weights, best first.
+
+    In a long query (an issue text) the first line is its title: its words weigh `title_boost`×.
+    """
     counts = query.term_counts
     boosted: Counter[str] = Counter()
     for name in (*query.identifiers, *query.qualified, *query.paths,
                  *(f.function for f in query.frames), *query.errors):
         for term in lexical_terms(name):
             boosted[term] += 1
+    title = set(lexical_terms(query.text.lstrip().split("\n", 1)[0])) if query.is_long else set()
     scored: list[tuple[str, float]] = []
     n = max(total, 1)
     for term, tf in counts.items():
@@ -77,18 +82,20 @@ def select_terms(query: ParsedQuery, doc_counts: dict[str, int],
         if df > 0.3 * n and not boosted[term]:
             continue  # near-universal words only slow FTS down
         weight = idf * (1 + math.log(tf)) * (1.5 if boosted[term] else 1.0)
+        weight *= title_boost if term in title else 1.0
         scored.append((term, weight))
     scored.sort(key=lambda tw: (-tw[1], tw[0]))
     return scored[: MAX_TERMS_LONG if query.is_long else MAX_TERMS_SHORT]
 
 
-def build_query(query: ParsedQuery, store: LexicalStore) -> LexicalQuery | None:
+def build_query(query: ParsedQuery, store: LexicalStore,
+                title_boost: float = TITLE_BOOST) -> LexicalQuery | None:
     """The FTS5 MATCH expression for a parsed query, or None when no term is in the index."""
     distinct = sorted({t for t in query.terms if t not in _STOPWORDS})
     if not distinct:
         return None
     doc_counts = store.term_document_counts(distinct)
-    chosen = select_terms(query, doc_counts, store.count_chunks())
+    chosen = select_terms(query, doc_counts, store.count_chunks(), title_boost)
     if not chosen:
         return None
     top = chosen[0][1]
@@ -101,9 +108,10 @@ def build_query(query: ParsedQuery, store: LexicalStore) -> LexicalQuery | None:
 
 
 def search_lexical(query: ParsedQuery, store: LexicalStore, limit: int,
-                   filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+                   filters: SearchFilters | None = None,
+                   title_boost: float = TITLE_BOOST) -> list[tuple[int, float]]:
     """(chunk id, BM25 score) best first; empty when the query has no indexed term."""
-    built = build_query(query, store)
+    built = build_query(query, store, title_boost)
     if built is None:
         return []
     return store.search_fts(built.match, limit, filters)

@@ -66,6 +66,13 @@ class ParsedQuery:
         return len(self.text) > LONG_QUERY_CHARS
 
     @property
+    def is_natural_language(self) -> bool:
+        """A short question in words (no code-like name, dotted name, path or stack frame)."""
+        return not self.is_long and not (
+            self.qualified or self.paths or self.frames
+            or any(looks_like_code(name) for name in self.identifiers))
+
+    @property
     def term_counts(self) -> Counter[str]:
         return Counter(self.terms)
 

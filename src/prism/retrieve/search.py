@@ -30,6 +30,7 @@ class Weights:
 
     lexical: float = 1.0
     dense: float = 1.0
+    dense_nl: float = 2.0  # dense weight for short natural-language questions (words, no code)
     symbol: float = 1.5
     path: float = 2.0
     frame: float = 1.0
@@ -51,6 +52,12 @@ class SearchConfig:
     exact: bool = True
     features: bool = True
     candidates: int = 200
+    # Long (issue) queries read this many times `candidates` lexical hits and rank primary code
+    # first (tests/fixtures/docs keep `weights.secondary` of their BM25 score) before cutting
+    # back to `candidates`: fixture files full of the issue's words no longer crowd the source
+    # files out of the pool. 1 turns it off.
+    lexical_pool: int = 4
+    title_boost: float = 1.5  # long queries: weight of the first line's words in term selection
     weights: Weights = field(default_factory=Weights)
 
 
@@ -196,8 +203,12 @@ class Searcher:
         t = time.perf_counter()
         rankings: dict[str, list[int]] = {}
         if cfg.lexical:
-            rankings["lexical"] = [cid for cid, _ in search_lexical(query, self.store,
-                                                                    cfg.candidates, filters)]
+            pool = cfg.lexical_pool if query.is_long and w.secondary < 1.0 else 1
+            lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
+                                     cfg.title_boost)
+            if pool > 1:
+                lexical = self._primary_first(lexical, w.secondary)[: cfg.candidates]
+            rankings["lexical"] = [cid for cid, _ in lexical]
         t = lap("lexical", t)
         if cfg.dense:
             rankings["dense"] = [cid for cid, _ in self._dense(query, allowed, warnings)]
@@ -213,8 +224,9 @@ class Searcher:
             named_files, frames = exact.files, exact.frames
         t = lap("exact", t)
 
+        dense_weight = w.dense_nl if query.is_natural_language else w.dense
         fused, parts = fuse_reciprocal_rank(
-            rankings, {"lexical": w.lexical, "dense": w.dense, "symbol": w.symbol}, w.rrf_k)
+            rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
         candidate_ids = set(fused) | set(frames)
         for path in sorted(named_files, key=lambda p: -named_files[p])[:MAX_FILES_FROM_PATHS]:
@@ -244,6 +256,13 @@ class Searcher:
         lap("aggregate", t)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         return SearchOutcome(text, tuple(results[:limit]), tuple(dict.fromkeys(warnings)), timings)
+
+    def _primary_first(self, ranked: list[tuple[int, float]], secondary: float
+                       ) -> list[tuple[int, float]]:
+        """Re-rank lexical hits with secondary files (tests, fixtures, docs) at a share of their score."""
+        kinds = {sc.id: is_secondary(sc) for sc in self.store.get_chunks([cid for cid, _ in ranked])}
+        scored = [(cid, score * (secondary if kinds.get(cid, False) else 1.0)) for cid, score in ranked]
+        return sorted(scored, key=lambda cs: -cs[1])
 
     def _add_features(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
                       w: Weights, unit: float, text: str) -> None:

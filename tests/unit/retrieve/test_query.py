@@ -58,3 +58,12 @@ def test_quoted_strings_and_garbage_never_fail() -> None:
     parse_query("")  # empty
     parse_query("``` unterminated fence\n" + "x" * 5000)
     parse_query('File "", line 0, in <module>')
+
+
+def test_short_questions_in_words_are_natural_language() -> None:
+    assert parse_query("python check if a variable is iterable").is_natural_language
+    assert parse_query("where are access tokens refreshed").is_natural_language
+    assert not parse_query("Cart.add_item").is_natural_language
+    assert not parse_query("hash_password fails for empty strings").is_natural_language
+    assert not parse_query("crash in app/main.py on start").is_natural_language
+    assert not parse_query(TRACE).is_natural_language  # long: an issue text, not a question
