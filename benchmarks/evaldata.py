@@ -175,3 +175,12 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {model}"
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (the benchmark box is shared: numbers are noisy)."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"

@@ -1,11 +1,11 @@
 """Search latency on an index of >100k chunks: p50/p95 for short queries and long issue texts.
 
-Corpus: every SWE-bench Lite dev checkout (22 trees of 5 projects at different commits) plus
-the CoSQA functions, hard-linked side by side into one project in the eval cache (~111k
-chunks), indexed lexically. Measured in one warm process: lexical + exact + features on the
-real index; the dense part separately (query embedding with the bundled MiniLM, and a
-brute-force product against a 100k × 384 matrix of unit vectors — embedding 100k real chunks
-takes hours on 2 cores), and their sum reported as the hybrid estimate. CLI cold start is
+Corpus: the shared ≥100k-chunk benchmark index of `bigindex.py` (HEAD and older release trees
+of the five SWE-bench dev projects side by side, indexed lexically; built once and reused).
+Measured in one warm process: lexical + exact + features through `Prism.search` on the real
+index; the dense part separately (query embedding with the bundled MiniLM, and a brute-force
+product against a 100k × 384 matrix of unit vectors — embedding 100k real chunks takes hours
+on 2 cores), and their sum reported as the hybrid estimate. CLI cold start is
 `prism search --json` as a fresh process.
 
     .venv/bin/python benchmarks/search_latency.py [--out benchmarks/results/search_latency.md]
@@ -35,22 +35,6 @@ SHORT = ["where are access tokens refreshed", "parse sql dialect keywords", "Dat
          "raise ValueError when missing"]
 
 
-def build_corpus() -> Path:
-    root = evaldata.cache_dir() / "latency" / "corpus"
-    if root.is_dir():
-        return root
-    root.mkdir(parents=True)
-    for row in evaldata.load_swebench():
-        src = evaldata.checkout(row)
-        dest = root / src.name
-        if not dest.exists():
-            subprocess.run(["cp", "-al", str(src), str(dest)], check=True)
-    from cosqa_eval import materialise
-
-    subprocess.run(["cp", "-al", str(materialise() / "corpus"), str(root / "cosqa")], check=True)
-    return root
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -61,9 +45,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    root = build_corpus()
+    load_at_start = evaldata.load_average()
+    from bigindex import build_big_index
+
     started = time.perf_counter()
-    prism = evaldata.open_index(root, embed=False)
+    big = build_big_index()
+    root = big.root
+    prism = big.open()
     chunks = prism.store.stats()["chunks"]
     print(f"index ready: {chunks} chunks ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
     long_queries = [r["problem_statement"] for r in evaldata.load_swebench()]
@@ -100,18 +88,20 @@ def main() -> None:
             times.append((time.perf_counter() - t) * 1000)
         rows.append((label, "dense: embed query + 100k×384 product", statistics.median(times), pct(times, 0.95)))
     cold = []
-    env = {**os.environ, "PRISM_HOME": str(evaldata.cache_dir() / "prism-home")}
+    env = {**os.environ, "PRISM_HOME": str(big.home)}
     for _ in range(3):
         t = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "prism"), "search", "token refresh", "--json",
-                        "--project", str(root), "--index-dir", str(prism.index_dir)],
-                       env=env, capture_output=True, check=False)
+                        "--project", str(root)],
+                       env=env, capture_output=True, check=True)
         cold.append((time.perf_counter() - t) * 1000)
     lines = [
         "# Search latency", "",
-        f"- date: {dt.date.today().isoformat()}", f"- machine: {evaldata.machine()}",
-        f"- command: `python benchmarks/search_latency.py {' '.join(sys.argv[1:])}`",
-        f"- index: {chunks:,} chunks (22 SWE-bench dev checkouts + CoSQA corpus, one project)",
+        f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='minutes')}",
+        f"- machine: {evaldata.machine()}; load average at start {load_at_start}, at end "
+        f"{evaldata.load_average()} (shared box: other jobs were running)",
+        f"- command: `.venv/bin/python benchmarks/search_latency.py {' '.join(sys.argv[1:])}`",
+        f"- index: {chunks:,} chunks (`bigindex.py`: {', '.join(big.trees)}; one project)",
         f"- {a.repeat} passes over {len(SHORT)} short queries and {len(long_queries)} issue texts "
         "repeated to 2,000 cl100k tokens; warm process",
         "",

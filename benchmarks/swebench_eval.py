@@ -32,22 +32,31 @@ FUNC_KS = (5, 10)
 
 
 def configs(dense: bool) -> dict[str, SearchConfig]:
+    """The cumulative ablation: each row adds one part to the row above it."""
     base = SearchConfig()
-    out = {"lexical only": replace(base, dense=False, exact=False, features=False)}
+    plain = replace(base, lexical_pool=1, title_boost=1.0)  # before the long-query lexical tweaks
+    out = {"lexical only": replace(plain, dense=False, exact=False, features=False)}
     if dense:
-        out["dense only"] = replace(base, lexical=False, exact=False, features=False)
-        out["hybrid (lexical+dense)"] = replace(base, exact=False, features=False)
-        out["+ exact signals"] = replace(base, features=False)
-        out["+ graph/features (full)"] = base
+        out["dense only"] = replace(plain, lexical=False, exact=False, features=False)
+        out["hybrid (lexical+dense)"] = replace(plain, exact=False, features=False)
+        out["+ exact signals"] = replace(plain, features=False)
+        out["+ graph/features"] = plain
+        out["+ primary-first lexical pool"] = replace(base, title_boost=1.0)
+        out["+ title boost (full, default)"] = base
+        out["full without vectors"] = replace(base, dense=False)
     else:
-        out["lexical + exact"] = replace(base, dense=False, features=False)
-        out["lexical + exact + features"] = replace(base, dense=False)
+        out["+ exact signals"] = replace(plain, dense=False, features=False)
+        out["+ graph/features"] = replace(plain, dense=False)
+        out["+ primary-first lexical pool"] = replace(base, dense=False, title_boost=1.0)
+        out["+ title boost (full without vectors)"] = replace(base, dense=False)
     return out
 
 
 def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: bool,
-             verbose: bool) -> dict[str, dict[str, float]]:
+             verbose: bool) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+    """Acc@k per configuration, and per row the 'file rank/function rank' of each configuration."""
     sums: dict[str, dict[str, float]] = {name: {} for name in cfgs}
+    per_row: dict[str, dict[str, str]] = {}
     counts = {"files": 0, "functions": 0}
     for row in rows:
         root = evaldata.checkout(row)
@@ -69,6 +78,8 @@ def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: b
             for k in FUNC_KS:
                 if gold_funcs:
                     s[f"func@{k}"] = s.get(f"func@{k}", 0) + evaldata.acc_at(granks, gold_funcs, k)
+            per_row.setdefault(row["instance_id"], {})[name] = (
+                f"{_worst(franks, gold_files)}/{_worst(granks, gold_funcs) if gold_funcs else '–'}")
             if verbose:
                 print(f"{row['instance_id']:38s} {name:26s} file ranks {franks} func ranks {granks}",
                       file=sys.stderr, flush=True)
@@ -78,20 +89,29 @@ def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: b
         out[name] = {k: round(100 * v / counts["functions" if k.startswith("func") else "files"], 1)
                      for k, v in s.items()}
     out["_counts"] = {k: float(v) for k, v in counts.items()}
-    return out
+    return out, per_row
 
 
-def render(results: dict[str, dict[str, float]], bm25: dict[str, Any], command: str) -> str:
+def _worst(ranks: dict[str, int], gold: list[str]) -> str:
+    """The rank at which every gold item has been seen ('>100' when one is missing)."""
+    return str(max(ranks[g] for g in gold)) if all(g in ranks for g in gold) else ">100"
+
+
+def render(results: dict[str, dict[str, float]], per_row: dict[str, dict[str, str]],
+           bm25: dict[str, Any], command: str, load_at_start: str) -> str:
     counts = results.pop("_counts")
     cols = [f"file@{k}" for k in FILE_KS] + [f"func@{k}" for k in FUNC_KS]
     lines = [
         "# SWE-bench Lite dev: file and function localisation",
         "",
-        f"- date: {dt.date.today().isoformat()}",
-        f"- machine: {evaldata.machine()}",
+        f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='minutes')}",
+        f"- machine: {evaldata.machine()}; load average at start {load_at_start}, at end "
+        f"{evaldata.load_average()} (shared box)",
         f"- command: `{command}`",
         f"- rows: {int(counts['files'])} (file level), {int(counts['functions'])} with gold functions",
         "- query: `problem_statement` only; Acc@k = every gold item in the top k",
+        "- reference BM25: `python3 /work/shared/eval/tools/bm25_baseline.py swe --jsonl "
+        "/work/shared/eval/swebench_lite_dev.jsonl --mirrors /work/.mirror`, run by this command",
         "",
         "| configuration | " + " | ".join(f"Acc@{c.split('@')[1]} {c.split('@')[0]}" for c in cols) + " |",
         "|---|" + "---:|" * len(cols),
@@ -100,6 +120,11 @@ def render(results: dict[str, dict[str, float]], bm25: dict[str, Any], command: 
     lines.append("| reference BM25 (shared tool, same rows) | " + " | ".join(str(v) for v in ref) + " |")
     for name, vals in results.items():
         lines.append(f"| {name} | " + " | ".join(str(vals.get(c, "")) for c in cols) + " |")
+    names = list(results)
+    lines += ["", "Per row: rank of the gold file / of the last gold function, per configuration.", "",
+              "| row | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for row_id, ranks in per_row.items():
+        lines.append(f"| {row_id} | " + " | ".join(ranks.get(n, "") for n in names) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -119,15 +144,17 @@ def main() -> None:
     if a.only:
         cfgs = {k: v for k, v in cfgs.items() if k in a.only}
     started = time.time()
-    results = evaluate(rows, cfgs, embed=not a.no_embed, verbose=a.verbose)
+    load_at_start = evaldata.load_average()
+    results, per_row = evaluate(rows, cfgs, embed=not a.no_embed, verbose=a.verbose)
     bm25 = {} if a.skip_bm25 else evaldata.run_bm25_baseline("swe")
-    command = "python benchmarks/swebench_eval.py " + " ".join(sys.argv[1:])
-    table = render(results, bm25, command.strip())
+    command = ".venv/bin/python benchmarks/swebench_eval.py " + " ".join(sys.argv[1:])
+    table = render(results, per_row, bm25, command.strip(), load_at_start)
     print(table)
     print(f"({time.time() - started:.0f}s)", file=sys.stderr)
     if a.out:
         a.out.write_text(table, encoding="utf-8")
-        a.out.with_suffix(".json").write_text(json.dumps({"bm25": bm25, "prism": results}, indent=1))
+        a.out.with_suffix(".json").write_text(json.dumps({"bm25": bm25, "prism": results, "per_row": per_row},
+                                                         indent=1))
 
 
 if __name__ == "__main__":

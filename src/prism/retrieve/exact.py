@@ -28,6 +28,25 @@ class SymbolStore(Protocol):
 
 
 @dataclass(frozen=True)
+class PathTable:
+    """The index's file paths grouped by file name; built once per index generation, since
+    grouping 50k+ paths on every query costs more than the rest of exact matching."""
+
+    by_name: dict[str, list[str]]
+
+    @classmethod
+    def build(cls, paths: Iterable[str]) -> PathTable:
+        by_name: dict[str, list[str]] = {}
+        for path in paths:
+            by_name.setdefault(posixpath.basename(path), []).append(path)
+        return cls(by_name)
+
+
+def _table(paths: Sequence[str] | PathTable) -> PathTable:
+    return paths if isinstance(paths, PathTable) else PathTable.build(paths)
+
+
+@dataclass(frozen=True)
 class ExactMatches:
     """Chunk scores from named symbols, file scores from named paths, chunks hit by frames."""
 
@@ -85,11 +104,9 @@ def _suffix_parts(path: str) -> list[str]:
     return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
 
 
-def match_paths(query: ParsedQuery, paths: Sequence[str]) -> dict[str, float]:
+def match_paths(query: ParsedQuery, paths: Sequence[str] | PathTable) -> dict[str, float]:
     """Indexed path → how directly the query names it (1.0: path or module; less: only a stem)."""
-    by_name: dict[str, list[str]] = {}
-    for path in paths:
-        by_name.setdefault(posixpath.basename(path), []).append(path)
+    by_name = _table(paths).by_name
     scores: dict[str, float] = {}
 
     def add(path: str, value: float) -> None:
@@ -130,14 +147,12 @@ def match_paths(query: ParsedQuery, paths: Sequence[str]) -> dict[str, float]:
 
 
 def match_frames(query: ParsedQuery, store: SymbolStore, files: dict[str, float],
-                 paths: Sequence[str]) -> dict[int, float]:
+                 paths: Sequence[str] | PathTable) -> dict[int, float]:
     """Chunks that contain a stack frame's line (later frames weigh more: closer to the failure)."""
     found: dict[int, float] = {}
     if not query.frames:
         return found
-    by_name: dict[str, list[str]] = {}
-    for path in paths:
-        by_name.setdefault(posixpath.basename(path), []).append(path)
+    by_name = _table(paths).by_name
     total = len(query.frames)
     for index, frame in enumerate(query.frames):
         parts = _suffix_parts(frame.path)
@@ -156,7 +171,9 @@ def match_frames(query: ParsedQuery, store: SymbolStore, files: dict[str, float]
     return found
 
 
-def match_exact(query: ParsedQuery, store: SymbolStore, paths: Sequence[str]) -> ExactMatches:
-    files = match_paths(query, paths)
+def match_exact(query: ParsedQuery, store: SymbolStore,
+                paths: Sequence[str] | PathTable) -> ExactMatches:
+    table = _table(paths)
+    files = match_paths(query, table)
     return ExactMatches(symbols=match_symbols(query, store), files=files,
-                        frames=match_frames(query, store, files, paths))
+                        frames=match_frames(query, store, files, table))

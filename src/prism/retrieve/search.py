@@ -16,7 +16,7 @@ from prism.errors import InputError
 from prism.index.feedback import FeedbackStore
 from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
-from prism.retrieve.exact import match_exact
+from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
@@ -137,7 +137,7 @@ class Searcher:
         self.feedback = feedback
         self.config = config or SearchConfig()
         self._cache_gen = -1
-        self._paths: list[str] = []
+        self._paths = PathTable({})
         self._dense_state: tuple[str | None, int] = (None, 0)
 
     def _refresh(self) -> None:
@@ -145,7 +145,7 @@ class Searcher:
         if gen == self._cache_gen:
             return
         files = getattr(self.store, "file_states", None)
-        self._paths = sorted(files()) if callable(files) else []
+        self._paths = PathTable.build(sorted(files()) if callable(files) else [])
         model = self.store.get_meta("embed_model")
         pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
         self._dense_state = (model, pending)
