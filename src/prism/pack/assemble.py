@@ -153,12 +153,16 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
 
 
 def assemble(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omitted_total: int,
-             frame: Frame, tokenizer: Tokenizer, savings: Savings | None) -> tuple[str, int]:
-    """(text, true token count); for JSON the stated count equals the true count when stable."""
+             frame: Frame, tokenizer: Tokenizer, savings: Savings | None, guess: int = 0) -> tuple[str, int]:
+    """(text, true token count); for JSON the stated count equals the true count when stable.
+
+    guess: a likely count to state first (e.g. a similar document's); a good one saves JSON a
+    full re-count, a bad one only costs that count.
+    """
     if frame.fmt != "json":  # only JSON states its own count (and the savings)
         text = render_text(chunks, omitted, omitted_total, frame, 0, {})
         return text, tokenizer.count(text)
-    tokens = 0
+    tokens = max(guess, 0)
     text = ""
     for _ in range(6):
         stated = savings.to_dict(tokens) if savings else {}
