@@ -11,7 +11,11 @@ Reports wall-clock p50/p95 and the process CPU time per call (the box is shared:
 jobs running, wall time is inflated by waiting for a core; CPU time is not). Usage:
 
     .venv/bin/python benchmarks/context_latency.py [--out benchmarks/results/context_latency.md]
-        [--repeat 2] [--modes lexical,dense] [--keep-vectors]
+        [--repeat 2] [--modes lexical,dense,pack] [--keep-vectors] [--cold-memos]
+
+    # the pack stage alone, before/after on identical hits (capture once, then both checkouts):
+    .venv/bin/python benchmarks/context_latency.py --modes pack
+    PYTHONPATH=OLD_CHECKOUT/src .venv/bin/python benchmarks/context_latency.py --modes pack
 """
 
 from __future__ import annotations
@@ -128,6 +132,39 @@ def measure(big: BigIndex, mode: str, repeat: int) -> list[str]:
     return lines
 
 
+def measure_pack_only(big: BigIndex, hits_file: Path) -> list[str]:
+    """`build_pack` CPU alone (no search, no savings) on hits captured once, memos emptied per call.
+
+    The hits are pickled to hits_file on first use and reused, so two checkouts (before/after)
+    pack exactly the same input.
+    """
+    import pickle
+
+    from prism.pack.intent import profile_for
+    from prism.pack.packer import build_pack, resolve_intent
+    from prism.pack.tokens import get_tokenizer
+
+    if not hits_file.exists():
+        with big.open() as prism_:
+            data = [(q, prism_.search(q, limit=min(profile_for(resolve_intent(q, None)).candidates, 100)).hits)
+                    for q in [*SHORT, *long_queries(prism_)]]
+        hits_file.write_bytes(pickle.dumps(data))
+    data = pickle.loads(hits_file.read_bytes())
+    tokenizer = get_tokenizer("cl100k_base")
+    lines = ["\n### pack stage alone (memos emptied before each call)", "",
+             "| format, budget | n | CPU p50 ms | CPU p95 ms |", "|---|---|---|---|"]
+    for fmt in ("markdown", "json"):
+        for budget in BUDGETS:
+            cpus: list[float] = []
+            for query, hits in data:
+                forget_memos()
+                started = time.process_time()
+                build_pack(query, hits, budget_tokens=budget, tokenizer=tokenizer, fmt=fmt)
+                cpus.append(1000 * (time.process_time() - started))
+            lines.append(f"| {fmt} {budget:,} | {len(cpus)} | {pct(cpus, .5):,.0f} | {pct(cpus, .95):,.0f} |")
+    return lines
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -145,13 +182,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--modes", default="lexical,dense")
+    ap.add_argument("--modes", default="lexical,dense",
+                    help="comma-separated: lexical, dense (benchmark vectors), pack (pack stage alone)")
+    ap.add_argument("--hits", type=Path, default=Path.home() / ".cache" / "prism-bench" / "hits.pkl",
+                    help="pack mode: captured hits, reused across checkouts")
     ap.add_argument("--keep-vectors", action="store_true", help="leave the benchmark vectors in the index")
     ap.add_argument("--label", default="", help="a note for the results header (e.g. the commit)")
     ap.add_argument("--cold-memos", action="store_true",
                     help="empty the pack memos before every call (no chunk seen before)")
     args = ap.parse_args()
     COLD["memos"] = args.cold_memos
+    modes = [m for m in args.modes.split(",") if m]
     big = build_big_index()
     header = [f"## Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC {args.label}".rstrip(), "",
               f"- machine: {machine()}; load average at start {load()}",
@@ -159,7 +200,10 @@ def main() -> None:
               f"- prism imported from {Path(prism.__file__).parent}",
               f"- command: `.venv/bin/python benchmarks/context_latency.py {' '.join(sys.argv[1:])}`".rstrip()]
     body: list[str] = []
-    for mode in args.modes.split(","):
+    for mode in modes:
+        if mode == "pack":
+            body.extend(measure_pack_only(big, args.hits))
+            continue
         if mode == "lexical":
             drop_benchmark_vectors(big)
         elif mode == "dense":
