@@ -160,6 +160,10 @@ def fill_benchmark_vectors(big: BigIndex, *, seed: int = 0) -> tuple[int, int]:
     random unit 384-d float32 vector (seeded by its text hash). Brute-force dense search costs
     the same whatever the values, so latency is representative; ranking quality is NOT (never
     use such an index for quality numbers). Returns (real vectors, random vectors).
+
+    This writes into the shared benchmark index: while the vectors are there, every other
+    benchmark on it searches densely (and loads MiniLM). Call `drop_benchmark_vectors` when
+    done, and do not run it beside another benchmark that expects a lexical index.
     """
     prism = big.open(embed=False)
     store = prism.store
