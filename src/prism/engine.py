@@ -137,7 +137,7 @@ class Prism:
         # (with a warning) while the model loads on a thread, and later searches use it.
         self._model_in_background = load_model_in_background
         self._model_loader: threading.Thread | None = None
-        self.results = ResultCache()  # context results; see ResultCache
+        self.results = ResultCache()  # search and context results; see ResultCache
         self._store: SqliteStore | None = None
 
     # -- plumbing --------------------------------------------------------------------------
@@ -355,7 +355,7 @@ class Prism:
         """
         from prism.index.feedback import FeedbackStore
         from prism.models import Hit
-        from prism.retrieve.search import Searcher, SearchResponse, validate_limit
+        from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
 
         validate_limit(limit)
         if not query.strip():
@@ -367,8 +367,13 @@ class Prism:
             feedback = FeedbackStore(self.index_dir / "feedback.db")
             searcher = Searcher(store, self._query_embedder, feedback)
             self._searcher = searcher
-        outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
-        stale: dict[str, bool] = {}
+        key = ("search", store.generation(), query, limit, files, filters, config)
+        outcome = self.results.get(key)
+        if not isinstance(outcome, SearchOutcome):
+            outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
+            if not outcome.warnings:  # a degraded (e.g. lexical-only) answer is not worth keeping
+                self.results.put(key, outcome)
+        stale: dict[str, bool] = {}  # staleness is read fresh on every call, cached or not
         hits = []
         for result in outcome.results:
             path = result.chunk.chunk.path
@@ -386,6 +391,7 @@ class Prism:
         store = FeedbackStore(self.index_dir / "feedback.db")
         try:
             store.record(path, symbol, helpful, query)
+            self.results.clear()  # feedback changes rankings the index generation cannot see
         finally:
             store.close()
 
