@@ -73,15 +73,16 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
-def first_files_first(source: SourceFile) -> tuple[int, int]:
+def first_files_first(source: SourceFile) -> tuple[int, str]:
     """Sort key for a first sync: source folders before tests, fixtures, docs and data; prose and
-    config after code; smaller files first, so early answers cover the most code soonest."""
+    config after code; path order within a group. (Smallest-first was tried: it pushed the big
+    central modules, e.g. sqlfluff's linter.py, behind hundreds of small files.)"""
     folders = source.path.split("/")[:-1]
     name = source.path.rsplit("/", 1)[-1]
     secondary = (any(part.lower() in SECONDARY_DIRS for part in folders)
                  or name.startswith("test_") or name.endswith(("_test.py", ".test.ts", ".spec.ts")))
     prose = source.language is None or source.language in PROSE_LANGUAGES
-    return (2 * secondary + prose, source.size)
+    return (2 * secondary + prose, source.path)
 
 
 def background_settings(settings: Settings) -> Settings:
