@@ -8,6 +8,8 @@ or the new state of a file, never half of it.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import threading
 import time
@@ -421,20 +423,61 @@ class SqliteStore:
             return int(cur.rowcount)
 
     def vector_matrix(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, float32 matrix) of every embedded chunk, cached until the next write."""
+        """(chunk ids, float32 matrix) of every embedded chunk, cached until the next write.
+
+        Besides the in-process cache, the matrix is snapshotted next to the index as .npy files
+        tagged with the index generation, so a fresh process (a CLI search) maps it in
+        milliseconds instead of decoding every vector row from SQLite.
+        """
         gen = self.generation()
         cached = self._vectors
         if cached is not None and cached[0] == model and cached[1] == gen:
             return cached[2], cached[3]
-        rows = self._conn.execute(
-            "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
-            " ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id", (model,)).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.empty((len(rows), dim), dtype=np.float32)
-        for i, row in enumerate(rows):
-            matrix[i] = np.frombuffer(row[1], dtype=np.float32)
-        self._vectors = (model, gen, ids, matrix)
+        loaded = self._load_vector_snapshot(model, gen, dim)
+        if loaded is None:
+            rows = self._conn.execute(
+                "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
+                " ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id", (model,)).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            self._save_vector_snapshot(model, gen, ids, matrix)
+            loaded = ids, matrix
+        self._vectors = (model, gen, *loaded)
+        return loaded
+
+    def _snapshot_paths(self, model: str) -> tuple[Path, Path, Path]:
+        tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
+        return (self.path.with_name(f"vectors-{tag}.npy"), self.path.with_name(f"vectors-{tag}.ids.npy"),
+                self.path.with_name(f"vectors-{tag}.json"))
+
+    def _load_vector_snapshot(self, model: str, gen: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+        data_path, ids_path, meta_path = self._snapshot_paths(model)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("generation") != gen or meta.get("dim") != dim:
+                return None
+            ids = np.load(ids_path)
+            matrix = np.load(data_path, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        if matrix.shape != (len(ids), dim):
+            return None
         return ids, matrix
+
+    def _save_vector_snapshot(self, model: str, gen: int, ids: np.ndarray, matrix: np.ndarray) -> None:
+        """Best effort: a read-only index folder just means no snapshot."""
+        data_path, ids_path, meta_path = self._snapshot_paths(model)
+        try:
+            meta_path.unlink(missing_ok=True)  # the tag goes last: a half-written snapshot is never used
+            for path, array in ((data_path, matrix), (ids_path, ids)):
+                tmp = path.with_suffix(".tmp.npy")
+                np.save(tmp, array)
+                os.replace(tmp, path)
+            meta_tmp = meta_path.with_suffix(".tmp")
+            meta_tmp.write_text(json.dumps({"generation": gen, "dim": int(matrix.shape[1])}), encoding="utf-8")
+            os.replace(meta_tmp, meta_path)
+        except OSError:
+            pass
 
     # -- stats -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from prism.config import Settings
@@ -254,3 +255,18 @@ def test_processes_opening_a_new_index_together_migrate_it_once(tmp_path: Path) 
     store = SqliteStore(path)
     assert store.stats()["files"] == 0
     store.close()
+
+
+def test_vector_snapshot_is_reused_by_a_new_process_and_never_stale(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        model, dim = prism.embedder.model_id, prism.embedder.dim
+        ids, matrix = prism.store.vector_matrix(model, dim)
+    with Prism(repo) as fresh:  # a new store: no in-process cache, the snapshot is mapped
+        again_ids, again = fresh.store.vector_matrix(model, dim)
+        assert isinstance(again, np.memmap)
+        assert again_ids.tolist() == ids.tolist() and np.array_equal(np.asarray(again), matrix)
+        write(repo, "app/extra.py", "def brand_new_function():\n    return 42\n")
+        fresh.index()
+        newest_ids, newest = fresh.store.vector_matrix(model, dim)
+        assert len(newest_ids) == len(ids) + 1 and newest.shape == (len(ids) + 1, dim)
