@@ -427,7 +427,8 @@ class Prism:
                 self._record_context(pack, budget_tokens)
             return pack
         limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
-        ranking = FileRanking(self.index_dir / INDEX_FILE, query)  # runs beside search and packing
+        # Only JSON states the savings; its whole-file BM25 baseline runs beside search and packing.
+        ranking = FileRanking(self.index_dir / INDEX_FILE, query) if fmt == "json" else None
         hits = self.search(query, limit=limit, filters=filters).hits
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
@@ -439,10 +440,16 @@ class Prism:
         return pack
 
     def _record_context(self, pack: Pack, budget_tokens: int) -> None:
+        from prism.index.lookup import file_tokens
         from prism.index.usage import UsageEvent, UsageLog
 
-        saved = pack.savings.whole_files_tokens - pack.tokens if pack.savings else 0
-        UsageLog(self.require_index()._conn).record(UsageEvent(
+        store = self.require_index()
+        if pack.savings is not None:
+            whole_files = pack.savings.whole_files_tokens
+        else:  # markdown/xml packs carry no savings block: count the whole files for the stats
+            whole_files = sum(file_tokens(store._conn, list(dict.fromkeys(c.path for c in pack.chunks))).values())
+        saved = whole_files - pack.tokens
+        UsageLog(store._conn).record(UsageEvent(
             "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
             len(pack.chunks), pack.seconds))
 
