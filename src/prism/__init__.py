@@ -40,7 +40,10 @@ _EXPORTS = {
     "NotFoundError": "prism.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "ConfigError", "IndexCorruptError", "IndexLockedError", "InputError", "ModelError", "NotFoundError",
+    "PathError", "Prism", "PrismError", "ProjectError", "Settings", "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
