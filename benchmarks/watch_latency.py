@@ -92,7 +92,8 @@ def main() -> None:
             fh.write(f"\n### {result['date']} — {root.name} — {args.embedder}\n\n"
                      f"Machine: {result['machine']}\n\n"
                      "Command: `.venv/bin/python benchmarks/watch_latency.py "
-                     f"--path {root} --edits {args.edits} --embedder {args.embedder} --record`\n\n| metric | value |\n|---|---|\n")
+                     f"--path {root} --edits {args.edits} --embedder {args.embedder} --record`\n\n"
+                     "| metric | value |\n|---|---|\n")
             for key in ("edits", "p50_ms", "p95_ms", "max_ms"):
                 fh.write(f"| {key} | {result[key]} |\n")
 
