@@ -356,6 +356,14 @@ def _layout(
     return _fill_gaps(spans, classes, root, lines, language, path)
 
 
+_HASH_COMMENT = re.compile(r"\s*#(?![!\[])")  # not a shebang or a Rust/PHP attribute
+_SLASH_COMMENT = re.compile(r"\s*(//|/\*|\*)")
+COMMENT_LINE = {"python": _HASH_COMMENT, "ruby": _HASH_COMMENT, "bash": _HASH_COMMENT}
+COMMENT_LINE.update({lang: _SLASH_COMMENT for lang in (
+    "c", "cpp", "csharp", "java", "javascript", "typescript", "tsx", "go", "rust", "kotlin", "swift",
+    "scala", "php")})
+
+
 def _fill_gaps(
     spans: list[Span],
     classes: list[tuple[_Def, Span]],
@@ -394,6 +402,17 @@ def _fill_gaps(
         if before >= 0 and all(CLOSING.fullmatch(lines[r]) for r in range(first, last + 1)):
             target = spans[owner[before]]
             spans[owner[before]] = replace(target, end=max(target.end, last))
+            continue
+        after = row  # the first covered row after the gap, if any
+        comment = COMMENT_LINE.get(language)
+        if comment is not None and after < total and owner[after] != -1 and all(
+                comment.match(lines[r]) or not lines[r].strip() for r in range(first, last + 1)):
+            # A banner or comment right before a unit ("# -- lifecycle --") reads as part of it;
+            # alone it would be a chunk of nothing but a comment.
+            target = spans[owner[after]]
+            spans[owner[after]] = replace(target, start=min(target.start, first))
+            for r in range(first, after):
+                owner[r] = owner[after]
             continue
         extra.append(_gap_span(first, last, classes, root, lines, language, path, module_rows))
     return sorted(spans + extra, key=lambda s: (s.start, s.end))

@@ -442,3 +442,20 @@ def test_prism_source_is_fully_covered() -> None:
         assert_covers_every_line(parsed, text)
         count += 1
     assert count > 10
+
+
+def test_a_comment_banner_between_methods_joins_the_next_method() -> None:
+    text = (
+        "class Store:\n"
+        "    def open(self):\n"
+        "        return 1\n"
+        "\n"
+        "    # -- lifecycle -------------------------------------------------\n"
+        "\n"
+        "    def close(self):\n"
+        "        return 2\n"
+    )
+    parsed = chunk_file("store.py", text, "python", count_tokens=words)
+    units = [(c.kind, c.qualified_name, c.start_line, c.end_line) for c in parsed.chunks]
+    assert ("method", "Store.close", 5, 8) in units
+    assert not any(c.content.strip().startswith("# --") for c in parsed.chunks if c.kind == "class")
