@@ -24,7 +24,7 @@ from prism.errors import IndexLockedError, PrismError
 from prism.index.embed import Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
 from prism.index.sqlite import FileRecord, IndexedFile, SqliteStore
-from prism.ingest.chunk import chunk_file
+from prism.ingest.chunk import CHUNKER_VERSION, chunk_file
 from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
 from prism.models import SourceFile
 
@@ -110,6 +110,11 @@ class Indexer:
         """
         started = time.perf_counter()
         report = IndexReport()
+        if self.store.get_meta("chunker_version") != CHUNKER_VERSION:
+            if self.store.count_chunks():
+                force = True  # built by another chunker: re-chunk all (meta moves when this sync ends)
+            else:  # a new index: record the version now, so a killed first run still resumes
+                self.store.set_meta({"chunker_version": CHUNKER_VERSION})
         options = WalkOptions(max_file_bytes=self.settings.max_file_bytes,
                               include=include, exclude=exclude)
         files = list(walk(self.root, options, on_skip=report.skipped.append))
@@ -145,7 +150,8 @@ class Indexer:
         gone = [path for path in states if path not in seen]
         self.store.delete_files(gone)
         report.files_deleted = len(gone)
-        self.store.set_meta({"root": str(self.root), "last_sync": str(time.time())})
+        self.store.set_meta({"root": str(self.root), "last_sync": str(time.time()),
+                             "chunker_version": CHUNKER_VERSION})
         report.seconds = time.perf_counter() - started
         return report
 

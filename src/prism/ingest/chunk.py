@@ -21,6 +21,9 @@ from prism.ingest.units import Outline, error_fraction, outline
 from prism.models import Chunk, ParsedFile
 
 MAX_CALLS = 200
+# Bump when a change to ingest gives different chunks for the same file: indexes built by
+# another version are re-chunked on their next sync (vectors are reused by text hash).
+CHUNKER_VERSION = "2"
 MAX_ERROR_FRACTION = 0.5  # above this share of bytes in ERROR nodes, a parse is not trusted
 
 

@@ -270,3 +270,13 @@ def test_vector_snapshot_is_reused_by_a_new_process_and_never_stale(repo: Path) 
         fresh.index()
         newest_ids, newest = fresh.store.vector_matrix(model, dim)
         assert len(newest_ids) == len(ids) + 1 and newest.shape == (len(ids) + 1, dim)
+
+
+def test_an_index_built_by_another_chunker_is_rechunked(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        assert prism.index().files_indexed == 0
+        prism.store.set_meta({"chunker_version": "0"})
+        report = prism.index()
+        assert report.files_indexed == 3 and report.embedded == 0  # vectors reused by text hash
+        assert prism.index().files_indexed == 0
