@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
 
-from prism.retrieve.search import SearchConfig
+from prism.retrieve.search import SearchConfig, with_weights
 
 
 def materialise() -> Path:
@@ -55,17 +55,20 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-bm25", action="store_true")
     a = ap.parse_args()
+    load_at_start = evaldata.load_average()
     root = materialise()
     prism = evaldata.open_index(root, embed=not a.no_embed, progress=True)
     _, queries = evaldata.load_cosqa()
     base = SearchConfig()
     cfgs = {"lexical only": replace(base, dense=False, exact=False, features=False)}
     if not a.no_embed:
+        hybrid = replace(base, exact=False, features=False)
         cfgs["dense only"] = replace(base, lexical=False, exact=False, features=False)
-        cfgs["hybrid (lexical+dense)"] = replace(base, exact=False, features=False)
-        cfgs["hybrid, dense weight 2"] = replace(base, exact=False, features=False,
-                                                 weights=replace(base.weights, dense=2.0))
-        cfgs["full"] = base
+        cfgs["hybrid, equal weights (no query routing)"] = with_weights(hybrid, dense_nl=base.weights.dense)
+        for weight in (2.0, 4.0):
+            cfgs[f"hybrid, natural-language dense weight {weight:g}"] = with_weights(hybrid, dense_nl=weight)
+        cfgs[f"hybrid, natural-language dense weight {base.weights.dense_nl:g} (default)"] = hybrid
+        cfgs["full (default: + exact signals, features)"] = base
     rows = []
     for name, cfg in cfgs.items():
         mrr = 0.0
@@ -84,11 +87,13 @@ def main() -> None:
         rows.append((name, round(100 * mrr / n, 2), *(round(100 * hits[k] / n, 1) for k in hits), round(ms, 1)))
         print(rows[-1], file=sys.stderr, flush=True)
     bm25 = {} if a.skip_bm25 else evaldata.run_bm25_baseline("cosqa")
-    command = "python benchmarks/cosqa_eval.py " + " ".join(sys.argv[1:])
+    command = ".venv/bin/python benchmarks/cosqa_eval.py " + " ".join(sys.argv[1:])
     lines = [
         "# CoSQA dev: query → function",
         "",
-        f"- date: {dt.date.today().isoformat()}", f"- machine: {evaldata.machine()}",
+        f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='minutes')}",
+        f"- machine: {evaldata.machine()}; load average at start {load_at_start}, at end "
+        f"{evaldata.load_average()} (shared box: ms/query is noisy)",
         f"- command: `{command.strip()}`",
         f"- {len(queries)} queries over {prism.store.stats()['files']} functions (one file per corpus id); "
         "MRR over the top 100 (0 beyond)",

@@ -30,7 +30,7 @@ class Weights:
 
     lexical: float = 1.0
     dense: float = 1.0
-    dense_nl: float = 2.0  # dense weight for short natural-language questions (words, no code)
+    dense_nl: float = 8.0  # short natural-language questions: dense leads, lexical only rescues
     symbol: float = 1.5
     path: float = 2.0
     frame: float = 1.0
