@@ -3,9 +3,11 @@
 Corpus: the shared ≥100k-chunk benchmark index of `bigindex.py` (HEAD and older release trees
 of the five SWE-bench dev projects side by side, indexed lexically; built once and reused).
 Measured in one warm process: lexical + exact + features through `Prism.search` on the real
-index; the dense part separately (query embedding with the bundled MiniLM, and a brute-force
-product against a 100k × 384 matrix of unit vectors — embedding 100k real chunks takes hours
-on 2 cores), and their sum reported as the hybrid estimate. CLI cold start is
+index, with the engine's result cache cleared before each query (a repeated request is
+answered from that cache in well under a millisecond); the dense part separately (query
+embedding with the bundled MiniLM, and a brute-force product against a 100k × 384 matrix of
+unit vectors — embedding 100k real chunks takes hours on 2 cores), and their sum reported as
+the hybrid estimate. CLI cold start is
 `prism search --json` as a fresh process.
 
     .venv/bin/python benchmarks/search_latency.py [--out benchmarks/results/search_latency.md]
@@ -65,6 +67,7 @@ def main() -> None:
         times = []
         for _ in range(a.repeat):
             for q in queries:
+                prism.results.clear()  # the engine caches rankings per request: time the work
                 t = time.perf_counter()
                 prism.search(q, limit=10, config=cfg)
                 times.append((time.perf_counter() - t) * 1000)
@@ -73,6 +76,8 @@ def main() -> None:
     import numpy as np
 
     from prism.index.embed import load_embedder
+    from prism.retrieve.dense import query_windows
+    from prism.retrieve.query import parse_query
 
     embedder = load_embedder("minilm", threads=2)
     rng = np.random.default_rng(0)
@@ -82,11 +87,13 @@ def main() -> None:
         times = []
         for q in queries:
             t = time.perf_counter()
-            vec = embedder.embed_query(q)
-            sims = matrix @ vec
+            windows = query_windows(parse_query(q))  # as search_dense: up to 3 windows of a long text
+            vecs = np.stack([embedder.embed_query(w) for w in windows])
+            sims = (matrix @ vecs.T).max(axis=1)
             np.argpartition(-sims, 200)[:200]
             times.append((time.perf_counter() - t) * 1000)
-        rows.append((label, "dense: embed query + 100k×384 product", statistics.median(times), pct(times, 0.95)))
+        rows.append((label, "dense: embed query windows + 100k×384 product", statistics.median(times),
+                     pct(times, 0.95)))
     cold = []
     env = {**os.environ, "PRISM_HOME": str(big.home)}
     for _ in range(3):
