@@ -7,6 +7,7 @@ the fusion plumbing, in a second or two.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_scores_explain_and_filters(prism: Prism) -> None:
     response = prism.search("coupon discount", limit=5)
     hits = response.hits
     assert hits[0].score == pytest.approx(1.0)
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     assert "lexical" in hits[0].explain
     only_cart = prism.search("coupon discount", filters=SearchFilters(path="shop/cart.py"))
     assert {h.chunk.chunk.path for h in only_cart.hits} == {"shop/cart.py"}
