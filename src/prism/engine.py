@@ -355,9 +355,11 @@ class Prism:
         """
         from prism.index.feedback import FeedbackStore
         from prism.models import Hit
+        from prism.retrieve.query import clean_query
         from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
 
         validate_limit(limit)
+        query = clean_query(query)
         if not query.strip():
             raise InputError("The search query is empty.",
                              hint="Pass a question, identifier or issue text (or - to read stdin).")
@@ -410,8 +412,10 @@ class Prism:
         from prism.pack.intent import profile_for
         from prism.pack.packer import build_pack, check_request, resolve_intent
         from prism.pack.records import Pack
+        from prism.retrieve.query import clean_query
 
         check_request(budget_tokens, fmt)
+        query = clean_query(query)
         if not query.strip():
             raise InputError("The context query is empty.",
                              hint="Pass a task, question or issue text (or - to read stdin).")

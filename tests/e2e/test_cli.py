@@ -86,3 +86,15 @@ def test_commands_act_on_the_project_containing_the_cwd(repo: Path, prism_home: 
     proc = subprocess.run([sys.executable, "-m", "prism", "status", "--json"], cwd=repo / "src",
                           env=env, capture_output=True, text=True, check=False)
     assert json.loads(proc.stdout)["files"] == 2
+
+
+def test_queries_with_invalid_utf8_and_nul_bytes_still_search(repo: Path) -> None:
+    assert runner.invoke(app, ["index", "--project", str(repo), "--json"]).exit_code == 0
+    raw = b"\xff\xfe pasted log \x00 with Calculator total"
+    result = runner.invoke(app, ["search", "-", "--project", str(repo), "--json"], input=raw)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert "\x00" not in data["query"] and any(r["symbol"] == "Calculator.total" for r in data["results"])
+    result = runner.invoke(app, ["context", "-", "--project", str(repo), "--budget", "200", "--json"], input=raw)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tokens"] <= 200

@@ -101,6 +101,14 @@ def _code_spans(text: str) -> list[str]:
     return spans
 
 
+def clean_query(text: str) -> str:
+    """The query as valid text: lone surrogates (undecodable bytes) become U+FFFD, NULs go.
+
+    Tokenizers and SQLite reject both; a pasted log with a stray byte must still search.
+    """
+    return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", " ")
+
+
 def parse_query(text: str) -> ParsedQuery:
     """Extract every signal from a query; never fails, whatever the text."""
     frames = tuple(

@@ -56,6 +56,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")]
 
 
+def read_stdin() -> str:
+    """Standard input as text; bytes that are not UTF-8 become U+FFFD instead of an error."""
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+
+
 def open_project(project: Path | None, index_dir: Path | None) -> Prism:
     settings = Settings()
     root = project.resolve() if project is not None else find_project_root(Path.cwd(), settings)
@@ -246,7 +251,7 @@ def search(
     from prism.models import CHUNK_KINDS, SearchFilters
 
     with reporting(json_out):
-        text = sys.stdin.read() if query == "-" else query
+        text = read_stdin() if query == "-" else query
         bad = [k for k in kind or () if k not in CHUNK_KINDS]
         if bad:
             raise InputError(f"Unknown --kind {bad[0]!r}.", hint=f"Use one of: {', '.join(CHUNK_KINDS)}.",
@@ -367,7 +372,7 @@ def context(
         from prism.pack.packer import check_request
 
         check_request(budget, fmt)  # --json wins over --format, but a bad --format is still an error
-        text = sys.stdin.read() if query == "-" else query
+        text = read_stdin() if query == "-" else query
         prism = open_project(project, index_dir)
         pack = prism.context(text, budget_tokens=budget, fmt="json" if json_out else fmt, expand=expand,
                              intent=intent, tokenizer=tokenizer, line_numbers=line_numbers)
