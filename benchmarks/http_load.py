@@ -82,7 +82,7 @@ async def wait_ready(base: str, timeout_s: float = 120) -> None:
 
 
 async def throughput(base: str, token: str, clients: int, seconds: float, budget: int,
-                     cheap: bool = False) -> dict[str, object]:
+                     cheap: bool = False, distinct: bool = False) -> dict[str, object]:
     """Search/context mix, or with cheap=True an authenticated GET that does no retrieval (HTTP overhead)."""
     latencies: dict[str, list[float]] = {"search": [], "context": []}
     errors: dict[str, int] = {}
@@ -95,6 +95,8 @@ async def throughput(base: str, token: str, clients: int, seconds: float, budget
             while time.monotonic() < stop:
                 kind = "search" if rng.random() < 0.7 else "context"
                 query = rng.choice(QUERIES)
+                if distinct:  # a never-repeated request: two topics and a number, so no cache can answer it
+                    query = f"{query} {rng.choice(QUERIES)} {rng.randrange(10**9)}"
                 body: dict[str, object] = {"query": query, "limit": 10} if kind == "search" else \
                     {"query": query, "budget_tokens": budget}
                 start = time.perf_counter()
@@ -173,6 +175,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=2000, help="context budget_tokens")
     parser.add_argument("--source", type=Path, default=None)
     parser.add_argument("--embedder", default="hashing")
+    parser.add_argument("--distinct", action="store_true",
+                        help="never repeat a query (measures the engine, not the result cache)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="prism-http-load-"))
@@ -202,7 +206,8 @@ def main() -> None:
             index_s = time.perf_counter() - start
             stats = client.get("/api/v1/projects/bench/stats").json()["stats"]
         warm = asyncio.run(throughput(base, admin["api_key"], 2, min(5.0, args.seconds), args.budget))
-        load = asyncio.run(throughput(base, admin["api_key"], args.clients, args.seconds, args.budget))
+        load = asyncio.run(throughput(base, admin["api_key"], args.clients, args.seconds, args.budget,
+                                      distinct=args.distinct))
         overhead = asyncio.run(throughput(base, admin["api_key"], args.clients, min(10.0, args.seconds),
                                           args.budget, cheap=True))
         capacity, _, period = args.limit_rate.partition("/")
@@ -216,6 +221,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": {"nproc": os.cpu_count(), "cpu": cpu,
                                                                "python": platform.python_version()},
+        "distinct_queries": args.distinct,
         "index": {"files": stats["files"], "chunks": stats["chunks"], "tokens": stats["tokens"],
                   "embedder": args.embedder, "index_seconds": round(index_s, 1),
                   "files_indexed": report["files_indexed"]},
