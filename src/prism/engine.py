@@ -133,6 +133,7 @@ class Prism:
         self.index_dir = (index_dir or index_dir_for(self.root, self.settings)).resolve()
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        self._searcher_lock = threading.Lock()
         # Servers: the first search must not wait seconds for the model; it runs lexically
         # (with a warning) while the model loads on a thread, and later searches use it.
         self._model_in_background = load_model_in_background
@@ -364,11 +365,12 @@ class Prism:
             raise InputError("The search query is empty.",
                              hint="Pass a question, identifier or issue text (or - to read stdin).")
         store = self.require_index()
-        searcher = getattr(self, "_searcher", None)
-        if searcher is None or searcher.store is not store:
-            feedback = FeedbackStore(self.index_dir / "feedback.db")
-            searcher = Searcher(store, self._query_embedder, feedback)
-            self._searcher = searcher
+        with self._searcher_lock:  # concurrent first requests build one searcher, not several
+            searcher = getattr(self, "_searcher", None)
+            if searcher is None or searcher.store is not store:
+                feedback = FeedbackStore(self.index_dir / "feedback.db")
+                searcher = Searcher(store, self._query_embedder, feedback)
+                self._searcher = searcher
         key = ("search", store.generation(), query, limit, files, filters, config)
         outcome = self.results.get(key)
         if not isinstance(outcome, SearchOutcome):

@@ -7,11 +7,12 @@ untouched. Search turns the net count of marks into a small, bounded boost.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from prism.index.sqlite import connect_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -31,9 +32,7 @@ class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False,
-                                     isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = connect_wal(path)
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -68,6 +68,29 @@ class IndexedFile:
     text_hashes: tuple[str, ...]
 
 
+def connect_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
+    """An autocommit connection to a WAL database, safe when several processes open it at once.
+
+    Switching a new file to WAL needs a lock that SQLite does not wait for, so a burst of first
+    opens (concurrent requests, a CLI beside an MCP server) retries instead of failing.
+    """
+    conn = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("prism.index") / "schema"
     found = []
@@ -111,12 +134,8 @@ class SqliteStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False,
-                                         isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = connect_wal(path)
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(

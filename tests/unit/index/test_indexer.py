@@ -280,3 +280,25 @@ def test_an_index_built_by_another_chunker_is_rechunked(repo: Path) -> None:
         report = prism.index()
         assert report.files_indexed == 3 and report.embedded == 0  # vectors reused by text hash
         assert prism.index().files_indexed == 0
+
+
+def test_many_threads_searching_a_fresh_project_at_once_all_succeed(repo: Path) -> None:
+    import concurrent.futures
+
+    with Prism(repo) as prism:
+        prism.index()
+    engine = Prism(repo)  # new engine: searcher, feedback store and caches not yet built
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: engine.search(f"refresh token {i}"), range(32)))
+    assert all(r.hits for r in results)
+    engine.close()
+
+
+def test_processes_opening_one_new_wal_database_together_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.db"
+    script = ("import sys; from pathlib import Path; from prism.index.feedback import FeedbackStore; "
+              "FeedbackStore(Path(sys.argv[1])).close()")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE) for _ in range(8)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr.decode()
