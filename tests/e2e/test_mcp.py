@@ -123,9 +123,12 @@ async def exercise(client: Client, repo: Path) -> None:
         return text
 
     async def ready() -> bool:
-        return "refresh_token" in await call("search_code", {"query": "refresh token"})
+        answer = await call("search_code", {"query": "refresh token"})
+        # Wait for the vectors too: "refreshed" only meets "refresh" through dense retrieval,
+        # and on a loaded machine the background embedding can lag the lexical index.
+        return "refresh_token" in answer and "still being computed" not in answer
 
-    assert await wait_for(ready)
+    assert await wait_for(ready, timeout_s=60.0)
 
     found = await call("search_code", {"query": "refresh access token", "max_tokens": 300})
     assert "app/auth.py:" in found
