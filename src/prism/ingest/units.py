@@ -85,8 +85,18 @@ class _Def:
 @cache
 def get_query(language: str) -> tree_sitter.Query:
     """The compiled unit query for a language (queries/<language>.scm)."""
-    source = resources.files("prism.ingest").joinpath("queries", f"{language}.scm").read_text()
-    return tree_sitter.Query(get_language(language), source)
+    return tree_sitter.Query(get_language(language), query_source(language))
+
+
+def query_source(name: str) -> str:
+    """A query file's text, with the files named on a leading `; inherits: a, b` line prepended
+    (TypeScript extends JavaScript's patterns, TSX TypeScript's), as nvim-treesitter does."""
+    source = resources.files("prism.ingest").joinpath("queries", f"{name}.scm").read_text()
+    first, _, rest = source.partition("\n")
+    if not first.startswith("; inherits:"):
+        return source
+    parents = [p.strip() for p in first.removeprefix("; inherits:").split(",") if p.strip()]
+    return "\n".join([*(query_source(p) for p in parents), rest])
 
 
 def end_row(node: tree_sitter.Node) -> int:
