@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
+from prism.ingest.paths import in_secondary_place, is_code
 
 if TYPE_CHECKING:  # engine imports index, not the other way round
     from prism.engine import Prism
@@ -33,14 +34,6 @@ log = logging.getLogger("prism.index.background")
 Phase = Literal["starting", "indexing", "embedding", "watching", "waiting", "stopped", "error"]
 
 LOCK_RETRY_S = 2.0
-SECONDARY_DIRS = frozenset({
-    "test", "tests", "testing", "spec", "specs", "__tests__", "fixtures", "fixture", "testdata",
-    "test_data", "docs", "doc", "examples", "example", "samples", "data", "benchmarks", "bench",
-    "vendor", "third_party", "migrations", "scripts",
-})
-PROSE_LANGUAGES = frozenset({"markdown", "text", "json", "yaml", "toml", "rst", "csv", "xml", "html"})
-
-
 @dataclass(frozen=True)
 class Progress:
     """A snapshot of what the background indexer is doing and has done."""
@@ -77,12 +70,8 @@ def first_files_first(source: SourceFile) -> tuple[int, str]:
     """Sort key for a first sync: source folders before tests, fixtures, docs and data; prose and
     config after code; path order within a group. (Smallest-first was tried: it pushed the big
     central modules, e.g. sqlfluff's linter.py, behind hundreds of small files.)"""
-    folders = source.path.split("/")[:-1]
-    name = source.path.rsplit("/", 1)[-1]
-    secondary = (any(part.lower() in SECONDARY_DIRS for part in folders)
-                 or name.startswith("test_") or name.endswith(("_test.py", ".test.ts", ".spec.ts")))
-    prose = source.language is None or source.language in PROSE_LANGUAGES
-    return (2 * secondary + prose, source.path)
+    secondary = in_secondary_place(source.path)
+    return (2 * secondary + (not is_code(source.language)), source.path)
 
 
 def background_settings(settings: Settings) -> Settings:

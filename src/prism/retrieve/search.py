@@ -14,6 +14,7 @@ from typing import Protocol
 
 from prism.errors import InputError
 from prism.index.feedback import FeedbackStore
+from prism.ingest.paths import in_secondary_place, is_code
 from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
@@ -107,19 +108,9 @@ class SearchStore(Protocol):
     def vector_matrix(self, model: str, dim: int) -> tuple[object, object]: ...
 
 
-_CODE_LANGUAGES = frozenset({
-    "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby",
-    "php", "kotlin", "swift", "scala", "bash", "lua"})
-_SECONDARY_PARTS = ("test", "tests", "testing", "fixtures", "examples", "docs", "doc", "benchmarks")
-
-
 def is_secondary(sc: StoredChunk) -> bool:
     """Tests, fixtures, examples, docs and data: rarely where a reported bug gets fixed."""
-    path = sc.chunk.path
-    parts = path.split("/")
-    name = parts[-1]
-    return (sc.chunk.language not in _CODE_LANGUAGES or name.startswith("test_")
-            or name.endswith(("_test.py", "conftest.py")) or any(p in _SECONDARY_PARTS for p in parts[:-1]))
+    return not is_code(sc.chunk.language) or in_secondary_place(sc.chunk.path)
 
 
 def _has_filters(filters: SearchFilters | None) -> bool:
