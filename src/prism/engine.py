@@ -233,7 +233,9 @@ class Prism:
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
                                   order=order)
             if self.settings.embed if embed is None else embed:
+                started = time.perf_counter()
                 report.embedded = self._embed(indexer, progress, None)
+                report.seconds += time.perf_counter() - started  # the summary states the whole run
                 # embed_pending ran to completion, so nothing is left to count
             else:
                 model = self.store.get_meta("embed_model") or self.embedder_id()
