@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import typer.main
+from pydantic import AliasChoices
 
 from prism.config import Settings
 from prism.serve.cli import app
+from prism.serve.http.settings import ServerSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -56,6 +58,16 @@ def settings_reference() -> str:
     for name, field in Settings.model_fields.items():
         default = "~/.prism" if name == "home" else field.default
         lines.append(f"| `PRISM_{name.upper()}` | `{default}` | {field.description or ''} |")
+    lines += ["", "## Team server (`prism serve`)", "",
+              "Generated from `prism.serve.http.settings.ServerSettings`. Where two names are shown, the",
+              "second is the original PRISM's name and is read too.", "",
+              "| variable | default | meaning |", "|---|---|---|"]
+    for field in ServerSettings.model_fields.values():
+        alias = field.validation_alias
+        names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        default = field.get_default(call_default_factory=True, validated_data={})
+        variables = ", ".join(f"`{n}`" for n in names)
+        lines.append(f"| {variables} | `{default}` | {field.description or ''} |")
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ Changing API_SECRET invalidates every stored API key and encrypted value: rotate
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -29,14 +30,24 @@ def _derive(root: bytes, purpose: str) -> bytes:
 
 
 def load_or_create_dev_secret(folder: Path) -> str:
-    """The development root secret, created once (0600) so the CLI and server share it."""
+    """The development root secret, created once (0600) so the CLI and server share it.
+
+    Several processes may start at once (`prism serve --workers N`): each writes a private temp
+    file and hard-links it into place, so exactly one secret wins and nobody reads a half-written
+    file.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DEV_SECRET_FILE
     if not path.exists():
-        value = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value)
+        temp = folder / f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+                os.link(temp, path)
+        finally:
+            temp.unlink()
     return path.read_text(encoding="utf-8").strip()
 
 

@@ -37,3 +37,39 @@ def test_production_gate() -> None:
         validate_for_start(ServerSettings(environment="production", api_secret="a" * 40, cors_origins=["*"]))
     warnings = validate_for_start(ServerSettings(allow_anonymous=True))
     assert any("Anonymous" in w for w in warnings)
+
+
+def test_rate_backend_names_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServerSettings().rate_backend == "auto" and ServerSettings().limiter_backend == "memory"
+    assert ServerSettings(workers=4).limiter_backend == "sqlite"
+    assert ServerSettings(workers=4, rate_backend="memory").limiter_backend == "memory"
+    monkeypatch.setenv("PRISM_RATE_BACKEND", " SQLite ")
+    assert load_server_settings().limiter_backend == "sqlite"
+    monkeypatch.setenv("PRISM_RATE_BACKEND", "redis")  # the scale-out backend is not built yet
+    with pytest.raises(ConfigError, match="PRISM_RATE_BACKEND") as info:
+        load_server_settings()
+    assert "'auto', 'memory' or 'sqlite'" in info.value.message and "redis" not in info.value.message
+    monkeypatch.setenv("PRISM_RATE_BACKEND", "auto")
+    monkeypatch.setenv("PRISM_WORKERS", "0")
+    with pytest.raises(ConfigError, match="PRISM_WORKERS"):
+        load_server_settings()
+
+
+def test_per_worker_buckets_are_warned_about() -> None:
+    warnings = validate_for_start(ServerSettings(workers=3, rate_backend="memory"))
+    assert any("3 workers" in w and "sqlite" in w for w in warnings)
+    assert not any("workers" in w for w in validate_for_start(ServerSettings(workers=3)))
+
+
+def test_the_worker_factory_shares_one_limiter(prism_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prism serve --workers N` sets PRISM_WORKERS; every worker's app then uses PRISM_HOME's SQLite buckets."""
+    from prism.serve.http.app import app_from_env, create_app
+    from prism.serve.http.limits import SqliteRateLimiter, TokenBucketLimiter
+
+    monkeypatch.setenv("PRISM_API_SECRET", "s" * 40)
+    assert isinstance(create_app(load_model=False).state.prism.limiter, TokenBucketLimiter)
+    monkeypatch.setenv("PRISM_WORKERS", "2")
+    limiter = app_from_env().state.prism.limiter
+    assert isinstance(limiter, SqliteRateLimiter)
+    assert limiter.path == prism_home / "server" / "ratelimit.db"
+    limiter.close()

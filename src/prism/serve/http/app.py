@@ -7,6 +7,7 @@ log, metrics) → CORS → FastAPI routes, each guarded by its declared permissi
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
 from prism.serve.http.keys import KeyStore
-from prism.serve.http.limits import RateLimiter, TokenBucketLimiter
+from prism.serve.http.limits import RateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
 from prism.serve.http.middleware import EdgeMiddleware
 from prism.serve.http.projects import ProjectRegistry
@@ -47,7 +48,7 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
     state = ServerState(
         settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
         projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes),
-        limiter=limiter or TokenBucketLimiter(), usage=UsageCounter(db),
+        limiter=limiter or make_limiter(server.limiter_backend, folder), usage=UsageCounter(db),
     )
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
     return state
@@ -99,11 +100,14 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
             threading.Thread(target=_load_model, args=(state,), name="prism-model", daemon=True).start()
         else:
             state.readiness.checks["model"] = "ok"
-        log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s)",
-                 server.environment, server.allow_anonymous, server.jwt_secret is not None)
+        log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s, "
+                 "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
+                 type(state.limiter).__name__)
         yield
         state.usage.flush()
         state.projects.close()
+        if isinstance(state.limiter, SqliteRateLimiter):
+            state.limiter.close()
 
     app = FastAPI(title="PRISM", version=PRISM_VERSION, openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, lifespan=lifespan,
@@ -137,16 +141,33 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory prism.serve.http.app:app_from_env` (used by --workers)."""
+    """Factory for `uvicorn --factory prism.serve.http.app:app_from_env` (used by --workers).
+
+    Each worker process calls it; PRISM_WORKERS (set by `run`) makes `auto` pick the shared limiter.
+    """
     return create_app()
 
 
+def prepare_home(server: ServerSettings, engine: Settings) -> None:
+    """Create what every worker opens (dev secret, migrated database) once, before workers start."""
+    folder = engine.home / "server"
+    if server.api_secret is None:
+        load_or_create_dev_secret(folder)
+    ServerDB(folder / "server.db").close()
+
+
 def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
-    """Serve with uvicorn; the configuration is checked before a port is bound."""
+    """Serve with uvicorn; the configuration is checked before a port is bound.
+
+    The worker count goes to the workers through PRISM_WORKERS (they inherit the environment),
+    so with PRISM_RATE_BACKEND=auto they share one SQLite rate limiter.
+    """
     import uvicorn
 
+    os.environ["PRISM_WORKERS"] = str(workers)
     server = load_server_settings()
-    validate_for_start(server)
+    validate_for_start(server)  # raises for unsafe settings; each app logs the warnings itself
+    prepare_home(server, Settings())
     if workers > 1:
         uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=False, log_config=None,

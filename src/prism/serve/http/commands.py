@@ -106,8 +106,9 @@ def rotate(key_id: Annotated[str, typer.Argument(help="The key id to replace.")]
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes "
-                                         "(rate limits are per worker until the Redis limiter ships).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes; with more "
+                                         "than one, rate limits are shared through PRISM_HOME/server/"
+                                         "ratelimit.db (see PRISM_RATE_BACKEND).")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the team HTTP API (uvicorn); refuses unsafe production settings before binding."""

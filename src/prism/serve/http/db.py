@@ -1,7 +1,9 @@
 """ServerDB: the server's own SQLite database (keys, projects, usage, stored secrets), with migrations.
 
 This is server state, separate from every project index: it lives at
-PRISM_HOME/server/server.db. One connection guarded by a lock; every statement is short.
+PRISM_HOME/server/server.db. One connection per process, guarded by a lock; every statement is
+short, and every read sees the latest commit of any process (WAL, autocommit), so worker processes
+share keys and projects without caching them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
+from prism.index.sqlite import connect_wal
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -59,9 +62,8 @@ class ServerDB:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn = connect_wal(path, timeout_s=5.0)
+            self._conn.execute("PRAGMA synchronous=FULL")  # rare writes; a revoke must survive a power cut
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"The server database {path} cannot be opened: {exc}.",
@@ -77,15 +79,22 @@ class ServerDB:
         return self.version == len(MIGRATIONS)
 
     def _migrate(self) -> None:
+        """Apply pending migrations, each in one write transaction that re-reads the version.
+
+        Worker processes open the database at the same moment; reading the version under the
+        write lock means each migration runs once, whoever gets there first.
+        """
         with self._lock:
-            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) >= len(MIGRATIONS):
+                return
+            for number, script in enumerate(MIGRATIONS, start=1):
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {number}")
+                    if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) < number:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                self._conn.execute(statement)
+                        self._conn.execute(f"PRAGMA user_version = {number}")
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")

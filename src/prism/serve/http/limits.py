@@ -1,21 +1,35 @@
-"""Rate limiting: the RateLimiter Protocol, an in-process token bucket, and the RateLimit-* headers.
+"""Rate limiting: the RateLimiter Protocol, its in-process and SQLite token buckets, and the RateLimit-* headers.
 
 A `Rate` of `600/60` is a bucket of 600 tokens refilled at 10 per second: bursts up to 600,
 600 per minute sustained. The Protocol has one method so a Redis implementation (scale-out)
-can be dropped in; the in-process one is exact under threads (one lock, monotonic clock).
+can be dropped in. `TokenBucketLimiter` keeps buckets in process memory and is exact under
+threads (one lock, monotonic clock); `SqliteRateLimiter` keeps them in one SQLite file that
+every worker process on the host shares (`prism serve --workers N`), one short write
+transaction per hit. Both spend tokens with the same arithmetic (`_take`), so they return the
+same decisions and headers for the same sequence of hits.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import os
+import random
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-from prism.errors import ConfigError
+from prism.errors import ConfigError, IndexCorruptError
+from prism.index.sqlite import connect_wal
+from prism.serve.http.settings import LimiterBackend
+
+log = logging.getLogger("prism.http")
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,24 @@ class RateLimiter(Protocol):
         ...
 
 
+def _take(tokens: float, at: float, now: float, rate: Rate, cost: int) -> tuple[float, Decision]:
+    """Refill a bucket from `at` to `now`, then spend `cost` if it can: the arithmetic every backend shares.
+
+    Time never runs backwards here (`now < at` refills nothing), so a clock step cannot drain a
+    bucket; a forward step refills it at most to capacity.
+    """
+    tokens = min(float(rate.capacity), tokens + max(0.0, now - at) * rate.per_second)
+    allowed = tokens >= cost
+    if allowed:
+        tokens -= cost
+    missing = max(0.0, cost - tokens)
+    return tokens, Decision(
+        allowed=allowed, limit=rate.capacity, remaining=int(tokens),
+        reset_s=(rate.capacity - tokens) / rate.per_second,
+        retry_after_s=0.0 if allowed else missing / rate.per_second,
+    )
+
+
 class TokenBucketLimiter:
     """In-process token buckets, one per key, forgotten LRU-first beyond `max_keys`."""
 
@@ -88,20 +120,166 @@ class TokenBucketLimiter:
         self._lock = threading.Lock()
 
     def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
-        now = self._clock()
         with self._lock:
+            now = self._clock()  # under the lock, so hits are ordered in time
             tokens, at = self._buckets.get(key, (float(rate.capacity), now))
-            tokens = min(float(rate.capacity), tokens + (now - at) * rate.per_second)
-            allowed = tokens >= cost
-            if allowed:
-                tokens -= cost
+            tokens, decision = _take(tokens, at, now, rate, cost)
             self._buckets[key] = (tokens, now)
             self._buckets.move_to_end(key)
             if len(self._buckets) > self._max_keys:
                 self._buckets.popitem(last=False)
-        missing = max(0.0, cost - tokens)
-        return Decision(
-            allowed=allowed, limit=rate.capacity, remaining=int(tokens),
-            reset_s=(rate.capacity - tokens) / rate.per_second,
-            retry_after_s=0.0 if allowed else missing / rate.per_second,
-        )
+        return decision
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    key TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    at REAL NOT NULL,       -- time.time() of the last hit
+    full_at REAL NOT NULL   -- when the bucket is full again: past it, the row means the same as no row
+) WITHOUT ROWID
+"""
+
+
+class SqliteRateLimiter:
+    """Token buckets in one SQLite file shared by every process on this host (e.g. uvicorn workers).
+
+    Each hit is one `BEGIN IMMEDIATE` transaction: read the bucket, refill, spend, write, commit.
+    SQLite's write lock makes that read-modify-write atomic across processes, so N workers
+    together admit exactly what one bucket allows. WAL with synchronous=NORMAL keeps a commit
+    to an append without fsync (losing the last hits in a power cut only refills buckets).
+    One host only: SQLite locking is not reliable over network file systems (that is Redis's job).
+
+    The clock is `time.time()`, not `time.monotonic()`: the buckets outlive processes and are
+    compared across them, and Python defines no shared reference point for the monotonic clock
+    (on Linux it counts from boot, so buckets written before a reboot would look like the future).
+    The wall clock is read after the write lock is taken, so hits are ordered in time across
+    processes; if it steps back, `_take` refills nothing for that interval, and a step forward
+    refills at most to capacity.
+
+    Every `prune_every_s`, rows whose bucket has been full for that long are deleted (they mean
+    the same as no row), so the file holds only the keys seen lately. If the database fails (disk
+    full, locked past the busy timeout), hits fall back to an in-process bucket for
+    `retry_after_s`, with one warning, rather than failing requests.
+    """
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time, *, prune_every_s: float = 60.0,
+                 busy_timeout_s: float = 5.0, retry_after_s: float = 30.0) -> None:
+        self.path = path
+        self._clock = clock
+        self._prune_every_s = prune_every_s
+        self._busy_timeout_s = busy_timeout_s
+        self._retry_after_s = retry_after_s
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._next_prune = 0.0
+        self._fallback: TokenBucketLimiter | None = None
+        self._fallback_until = 0.0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._lock:
+                self._connection()  # fail at start, not on the first request
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"The rate-limit database {path} cannot be opened: {exc}.",
+                                    hint="It holds only bucket state: delete it and start again.",
+                                    value=path) from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        """This process's connection (a connection must not cross a fork: a child opens its own)."""
+        if self._conn is None or self._pid != os.getpid():
+            conn = connect_wal(self.path, timeout_s=self._busy_timeout_s)
+            conn.execute(_SCHEMA)
+            conn.execute("PRAGMA busy_timeout=0")  # `_hit` retries itself, with much shorter sleeps
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
+        with self._lock:
+            if self._fallback is not None and time.monotonic() < self._fallback_until:
+                return self._fallback.hit(key, rate, cost)
+            try:
+                decision = self._hit(key, rate, cost)
+            except sqlite3.Error as exc:
+                if self._fallback is None:
+                    log.warning("rate-limit database %s failed (%s): limits are per process for %.0f s",
+                                self.path, type(exc).__name__, self._retry_after_s)
+                    self._fallback = TokenBucketLimiter()
+                self._fallback_until = time.monotonic() + self._retry_after_s
+                self._drop_connection()
+                return self._fallback.hit(key, rate, cost)
+            if self._fallback is not None:
+                log.info("rate-limit database %s works again: limits are shared", self.path)
+                self._fallback = None
+            return decision
+
+    def _hit(self, key: str, rate: Rate, cost: int) -> Decision:
+        """One transaction, retried while another process holds the write lock, up to the busy timeout.
+
+        SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between tries, far longer than the
+        ~30 µs another process holds the lock for; under contention that put 100+ ms on a request.
+        Here a waiter sleeps 50 µs, doubling to at most 2 ms, with jitter.
+        """
+        deadline = 0.0
+        pause_s = 50e-6
+        while True:
+            try:
+                return self._transaction(key, rate, cost)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + self._busy_timeout_s
+                if now >= deadline:
+                    raise
+            time.sleep(pause_s * (0.5 + random.random()))
+            pause_s = min(pause_s * 2, 2e-3)
+
+    def _transaction(self, key: str, rate: Rate, cost: int) -> Decision:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = self._clock()  # after the lock: hits are ordered in time across processes
+            row = conn.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens, at = (float(rate.capacity), now) if row is None else (float(row[0]), float(row[1]))
+            tokens, decision = _take(tokens, at, now, rate, cost)
+            conn.execute("INSERT OR REPLACE INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)",
+                         (key, tokens, now, now + decision.reset_s))
+            if now >= self._next_prune:
+                self._next_prune = now + self._prune_every_s
+                # Full for a whole period: gone means the same (the margin keeps float rounding moot).
+                conn.execute("DELETE FROM buckets WHERE full_at < ?", (now - self._prune_every_s,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return decision
+
+    def _drop_connection(self) -> None:
+        """Forget a connection that failed; the next hit after the fallback period opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):  # already failing; the warning above says so
+                conn.close()
+
+    def bucket_count(self) -> int:
+        """Rows stored (for tests and diagnostics)."""
+        with self._lock:
+            return int(self._connection().execute("SELECT count(*) FROM buckets").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and self._pid == os.getpid():
+                conn.close()
+
+
+RATE_DB_FILE = "ratelimit.db"
+
+
+def make_limiter(backend: LimiterBackend, folder: Path) -> RateLimiter:
+    """The limiter for a resolved backend name; SQLite keeps its buckets in `folder`/ratelimit.db."""
+    if backend == "sqlite":
+        return SqliteRateLimiter(folder / RATE_DB_FILE)
+    return TokenBucketLimiter()

@@ -53,6 +53,7 @@ class JsonFormatter(logging.Formatter):
         data: dict[str, object] = {
             "ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
             "msg": record.getMessage(), "request_id": getattr(record, "request_id", request_id_var.get()),
+            "pid": record.process,  # which worker, under `prism serve --workers N`
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):

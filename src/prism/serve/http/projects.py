@@ -3,7 +3,9 @@
 Uploaded projects live in a server-owned folder, PRISM_HOME/server/files/<name>/, written one
 validated file at a time (a file whose content hash is unchanged is not rewritten, so the
 engine's incremental index skips it). Path projects must sit under an operator-allowed root.
-Each project has one cached Prism engine; all share one embedder.
+Each project has one cached Prism engine per process (reopened when another worker deleted or
+recreated the project); all share one embedder. The registry itself lives in the server
+database, so every worker process sees a change on its next request.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class ProjectRegistry:
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
         self._max_file_bytes = max_file_bytes
-        self._engines: dict[str, Prism] = {}
+        self._engines: dict[str, tuple[float, Prism]] = {}  # name → (record's created_at, engine)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._embedder: Embedder | None = None
@@ -144,9 +146,7 @@ class ProjectRegistry:
     def delete(self, name: str) -> None:
         record = self.get(name)
         with self._lock(name):
-            engine = self._engines.pop(name, None)
-            if engine is not None:
-                engine.close()
+            self._evict(name, None)
             Prism(record.root if record.root.is_dir() else self.folder, settings=self.settings,
                   index_dir=record.index_dir).forget()
             if record.kind == "upload":
@@ -166,19 +166,41 @@ class ProjectRegistry:
             return self._embedder
 
     def engine(self, name: str) -> Prism:
-        record = self.get(name)
+        """The project's cached engine, reopened when the project was deleted or recreated elsewhere.
+
+        Another worker process may delete a project (and create one of the same name): the
+        record read here is always current, and a cached engine from an older record (its
+        `created_at` differs) is closed rather than left reading a deleted index.
+        """
+        try:
+            record = self.get(name)
+        except ProjectError:
+            self._evict(name, None)
+            raise
+        self._evict(name, record.created_at)
         with self._guard:
-            engine = self._engines.get(name)
-        if engine is None:
+            cached = self._engines.get(name)
+        if cached is None:
             engine = Prism(record.root, settings=self.settings, index_dir=record.index_dir,
                            embedder=self.embedder())
             with self._guard:
-                engine = self._engines.setdefault(name, engine)
-        return engine
+                cached = self._engines.setdefault(name, (record.created_at, engine))
+            if cached[1] is not engine:
+                engine.close()
+        return cached[1]
+
+    def _evict(self, name: str, keep_created_at: float | None) -> None:
+        """Close the cached engine for `name` unless it belongs to the record created at `keep_created_at`."""
+        with self._guard:
+            cached = self._engines.get(name)
+            if cached is None or cached[0] == keep_created_at:
+                return
+            del self._engines[name]
+        cached[1].close()
 
     def close(self) -> None:
         with self._guard:
-            engines, self._engines = list(self._engines.values()), {}
+            engines, self._engines = [engine for _, engine in self._engines.values()], {}
         for engine in engines:
             engine.close()
 

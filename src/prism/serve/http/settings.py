@@ -11,13 +11,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from prism.errors import ConfigError
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
+LimiterBackend = Literal["memory", "sqlite"]
+RateBackend = Literal["auto", LimiterBackend]
 MIN_SECRET_CHARS = 32
 
 
@@ -86,6 +88,17 @@ class ServerSettings(BaseSettings):
                             description="Token bucket for admin keys: `burst/seconds`.")
     rate_address: str = Field("6000/60", validation_alias=_env("RATE_ADDRESS"),
                               description="Token bucket per client address, before authentication.")
+    rate_backend: RateBackend = Field(
+        "auto", validation_alias=AliasChoices("PRISM_RATE_BACKEND"),
+        description="Where rate buckets live: `memory` (this process), `sqlite` (PRISM_HOME/server/"
+                    "ratelimit.db, shared by every worker on the host) or `auto` (sqlite when "
+                    "workers > 1, else memory). Several hosts need the Redis limiter (not yet built).",
+    )
+    workers: int = Field(
+        1, ge=1, le=64, validation_alias=AliasChoices("PRISM_WORKERS"),
+        description="Worker processes serving this PRISM_HOME; `prism serve --workers` sets it. Set it "
+                    "(or PRISM_RATE_BACKEND=sqlite) when another process manager runs several workers.",
+    )
     secrets_file: Path | None = Field(
         None, validation_alias=_env("SECRETS_FILE"),
         description="A file of NAME=value lines (e.g. a mounted secret); fills unset secrets.",
@@ -101,8 +114,20 @@ class ServerSettings(BaseSettings):
             return [part.strip() for part in stripped.split(",") if part.strip()]
         return value
 
+    @field_validator("rate_backend", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     def rate_for(self, role: Role) -> str:
         return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
+
+    @property
+    def limiter_backend(self) -> LimiterBackend:
+        """`rate_backend` with `auto` resolved: workers share SQLite buckets, one process keeps them in memory."""
+        if self.rate_backend == "auto":
+            return "sqlite" if self.workers > 1 else "memory"
+        return self.rate_backend
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
@@ -126,8 +151,17 @@ def read_secrets_file(path: Path) -> dict[str, str]:
 
 
 def load_server_settings(**overrides: object) -> ServerSettings:
-    """Settings from the environment, with unset values filled from the secrets file if any."""
-    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    """Settings from the environment, with unset values filled from the secrets file if any.
+
+    An invalid value is a ConfigError naming the setting (never echoing the value: it may be a secret).
+    """
+    try:
+        settings = ServerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                             for e in exc.errors(include_input=False, include_url=False))
+        raise ConfigError(f"Invalid server setting: {problems}.",
+                          hint="Fix that environment variable; docs/settings.md lists each setting's values.") from exc
     if settings.secrets_file is None:
         return settings
     values = read_secrets_file(settings.secrets_file)
@@ -166,4 +200,7 @@ def validate_for_start(settings: ServerSettings) -> list[str]:
             warnings.append("API_SECRET is not set: using a generated development secret under PRISM_HOME.")
         if settings.allow_anonymous:
             warnings.append(f"Anonymous access is on (role {settings.anonymous_role}); development only.")
+    if settings.workers > 1 and settings.limiter_backend == "memory":
+        warnings.append(f"PRISM_RATE_BACKEND=memory with {settings.workers} workers: each worker has its own "
+                        "buckets, so a key may get that many times its rate (use sqlite or auto).")
     return warnings

@@ -32,21 +32,33 @@ class Readiness:
 
 
 class UsageCounter:
-    """Requests per (principal, day, route), kept in memory and written to the database on demand."""
+    """Requests per (principal, day, route), kept in memory and written to the database in batches.
 
-    def __init__(self, db: ServerDB) -> None:
+    A batch is written on a report, at shutdown, and by the first request `flush_every_s` after
+    the last write, so a report served by one worker process includes the other workers' counts
+    up to that delay (a worker that gets no requests writes its batch at shutdown).
+    """
+
+    def __init__(self, db: ServerDB, flush_every_s: float = 5.0) -> None:
         self._db = db
         self._pending: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
+        self._flush_every_s = flush_every_s
+        self._next_flush = time.monotonic() + flush_every_s
 
     def record(self, principal: str, route: str) -> None:
         day = time.strftime("%Y-%m-%d", time.gmtime())
+        now = time.monotonic()
         with self._lock:
             self._pending[(principal, day, route)] += 1
+            due = now >= self._next_flush
+        if due:
+            self.flush()
 
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, Counter()
+            self._next_flush = time.monotonic() + self._flush_every_s
         if not pending:
             return
         with self._db.transaction() as conn:
