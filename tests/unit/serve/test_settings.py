@@ -73,3 +73,23 @@ def test_the_worker_factory_shares_one_limiter(prism_home: Path, monkeypatch: py
     assert isinstance(limiter, SqliteRateLimiter)
     assert limiter.path == prism_home / "server" / "ratelimit.db"
     limiter.close()
+
+
+def test_a_worker_runs_at_most_request_threads_requests_at_once(prism_home: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sync endpoints share anyio's thread pool; the app bounds it to PRISM_REQUEST_THREADS."""
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from prism.serve.http.app import create_app
+
+    monkeypatch.setenv("PRISM_API_SECRET", "s" * 40)
+    monkeypatch.setenv("PRISM_REQUEST_THREADS", "3")
+    with TestClient(create_app(load_model=False)) as client:
+        assert client.get("/health").status_code == 200
+        assert client.portal is not None
+        tokens = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    assert tokens == 3
+    monkeypatch.setenv("PRISM_REQUEST_THREADS", "0")
+    with pytest.raises(ConfigError, match="PRISM_REQUEST_THREADS"):
+        load_server_settings()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -33,6 +34,7 @@ from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
 log = logging.getLogger("prism.http")
 OPENAPI_URL = "/api/v1/openapi.json"
+WORKER_HEALTHCHECK_S = 60
 RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
                 "Retry-After", "X-Request-ID"]
 
@@ -96,6 +98,9 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # FastAPI runs each (sync) endpoint on anyio's thread pool: bound it to the configured
+        # request threads (anyio's default is 40, which only interleaves CPU-bound requests).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = server.request_threads
         if load_model:
             threading.Thread(target=_load_model, args=(state,), name="prism-model", daemon=True).start()
         else:
@@ -169,9 +174,11 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     validate_for_start(server)  # raises for unsafe settings; each app logs the warnings itself
     prepare_home(server, Settings())
     if workers > 1:
+        # The supervisor kills a worker that misses a 5 s health check by default; a worker
+        # indexing a large upload can hold the GIL that long, so allow more before a restart.
         uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=False, log_config=None,
-                    server_header=False, proxy_headers=False)
+                    server_header=False, proxy_headers=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
     else:
         uvicorn.run(create_app(server), host=host, port=port, log_level=log_level, access_log=False,
                     log_config=None, server_header=False, proxy_headers=False)

@@ -99,6 +99,12 @@ class ServerSettings(BaseSettings):
         description="Worker processes serving this PRISM_HOME; `prism serve --workers` sets it. Set it "
                     "(or PRISM_RATE_BACKEND=sqlite) when another process manager runs several workers.",
     )
+    request_threads: int = Field(
+        4, ge=1, le=256, validation_alias=AliasChoices("PRISM_REQUEST_THREADS"),
+        description="Requests a worker runs at once; more wait their turn. Search and packing hold "
+                    "Python's GIL, so a few threads per worker answer a queue sooner than dozens "
+                    "taking turns (and keep the worker responsive to health checks).",
+    )
     secrets_file: Path | None = Field(
         None, validation_alias=_env("SECRETS_FILE"),
         description="A file of NAME=value lines (e.g. a mounted secret); fills unset secrets.",
