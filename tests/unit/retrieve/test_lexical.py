@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from prism.config import Settings
+from prism.engine import Prism
 from prism.models import SearchFilters
-from prism.retrieve.lexical import build_query, select_terms
+from prism.retrieve.lexical import build_query, search_lexical, select_terms
 from prism.retrieve.query import parse_query
 
 ISSUE = ("Extra space when first field moved to new line\n\n"
@@ -51,3 +55,42 @@ def test_stopwords_and_unknown_terms_never_reach_the_match() -> None:
     assert built is not None
     assert built.match == '"refreshed" OR "tokens"'
     assert build_query(parse_query("the and of"), store) is None
+
+
+def test_a_match_far_larger_than_the_hits_kept_is_gated_on_its_rare_terms() -> None:
+    store = _Counts({"lines": 9_000, "select": 6_000, "iterable": 40, "variable": 700}, 20_000)
+    query = parse_query("lines if a variable is iterable select")
+    plain = build_query(query, store)
+    gated = build_query(query, store, limit=40)  # cover 600 chunks: iterable (40) + variable (700)
+    assert plain is not None and gated is not None
+    assert plain.scale == 1.0 and " AND " not in plain.match
+    assert gated.scale == 2.0
+    left, right = gated.match.split(" AND ")
+    assert left == '("iterable" OR "variable")'
+    every = left.count('"iterable"') + right.count('"iterable"')
+    assert every == 2 and right.count('"select"') == 2  # every term twice: BM25 exactly doubled
+    assert build_query(query, store, limit=5_000).scale == 1.0  # the rare terms would not cover it
+
+
+def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    root.mkdir()
+    for i in range(300):  # "common" in a quarter of the files, "parse" in 30, "tokenizer" in 6
+        words = [w for w, every in (("common", 4), ("parse", 10), ("tokenizer", 50)) if i % every == 0]
+        body = "".join(f"    {w}_{i} = {i}\n" for w in words) or "    pass\n"
+        (root / f"m{i}.py").write_text(f"def f{i}(value):\n{body}")
+    prism = Prism(root, settings=Settings(home=tmp_path / "home", embedder="hashing"))
+    prism.index(embed=False)
+    store = prism.store
+    query = parse_query("parse common tokenizer")
+    plain = build_query(query, store)
+    gated = build_query(query, store, limit=1)  # cover 15 chunks: tokenizer (6) + parse (30)
+    assert plain is not None and gated is not None and gated.scale == 2.0
+    full = dict(store.search_fts(plain.match, 200))
+    kept = store.search_fts(gated.match, 1_000)
+    assert len(kept) == 30 < len(full) == 90  # rows with only "common" are never scored
+    for cid, score in kept:
+        assert abs(score / gated.scale - full[cid]) < 1e-9
+    best = search_lexical(query, store, 1)
+    assert best[0][0] == kept[0][0] and abs(best[0][1] - max(full.values())) < 1e-9
+    prism.close()
