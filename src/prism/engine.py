@@ -435,13 +435,14 @@ class Prism:
                 self._record_context(pack, budget_tokens)
             return pack
         limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
-        # Only JSON states the savings; its whole-file BM25 baseline runs beside search and packing.
+        # Only JSON states the whole-file BM25 baseline (a second full-text query): it runs
+        # beside search and packing, and not at all for the other formats.
         ranking = FileRanking(self.index_dir / INDEX_FILE, query) if fmt == "json" else None
         hits = self.search(query, limit=limit, filters=filters).hits
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,
-            savings_for=lambda chunks: self._savings(query, chunks, budget_tokens, ranking))
+            savings_for=lambda chunks: self._savings(chunks, budget_tokens, ranking))
         self.results.put(key, pack)
         if record_usage:
             self._record_context(pack, budget_tokens)
@@ -454,30 +455,33 @@ class Prism:
         store = self.require_index()
         if pack.savings is not None:
             whole_files = pack.savings.whole_files_tokens
-        else:  # markdown/xml packs carry no savings block: count the whole files for the stats
+        else:
             whole_files = sum(file_tokens(store._conn, list(dict.fromkeys(c.path for c in pack.chunks))).values())
         saved = whole_files - pack.tokens
         UsageLog(store._conn).record(UsageEvent(
             "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
             len(pack.chunks), pack.seconds))
 
-    def _savings(self, query: str, chunks: Sequence[PackedChunk], budget_tokens: int,
-                 ranking: FileRanking | None = None) -> Savings:
-        """Whole files of the chosen chunks, and what a whole-file lexical packer would send."""
-        from prism.index.lookup import FileRanking, file_tokens
+    def _savings(self, chunks: Sequence[PackedChunk], budget_tokens: int,
+                 ranking: FileRanking | None) -> Savings:
+        """Whole files of the chosen chunks and, given a ranking, what a whole-file lexical packer sends."""
+        from prism.index.lookup import file_tokens
         from prism.pack.records import Savings
 
         store = self.require_index()
         paths = list(dict.fromkeys(c.path for c in chunks))
         sizes = file_tokens(store._conn, paths)
-        ranked, ranked_sizes = (ranking or FileRanking(self.index_dir / INDEX_FILE, query)).result()
+        full = [c for c in chunks if c.level in ("full", "light")]
+        if ranking is None:
+            return Savings(whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
+                           chunks_full=len(full))
+        ranked, ranked_sizes = ranking.result()
         used, sent = 0, []
         for path in ranked:
             size = ranked_sizes.get(path, 0)
             if used + size <= budget_tokens:
                 used += size
                 sent.append(path)
-        full = [c for c in chunks if c.level in ("full", "light")]
         return Savings(
             whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
             bm25_tokens=used, bm25_files=len(sent),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from prism.config import Settings
 from prism.engine import Prism
 
@@ -46,3 +48,26 @@ def test_repeated_search_reuses_the_ranking_but_not_staleness(tmp_path: Path) ->
         prism.mark_helpful("billing.py", "charge")
         prism.search("refresh token")
         assert calls == 2  # feedback clears the cache
+
+
+def test_only_json_context_runs_the_whole_file_bm25_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from prism.index import lookup
+
+    started: list[str] = []
+    original = lookup.FileRanking.__init__
+
+    def counting(self: lookup.FileRanking, db_path: Path, query: str, limit: int = 300) -> None:
+        started.append(query)
+        original(self, db_path, query, limit)
+
+    monkeypatch.setattr(lookup.FileRanking, "__init__", counting)
+    with make(tmp_path) as prism:
+        markdown = prism.context("refresh token", budget_tokens=500)
+        assert started == [] and markdown.savings is not None
+        assert markdown.savings.whole_files_tokens > 0 and markdown.savings.bm25_tokens is None
+        as_json = prism.context("refresh token", budget_tokens=500, fmt="json")
+        assert started == ["refresh token"]
+        stated = json.loads(as_json.text)["savings"]
+        assert stated["bm25_files"]["files"] >= 1 and stated["whole_files"]["tokens"] > 0

@@ -57,26 +57,28 @@ class Savings:
     whole_files: the whole files the packed chunks come from (sum of their indexed chunks).
     bm25_files: the files a whole-file lexical packer sends for the same budget (files
     ranked by their best lexical chunk score, greedily filled), and how many of the pack's
-    full/light chunks those files would have contained.
+    full/light chunks those files would have contained. That baseline costs a second
+    full-text query, so only JSON output (which states it) runs it; otherwise it is None.
     """
 
     whole_files_tokens: int
     whole_files_count: int
-    bm25_tokens: int
-    bm25_files: int
-    bm25_chunks_covered: int
-    chunks_full: int
+    bm25_tokens: int | None = None
+    bm25_files: int | None = None
+    bm25_chunks_covered: int | None = None
+    chunks_full: int = 0
 
     def to_dict(self, used: int) -> dict[str, object]:
         ratio = round(used / self.whole_files_tokens, 3) if self.whole_files_tokens else None
-        return {
+        out: dict[str, object] = {
             "whole_files": {"files": self.whole_files_count, "tokens": self.whole_files_tokens,
-                            "saved": self.whole_files_tokens - used, "ratio": ratio},
-            "bm25_files": {"files": self.bm25_files, "tokens": self.bm25_tokens,
-                           "saved": self.bm25_tokens - used,
-                           "full_chunks_covered": self.bm25_chunks_covered,
-                           "full_chunks": self.chunks_full},
-        }
+                            "saved": self.whole_files_tokens - used, "ratio": ratio}}
+        if self.bm25_tokens is not None:
+            out["bm25_files"] = {"files": self.bm25_files, "tokens": self.bm25_tokens,
+                                 "saved": self.bm25_tokens - used,
+                                 "full_chunks_covered": self.bm25_chunks_covered,
+                                 "full_chunks": self.chunks_full}
+        return out
 
 
 @dataclass(frozen=True)
