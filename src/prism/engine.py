@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
+from prism.index.usage import UsageWriter
 from prism.pack.tokens import Tokenizer, get_tokenizer
 
 if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --help` and MCP start stay fast
@@ -140,6 +141,7 @@ class Prism:
         self._model_loader: threading.Thread | None = None
         self.results = ResultCache()  # search and context results; see ResultCache
         self._store: SqliteStore | None = None
+        self._usage = UsageWriter(self.index_dir / INDEX_FILE)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class Prism:
                 self._model_in_background = False
 
     def close(self) -> None:
+        self._usage.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -450,7 +453,7 @@ class Prism:
 
     def _record_context(self, pack: Pack, budget_tokens: int) -> None:
         from prism.index.lookup import file_tokens
-        from prism.index.usage import UsageEvent, UsageLog
+        from prism.index.usage import UsageEvent
 
         store = self.require_index()
         if pack.savings is not None:
@@ -458,7 +461,7 @@ class Prism:
         else:
             whole_files = sum(file_tokens(store._conn, list(dict.fromkeys(c.path for c in pack.chunks))).values())
         saved = whole_files - pack.tokens
-        UsageLog(store._conn).record(UsageEvent(
+        self._usage.record(UsageEvent(
             "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
             len(pack.chunks), pack.seconds))
 

@@ -71,3 +71,26 @@ def test_only_json_context_runs_the_whole_file_bm25_baseline(tmp_path: Path, mon
         assert started == ["refresh token"]
         stated = json.loads(as_json.text)["savings"]
         assert stated["bm25_files"]["files"] >= 1 and stated["whole_files"]["tokens"] > 0
+
+
+def test_context_is_counted_while_another_thread_is_mid_read(tmp_path: Path) -> None:
+    """A usage write on the shared read connection failed at once ("database is locked") when a
+    request thread was still reading and another process had written since: a 500 under load."""
+    import sqlite3
+
+    from prism.index.usage import UsageEvent, UsageLog
+
+    with make(tmp_path) as prism:
+        reading = prism.store._conn.execute("SELECT id FROM chunks")
+        reading.fetchone()  # this connection now holds a read snapshot
+        other = sqlite3.connect(prism.index_dir / "index.db")
+        other.execute("INSERT INTO usage(at, kind, intent, budget, tokens_served, tokens_saved, chunks, seconds)"
+                      " VALUES (0, 'context', 'search', 1, 1, 0, 1, 0.1)")
+        other.commit()  # ... which another process has now moved past
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            UsageLog(prism.store._conn).record(UsageEvent("context", "search", 500, 100, 0, 1, 0.01))
+        prism.context("refresh token", budget_tokens=500)
+        reading.close()
+        assert UsageLog(other).summary()["queries"] == 2
+        other.close()
+
