@@ -35,6 +35,9 @@ from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 log = logging.getLogger("prism.http")
 OPENAPI_URL = "/api/v1/openapi.json"
 WORKER_HEALTHCHECK_S = 60
+# Idle connections stay open longer than clients keep them (httpx and most pools: 5 s), so a
+# client never sends a request on a connection the server is closing at that moment.
+KEEP_ALIVE_S = 30
 RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
                 "Retry-After", "X-Request-ID"]
 
@@ -178,7 +181,8 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
         # indexing a large upload can hold the GIL that long, so allow more before a restart.
         uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=False, log_config=None,
-                    server_header=False, proxy_headers=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
+                    server_header=False, proxy_headers=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+                    timeout_keep_alive=KEEP_ALIVE_S)
     else:
         uvicorn.run(create_app(server), host=host, port=port, log_level=log_level, access_log=False,
-                    log_config=None, server_header=False, proxy_headers=False)
+                    log_config=None, server_header=False, proxy_headers=False, timeout_keep_alive=KEEP_ALIVE_S)
