@@ -152,7 +152,7 @@ def build_big_index(target_chunks: int = 100_000, *, corpus: Path | None = None,
         prism.close()
 
 
-def fill_benchmark_vectors(big: BigIndex, *, seed: int = 0) -> tuple[int, int]:
+def fill_benchmark_vectors(big: BigIndex, *, seed: int = 0, index_dir: Path | None = None) -> tuple[int, int]:
     """BENCHMARK ONLY: give every chunk a vector under the MiniLM model id, without running MiniLM.
 
     Real MiniLM vectors are taken from the shared cache (PRISM_HOME/embeddings.db of the
@@ -160,12 +160,14 @@ def fill_benchmark_vectors(big: BigIndex, *, seed: int = 0) -> tuple[int, int]:
     random unit 384-d float32 vector (seeded by its text hash). Brute-force dense search costs
     the same whatever the values, so latency is representative; ranking quality is NOT (never
     use such an index for quality numbers). Returns (real vectors, random vectors).
+    `index_dir` fills a copy of the index instead (e.g. one a benchmark server will serve).
 
     This writes into the shared benchmark index: while the vectors are there, every other
     benchmark on it searches densely (and loads MiniLM). Call `drop_benchmark_vectors` when
     done, and do not run it beside another benchmark that expects a lexical index.
     """
-    prism = big.open(embed=False)
+    prism = Prism(big.root, settings=big.settings(embed=False), index_dir=index_dir) if index_dir else \
+        big.open(embed=False)
     store = prism.store
     try:
         caches = [EmbeddingCache(h / "embeddings.db") for h in {big.home, Path.home() / ".prism"}
