@@ -190,3 +190,30 @@ def test_two_workers_share_limits_revocations_projects_and_locks(server: Server,
 
     # 5. Both workers are ready.
     assert [c.get("/ready").status_code for c in (first, second)] == [200, 200]
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_replaced_and_connections_spread_over_both(server: Server) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("one SO_REUSEPORT socket per worker is the Linux path")
+    # New connections land on both workers without help (one SO_REUSEPORT socket each).
+    clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(16)]
+    ids = [c.get("/health").headers["x-request-id"] for c in clients]
+    assert len(set(server.pids_of(ids).values())) == 2
+    for client in clients:
+        client.close()
+
+    victim = next(iter(server.by_pid))
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    replacement: set[int] = set()
+    while not replacement:
+        assert time.monotonic() < deadline, server.log.read_text(encoding="utf-8")
+        fresh = [httpx.Client(base_url=server.base, timeout=30) for _ in range(8)]
+        try:
+            ids = [c.get("/health").headers["x-request-id"] for c in fresh]  # never refused meanwhile
+        finally:
+            for client in fresh:
+                client.close()
+        replacement = set(server.pids_of(ids).values()) - set(server.by_pid)
+    assert f"worker {victim} exited" in server.log.read_text(encoding="utf-8")

@@ -30,6 +30,7 @@ from prism.serve.http.projects import ProjectRegistry
 from prism.serve.http.routes import PRISM_VERSION, api, metrics_route, router
 from prism.serve.http.settings import ServerSettings, load_server_settings, validate_for_start
 from prism.serve.http.state import ServerState, UsageCounter
+from prism.serve.http.workers import balanced_sockets_supported, serve_workers
 from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
 log = logging.getLogger("prism.http")
@@ -168,7 +169,8 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     """Serve with uvicorn; the configuration is checked before a port is bound.
 
     The worker count goes to the workers through PRISM_WORKERS (they inherit the environment),
-    so with PRISM_RATE_BACKEND=auto they share one SQLite rate limiter.
+    so with PRISM_RATE_BACKEND=auto they share one SQLite rate limiter. On Linux each worker
+    listens on its own SO_REUSEPORT socket (see `workers`).
     """
     import uvicorn
 
@@ -176,13 +178,18 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     server = load_server_settings()
     validate_for_start(server)  # raises for unsafe settings; each app logs the warnings itself
     prepare_home(server, Settings())
-    if workers > 1:
-        # The supervisor kills a worker that misses a 5 s health check by default; a worker
-        # indexing a large upload can hold the GIL that long, so allow more before a restart.
-        uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, access_log=False, log_config=None,
-                    server_header=False, proxy_headers=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-                    timeout_keep_alive=KEEP_ALIVE_S)
+    options: dict[str, Any] = {"log_level": log_level, "access_log": False, "log_config": None,
+                               "server_header": False, "proxy_headers": False, "timeout_keep_alive": KEEP_ALIVE_S}
+    if workers > 1 and balanced_sockets_supported():
+        secrets = [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
+        configure_logging(server.log_level, secrets)
+        status = serve_workers(host, port, workers, options)
+        if status:
+            raise SystemExit(status)
+    elif workers > 1:
+        # uvicorn's supervisor kills a worker that misses a 5 s health check; a worker indexing a
+        # large upload can hold the GIL that long, so allow more before a restart.
+        uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, **options)
     else:
-        uvicorn.run(create_app(server), host=host, port=port, log_level=log_level, access_log=False,
-                    log_config=None, server_header=False, proxy_headers=False, timeout_keep_alive=KEEP_ALIVE_S)
+        uvicorn.run(create_app(server), host=host, port=port, **options)
