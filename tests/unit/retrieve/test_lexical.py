@@ -61,7 +61,7 @@ def test_a_match_far_larger_than_the_hits_kept_is_gated_on_its_rare_terms() -> N
     store = _Counts({"lines": 9_000, "select": 6_000, "iterable": 40, "variable": 700}, 20_000)
     query = parse_query("lines if a variable is iterable select")
     plain = build_query(query, store)
-    gated = build_query(query, store, limit=40)  # cover 600 chunks: iterable (40) + variable (700)
+    gated = build_query(query, store, limit=50)  # cover 750 chunks: iterable (40) + variable (700)
     assert plain is not None and gated is not None
     assert plain.scale == 1.0 and " AND " not in plain.match
     assert gated.scale == 2.0
@@ -70,6 +70,8 @@ def test_a_match_far_larger_than_the_hits_kept_is_gated_on_its_rare_terms() -> N
     every = left.count('"iterable"') + right.count('"iterable"')
     assert every == 2 and right.count('"select"') == 2  # every term twice: BM25 exactly doubled
     assert build_query(query, store, limit=5_000).scale == 1.0  # the rare terms would not cover it
+    narrow = build_query(query, store, limit=40)  # cover 600: "variable" alone (700) exceeds it
+    assert narrow is not None and narrow.match.startswith('("iterable") AND (')
 
 
 def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) -> None:
@@ -84,11 +86,11 @@ def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) 
     store = prism.store
     query = parse_query("parse common tokenizer")
     plain = build_query(query, store)
-    gated = build_query(query, store, limit=1)  # cover 15 chunks: tokenizer (6) + parse (30)
+    gated = build_query(query, store, limit=1)  # cover 15 chunks: tokenizer (6); parse (30) alone exceeds it
     assert plain is not None and gated is not None and gated.scale == 2.0
     full = dict(store.search_fts(plain.match, 200))
     kept = store.search_fts(gated.match, 1_000)
-    assert len(kept) == 30 < len(full) == 90  # rows with only "common" are never scored
+    assert len(kept) == 6 < len(full) == 90  # rows without "tokenizer" are never scored
     for cid, score in kept:
         assert abs(score / gated.scale - full[cid]) < 1e-9
     best = search_lexical(query, store, 1)
