@@ -12,18 +12,24 @@
 Languages without a grammar fall back to line rules (prose keeps headings and each
 paragraph's first line; code keeps its least-indented lines). Every level's text is never
 longer than the level above it.
+
+The light, skeleton and signature texts of a chunk come from one parse and are memoised
+together, process-wide, by the chunk's text (bounded by their approximate size in bytes).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
+from itertools import accumulate
 
 import tree_sitter
 
 from prism.ingest.languages import LANGUAGES, get_parser
 from prism.models import Chunk, Level
+from prism.pack.memo import Memo
 
 PROSE_LANGUAGES = frozenset({"markdown", "rst", "text"})
 HASH_COMMENT_LANGUAGES = frozenset({"python", "ruby", "bash", "toml", "yaml", "ini"})
@@ -59,10 +65,10 @@ def _body_of(node: tree_sitter.Node) -> tree_sitter.Node | None:
 
 
 @cache
-def _queries(language: tree_sitter.Language) -> tuple[tree_sitter.Query | None, tree_sitter.Query | None]:
-    """Queries capturing every comment node and every function-like node of a grammar.
+def _query(language: tree_sitter.Language) -> tree_sitter.Query | None:
+    """One query capturing every comment node (@comment) and function-like node (@function).
 
-    Run in C, they replace a Python walk over every node of the tree (the slowest part of
+    Run in C, it replaces a Python walk over every node of the tree (the slowest part of
     degrading a chunk); the node types are the grammar's own, picked by the same rules.
     """
     names = {name for i in range(language.node_kind_count)
@@ -70,19 +76,9 @@ def _queries(language: tree_sitter.Language) -> tuple[tree_sitter.Query | None, 
              and (name := language.node_kind_for_id(i)) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name)}
     comment = sorted(n for n in names if "comment" in n)
     function = sorted(n for n in names if not any(w in n for w in _NOT_FUNCTION) and _FUNCTION_TYPE.match(n))
-
-    def build(kinds: list[str]) -> tree_sitter.Query | None:
-        if not kinds:
-            return None
-        return tree_sitter.Query(language, "[" + " ".join(f"({k})" for k in kinds) + "] @node")
-
-    return build(comment), build(function)
-
-
-def _captured(query: tree_sitter.Query | None, root: tree_sitter.Node) -> list[tree_sitter.Node]:
-    if query is None:
-        return []
-    return tree_sitter.QueryCursor(query).captures(root).get("node", [])
+    patterns = [f"[{' '.join(f'({k})' for k in kinds)}] @{capture}"
+                for capture, kinds in (("comment", comment), ("function", function)) if kinds]
+    return tree_sitter.Query(language, "\n".join(patterns)) if patterns else None
 
 
 def _captures(language: tree_sitter.Language,
@@ -92,15 +88,17 @@ def _captures(language: tree_sitter.Language,
     A function nested in another function's body is inside an elided body already, so
     only functions with no function-with-body ancestor are returned.
     """
-    comment_query, function_query = _queries(language)
-    comments = sorted((n.start_byte, n.end_byte) for n in _captured(comment_query, root))
+    query = _query(language)
+    captured = tree_sitter.QueryCursor(query).captures(root) if query is not None else {}
+    comments = sorted((n.start_byte, n.end_byte) for n in captured.get("comment", []))
+    functions = captured.get("function", [])
     with_body: dict[tuple[int, int, int], tree_sitter.Node] = {}
-    for node in _captured(function_query, root):
+    for node in functions:
         body = _body_of(node)
         if body is not None:
             with_body[(node.start_byte, node.end_byte, node.kind_id)] = body
     bodies: list[tree_sitter.Node] = []
-    for node in _captured(function_query, root):
+    for node in functions:
         key = (node.start_byte, node.end_byte, node.kind_id)
         if key not in with_body:
             continue
@@ -157,20 +155,24 @@ def _keep_rows(body: tree_sitter.Node, language: str) -> dict[int, str]:
 def _dedent(text: str) -> tuple[str, str]:
     """(common leading whitespace, text without it); parsers want top-level code."""
     lines = text.split("\n")
-    indents = [line[: len(line) - len(line.lstrip())] for line in lines if line.strip()]
-    if not indents:
-        return "", text
-    prefix = indents[0]
-    for indent in indents[1:]:
+    prefix: str | None = None
+    for line in lines:
+        stripped = line.lstrip()
+        if not stripped:
+            continue
+        indent = line[: len(line) - len(stripped)]
+        if prefix is None:
+            prefix = indent
         while not indent.startswith(prefix):
             prefix = prefix[:-1]
+        if not prefix:
+            return "", text  # a line starts at column 0 (most chunks)
     if not prefix:
         return "", text
     return prefix, "\n".join(line[len(prefix):] if line.startswith(prefix) else line.lstrip()
                              for line in lines)
 
 
-@lru_cache(maxsize=4096)
 def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
     prefix, text = _dedent(content)
     data = text.encode("utf-8")
@@ -186,7 +188,7 @@ def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
         comments, functions = _captures(parser.language, root)
         # Cut comments line by line so that rows keep their numbers (a block comment may
         # span several lines; those lines become blank).
-        lines = _cut_comments_per_line(data, comments, count)
+        lines = _cut_comments_per_line(data, comments, raw_lines)
         for body in functions:
             first, last = _body_rows(body)
             if last >= first:
@@ -204,20 +206,23 @@ def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
     return prefix, _Analysis(tuple(lines), tuple(blank), tuple(elided), tuple(docline), tuple(closing))
 
 
-def _cut_comments_per_line(data: bytes, spans: list[tuple[int, int]], count: int) -> list[str]:
-    """The text's lines with every comment byte removed (lines themselves are kept)."""
-    out: list[str] = []
-    offset = 0
+def _cut_comments_per_line(data: bytes, spans: list[tuple[int, int]], lines: list[str]) -> list[str]:
+    """`lines` (the lines `data` encodes) with every comment byte removed; rows keep their numbers."""
+    out = list(lines)
+    if not spans:
+        return out
     raw = data.split(b"\n")
-    for line in raw[:count]:
-        start, end = offset, offset + len(line)
-        cut = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
-        text = _strip_spans(line, cut) if cut else line
-        decoded = text.decode("utf-8", "replace")
-        out.append(decoded.rstrip() if cut else decoded)
-        offset = end + 1
-    while len(out) < count:
-        out.append("")
+    starts = list(accumulate((len(line) + 1 for line in raw), initial=0))  # byte offset of each row
+    cuts: dict[int, list[tuple[int, int]]] = {}
+    for s, e in spans:  # sorted, so each row's cuts are in order
+        row = max(bisect_right(starts, s) - 1, 0)
+        while row < len(raw) and starts[row] < e:
+            start, end = starts[row], starts[row] + len(raw[row])
+            if s < end and e > start:
+                cuts.setdefault(row, []).append((max(s, start) - start, min(e, end) - start))
+            row += 1
+    for row, cut in cuts.items():
+        out[row] = _strip_spans(raw[row], cut).decode("utf-8", "replace").rstrip()
     return out
 
 
@@ -233,11 +238,14 @@ def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
-def render_light(chunk: Chunk) -> str:
-    """The chunk without comments and blank lines."""
-    prefix, info = _analyse(chunk.content, chunk.language)
+def _light(prefix: str, info: _Analysis) -> str:
     kept = [prefix + line.rstrip() for line, blank in zip(info.lines, info.blank, strict=True) if not blank]
     return "\n".join(kept)
+
+
+def render_light(chunk: Chunk) -> str:
+    """The chunk without comments and blank lines."""
+    return _light(*_analyse(chunk.content, chunk.language))
 
 
 def _prose_skeleton(chunk: Chunk) -> str:
@@ -257,9 +265,14 @@ def render_skeleton(chunk: Chunk) -> str:
     """Bodies elided to one marker line; signatures, docstring first lines and key statements kept."""
     if chunk.language in PROSE_LANGUAGES:
         return _prose_skeleton(chunk)
-    prefix, info = _analyse(chunk.content, chunk.language)
+    return _skeleton(chunk, *_analyse(chunk.content, chunk.language))
+
+
+def _skeleton(chunk: Chunk, prefix: str, info: _Analysis) -> str:
+    if chunk.language in PROSE_LANGUAGES:
+        return _prose_skeleton(chunk)
     if chunk.language not in LANGUAGES:
-        return _indent_skeleton(chunk)
+        return _indent_skeleton(_light(prefix, info))
     out: list[str] = []
     in_run = False
     for row, line in enumerate(info.lines):
@@ -275,8 +288,8 @@ def render_skeleton(chunk: Chunk) -> str:
     return "\n".join(out)
 
 
-def _indent_skeleton(chunk: Chunk) -> str:
-    lines = [line.rstrip() for line in render_light(chunk).split("\n") if line.strip()]
+def _indent_skeleton(light: str) -> str:
+    lines = [line.rstrip() for line in light.split("\n") if line.strip()]
     if not lines:
         return ""
     least = min(len(line) - len(line.lstrip()) for line in lines)
@@ -308,16 +321,38 @@ def render(chunk: Chunk, level: Level) -> str:
         return chunk.content.rstrip("\n")
     if level == "reference":
         return ""
+    light, skeleton, signature = render_levels(chunk)
+    return light if level == "light" else skeleton if level == "skeleton" else signature
+
+
+def _weigh(key: tuple[str, str, str], texts: tuple[str, str, str]) -> int:
+    return sum(map(len, key)) + sum(map(len, texts)) + 400  # characters, and the objects around them
+
+
+RENDERS_LIMIT = 48 * 2**20  # characters: some 15,000 chunks of the mean size (1.2 kB), about 30 MB held
+_RENDERS: Memo[tuple[str, str, str], tuple[str, str, str]] = Memo(RENDERS_LIMIT, _weigh)
+
+
+def render_levels(chunk: Chunk) -> tuple[str, str, str]:
+    """(light, skeleton, signature) of a chunk, from one parse, memoised by its text."""
+    key = (chunk.content, chunk.language, chunk.signature)
+    found = _RENDERS.get(key)
+    if found is None:
+        found = _render_levels(chunk)
+        _RENDERS.put(key, found)
+    return found
+
+
+def _render_levels(chunk: Chunk) -> tuple[str, str, str]:
     full = chunk.content.rstrip("\n")
-    light = render_light(chunk)
+    prefix, info = _analyse(chunk.content, chunk.language)
+    light = _light(prefix, info)
     if len(light) > len(full):
         light = full
-    if level == "light":
-        return light
-    skeleton = render_skeleton(chunk)
+    skeleton = _skeleton(chunk, prefix, info)
     if len(skeleton) > len(light):
         skeleton = light
-    if level == "skeleton":
-        return skeleton
     signature = render_signature(chunk)
-    return signature if len(signature) <= len(skeleton) else skeleton.split("\n", 1)[0]
+    if len(signature) > len(skeleton):
+        signature = skeleton.split("\n", 1)[0]
+    return light, skeleton, signature

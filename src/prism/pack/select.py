@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -24,6 +22,7 @@ from prism.models import LEVELS, Chunk, Level, StoredChunk
 from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitted_entry, ordered, render_text
 from prism.pack.degrade import render
 from prism.pack.intent import IntentProfile
+from prism.pack.memo import Memo
 from prism.pack.records import OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
@@ -118,73 +117,78 @@ def _trim_window(chunk: Chunk, taken: list[tuple[int, int]]) -> Chunk | None:
     return replace(chunk, start_line=start, end_line=end, content=content)
 
 
-class _Memo:
-    """A bounded, process-wide memo (least recently used out): rendered levels and block counts.
-
-    The same chunks come back for many queries in a warm process (an HTTP server, an MCP
-    session), and a block's text and count depend only on the text itself, so both are kept
-    across calls. Keys hold a hash and the length, never the text: a rare hash collision can
-    only mis-price a candidate, and the final output is always counted exactly.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[tuple[object, ...], object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...]) -> object | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[object, ...], value: object) -> None:
-        with self._lock:
-            self._data[key] = value
-            if len(self._data) > self.size:
-                self._data.popitem(last=False)
+# Process-wide memos: the same chunks come back for many queries in a warm process (an HTTP
+# server, an MCP session), and a block's text and count depend only on the chunk and the
+# frame. Count keys hold a hash and the length, never the text: a rare hash collision can only
+# mis-price a candidate, and the final output is always counted exactly.
+_COUNTED: Memo[tuple[object, ...], int] = Memo(100_000)  # (tokenizer, hash and length of a block) → tokens
 
 
-_RENDERED = _Memo(20_000)  # (content, language, signature, level) → rendered text
-_COUNTED = _Memo(100_000)  # (tokenizer, block text) → tokens
-
-
-def render_cached(chunk: Chunk, level: Level) -> str:
-    """`render(chunk, level)`, memoised by the chunk's text (full and reference cost nothing)."""
-    if level in ("full", "reference"):
-        return render(chunk, level)
-    key = ("r", hash(chunk.content), len(chunk.content), chunk.language, chunk.signature, level)
-    found = _RENDERED.get(key)
-    if isinstance(found, str):
-        return found
-    text = render(chunk, level)
-    _RENDERED.put(key, text)
-    return text
-
-
-def _count_key(tokenizer: Tokenizer, text: str) -> tuple[object, ...]:
-    return ("c", tokenizer.name, hash(text), len(text))
+def _count_key(tokenizer: Tokenizer, hashed: int, length: int) -> tuple[object, ...]:
+    return ("c", tokenizer.name, hashed, length)
 
 
 def count_cached(tokenizer: Tokenizer, text: str) -> int:
     """`tokenizer.count(text)`, memoised by (tokenizer, text)."""
-    key = _count_key(tokenizer, text)
+    key = _count_key(tokenizer, hash(text), len(text))
     found = _COUNTED.get(key)
-    if isinstance(found, int):
+    if found is not None:
         return found
     tokens = tokenizer.count(text)
     _COUNTED.put(key, tokens)
     return tokens
 
 
-class _Costs:
-    """Rendered text and exact block cost of each candidate at each level (computed lazily)."""
+_Shape = tuple[int, int, int]  # (characters of the rendered code, of the block, hash of the block)
 
-    def __init__(self, candidates: Sequence[Candidate], frame: Frame, tokenizer: Tokenizer) -> None:
+
+SHAPES_LIMIT = 20_000  # entries, about 1 kB each (the chunk record and the shapes; its text is shared)
+_SHAPES: Memo[tuple[Chunk, str, bool], tuple[_Shape, ...]] = Memo(SHAPES_LIMIT)  # (chunk, format, numbers)
+
+
+def _draft(cand: Candidate, level: Level) -> PackedChunk:
+    """The candidate's block at `level` before its cost is known (tokens 0)."""
+    chunk = cand.chunk.chunk
+    return PackedChunk(
+        path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
+        symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
+        tokens=0, handle=handle_of(chunk), content=render(chunk, level),
+        score=cand.score, reason=cand.reason)
+
+
+def block_shapes(cand: Candidate, frame: Frame) -> tuple[_Shape, ...]:
+    """The shape of the candidate's draft block at each level (in LEVELS order), memoised.
+
+    A block's text depends only on the chunk, the level and the frame's format and line
+    numbers (never on the candidate's score or reason), so the shapes are kept process-wide.
+    """
+    key = (cand.chunk.chunk, frame.fmt, frame.line_numbers)
+    found = _SHAPES.get(key)
+    if found is None:
+        shapes: list[_Shape] = []
+        for level in LEVELS:
+            draft = _draft(cand, level)
+            text = chunk_block(draft, frame)
+            shapes.append((len(draft.content), len(text), hash(text)))
+        found = tuple(shapes)
+        _SHAPES.put(key, found)
+    return found
+
+
+class _Costs:
+    """Exact block cost of each candidate at each level, or an estimate (computed lazily)."""
+
+    def __init__(self, candidates: Sequence[Candidate], frame: Frame, tokenizer: Tokenizer,
+                 profile: IntentProfile) -> None:
         self.candidates = candidates
         self.frame = frame
         self.tokenizer = tokenizer
+        utility = {"full": 1.0, "light": profile.light_utility, "skeleton": profile.skeleton_utility,
+                   "signature": profile.signature_utility, "reference": profile.reference_utility}
+        self._utilities = [(level, utility[level]) for level in reversed(LEVELS)]  # cheapest first
+        self.containers, self.nested = _spans_within(candidates)
+        self._shapes: list[tuple[_Shape, ...] | None] = [None] * len(candidates)
+        self._exact: dict[tuple[int, Level], int] = {}
         self._blocks: dict[tuple[int, Level], PackedChunk] = {}
         self._headers: dict[str, int] = {}
         # Lazy pricing: options not yet counted are estimated from the chunk's own token
@@ -195,43 +199,39 @@ class _Costs:
         self._estimated_sum = 0.0
         self._exact_sum = 0
 
-    def _draft(self, index: int, level: Level) -> PackedChunk:
-        cand = self.candidates[index]
-        chunk = cand.chunk.chunk
-        return PackedChunk(
-            path=chunk.path, start_line=chunk.start_line, end_line=chunk.end_line,
-            symbol=symbol_of(chunk), kind=chunk.kind, language=chunk.language, level=level,
-            tokens=0, handle=handle_of(chunk), content=render_cached(chunk, level),
-            score=cand.score, reason=cand.reason)
-
     def cost(self, index: int, level: Level) -> int:
         """The block's exact cost when known (or lazy pricing is off), else an estimate."""
         key = (index, level)
-        block = self._blocks.get(key)
-        if block is not None:
-            return block.tokens
+        exact = self._exact.get(key)
+        if exact is not None:
+            return exact
         if not self.lazy:
             return self.packed(index, level).tokens
         estimate = self._estimates.get(key)
         if estimate is None:
-            draft = self._draft(index, level)
-            text = chunk_block(draft, self.frame)
-            if self.frame.fmt != "json" and isinstance(_COUNTED.get(_count_key(self.tokenizer, text)), int):
-                return self.packed(index, level).tokens  # counted before: exact for free
+            shapes = self._shapes[index]
+            if shapes is None:
+                shapes = self._shapes[index] = block_shapes(self.candidates[index], self.frame)
+            content, text, hashed = shapes[LEVELS.index(level)]
+            if self.frame.fmt != "json":
+                counted = _COUNTED.get(_count_key(self.tokenizer, hashed, text))
+                if counted is not None:  # counted before: exact for free (as `packed` counts it)
+                    self._exact[key] = counted + 1
+                    return counted + 1
             chunk = self.candidates[index].chunk.chunk
             density = chunk.tokens / len(chunk.content) if chunk.tokens > 0 and chunk.content else 0.3
-            estimate = len(draft.content) * density + (len(text) - len(draft.content)) / 2.5 + 1
+            estimate = content * density + (text - content) / 2.5 + 1
             self._estimates[key] = estimate
         scale = self._exact_sum / self._estimated_sum if self._estimated_sum else 1.0
         return max(1, math.ceil(estimate * scale))
 
     def is_exact(self, index: int, level: Level) -> bool:
-        return (index, level) in self._blocks
+        return (index, level) in self._exact
 
     def count_exactly(self, pairs: Sequence[tuple[int, Level]]) -> None:
         """Count the given options exactly (and learn how far the estimates were off)."""
         for index, level in pairs:
-            if (index, level) in self._blocks:
+            if (index, level) in self._exact:
                 continue
             estimate = self._estimates.get((index, level))
             exact = self.packed(index, level).tokens
@@ -241,15 +241,19 @@ class _Costs:
 
     def packed(self, index: int, level: Level) -> PackedChunk:
         key = (index, level)
-        if key not in self._blocks:
-            draft = self._draft(index, level)
-            cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
-            if self.frame.fmt == "json":
-                # The block states its own size in JSON: count once more with the number in place.
-                again = count_cached(self.tokenizer, chunk_block(replace(draft, tokens=cost), self.frame)) + 1
-                cost = max(cost, again)
-            self._blocks[key] = replace(draft, tokens=cost)
-        return self._blocks[key]
+        block = self._blocks.get(key)
+        if block is None:
+            draft = _draft(self.candidates[index], level)
+            cost = self._exact.get(key)
+            if cost is None:
+                cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
+                if self.frame.fmt == "json":
+                    # The block states its own size in JSON: count once more with the number in place.
+                    again = count_cached(self.tokenizer, chunk_block(replace(draft, tokens=cost), self.frame)) + 1
+                    cost = max(cost, again)
+                self._exact[key] = cost
+            block = self._blocks[key] = replace(draft, tokens=cost)
+        return block
 
     def header(self, path: str) -> int:
         if path not in self._headers:
@@ -259,15 +263,13 @@ class _Costs:
             self._headers[path] = cost
         return self._headers[path]
 
-    def options(self, index: int, profile: IntentProfile) -> list[tuple[Level, int, float]]:
+    def options(self, index: int) -> list[tuple[Level, int, float]]:
         """(level, cost, value) on the upper hull: cost and value both strictly rising."""
-        utility = {"full": 1.0, "light": profile.light_utility, "skeleton": profile.skeleton_utility,
-                   "signature": profile.signature_utility, "reference": profile.reference_utility}
         value = self.candidates[index].value
         points: list[tuple[Level, int, float]] = []
-        for level in reversed(LEVELS):  # cheapest first
+        for level, utility in self._utilities:  # cheapest first
             cost = self.cost(index, level)
-            gain = value * utility[level]
+            gain = value * utility
             while points and points[-1][1] >= cost:
                 if points[-1][2] <= gain:
                     points.pop()
@@ -279,24 +281,29 @@ class _Costs:
         return points
 
 
-def _greedy(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int, Level]]:
+def _greedy(costs: _Costs, room: int) -> list[tuple[int, Level]]:
     """Chosen (candidate index, level) pairs in the order they were decided, within `room`."""
     count = len(costs.candidates)
-    options = [costs.options(i, profile) for i in range(count)]
+    options = [costs.options(i) for i in range(count)]
+    paths = [cand.chunk.chunk.path for cand in costs.candidates]
+    headers = [costs.header(path) for path in paths]
     state = [-1] * count  # index into options[i]; -1 not chosen; -2 covered by a container
     files: dict[str, int] = {}
     used = 0
     heap: list[tuple[float, int, int]] = []
 
     def step(i: int) -> tuple[float, int] | None:
-        cur = state[i]
-        base_cost = options[i][cur][1] if cur >= 0 else 0
-        base_value = options[i][cur][2] if cur >= 0 else 0.0
-        path = costs.candidates[i].chunk.chunk.path
-        extra = costs.header(path) if cur < 0 and not files.get(path) else 0
+        """(value per token, option) of the best next step up candidate i's hull."""
+        opts, cur = options[i], state[i]
+        if cur >= 0:
+            _, base_cost, base_value = opts[cur]
+            extra = 0
+        else:
+            base_cost, base_value = 0, 0.0
+            extra = 0 if files.get(paths[i]) else headers[i]
         best: tuple[float, int] | None = None
-        for j in range(cur + 1, len(options[i])):
-            _, cost, value = options[i][j]
+        for j in range(cur + 1, len(opts)):
+            _, cost, value = opts[j]
             eff = (value - base_value) / max(cost - base_cost + extra, 1)
             if best is None or eff > best[0]:
                 best = (eff, j)
@@ -308,14 +315,7 @@ def _greedy(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int,
             heapq.heappush(heap, (-found[0], i, found[1]))
 
     def container_of(i: int) -> bool:
-        chunk = costs.candidates[i].chunk.chunk
-        for k in range(count):
-            if k != i and state[k] >= 0 and options[k][state[k]][0] in ("full", "light"):
-                other = costs.candidates[k].chunk.chunk
-                if (other.path == chunk.path and other.start_line <= chunk.start_line
-                        and chunk.end_line <= other.end_line):
-                    return True
-        return False
+        return any(state[k] >= 0 and options[k][state[k]][0] in ("full", "light") for k in costs.containers[i])
 
     for i in range(count):
         push(i)
@@ -332,9 +332,9 @@ def _greedy(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int,
         if state[i] == -1 and container_of(i):
             state[i] = -2
             continue
-        path = costs.candidates[i].chunk.chunk.path
+        path = paths[i]
         cur = state[i]
-        base = options[i][cur][1] if cur >= 0 else costs.header(path) * (0 if files.get(path) else -1)
+        base = options[i][cur][1] if cur >= 0 else headers[i] * (0 if files.get(path) else -1)
         fits = [k for k in range(cur + 1, len(options[i]))
                 if used + options[i][k][1] - base <= room]
         if not fits:
@@ -354,34 +354,48 @@ def _greedy(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int,
 def _drop_nested(i: int, costs: _Costs, options: list[list[tuple[Level, int, float]]],
                  state: list[int], files: dict[str, int]) -> int:
     """Remove chosen chunks nested inside candidate i (now shown in full/light); returns tokens freed."""
-    outer = costs.candidates[i].chunk.chunk
     freed = 0
-    for k, s in enumerate(state):
-        if k == i or s < 0:
-            continue
-        inner = costs.candidates[k].chunk.chunk
-        if (inner.path == outer.path and outer.start_line <= inner.start_line
-                and inner.end_line <= outer.end_line):
+    for k in costs.nested[i]:
+        s = state[k]
+        if s >= 0:
             freed += options[k][s][1]
             state[k] = -2
-            files[inner.path] -= 1
+            files[costs.candidates[k].chunk.chunk.path] -= 1
     return freed
 
 
-def _select(costs: _Costs, profile: IntentProfile, room: int) -> list[tuple[int, Level]]:
+def _spans_within(candidates: Sequence[Candidate]) -> tuple[list[list[int]], list[list[int]]]:
+    """For each candidate, the others whose span (same file) holds its own, and those its span holds."""
+    by_path: dict[str, list[int]] = {}
+    for i, cand in enumerate(candidates):
+        by_path.setdefault(cand.chunk.chunk.path, []).append(i)
+    containers: list[list[int]] = [[] for _ in candidates]
+    nested: list[list[int]] = [[] for _ in candidates]
+    for group in by_path.values():
+        for i in group:  # ascending, so every nested[k] is in index order
+            inner = candidates[i].chunk.chunk
+            for k in group:
+                outer = candidates[k].chunk.chunk
+                if k != i and outer.start_line <= inner.start_line and inner.end_line <= outer.end_line:
+                    containers[i].append(k)
+                    nested[k].append(i)
+    return containers, nested
+
+
+def _select(costs: _Costs, room: int) -> list[tuple[int, Level]]:
     """The greedy on estimated prices, repeated with the picked options counted exactly.
 
     Stops when every picked option has its exact cost (then the picks fit `room` exactly as
     before); after MAX_PRICING_ROUNDS it counts everything, the eager behaviour.
     """
     for _ in range(MAX_PRICING_ROUNDS):
-        chosen = _greedy(costs, profile, room)
+        chosen = _greedy(costs, room)
         missing = [pick for pick in chosen if not costs.is_exact(*pick)]
         if not missing:
             return chosen
         costs.count_exactly(missing)
     costs.lazy = False
-    return _greedy(costs, profile, room)
+    return _greedy(costs, room)
 
 
 def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokenizer: Tokenizer,
@@ -393,7 +407,7 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
                          hint=f"Ask for at least {MIN_BUDGET} tokens (100 or more is useful).",
                          value=budget_tokens)
     merged = merge_candidates(candidates)
-    costs = _Costs(merged, frame, tokenizer)
+    costs = _Costs(merged, frame, tokenizer, profile)
     empty = render_text([], [], len(merged), frame, budget_tokens, {})
     frame_cost = tokenizer.count(empty) + 2
     if savings_for is not None and frame.fmt == "json":
@@ -406,9 +420,10 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
     savings: Savings | None = None
     seen_paths: frozenset[str] = frozenset()
     for _ in range(8):
-        chosen = _select(costs, profile, room) if room > 0 else []
+        chosen = _select(costs, room) if room > 0 else []
         chunks = [costs.packed(i, level) for i, level in chosen]
-        left = [i for i in range(len(merged)) if i not in {c for c, _ in chosen}]
+        picked = {c for c, _ in chosen}
+        left = [i for i in range(len(merged)) if i not in picked]
         omitted_all = [_omitted(merged[i]) for i in left]
         omitted_all = _not_covered(omitted_all, chunks)
         if savings_for is not None and (savings is None or _paths(chunks) != seen_paths):

@@ -6,7 +6,9 @@ import pytest
 from pack_samples import PY_SOURCE, make_chunk
 
 from prism.models import LEVELS
+from prism.pack import degrade
 from prism.pack.degrade import render
+from prism.pack.memo import Memo
 
 
 def test_light_strips_comments_and_blank_lines_but_keeps_strings() -> None:
@@ -71,3 +73,19 @@ def test_levels_never_grow(language: str) -> None:
     chunk = make_chunk(PY_SOURCE, language=language)
     sizes = [len(render(chunk, level)) for level in LEVELS]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_rendered_levels_are_memoised_identically_and_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo: Memo[tuple[str, str, str], tuple[str, str, str]] = Memo(8_000, degrade._weigh)
+    monkeypatch.setattr(degrade, "_RENDERS", memo)
+    sources = [("python", PY_SOURCE), ("go", "func Add(a int) int {\n\t// sum\n\treturn a + 1\n}\n"),
+               ("markdown", "# Title\n\nFirst.\nSecond.\n"), ("unknownlang", "a\n  b\nc\n")]
+    chunks = [make_chunk(f"{source}\n{'#' if language == 'python' else '//'} v{i}\n", language=language,
+                         signature="def load(path):" if i % 2 else "")
+              for i in range(12) for language, source in sources]
+    fresh = [degrade._render_levels(chunk) for chunk in chunks]
+    for _ in range(2):  # first misses, then (for the entries still kept) hits
+        assert [degrade.render_levels(chunk) for chunk in chunks] == fresh
+        assert [[render(chunk, level) for level in LEVELS[1:4]] for chunk in chunks] == [list(f) for f in fresh]
+        assert 0 < memo.weight <= 8_000 and len(memo) < len(chunks)
+    assert degrade.render_levels(chunks[-1]) is degrade.render_levels(chunks[-1])  # served from the memo

@@ -12,7 +12,10 @@ from pack_samples import make_chunk, make_hits
 
 from prism.errors import InputError
 from prism.models import Hit, StoredChunk
+from prism.pack import degrade, select
+from prism.pack.assemble import Frame, chunk_block
 from prism.pack.packer import build_pack
+from prism.pack.records import FORMATS, Pack, PackedChunk
 from prism.pack.tokens import Tokenizer, get_tokenizer
 
 QUERIES = st.sampled_from(["fix the crash in load", "how does storage work", "add a cache",
@@ -114,3 +117,36 @@ def test_omitted_manifest_lists_handles(tokenizer: Tokenizer) -> None:
     assert pack.omitted_total > 0 and pack.omitted
     assert all(o.handle in pack.text for o in pack.omitted)
     assert "prism show HANDLE" in pack.text
+
+
+def test_packs_do_not_depend_on_the_render_and_shape_memos(tokenizer: Tokenizer) -> None:
+    hits = make_hits(40, seed=5)
+    cases = [(fmt, line_numbers, budget) for fmt in FORMATS for line_numbers in (False, True)
+             for budget in (1500, 3000)]
+
+    def pack(fmt: str, line_numbers: bool, budget: int) -> Pack:
+        # Block counts do steer pricing outside JSON (a block counted before is priced
+        # exactly), so every pack starts from the same (no) counts.
+        select._COUNTED.clear()
+        pack = build_pack("fix the crash in load", hits, budget_tokens=budget, tokenizer=tokenizer, fmt=fmt,
+                          line_numbers=line_numbers)
+        return replace(pack, seconds=0.0)
+
+    cold = {}
+    for case in cases:
+        degrade._RENDERS.clear()
+        select._SHAPES.clear()
+        cold[case] = pack(*case)
+    for case in cases:  # now with the rendered levels and shapes of every case memoised
+        assert pack(*case) == cold[case]
+
+
+def test_block_text_ignores_score_and_reason() -> None:
+    """The shapes memo keys a block by its chunk and frame only; this is what makes that right."""
+    block = PackedChunk(path="a.py", start_line=3, end_line=5, symbol="f", kind="function", language="python",
+                        level="full", tokens=0, handle="0123456789ab", content="def f():\n    return 1",
+                        score=0.5, reason="hit")
+    for fmt in FORMATS:
+        for line_numbers in (False, True):
+            frame = Frame(budget=100, tokenizer="cl100k_base", intent="general", fmt=fmt, line_numbers=line_numbers)
+            assert chunk_block(replace(block, score=9.0, reason="caller"), frame) == chunk_block(block, frame)
