@@ -112,6 +112,23 @@ def _body(kind: str, query: str, budget: int) -> dict[str, object]:
     return {"query": query, "limit": 10} if kind == "search" else {"query": query, "budget_tokens": budget}
 
 
+async def _timed(client: httpx.AsyncClient, kind: str, query: str, budget: int, since: float,
+                 latencies: dict[str, list[float]], errors: dict[str, int], cheap: bool = False) -> None:
+    """Send one request; its latency counted from `since` (perf_counter), or its failure."""
+    try:
+        if cheap:
+            response = await client.get("/api/v1/projects/bench")
+        else:
+            response = await client.post(f"/api/v1/projects/bench/{kind}", json=_body(kind, query, budget))
+        status: object = response.status_code
+    except httpx.HTTPError as exc:
+        status = type(exc).__name__
+    if status == 200:
+        latencies[kind].append((time.perf_counter() - since) * 1000)
+    else:
+        errors[str(status)] = errors.get(str(status), 0) + 1
+
+
 def _summary(latencies: dict[str, list[float]], errors: dict[str, int], wall: float,
              **extra: object) -> dict[str, object]:
     every = latencies["search"] + latencies["context"]
@@ -139,19 +156,7 @@ async def throughput(base: str, token: str, clients: int, seconds: float, budget
             while time.monotonic() < stop:
                 kind = "search" if rng.random() < 0.7 else "context"
                 query = rng.choice(pool) + (f" {rng.randrange(10**9)}" if distinct else "")
-                start = time.perf_counter()
-                try:
-                    if cheap:
-                        response = await client.get("/api/v1/projects/bench")
-                    else:
-                        response = await client.post(f"/api/v1/projects/bench/{kind}", json=_body(kind, query, budget))
-                    status: object = response.status_code
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                if status == 200:
-                    latencies[kind].append((time.perf_counter() - start) * 1000)
-                else:
-                    errors[str(status)] = errors.get(str(status), 0) + 1
+                await _timed(client, kind, query, budget, time.perf_counter(), latencies, errors, cheap)
 
     began = time.monotonic()
     await asyncio.gather(*(worker(random.Random(seed * 1000 + i)) for i in range(clients)))
@@ -187,15 +192,7 @@ async def open_loop(base: str, token: str, clients: int, seconds: float, budget:
             while (item := await arrivals.get()) is not None:
                 due, kind, query = item
                 waited.append(max(0.0, time.perf_counter() - due) * 1000)
-                try:
-                    response = await client.post(f"/api/v1/projects/bench/{kind}", json=_body(kind, query, budget))
-                    status: object = response.status_code
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                if status == 200:
-                    latencies[kind].append((time.perf_counter() - due) * 1000)
-                else:
-                    errors[str(status)] = errors.get(str(status), 0) + 1
+                await _timed(client, kind, query, budget, due, latencies, errors)
 
     began = time.monotonic()
     await asyncio.gather(generate(), *(worker() for _ in range(clients)))
