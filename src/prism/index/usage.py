@@ -36,6 +36,9 @@ class UsageLog:
             (time.time() if at is None else at, event.kind, event.intent, event.budget,
              event.tokens_served, event.tokens_saved, event.chunks, event.seconds))
 
+    def close(self) -> None:
+        self._conn.close()
+
     def record_safely(self, event: UsageEvent) -> bool:
         """Record in a write transaction of its own; False (and a log line) if the index is busy.
 
@@ -99,5 +102,5 @@ class UsageWriter:
     def close(self) -> None:
         with self._lock:
             if self._log is not None:
-                self._log._conn.close()
+                self._log.close()
                 self._log = None

@@ -67,7 +67,7 @@ def single_threaded_blas() -> None:
 
     The product against the vector matrix is memory-bound: a second OpenBLAS thread does not
     make it faster, but it spin-waits after every call and burned a whole second core during
-    the rest of the search (measured: 130 → 60 ms of CPU per search, same wall time).
+    the rest of the search (measured: 130 → 71 ms of CPU per search, same wall time).
     """
     from threadpoolctl import threadpool_limits
 

@@ -9,9 +9,10 @@ for being late in the text, so a trace at the end of an issue still counts).
 FTS5 computes bm25() for every row an expression matches (~2 µs each), so on a large index
 a question with a common word ("python", "test") spends most of its time scoring rows that
 never reach the top. There the expression becomes `(rare terms) AND (every term)`: only rows
-holding at least one of the rarer terms — taken rarest first until they are found in
-`PRUNE_FACTOR`× as many chunks as the hits kept, but never a term that alone exceeds that — are scored, and since
-each term is listed twice in all, a row's BM25 is exactly twice its score under the plain OR.
+holding at least one of the rarer terms are scored (terms taken rarest first until they are
+found in `PRUNE_FACTOR`× as many chunks as the hits kept, but never a term that alone exceeds
+that), and since each term is listed twice in all, a row's BM25 is exactly twice its score
+under the plain OR.
 MaxScore-style pruning without an upper-bound proof, so it is measured
 (`benchmarks/lexical_pruning.py`, 103k chunks): CoSQA questions keep 98.5 % of their top 10
 (89 % of their top 200: the rest share only a common word with the question) at 6× less time.
@@ -31,7 +32,7 @@ from prism.retrieve.query import ParsedQuery
 MAX_TERMS_SHORT = 24
 MAX_TERMS_LONG = 40
 MAX_REPEAT = 3  # a term may appear up to 3× in the MATCH: FTS5's bm25 sums per phrase
-PRUNE_FACTOR = 15  # the rare terms that gate a large match cover ≥ 15× the hits kept
+PRUNE_FACTOR = 15  # the rare terms that gate a large match cover up to 15× the hits kept
 TITLE_BOOST = 1.5  # long queries: words of the first line (an issue's title) say what it is about
 
 _STOPWORDS = frozenset({

@@ -65,6 +65,15 @@ def snapshot(prism: Prism) -> tuple[dict[str, str], list[tuple[str, str, int, in
     return files, chunks
 
 
+def run_together(script: str, path: Path, processes: int) -> None:
+    """Start `processes` Pythons running `script` on `path` at once; each must succeed."""
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE)
+             for _ in range(processes)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr.decode()
+
+
 def fts_paths(prism: Prism, term: str) -> set[str]:
     ids = [cid for cid, _ in prism.store.search_fts(f'"{term}"', 50)]
     return {sc.chunk.path for sc in prism.store.get_chunks(ids)}
@@ -248,10 +257,7 @@ def test_processes_opening_a_new_index_together_migrate_it_once(tmp_path: Path) 
     path = tmp_path / "index.db"
     script = ("import sys; from pathlib import Path; from prism.index.sqlite import SqliteStore; "
               "SqliteStore(Path(sys.argv[1]))")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
-    for proc in procs:
-        _, stderr = proc.communicate(timeout=60)
-        assert proc.returncode == 0, stderr.decode()
+    run_together(script, path, 4)
     store = SqliteStore(path)
     assert store.stats()["files"] == 0
     store.close()
@@ -298,10 +304,7 @@ def test_processes_opening_one_new_wal_database_together_all_succeed(tmp_path: P
     path = tmp_path / "feedback.db"
     script = ("import sys; from pathlib import Path; from prism.index.feedback import FeedbackStore; "
               "FeedbackStore(Path(sys.argv[1])).close()")
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE) for _ in range(8)]
-    for proc in procs:
-        _, stderr = proc.communicate(timeout=60)
-        assert proc.returncode == 0, stderr.decode()
+    run_together(script, path, 8)
 
 
 def test_term_counts_are_remembered_only_within_one_index_generation(repo: Path, tmp_path: Path) -> None:

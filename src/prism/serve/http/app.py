@@ -30,6 +30,7 @@ from prism.serve.http.projects import ProjectRegistry
 from prism.serve.http.routes import PRISM_VERSION, api, metrics_route, router
 from prism.serve.http.settings import ServerSettings, load_server_settings, validate_for_start
 from prism.serve.http.state import ServerState, UsageCounter
+from prism.serve.http.workers import APP as WORKER_APP
 from prism.serve.http.workers import balanced_sockets_supported, serve_workers
 from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
@@ -70,6 +71,11 @@ def _load_model(state: ServerState) -> None:
         state.readiness.checks["model"] = "ok"
 
 
+def _secret_values(server: ServerSettings) -> list[str]:
+    """The configured secrets, for the log filter that redacts them."""
+    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
+
+
 def _secured_openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document with bearer/API-key security declared on every non-public operation."""
     if app.openapi_schema:
@@ -96,8 +102,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     engine = engine or Settings()
     for warning in validate_for_start(server):
         log.warning(warning)
-    secrets = [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
-    configure_logging(server.log_level, secrets)
+    configure_logging(server.log_level, _secret_values(server))
     state = build_state(server, engine, limiter)
 
     @asynccontextmanager
@@ -181,15 +186,14 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     options: dict[str, Any] = {"log_level": log_level, "access_log": False, "log_config": None,
                                "server_header": False, "proxy_headers": False, "timeout_keep_alive": KEEP_ALIVE_S}
     if workers > 1 and balanced_sockets_supported():
-        secrets = [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
-        configure_logging(server.log_level, secrets)
+        configure_logging(server.log_level, _secret_values(server))  # the supervisor's own lines
         status = serve_workers(host, port, workers, options)
         if status:
             raise SystemExit(status)
     elif workers > 1:
         # uvicorn's supervisor kills a worker that misses a 5 s health check; a worker indexing a
         # large upload can hold the GIL that long, so allow more before a restart.
-        uvicorn.run("prism.serve.http.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run(WORKER_APP, factory=True, host=host, port=port, workers=workers,
                     timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, **options)
     else:
         uvicorn.run(create_app(server), host=host, port=port, **options)
