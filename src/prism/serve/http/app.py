@@ -146,7 +146,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
 
     app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins, allow_credentials=False,
-                       allow_methods=["GET", "POST", "DELETE"],
+                       allow_methods=["GET", "POST", "PATCH", "DELETE"],
                        allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
                        expose_headers=RATE_HEADERS, max_age=600)
     app.add_middleware(EdgeMiddleware, max_body_bytes=server.max_request_bytes,

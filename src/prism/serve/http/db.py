@@ -1,4 +1,4 @@
-"""ServerDB: the server's own SQLite database (keys, projects, usage, stored secrets), with migrations.
+"""ServerDB: the server's own SQLite database (keys, projects, usage, secrets, audit log), with migrations.
 
 This is server state, separate from every project index: it lives at
 PRISM_HOME/server/server.db. One connection per process, guarded by a lock; every statement is
@@ -51,7 +51,52 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL
     );
     """,
+    # Keys scoped by action: existing rows get their role's preset (as the presets were when
+    # actions came in; a later change of presets must not widen old keys). The JWT deny list.
+    # The audit log, which triggers make append-only.
+    """
+    ALTER TABLE api_keys ADD COLUMN actions TEXT NOT NULL DEFAULT '[]';  -- JSON list of actions
+    ALTER TABLE api_keys ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    UPDATE api_keys SET actions = CASE role
+        WHEN 'reader' THEN '["projects.read", "search", "context", "code.read"]'
+        WHEN 'writer' THEN '["projects.read", "search", "context", "code.read", "index.write"]'
+        ELSE '["projects.read", "search", "context", "code.read", "index.write", "projects.manage",
+               "keys.manage", "usage.read", "metrics.read", "audit.read"]' END;
+    CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        revoked_at REAL NOT NULL,
+        forget_after REAL NOT NULL       -- every token with this jti has expired by then
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,                -- Unix time (UTC)
+        principal TEXT NOT NULL,         -- key:<id>, jwt:<sub>, cli:<user>; never a secret
+        event TEXT NOT NULL,
+        target TEXT NOT NULL,
+        request_id TEXT,
+        address TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
 )
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements, whole: a trigger body's `;` does not end its CREATE TRIGGER."""
+    found: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    if current.strip():
+        found.append(current.strip())
+    return found
 
 
 class ServerDB:
@@ -91,9 +136,8 @@ class ServerDB:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) < number:
-                        for statement in script.split(";"):
-                            if statement.strip():
-                                self._conn.execute(statement)
+                        for statement in statements(script):
+                            self._conn.execute(statement)
                         self._conn.execute(f"PRAGMA user_version = {number}")
                     self._conn.execute("COMMIT")
                 except BaseException:

@@ -19,14 +19,25 @@ from dataclasses import dataclass
 
 from prism.errors import InputError, NotFoundError
 from prism.serve.http.db import ServerDB
-from prism.serve.http.errors import AuthenticationError, CredentialsExpiredError, KeyRevokedError
+from prism.serve.http.errors import (
+    AuthenticationError,
+    ConflictError,
+    CredentialsExpiredError,
+    KeyRevokedError,
+)
+from prism.serve.http.scopes import ALL_PROJECTS, ROLE_ACTIONS, Scope, role_for, sorted_actions
 from prism.serve.http.settings import ROLES, Role
 from prism.serve.secrets import SecretBox
+
+__all__ = ["ALL_PROJECTS", "ApiKey", "KeyStore", "looks_like_api_key"]
 
 KEY_PREFIX = "prism_"
 _KEY_RE = re.compile(r"^prism_([0-9a-f]{12})_([A-Za-z0-9_-]{40,64})$")
 LAST_USED_EVERY_S = 60.0
-ALL_PROJECTS = "*"
+MAX_DESCRIPTION_CHARS = 500
+# Hashed when a key id is unknown, so that answer costs the same HMAC as a wrong secret (an
+# attacker must not learn from timing which key ids exist).
+_ABSENT_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -35,44 +46,67 @@ class ApiKey:
 
     key_id: str
     name: str
-    role: Role
+    role: Role  # the smallest preset holding `actions`; picks the rate bucket
     projects: tuple[str, ...]  # ("*",) means every project
     created_at: float
     expires_at: float | None
     last_used_at: float | None
     revoked_at: float | None
+    actions: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.actions, self.projects, self.expires_at)
 
     def allows_project(self, project: str) -> bool:
-        return ALL_PROJECTS in self.projects or project in self.projects
+        return self.scope.allows_project(project)
+
+    def active(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def audit_details(self) -> dict[str, object]:
+        """What the audit log keeps about a new key: its rights, never its secret."""
+        return {"name": self.name, "actions": sorted_actions(self.actions), "projects": list(self.projects),
+                "expires_at": self.expires_at}
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "key_id": self.key_id, "name": self.name, "role": self.role,
-            "projects": list(self.projects), "created_at": self.created_at,
-            "expires_at": self.expires_at, "last_used_at": self.last_used_at,
-            "revoked_at": self.revoked_at,
+            "key_id": self.key_id, "name": self.name, "description": self.description, "role": self.role,
+            "actions": sorted_actions(self.actions), "projects": list(self.projects),
+            "created_at": self.created_at, "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at, "revoked_at": self.revoked_at,
         }
 
 
-_COLUMNS = "key_id, name, role, projects, created_at, expires_at, last_used_at, revoked_at"
+_COLUMNS = "key_id, name, role, projects, created_at, expires_at, last_used_at, revoked_at, actions, description"
 
 
 def _row_to_key(row: tuple[object, ...]) -> ApiKey:
-    key_id, name, role, projects, created, expires, used, revoked = row
+    key_id, name, role, projects, created, expires, used, revoked, actions, description = row
     role_s = str(role)
     assert role_s in ROLES
     return ApiKey(str(key_id), str(name), role_s, tuple(json.loads(str(projects))),
                   float(created), None if expires is None else float(expires),  # type: ignore[arg-type]
                   None if used is None else float(used),  # type: ignore[arg-type]
-                  None if revoked is None else float(revoked))  # type: ignore[arg-type]
+                  None if revoked is None else float(revoked),  # type: ignore[arg-type]
+                  frozenset(json.loads(str(actions))), str(description))
 
 
 def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
+def _check_name(name: str, description: str) -> None:
+    if not name.strip() or len(name) > 100:
+        raise InputError("A key needs a name of 1–100 characters.", hint="Pass --name.", value=name)
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise InputError(f"A key's description is at most {MAX_DESCRIPTION_CHARS} characters.",
+                         hint="Shorten --description.")
+
+
 class KeyStore:
-    """Create, list, verify, revoke and rotate API keys in the server database."""
+    """Create, list, verify, edit, revoke and rotate API keys; keep the JWT deny list."""
 
     def __init__(self, db: ServerDB, box: SecretBox) -> None:
         self._db = db
@@ -80,13 +114,18 @@ class KeyStore:
         self._last_used: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def create(self, name: str, role: Role, projects: tuple[str, ...] = (ALL_PROJECTS,),
-               expires_at: float | None = None) -> tuple[ApiKey, str]:
-        """A new key and its plaintext, which is returned once and never stored."""
-        if role not in ROLES:
-            raise InputError(f"Unknown role {role!r}.", hint=f"Use one of {', '.join(ROLES)}.", value=role)
-        if not name.strip() or len(name) > 100:
-            raise InputError("A key needs a name of 1–100 characters.", hint="Pass --name.", value=name)
+    def create(self, name: str, role: Role | None = "reader", projects: tuple[str, ...] = (ALL_PROJECTS,),
+               expires_at: float | None = None, *, actions: frozenset[str] | None = None,
+               description: str = "") -> tuple[ApiKey, str]:
+        """A new key and its plaintext, which is returned once and never stored.
+
+        Its rights are `actions` when given, else the preset of `role`.
+        """
+        if actions is None:
+            if role not in ROLES:
+                raise InputError(f"Unknown role {role!r}.", hint=f"Use one of {', '.join(ROLES)}.", value=role)
+            actions = ROLE_ACTIONS[role]
+        _check_name(name, description)
         if not projects:
             projects = (ALL_PROJECTS,)
         now = time.time()
@@ -95,9 +134,9 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         self._db.execute(
-            f"INSERT INTO api_keys ({_COLUMNS}, key_hash) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-            (key_id, name.strip(), role, json.dumps(list(projects)), now, expires_at,
-             self._box.hash_key(plaintext)))
+            f"INSERT INTO api_keys ({_COLUMNS}, key_hash) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
+            (key_id, name.strip(), role_for(actions), json.dumps(list(projects)), now, expires_at,
+             json.dumps(sorted_actions(actions)), description.strip(), self._box.hash_key(plaintext)))
         return self.get(key_id), plaintext
 
     def get(self, key_id: str) -> ApiKey:
@@ -112,34 +151,77 @@ class KeyStore:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM api_keys {where} ORDER BY created_at, key_id")
         return [_row_to_key(row) for row in rows]
 
+    def _refuse_last_admin(self, key: ApiKey, doing: str) -> None:
+        """Refuse to revoke, rotate or time-limit the last active key with every right on every project.
+
+        Called inside the write transaction, so two admins revoking each other at once cannot both win.
+        """
+        now = time.time()
+        if not (key.active(now) and key.scope.full_admin):
+            return
+        others = [k for k in self.all() if k.key_id != key.key_id and k.active(now) and k.scope.full_admin]
+        if not others:
+            raise ConflictError(
+                f"API key {key.key_id} is the last active admin key for every project; {doing} it would "
+                "lock every administrator out.",
+                hint="Create another admin key first: `prism keys create --name NAME --role admin`.",
+                value=key.key_id)
+
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke at once; the next request with this key is refused. Idempotent."""
-        self.get(key_id)
-        self._db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+        with self._db.transaction() as conn:
+            self._refuse_last_admin(self.get(key_id), "revoking")
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                          (time.time(), key_id))
         return self.get(key_id)
 
     def rotate(self, key_id: str) -> tuple[ApiKey, str]:
-        """A new key with the same name, role, projects and expiry; the old one is revoked at once."""
+        """A new key with the same name, rights and expiry; the old one is revoked at once."""
         old = self.get(key_id)
         if old.revoked_at is not None:
             raise KeyRevokedError(f"API key {key_id} is revoked and cannot be rotated.",
                                   hint="Create a new key with `prism keys create`.", value=key_id)
-        new, plaintext = self.create(old.name, old.role, old.projects, old.expires_at)
         with self._db.transaction() as conn:
+            self._refuse_last_admin(old, "rotating")
+            new, plaintext = self.create(old.name, None, old.projects, old.expires_at, actions=old.actions,
+                                         description=old.description)
             conn.execute("UPDATE api_keys SET revoked_at = ?, rotated_to = ? WHERE key_id = ?",
                          (time.time(), new.key_id, key_id))
         return new, plaintext
 
+    def edit(self, key_id: str, *, name: str | None = None, description: str | None = None,
+             expires_at: float | None = None, set_expiry: bool = False) -> ApiKey:
+        """Change a key's name, description or expiry (`set_expiry`; None: never); its secret stays."""
+        with self._db.transaction() as conn:
+            old = self.get(key_id)
+            if old.revoked_at is not None:
+                raise KeyRevokedError(f"API key {key_id} is revoked and cannot be edited.",
+                                      hint="Create a new key with `prism keys create`.", value=key_id)
+            new_name = old.name if name is None else name
+            new_description = old.description if description is None else description
+            _check_name(new_name, new_description)
+            new_expiry = expires_at if set_expiry else old.expires_at
+            if set_expiry and expires_at is not None:
+                if expires_at <= time.time():
+                    raise InputError("The expiry is in the past.", hint="Pass a positive --expires-days.")
+                self._refuse_last_admin(old, "giving an expiry to")
+            conn.execute("UPDATE api_keys SET name = ?, description = ?, expires_at = ? WHERE key_id = ?",
+                         (new_name.strip(), new_description.strip(), new_expiry, key_id))
+        return self.get(key_id)
+
     def verify(self, plaintext: str, now: float | None = None) -> ApiKey:
-        """The key's record, or AuthenticationError (unknown, wrong, revoked or expired)."""
+        """The key's record, or AuthenticationError (unknown, wrong, revoked or expired).
+
+        An unknown key id costs the same HMAC and constant-time compare as a known one.
+        """
         match = _KEY_RE.match(plaintext)
         if match is None:
             raise AuthenticationError("The API key is malformed.",
                                       hint="Send the key exactly as `prism keys create` printed it.")
         key_id = match.group(1)
         rows = self._db.query(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_id = ?", (key_id,))
-        if not rows or not self._box.verify_key(plaintext, str(rows[0][-1])):
+        stored = str(rows[0][-1]) if rows else _ABSENT_HASH
+        if not self._box.verify_key(plaintext, stored) or not rows:
             raise AuthenticationError("The API key is not valid.",
                                       hint="Check the key, or ask an admin for a new one.")
         key = _row_to_key(rows[0][:-1])
@@ -160,3 +242,21 @@ class KeyStore:
                 return
             self._last_used[key_id] = now
         self._db.execute("UPDATE api_keys SET last_used_at = ? WHERE key_id = ?", (now, key_id))
+
+    # -- JWT deny list -------------------------------------------------------------------------
+
+    def revoke_token(self, jti: str, forget_after: float) -> None:
+        """Refuse every JWT with this `jti` from the next request; the row is dropped after `forget_after`.
+
+        `forget_after` is a time by which every token carrying the id has expired (now + the
+        maximum JWT lifetime), so the list stays small. Idempotent.
+        """
+        now = time.time()
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM revoked_tokens WHERE forget_after < ?", (now,))
+            conn.execute("INSERT INTO revoked_tokens (jti, revoked_at, forget_after) VALUES (?, ?, ?) "
+                         "ON CONFLICT (jti) DO UPDATE SET forget_after = MAX(forget_after, excluded.forget_after)",
+                         (jti, now, forget_after))
+
+    def token_revoked(self, jti: str) -> bool:
+        return bool(self._db.query("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))

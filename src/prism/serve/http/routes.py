@@ -1,8 +1,10 @@
-"""The /api/v1 routes: thin adapters from validated requests to the engine, each with its permission.
+"""The /api/v1 routes: thin adapters from validated requests to the engine, each with the action it needs.
 
 `endpoint()` is the only way routes are declared here: it attaches the permission dependency,
-records the permission in the OpenAPI document (`x-permission`) and documents the error
-envelope for every failure status, so the published schema matches what the server sends.
+records the need and reach in the OpenAPI document (`x-permission`, `x-reach`) and documents
+the error envelope for every failure status, so the published schema matches what the server
+sends. A route without `{project}` in its path acts on the whole server and needs a credential
+for every project, unless it declares `own` (it shows only what the caller may see).
 """
 
 from __future__ import annotations
@@ -19,17 +21,29 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from prism.engine import Prism
-from prism.errors import NotFoundError, PathError
+from prism.errors import InputError, NotFoundError, PathError
 from prism.models import SearchFilters
 from prism.serve.http import schemas as s
-from prism.serve.http.auth import PERMISSION_KEY, Permission, Principal, permission, server_state
+from prism.serve.http.auth import (
+    PERMISSION_KEY,
+    REACH_KEY,
+    Need,
+    Principal,
+    Reach,
+    actor,
+    permission,
+    require_covers,
+    server_state,
+)
 from prism.serve.http.errors import (
     ConflictError,
     FeatureUnavailableError,
     NotReadyError,
     PayloadTooLargeError,
 )
+from prism.serve.http.keys import ApiKey
 from prism.serve.http.projects import FileOutcome, ProjectRecord, normalise_upload_path
+from prism.serve.http.scopes import ROLE_ACTIONS, Scope
 from prism.serve.http.state import ServerState
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,10 +60,14 @@ router = APIRouter()
 api = APIRouter(prefix="/api/v1")
 
 
-def endpoint(target: APIRouter, method: str, path: str, perm: Permission, *, status_code: int = 200,
+def endpoint(target: APIRouter, method: str, path: str, need: Need, *, status_code: int = 200,
              errors: tuple[int, ...] = ERROR_STATUSES, summary: str | None = None,
-             text: bool = False) -> Callable[[F], F]:
-    """Declare a route with its permission, enforced and published."""
+             text: bool = False, own: bool = False) -> Callable[[F], F]:
+    """Declare a route with its need, enforced and published; its reach follows from the path.
+
+    `own`: a route without `{project}` that any credential may call because it filters its answer.
+    """
+    reach: Reach = "project" if "{project}" in path else "own" if own else "server"
     responses: dict[int | str, dict[str, Any]] = {code: {"model": s.ErrorResponse} for code in errors}
     extra: dict[str, Any] = {}
     if text:
@@ -57,7 +75,7 @@ def endpoint(target: APIRouter, method: str, path: str, perm: Permission, *, sta
         extra["response_class"] = PlainTextResponse
     return target.api_route(
         path, methods=[method], status_code=status_code, summary=summary, **extra,
-        dependencies=[Depends(permission(perm))], openapi_extra={PERMISSION_KEY: perm},
+        dependencies=[Depends(permission(need, reach))], openapi_extra={PERMISSION_KEY: need, REACH_KEY: reach},
         responses=responses,
     )
 
@@ -113,32 +131,36 @@ def ready(request: Request) -> s.Ready:
 # -- projects ------------------------------------------------------------------------------
 
 
-@endpoint(api, "GET", "/projects", "read", summary="List the projects this credential can see.")
+@endpoint(api, "GET", "/projects", "projects.read", own=True, summary="List the projects this credential can see.")
 def list_projects(request: Request) -> s.ProjectList:
     state, principal = server_state(request), _principal(request)
     records = [r for r in state.projects.all() if principal.allows_project(r.name)]
     return s.ProjectList(projects=[_project_out(state, r) for r in records])
 
 
-@endpoint(api, "POST", "/projects", "admin", status_code=201, summary="Create a project.")
+@endpoint(api, "POST", "/projects", "projects.manage", status_code=201, summary="Create a project.")
 def create_project(request: Request, body: s.ProjectCreate) -> s.Project:
     state = server_state(request)
-    return _project_out(state, state.projects.create(body.name, body.path))
+    record = state.projects.create(body.name, body.path)
+    state.audit.record(actor(request), "project.create", record.name, {"kind": record.kind})
+    return _project_out(state, record)
 
 
-@endpoint(api, "GET", "/projects/{project}", "read", summary="One project.")
+@endpoint(api, "GET", "/projects/{project}", "projects.read", summary="One project.")
 def get_project(request: Request, project: s.ProjectName) -> s.Project:
     state = server_state(request)
     return _project_out(state, state.projects.get(project))
 
 
-@endpoint(api, "DELETE", "/projects/{project}", "admin", summary="Delete a project and its index.")
+@endpoint(api, "DELETE", "/projects/{project}", "projects.manage", summary="Delete a project and its index.")
 def delete_project(request: Request, project: s.ProjectName) -> s.Deleted:
-    server_state(request).projects.delete(project)
+    state = server_state(request)
+    state.projects.delete(project)
+    state.audit.record(actor(request), "project.delete", project)
     return s.Deleted(deleted=project)
 
 
-@endpoint(api, "POST", "/projects/{project}/index", "write",
+@endpoint(api, "POST", "/projects/{project}/index", "index.write",
           summary="Upload files (path + content) and/or re-index; per-file failures are reported.")
 def index_project(request: Request, project: s.ProjectName, body: s.IndexRequest) -> s.IndexResponse:
     state = server_state(request)
@@ -159,7 +181,7 @@ def too_many_files(limit: int) -> Exception:
                                 hint="Split the upload into batches.", value=limit)
 
 
-@endpoint(api, "GET", "/projects/{project}/stats", "read", summary="What the index holds.")
+@endpoint(api, "GET", "/projects/{project}/stats", "projects.read", summary="What the index holds.")
 def project_stats(request: Request, project: s.ProjectName) -> s.Stats:
     engine = _indexed_engine(server_state(request), project)
     stats = engine.store.stats()
@@ -169,7 +191,7 @@ def project_stats(request: Request, project: s.ProjectName) -> s.Stats:
 # -- search, context, code -----------------------------------------------------------------
 
 
-@endpoint(api, "POST", "/projects/{project}/search", "read", summary="Hybrid search over a project.")
+@endpoint(api, "POST", "/projects/{project}/search", "search", summary="Hybrid search over a project.")
 def search(request: Request, project: s.ProjectName, body: s.SearchRequest) -> s.SearchResponse:
     engine = _indexed_engine(server_state(request), project)
     f = body.filters
@@ -180,7 +202,7 @@ def search(request: Request, project: s.ProjectName, body: s.SearchRequest) -> s
     return s.SearchResponse.model_validate(data)
 
 
-@endpoint(api, "POST", "/projects/{project}/context", "read",
+@endpoint(api, "POST", "/projects/{project}/context", "context",
           summary="Pack the code a task needs into an exact token budget.")
 def context(request: Request, project: s.ProjectName, body: s.ContextRequest) -> s.ContextResponse:
     engine = _indexed_engine(server_state(request), project)
@@ -201,7 +223,7 @@ def _pack_out(pack: Any) -> s.ContextResponse:
         omitted_total=pack.omitted_total)
 
 
-@endpoint(api, "GET", "/projects/{project}/code", "read",
+@endpoint(api, "GET", "/projects/{project}/code", "code.read",
           summary="Read code by handle (from a context response) or by `path:start-end`.")
 def read_code(request: Request, project: s.ProjectName,
               ref: str = Query(min_length=1, max_length=1100, description="A handle or `path:10-20`.")
@@ -247,50 +269,119 @@ def _by_handle(engine: Prism, project: str, handle: str) -> s.CodeResponse:
                           end_line=first.end_line, content=pack.text)
 
 
-# -- usage and keys ------------------------------------------------------------------------
+# -- usage, keys, tokens, audit -------------------------------------------------------------
 
 
-@endpoint(api, "GET", "/usage", "read", summary="Requests per credential, day and route (admins: all).")
+@endpoint(api, "GET", "/usage", "authenticated", own=True,
+          summary="Requests per credential, day and route: the caller's own, or everyone's with "
+                  "`usage.read` on every project.")
 def usage(request: Request) -> s.UsageResponse:
     state, principal = server_state(request), _principal(request)
-    rows = state.usage.report(None if principal.role == "admin" else principal.usage_id)
+    everyone = "usage.read" in principal.actions and principal.scope.unscoped
+    rows = state.usage.report(None if everyone else principal.usage_id)
     return s.UsageResponse(usage=[s.UsageRow.model_validate(r) for r in rows])
 
 
-@endpoint(api, "GET", "/keys", "admin", summary="List API keys (never their secrets).")
+def _key_out(key: ApiKey) -> s.KeyInfo:
+    return s.KeyInfo.model_validate(key.to_dict())
+
+
+def _days_from_now(days: float | None) -> float | None:
+    return None if days is None else time.time() + days * 86400
+
+
+@endpoint(api, "GET", "/keys", "keys.manage", summary="List API keys (never their secrets).")
 def list_keys(request: Request, include_revoked: bool = False) -> s.KeyList:
     keys = server_state(request).keys.all(include_revoked=include_revoked)
-    return s.KeyList(keys=[s.KeyInfo.model_validate(k.to_dict()) for k in keys])
+    return s.KeyList(keys=[_key_out(k) for k in keys])
 
 
-@endpoint(api, "POST", "/keys", "admin", status_code=201, summary="Create an API key (shown once).")
+@endpoint(api, "POST", "/keys", "keys.manage", status_code=201,
+          summary="Create an API key (shown once), within the caller's own actions, projects and expiry.")
 def create_key(request: Request, body: s.KeyCreate) -> s.KeyCreated:
-    expires = time.time() + body.expires_days * 86400 if body.expires_days else None
-    key, secret = server_state(request).keys.create(body.name, body.role, tuple(body.projects), expires)
-    return s.KeyCreated(key=s.KeyInfo.model_validate(key.to_dict()), api_key=secret)
+    if body.role is not None and body.actions is not None:
+        raise InputError("Give a key a `role` or `actions`, not both.",
+                         hint="A role is a preset of actions; see docs/server.md.")
+    actions = frozenset(body.actions) if body.actions else ROLE_ACTIONS[body.role or "reader"]
+    expires = _days_from_now(body.expires_days)
+    require_covers(_principal(request), Scope(actions, tuple(body.projects), expires), "create")
+    state = server_state(request)
+    key, secret = state.keys.create(body.name, None, tuple(body.projects), expires, actions=actions,
+                                    description=body.description)
+    state.audit.record(actor(request), "key.create", key.key_id, key.audit_details())
+    return s.KeyCreated(key=_key_out(key), api_key=secret)
 
 
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
 
 
-@endpoint(api, "DELETE", "/keys/{key_id}", "admin", summary="Revoke a key; effective at once.")
+def _managed_key(request: Request, key_id: str, doing: str) -> ApiKey:
+    """The key, if the caller covers it (a lesser credential may not touch a greater one)."""
+    key = server_state(request).keys.get(key_id)
+    require_covers(_principal(request), key.scope, doing)
+    return key
+
+
+@endpoint(api, "PATCH", "/keys/{key_id}", "keys.manage",
+          summary="Change a key's name, description or expiry; its secret stays.")
+def edit_key(request: Request, key_id: KeyId, body: s.KeyEdit) -> s.KeyInfo:
+    old = _managed_key(request, key_id, "edit")
+    set_expiry = "expires_days" in body.model_fields_set
+    expires = _days_from_now(body.expires_days) if set_expiry else old.expires_at
+    require_covers(_principal(request), Scope(old.actions, old.projects, expires), "give that expiry to")
+    state = server_state(request)
+    key = state.keys.edit(key_id, name=body.name, description=body.description, expires_at=expires,
+                          set_expiry=set_expiry)
+    changed = sorted(body.model_fields_set)
+    state.audit.record(actor(request), "key.edit", key_id, {"changed": changed, "expires_at": key.expires_at})
+    return _key_out(key)
+
+
+@endpoint(api, "DELETE", "/keys/{key_id}", "keys.manage", summary="Revoke a key; effective at once.")
 def revoke_key(request: Request, key_id: KeyId) -> s.KeyInfo:
-    return s.KeyInfo.model_validate(server_state(request).keys.revoke(key_id).to_dict())
+    _managed_key(request, key_id, "revoke")
+    state = server_state(request)
+    key = state.keys.revoke(key_id)
+    state.audit.record(actor(request), "key.revoke", key_id)
+    return _key_out(key)
 
 
-@endpoint(api, "POST", "/keys/{key_id}/rotate", "admin",
+@endpoint(api, "POST", "/keys/{key_id}/rotate", "keys.manage",
           summary="Replace a key with a new secret; the old one stops working at once.")
 def rotate_key(request: Request, key_id: KeyId) -> s.KeyCreated:
-    key, secret = server_state(request).keys.rotate(key_id)
-    return s.KeyCreated(key=s.KeyInfo.model_validate(key.to_dict()), api_key=secret)
+    _managed_key(request, key_id, "rotate")
+    state = server_state(request)
+    key, secret = state.keys.rotate(key_id)
+    state.audit.record(actor(request), "key.rotate", key_id, {"replaced_by": key.key_id})
+    return s.KeyCreated(key=_key_out(key), api_key=secret)
+
+
+@endpoint(api, "POST", "/tokens/revoke", "keys.manage",
+          summary="Refuse every JWT with this `jti` from the next request (needs every action).")
+def revoke_token(request: Request, body: s.TokenRevoke) -> s.TokenRevoked:
+    # A token's rights are not known from its id: only a credential with every right may revoke one.
+    require_covers(_principal(request), Scope(ROLE_ACTIONS["admin"], ("*",), None), "revoke a token like")
+    state = server_state(request)
+    forget_after = time.time() + state.settings.jwt_max_ttl_s + state.settings.jwt_leeway_s
+    state.keys.revoke_token(body.jti, forget_after)
+    state.audit.record(actor(request), "token.revoke", body.jti)
+    return s.TokenRevoked(jti=body.jti, forget_after=forget_after)
+
+
+@endpoint(api, "GET", "/audit", "audit.read", summary="The audit log, newest first.")
+def audit(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+          before: Annotated[int | None, Query(ge=1, description="Page back: events before this id.")] = None
+          ) -> s.AuditList:
+    events = server_state(request).audit.read(limit, before)
+    return s.AuditList(events=[s.AuditEvent.model_validate(e) for e in events])
 
 
 def metrics_route(render: Callable[[], bytes]) -> APIRouter:
-    """GET /metrics (admin): Prometheus text for this process."""
+    """GET /metrics (`metrics.read`, every project): Prometheus text for this process."""
     metrics = APIRouter()
 
-    @endpoint(metrics, "GET", "/metrics", "admin", errors=(401, 403, 429),
-              summary="Prometheus metrics (admin).", text=True)
+    @endpoint(metrics, "GET", "/metrics", "metrics.read", errors=(401, 403, 429),
+              summary="Prometheus metrics (`metrics.read`).", text=True)
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

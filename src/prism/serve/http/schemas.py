@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
 from prism.models import CHUNK_KINDS, ChunkKind
+from prism.serve.http.scopes import Action
 from prism.serve.http.settings import Role
 
 MAX_QUERY_CHARS = 2000
@@ -244,18 +245,34 @@ class UsageResponse(BaseModel):
     usage: list[UsageRow]
 
 
+ExpiresDays = Annotated[float, Field(gt=0, le=3650, description="Days from now until the key expires.")]
+
+
 class KeyCreate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
-    role: Role = "reader"
+    description: Annotated[str, Field(max_length=500)] = ""
+    role: Annotated[Role | None, Field(description="A preset of actions (default reader); "
+                                                   "give `role` or `actions`, not both.")] = None
+    actions: Annotated[list[Action] | None, Field(min_length=1, max_length=20)] = None
     projects: Annotated[list[Annotated[str, Field(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")]],
                         Field(min_length=1, max_length=1000)] = Field(default_factory=lambda: ["*"])
-    expires_days: Annotated[float | None, Field(gt=0, le=3650)] = None
+    expires_days: ExpiresDays | None = None
+
+
+class KeyEdit(Strict):
+    """Fields to change; a field left out stays. `expires_days: null` makes the key never expire."""
+
+    name: Annotated[str | None, Field(min_length=1, max_length=100, pattern=r"\S")] = None
+    description: Annotated[str | None, Field(max_length=500)] = None
+    expires_days: ExpiresDays | None = None
 
 
 class KeyInfo(BaseModel):
     key_id: str
     name: str
+    description: str
     role: Role
+    actions: list[str]
     projects: list[str]
     created_at: float
     expires_at: float | None
@@ -270,3 +287,31 @@ class KeyCreated(BaseModel):
 
 class KeyList(BaseModel):
     keys: list[KeyInfo]
+
+
+class TokenRevoke(Strict):
+    jti: Annotated[str, Field(min_length=1, max_length=200, description="The `jti` claim of the JWT.")]
+
+
+class TokenRevoked(BaseModel):
+    jti: str
+    forget_after: float = Field(description="When the entry is dropped: every such token has expired by then.")
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+class AuditEvent(BaseModel):
+    id: int
+    at: float
+    time: str = Field(description="UTC, ISO 8601.")
+    principal: str
+    event: str
+    target: str
+    request_id: str | None
+    address: str | None
+    details: dict[str, object]
+
+
+class AuditList(BaseModel):
+    events: list[AuditEvent]

@@ -50,7 +50,10 @@ class ServerSettings(BaseSettings):
     jwt_issuer: str | None = Field(None, validation_alias=_env("JWT_ISSUER"),
                                    description="Issuer (`iss`) a JWT must carry, if set.")
     jwt_leeway_s: int = Field(10, ge=0, le=300, validation_alias=_env("JWT_LEEWAY_S"),
-                              description="Clock skew allowed on exp/nbf, in seconds.")
+                              description="Clock skew allowed on exp/nbf/iat, in seconds.")
+    jwt_max_ttl_s: int = Field(86400, ge=60, le=366 * 86400, validation_alias=_env("JWT_MAX_TTL_S"),
+                               description="Longest a JWT may still live: a token whose `exp` is further "
+                                           "away is refused (and a revoked `jti` is kept this long).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("CORS_ORIGINS"),
         description="Origins allowed by CORS (comma-separated); empty allows none.",

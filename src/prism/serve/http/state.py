@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from prism.config import Settings
+from prism.serve.http.audit import AuditLog
 from prism.serve.http.db import ServerDB
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.limits import Rate, RateLimiter
@@ -88,6 +89,10 @@ class ServerState:
     readiness: Readiness = field(default_factory=Readiness)
     role_rates: dict[Role, Rate] = field(default_factory=dict)
     address_rate: Rate = field(default_factory=lambda: Rate(6000, 60.0))
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
 
     def __post_init__(self) -> None:
         if not self.role_rates:
