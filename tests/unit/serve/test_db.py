@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 from pathlib import Path
 
-from prism.serve.http.db import MIGRATIONS, ServerDB
+from prism.serve.http.db import MIGRATIONS, ServerDB, statements
+from prism.serve.http.scopes import ROLE_ACTIONS
+from prism.serve.http.settings import ROLES
 
 
 def open_together(path: Path, count: int) -> tuple[list[ServerDB], list[BaseException]]:
@@ -38,3 +42,21 @@ def test_workers_opening_a_new_database_together_migrate_it_once(tmp_path: Path)
         assert all(db.query("SELECT name FROM projects") == [("p",)] for db in opened)  # one shared state
         for db in opened:
             db.close()
+
+
+def test_keys_made_before_actions_keep_exactly_their_role_s_rights(tmp_path: Path) -> None:
+    """Migration 2 gives each existing key its role's preset (and no more)."""
+    path = tmp_path / "server.db"
+    conn = sqlite3.connect(path)
+    for statement in statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    for role in ROLES:
+        conn.execute("INSERT INTO api_keys (key_id, name, role, projects, key_hash, created_at) "
+                     "VALUES (?, ?, ?, '[\"*\"]', 'h', 1.0)", (role[:1] * 12, role, role))
+    conn.commit()
+    conn.close()
+    db = ServerDB(path)
+    assert db.is_current
+    rows = dict(db.query("SELECT role, actions FROM api_keys"))
+    assert {role: frozenset(json.loads(str(rows[role]))) for role in ROLES} == ROLE_ACTIONS

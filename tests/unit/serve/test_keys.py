@@ -1,4 +1,7 @@
-"""KeyStore: keys shown once, stored hashed, verified, revoked and rotated at once; expiry enforced."""
+"""KeyStore: keys shown once, stored hashed, verified, edited, revoked and rotated at once; expiry enforced.
+
+Also: the last admin key stays, unknown key ids cost the same HMAC as known ones, the JWT deny list.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from prism.errors import NotFoundError
+from prism.errors import InputError, NotFoundError
 from prism.serve.http.db import ServerDB
-from prism.serve.http.errors import AuthenticationError, CredentialsExpiredError, KeyRevokedError
+from prism.serve.http.errors import AuthenticationError, ConflictError, CredentialsExpiredError, KeyRevokedError
 from prism.serve.http.keys import KeyStore
+from prism.serve.http.scopes import ROLE_ACTIONS
 from prism.serve.secrets import SecretBox
 
 
@@ -60,3 +64,81 @@ def test_a_different_server_secret_cannot_verify(store: KeyStore, tmp_path: Path
     other = KeyStore(ServerDB(tmp_path / "server.db"), SecretBox("t" * 40))
     with pytest.raises(AuthenticationError):
         other.verify(secret)
+
+
+def test_a_key_holds_its_role_s_actions_or_exactly_the_actions_given(store: KeyStore) -> None:
+    writer, _ = store.create("w", "writer")
+    assert writer.actions == ROLE_ACTIONS["writer"] and writer.to_dict()["actions"][0] == "projects.read"
+    custom, secret = store.create("m", None, actions=frozenset({"metrics.read"}))
+    assert store.verify(secret).actions == {"metrics.read"}
+    assert custom.role == "admin"  # the smallest preset holding metrics.read: the admin rate bucket
+
+
+def test_the_last_admin_key_can_be_neither_revoked_nor_rotated(store: KeyStore) -> None:
+    """Defect 6: a fuzzer revoked its own (the only) admin key and locked every admin out."""
+    admin, secret = store.create("root", "admin")
+    scoped, _ = store.create("scoped", "admin", ("up",))  # not an admin for every project
+    for act in (store.revoke, store.rotate):
+        with pytest.raises(ConflictError, match="last active admin key"):
+            act(admin.key_id)
+    with pytest.raises(ConflictError, match="last active admin key"):
+        store.edit(admin.key_id, expires_at=time.time() + 60, set_expiry=True)
+    assert store.verify(secret).key_id == admin.key_id
+    store.revoke(scoped.key_id)  # a lesser admin key goes freely
+    second, _ = store.create("second", "admin")
+    root, _ = store.rotate(admin.key_id)  # with another admin left, rotating and revoking work
+    store.revoke(second.key_id)
+    expired, _ = store.create("expired", "admin", expires_at=time.time() + 60)
+    store._db.execute("UPDATE api_keys SET expires_at = 1 WHERE key_id = ?", (expired.key_id,))
+    with pytest.raises(ConflictError):  # an expired admin key is no successor
+        store.revoke(root.key_id)
+
+
+def test_edit_changes_name_description_and_expiry_but_not_the_secret(store: KeyStore) -> None:
+    key, secret = store.create("bot", "reader")
+    edited = store.edit(key.key_id, name="ci bot", description="nightly", expires_at=time.time() + 3600,
+                        set_expiry=True)
+    assert (edited.name, edited.description, edited.role) == ("ci bot", "nightly", "reader")
+    assert edited.expires_at is not None and store.verify(secret).key_id == key.key_id
+    assert store.edit(key.key_id, set_expiry=True).expires_at is None  # never expires again
+    with pytest.raises(InputError, match="past"):
+        store.edit(key.key_id, expires_at=time.time() - 1, set_expiry=True)
+    store.revoke(key.key_id)
+    with pytest.raises(KeyRevokedError):
+        store.edit(key.key_id, name="again")
+
+
+class CountingBox(SecretBox):
+    """The real SecretBox, counting the HMAC comparisons it makes."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.compared: list[str] = []
+
+    def verify_key(self, api_key: str, stored_hash: str) -> bool:
+        self.compared.append(api_key)
+        return super().verify_key(api_key, stored_hash)
+
+
+def test_an_unknown_key_id_costs_the_same_hmac_as_a_wrong_secret(tmp_path: Path) -> None:
+    """Defect 15: an unknown id skipped the HMAC, so response time told which key ids exist."""
+    box = CountingBox("s" * 40)
+    store = KeyStore(ServerDB(tmp_path / "server.db"), box)
+    _, secret = store.create("ci", "reader")
+    wrong_secret = secret[:-4] + "AAAA"
+    unknown_id = f"prism_{'0' * 12}_{secret.split('_', 2)[2]}"
+    for attempt in (wrong_secret, unknown_id):
+        with pytest.raises(AuthenticationError, match="not valid") as caught:
+            store.verify(attempt)
+        assert box.compared[-1] == attempt  # the comparison ran
+        assert caught.value.message == "The API key is not valid."  # and the answer is the same
+    assert len(box.compared) == 2
+
+
+def test_revoked_token_ids_are_kept_until_every_such_token_expired(store: KeyStore) -> None:
+    store.revoke_token("t1", forget_after=time.time() + 3600)
+    store.revoke_token("t1", forget_after=time.time() + 60)  # idempotent; never shortened
+    store.revoke_token("old", forget_after=time.time() - 1)
+    assert store.token_revoked("t1") and not store.token_revoked("t2")
+    store.revoke_token("t3", forget_after=time.time() + 60)  # each revoke drops the entries past their time
+    assert not store.token_revoked("old")

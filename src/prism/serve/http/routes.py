@@ -301,7 +301,7 @@ def list_keys(request: Request, include_revoked: bool = False) -> s.KeyList:
 def create_key(request: Request, body: s.KeyCreate) -> s.KeyCreated:
     if body.role is not None and body.actions is not None:
         raise InputError("Give a key a `role` or `actions`, not both.",
-                         hint="A role is a preset of actions; see docs/server.md.")
+                         hint="A role is a preset of actions (README, \"As a team server\").")
     actions = frozenset(body.actions) if body.actions else ROLE_ACTIONS[body.role or "reader"]
     expires = _days_from_now(body.expires_days)
     require_covers(_principal(request), Scope(actions, tuple(body.projects), expires), "create")
