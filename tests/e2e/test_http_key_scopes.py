@@ -165,6 +165,10 @@ def test_jwt_lifetime_is_capped_issue_time_checked_and_ids_revocable(prism_home:
     assert revoked["jti"] == "leaked-1" and revoked["forget_after"] > time.time() + 3600
     refused(server.call(stolen, "GET", "/api/v1/projects"), 401, "token_revoked")
     assert server.call(other, "GET", "/api/v1/projects").status_code == 200
+    narrow = token(actions=["projects.read"])  # an `actions` claim replaces the role's preset
+    assert server.call(narrow, "GET", "/api/v1/projects").status_code == 200
+    refused(server.call(narrow, "POST", "/api/v1/projects/up/search", {"query": "x"}))
+    refused(server.call(token(actions=["root"]), "GET", "/api/v1/projects"), 401, "unauthenticated")
 
 
 def test_the_audit_log_records_who_changed_what_from_where(server: Server) -> None:
