@@ -164,6 +164,7 @@ def test_jwt_lifetime_is_capped_issue_time_checked_and_ids_revocable(prism_home:
     revoked = server.call(server.root, "POST", "/api/v1/tokens/revoke", {"jti": "leaked-1"}).json()
     assert revoked["jti"] == "leaked-1" and revoked["forget_after"] > time.time() + 3600
     refused(server.call(stolen, "GET", "/api/v1/projects"), 401, "token_revoked")
+    assert server.call(token(), "POST", "/api/v1/tokens/revoke", {"jti": "x"}).status_code == 200  # a JWT admin too
     assert server.call(other, "GET", "/api/v1/projects").status_code == 200
     narrow = token(actions=["projects.read"])  # an `actions` claim replaces the role's preset
     assert server.call(narrow, "GET", "/api/v1/projects").status_code == 200

@@ -219,11 +219,11 @@ def permission(need: Need, reach: Reach = "project") -> Any:
     return check
 
 
-def require_covers(principal: Principal, target: Scope, doing: str) -> None:
+def require_covers(principal: Principal, target: Scope, doing: str, what: str = "that key") -> None:
     """Refuse to make or change a credential with a right the caller does not hold (403)."""
     shortfall = principal.scope.shortfall(target)
     if shortfall is not None:
-        raise PermissionDeniedError(f"This credential cannot {doing} that key: {shortfall}.",
+        raise PermissionDeniedError(f"This credential cannot {doing} {what}: {shortfall}.",
                                     hint="A credential can only manage keys within its own actions, "
                                          "projects and expiry.")
 

@@ -359,8 +359,11 @@ def rotate_key(request: Request, key_id: KeyId) -> s.KeyCreated:
 @endpoint(api, "POST", "/tokens/revoke", "keys.manage",
           summary="Refuse every JWT with this `jti` from the next request (needs every action).")
 def revoke_token(request: Request, body: s.TokenRevoke) -> s.TokenRevoked:
-    # A token's rights are not known from its id: only a credential with every right may revoke one.
-    require_covers(_principal(request), Scope(ROLE_ACTIONS["admin"], ("*",), None), "revoke a token like")
+    # A token's rights are not known from its id: only a credential with every right on every
+    # project may revoke one (a lesser one could lock out a greater token). Its expiry does not matter.
+    principal = _principal(request)
+    require_covers(principal, Scope(ROLE_ACTIONS["admin"], ("*",), principal.expires_at), "revoke",
+                   "a token (its rights are unknown)")
     state = server_state(request)
     forget_after = time.time() + state.settings.jwt_max_ttl_s + state.settings.jwt_leeway_s
     state.keys.revoke_token(body.jti, forget_after)
