@@ -192,7 +192,7 @@ def watch(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON line per update.")] = False,
 ) -> None:
     """Keep the index fresh while files change (Ctrl-C to stop)."""
-    from prism.index.watch import watch_project
+    from prism.service.watch import watch_project
 
     with reporting(json_out):
         prism = open_project(project, index_dir)
