@@ -2,16 +2,15 @@
 
 All SQL of the embedded backend lives here. WAL mode lets searches read while an indexer
 writes; every write method is one transaction, so a killed process leaves either the old
-or the new state of a file, never half of it.
+or the new state of a file, never half of it. Longer than most modules because it is one
+backend's whole Store (`index/store.py`); opening and migrating files is `sqlite_db.py`,
+the vector matrix snapshots and brute-force scan are `sqlite_vectors.py`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
-import re
 import sqlite3
 import threading
 import time
@@ -33,6 +32,7 @@ from prism.index.sqlite_db import (
     prism_errors,
     transaction,
 )
+from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot
 from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -80,37 +80,6 @@ def fts_match(terms: Sequence[WeightedTerm], require: Sequence[str] = ()) -> tup
     right = [f'"{t}"' for t, n in terms for _ in range(2 * n - (t in gate))]
     left = " OR ".join(f'"{t}"' for t in require)
     return f"({left}) AND ({' OR '.join(right)})", 2.0
-
-
-@functools.cache
-def single_threaded_blas() -> None:
-    """Run BLAS on one thread in this process, once.
-
-    The product against the vector matrix is memory-bound: a second OpenBLAS thread does not
-    make it faster, but it spin-waits after every call and burned a whole second core during
-    the rest of the search (measured: 130 → 71 ms of CPU per search, same wall time).
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
-def best_similarities(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray, limit: int,
-                      allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
-    """Exact nearest rows: (id, best cosine to any query) best first, over `allowed` ids if given."""
-    single_threaded_blas()
-    if len(ids) == 0:
-        return []
-    sims = matrix @ queries.T
-    best = sims.max(axis=1) if sims.shape[1] > 1 else sims[:, 0]
-    if allowed is not None:
-        allowed_set = np.fromiter(allowed, dtype=np.int64)
-        mask = np.isin(ids, allowed_set)
-        best = np.where(mask, best, -np.inf)
-    k = min(limit, len(ids))
-    top = np.argpartition(-best, k - 1)[:k]
-    top = top[np.argsort(-best[top], kind="stable")]
-    return [(int(ids[i]), float(best[i])) for i in top if np.isfinite(best[i])]
 
 
 def _file_tokens(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, int]:
@@ -550,51 +519,17 @@ class SqliteStore:
         cached = self._vectors
         if cached is not None and cached[0] == model and cached[1] == gen:
             return cached[2], cached[3]
-        loaded = self._load_vector_snapshot(model, gen, dim)
+        loaded = load_snapshot(self.path, model, gen, dim)
         if loaded is None:
             rows = self._conn.execute(
                 "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
                 " ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id", (model,)).fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-            self._save_vector_snapshot(model, gen, ids, matrix)
+            save_snapshot(self.path, model, gen, ids, matrix)
             loaded = ids, matrix
         self._vectors = (model, gen, *loaded)
         return loaded
-
-    def _snapshot_paths(self, model: str) -> tuple[Path, Path, Path]:
-        tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
-        return (self.path.with_name(f"vectors-{tag}.npy"), self.path.with_name(f"vectors-{tag}.ids.npy"),
-                self.path.with_name(f"vectors-{tag}.json"))
-
-    def _load_vector_snapshot(self, model: str, gen: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
-        data_path, ids_path, meta_path = self._snapshot_paths(model)
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("generation") != gen or meta.get("dim") != dim:
-                return None
-            ids = np.load(ids_path)
-            matrix = np.load(data_path, mmap_mode="r")
-        except (OSError, ValueError):
-            return None
-        if matrix.shape != (len(ids), dim):
-            return None
-        return ids, matrix
-
-    def _save_vector_snapshot(self, model: str, gen: int, ids: np.ndarray, matrix: np.ndarray) -> None:
-        """Best effort: a read-only index folder just means no snapshot."""
-        data_path, ids_path, meta_path = self._snapshot_paths(model)
-        try:
-            meta_path.unlink(missing_ok=True)  # the tag goes last: a half-written snapshot is never used
-            for path, array in ((data_path, matrix), (ids_path, ids)):
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, array)
-                os.replace(tmp, path)
-            meta_tmp = meta_path.with_suffix(".tmp")
-            meta_tmp.write_text(json.dumps({"generation": gen, "dim": int(matrix.shape[1])}), encoding="utf-8")
-            os.replace(meta_tmp, meta_path)
-        except OSError:
-            pass
 
     # -- stats -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from prism.index.embed import HashingEmbedder
-from prism.index.sqlite import best_similarities
+from prism.index.sqlite_vectors import best_similarities
 from prism.models import SearchFilters
 from prism.retrieve.dense import search_dense
 from prism.retrieve.query import parse_query
