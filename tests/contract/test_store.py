@@ -4,6 +4,7 @@ Each test runs through the `backend` fixture, parametrised over the implementati
 is a way to open a store on one project's data, again and again (to see what survives a
 close, a forget or a restore). Scores are compared between calls on one backend, never to
 fixed numbers: BM25 and vector search differ in their units from engine to engine.
+A new backend is one more entry in BACKENDS: a function from a scratch folder to a Backend.
 """
 
 from __future__ import annotations
