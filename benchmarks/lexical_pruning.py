@@ -1,8 +1,8 @@
 """Gated lexical matching on a ≥100k-chunk index: how much of the plain OR's ranking it keeps, and its cost.
 
-For every CoSQA dev question (short) and SWE-bench Lite dev issue text (long), runs the FTS5
-expression `build_query` makes with and without a `limit` (with a limit, a large match is
-gated on its rarer terms) and reports, against the plain OR on the same index in the same
+For every CoSQA dev question (short) and SWE-bench Lite dev issue text (long), asks the store
+for the weighted terms `build_query` makes with and without a `limit` (with a limit, a large
+match is gated on its rarer terms: `require`) and reports, against the plain OR on the same index in the same
 process: overlap of the top `limit` hits and of the top 10, and mean/p95 query time.
 
     .venv/bin/python benchmarks/lexical_pruning.py [--out benchmarks/results/lexical_pruning.md]
@@ -53,12 +53,12 @@ def main() -> None:
             if plain is None or pruned is None:
                 continue
             started = time.perf_counter()
-            full = [cid for cid, _ in store.search_fts(plain.match, limit)]
+            full = [cid for cid, _ in store.lexical(plain.weighted, limit)]
             t_plain.append(time.perf_counter() - started)
             started = time.perf_counter()
-            got = [cid for cid, _ in store.search_fts(pruned.match, limit)]
+            got = [cid for cid, _ in store.lexical(pruned.weighted, limit, require=pruned.require)]
             t_gated.append(time.perf_counter() - started)
-            gated += pruned.scale != 1.0
+            gated += bool(pruned.require)
             keep_all.append(len(set(full) & set(got)) / max(1, len(full)))
             keep_10.append(len(set(full[:10]) & set(got[:10])) / max(1, len(full[:10])))
         rows.append((label, len(keep_all), gated, statistics.mean(keep_all), min(keep_all),

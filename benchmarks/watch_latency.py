@@ -22,7 +22,7 @@ from evaldata import machine  # benchmarks/ is on sys.path when run as a script
 
 from prism.config import Settings
 from prism.engine import Prism
-from prism.index.watch import watch_project
+from prism.service.watch import watch_project
 
 RESULTS = Path(__file__).parent / "results" / "watch_latency.md"
 

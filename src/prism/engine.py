@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
-from prism.index.usage import UsageWriter
 from prism.pack.tokens import Tokenizer, get_tokenizer
 
 if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --help` and MCP start stay fast
     from collections.abc import Sequence
 
     from prism.index.embed import Embedder
+    from prism.index.embed_cache import EmbeddingCache
     from prism.index.indexer import Indexer, IndexReport, ProgressFn
     from prism.index.lookup import FileRanking
-    from prism.index.sqlite import SqliteStore
+    from prism.index.store import Store
     from prism.index.symbols import SymbolRefs
     from prism.models import SearchFilters, SourceFile
     from prism.pack.records import Pack, PackedChunk, Savings
@@ -121,11 +121,18 @@ class Prism:
     >>> prism = Prism("path/to/repo")
     >>> prism.index()
     >>> prism.search("where are tokens refreshed?")
+
+    Built from parts: by default an embedded SQLite store under the index folder, the
+    configured embedder (loaded on first use), a fresh result cache and the machine-wide
+    embedding cache. Pass `store`, `embedder`, `results` or `embedding_cache` to use others;
+    an injected store stays open until its owner closes it.
     """
 
     def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
                  index_dir: Path | None = None, embedder: Embedder | None = None,
-                 load_model_in_background: bool = False) -> None:
+                 load_model_in_background: bool = False, store: Store | None = None,
+                 results: ResultCache | None = None,
+                 embedding_cache: EmbeddingCache | None = None) -> None:
         self.settings = settings or Settings()
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -139,25 +146,28 @@ class Prism:
         # (with a warning) while the model loads on a thread, and later searches use it.
         self._model_in_background = load_model_in_background
         self._model_loader: threading.Thread | None = None
-        self.results = ResultCache()  # search and context results; see ResultCache
-        self._store: SqliteStore | None = None
-        self._usage = UsageWriter(self.index_dir / INDEX_FILE)
+        self.results = results if results is not None else ResultCache()  # see ResultCache
+        self._injected_store = store
+        self._store: Store | None = store
+        self._embedding_cache = embedding_cache
 
     # -- plumbing --------------------------------------------------------------------------
 
     @property
     def is_indexed(self) -> bool:
+        if self._injected_store is not None:  # the first sync records its chunker first of all
+            return self._injected_store.get_meta("chunker_version") is not None
         return (self.index_dir / INDEX_FILE).exists()
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
         if self._store is None:
             from prism.index.sqlite import SqliteStore
 
             self._store = SqliteStore(self.index_dir / INDEX_FILE)
         return self._store
 
-    def require_index(self) -> SqliteStore:
+    def require_index(self) -> Store:
         if not self.is_indexed:
             raise ProjectError(f"No index for {self.root}.",
                                hint=f"Run `prism index {self.root}` first.", value=self.root)
@@ -200,8 +210,8 @@ class Prism:
                 self._model_in_background = False
 
     def close(self) -> None:
-        self._usage.close()
-        if self._store is not None:
+        """Close the store this engine opened (an injected one is its owner's to close)."""
+        if self._store is not None and self._injected_store is None:
             self._store.close()
             self._store = None
 
@@ -258,13 +268,15 @@ class Prism:
                should_stop: Callable[[], bool] | None) -> int:
         from prism.index.embed_cache import EmbeddingCache
 
-        shared = (EmbeddingCache(self.settings.home / "embeddings.db")
-                  if self.settings.shared_embedding_cache else None)
+        shared = self._embedding_cache
+        opened = shared is None and self.settings.shared_embedding_cache
+        if opened:
+            shared = EmbeddingCache(self.settings.home / "embeddings.db")
         try:
             return indexer.embed_pending(self.embedder, batch_size=self.settings.embed_batch,
                                          progress=progress, should_stop=should_stop, shared=shared)
         finally:
-            if shared is not None:
+            if opened and shared is not None:
                 shared.close()
 
     def embedder_id(self) -> str:
@@ -272,12 +284,18 @@ class Prism:
 
     def forget(self) -> bool:
         """Delete this project's index; returns False when there was none."""
-        if not self.index_dir.exists():
+        injected = self._injected_store
+        if injected is None and not self.index_dir.exists():
             return False
         from prism.index.indexer import index_lock
 
         with index_lock(self.index_dir):
-            self.close()
+            if injected is not None:
+                injected.forget()
+            elif self._store is not None:  # an unopened index is deleted unread: it may be corrupt
+                self._store.forget()
+                self._store = None
+            self.results.clear()
             for name in os.listdir(self.index_dir):
                 if name == "index.lock":
                     continue
@@ -359,7 +377,6 @@ class Prism:
         Dense retrieval joins in when the index has vectors and the model loads; otherwise
         search runs lexically and says so in `warnings`.
         """
-        from prism.index.feedback import FeedbackStore
         from prism.models import Hit
         from prism.retrieve.query import clean_query
         from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
@@ -373,8 +390,7 @@ class Prism:
         with self._searcher_lock:  # concurrent first requests build one searcher, not several
             searcher = getattr(self, "_searcher", None)
             if searcher is None or searcher.store is not store:
-                feedback = FeedbackStore(self.index_dir / "feedback.db")
-                searcher = Searcher(store, self._query_embedder, feedback)
+                searcher = Searcher(store, self._query_embedder)
                 self._searcher = searcher
         key = ("search", store.generation(), query, limit, files, filters, config)
         outcome = self.results.get(key)
@@ -394,15 +410,8 @@ class Prism:
     def mark_helpful(self, path: str, symbol: str = "", *, helpful: bool = True,
                      query: str = "") -> None:
         """Record usage feedback: results marked helpful rank higher in later searches."""
-        from prism.index.feedback import FeedbackStore
-
-        self.require_index()
-        store = FeedbackStore(self.index_dir / "feedback.db")
-        try:
-            store.record(path, symbol, helpful, query)
-            self.results.clear()  # feedback changes rankings the index generation cannot see
-        finally:
-            store.close()
+        self.require_index().record_feedback(path, symbol, helpful, query)
+        self.results.clear()  # feedback changes rankings the index generation cannot see
 
     # -- context ---------------------------------------------------------------------------
 
@@ -440,7 +449,7 @@ class Prism:
         limit = min(profile_for(chosen).candidates, 100)  # search's own ceiling
         # Only JSON states the whole-file BM25 baseline (a second full-text query): it runs
         # beside search and packing, and not at all for the other formats.
-        ranking = FileRanking(self.index_dir / INDEX_FILE, query) if fmt == "json" else None
+        ranking = FileRanking(store, query) if fmt == "json" else None
         hits = self.search(query, limit=limit, filters=filters).hits
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
@@ -452,28 +461,26 @@ class Prism:
         return pack
 
     def _record_context(self, pack: Pack, budget_tokens: int) -> None:
-        from prism.index.lookup import file_tokens
         from prism.index.usage import UsageEvent
 
         store = self.require_index()
         if pack.savings is not None:
             whole_files = pack.savings.whole_files_tokens
         else:
-            whole_files = sum(file_tokens(store._conn, list(dict.fromkeys(c.path for c in pack.chunks))).values())
+            whole_files = sum(store.file_tokens(list(dict.fromkeys(c.path for c in pack.chunks))).values())
         saved = whole_files - pack.tokens
-        self._usage.record(UsageEvent(
+        store.record_usage(UsageEvent(
             "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
             len(pack.chunks), pack.seconds))
 
     def _savings(self, chunks: Sequence[PackedChunk], budget_tokens: int,
                  ranking: FileRanking | None) -> Savings:
         """Whole files of the chosen chunks and, given a ranking, what a whole-file lexical packer sends."""
-        from prism.index.lookup import file_tokens
         from prism.pack.records import Savings
 
         store = self.require_index()
         paths = list(dict.fromkeys(c.path for c in chunks))
-        sizes = file_tokens(store._conn, paths)
+        sizes = store.file_tokens(paths)
         full = [c for c in chunks if c.level in ("full", "light")]
         if ranking is None:
             return Savings(whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
@@ -504,9 +511,8 @@ class Prism:
 
     def show(self, target: str) -> list[ShownCode]:
         """The original code behind a handle, a `path:start-end` range, or a symbol name."""
-        from prism.index.lookup import chunk_ids_by_hash_prefix
         from prism.pack.show import find_chunks
 
         store = self.require_index()
-        return find_chunks(target, store, lambda h: chunk_ids_by_hash_prefix(store._conn, h),
+        return find_chunks(target, store, lambda h: store.chunk_ids_by_hash_prefix(h),
                            self.root)

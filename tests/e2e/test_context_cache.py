@@ -39,9 +39,7 @@ def test_repeated_context_is_served_from_cache_until_reindex(prism: Prism) -> No
 def test_cache_hits_still_count_as_usage(prism: Prism) -> None:
     prism.context("refresh token", budget_tokens=500)
     prism.context("refresh token", budget_tokens=500)
-    from prism.index.usage import UsageLog
-
-    assert UsageLog(prism.store._conn).summary()["queries"] == 2
+    assert prism.store.usage_summary()["queries"] == 2
     prism.close()
 
 

@@ -78,19 +78,22 @@ def test_context_is_counted_while_another_thread_is_mid_read(tmp_path: Path) -> 
     request thread was still reading and another process had written since: a 500 under load."""
     import sqlite3
 
-    from prism.index.usage import UsageEvent, UsageLog
+    from prism.index.sqlite import SqliteStore
 
+    insert = ("INSERT INTO usage(at, kind, intent, budget, tokens_served, tokens_saved, chunks, seconds)"
+              " VALUES (0, 'context', 'search', 1, 1, 0, 1, 0.1)")
     with make(tmp_path) as prism:
-        reading = prism.store._conn.execute("SELECT id FROM chunks")
-        reading.fetchone()  # this connection now holds a read snapshot
+        store = prism.store
+        assert isinstance(store, SqliteStore)
+        reading = store._conn.execute("SELECT id FROM chunks")
+        reading.fetchone()  # the shared connection now holds a read snapshot
         other = sqlite3.connect(prism.index_dir / "index.db")
-        other.execute("INSERT INTO usage(at, kind, intent, budget, tokens_served, tokens_saved, chunks, seconds)"
-                      " VALUES (0, 'context', 'search', 1, 1, 0, 1, 0.1)")
+        other.execute(insert)
         other.commit()  # ... which another process has now moved past
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            UsageLog(prism.store._conn).record(UsageEvent("context", "search", 500, 100, 0, 1, 0.01))
+            store._conn.execute(insert)  # a write on the shared connection fails at once
         prism.context("refresh token", budget_tokens=500)
         reading.close()
-        assert UsageLog(other).summary()["queries"] == 2
         other.close()
+        assert store.usage_summary()["queries"] == 2
 

@@ -11,18 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from prism.index.sqlite import connect_wal
+from prism.index.sqlite_db import open_database, transaction
+
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_hash TEXT NOT NULL,"
+           " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID")
 
 
 class EmbeddingCache:
     """(model, text_hash) → vector, in its own SQLite file (WAL, safe across processes)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect_wal(path)
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_hash TEXT NOT NULL,"
-            " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID")
+        self._conn = open_database(path, [(1, _SCHEMA)])
 
     def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -36,15 +35,10 @@ class EmbeddingCache:
         return found
 
     def put(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.executemany(
+        with transaction(self._conn) as conn:
+            conn.executemany(
                 "INSERT OR IGNORE INTO vectors(model, text_hash, vector) VALUES (?, ?, ?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items])
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

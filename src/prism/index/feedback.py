@@ -2,7 +2,8 @@
 
 Its own small SQLite file (`feedback.db` in the index folder), keyed by path and qualified
 symbol rather than chunk id, so marks survive re-indexing and the index schema stays
-untouched. Search turns the net count of marks into a small, bounded boost.
+untouched. SqliteStore owns it (`record_feedback`, `feedback_marks`); search turns the net
+count of marks into a small, bounded boost.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from prism.index.sqlite import connect_wal
+from prism.index.sqlite_db import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -31,18 +32,16 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect_wal(path)
-        self._conn.executescript(_SCHEMA)
+        self.conn = open_database(path, [(1, _SCHEMA)])
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._conn.close()
+        self.conn.close()
 
     def record(self, path: str, symbol: str, helpful: bool, query: str = "") -> None:
         """Store one mark for a result (path + qualified symbol, "" for the whole file)."""
         with self._lock:
-            self._conn.execute(
+            self.conn.execute(
                 "INSERT INTO feedback(path, symbol, helpful, query, created_at) VALUES (?,?,?,?,?)",
                 (path, symbol, 1 if helpful else -1, query[:2000], time.time()))
 
@@ -52,7 +51,7 @@ class FeedbackStore:
         out: dict[tuple[str, str], int] = {}
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
-            rows = self._conn.execute(
+            rows = self.conn.execute(
                 "SELECT path, symbol, SUM(helpful) FROM feedback"
                 f" WHERE path IN ({','.join('?' * len(part))}) GROUP BY path, symbol", part)
             out.update(((str(r[0]), str(r[1])), int(r[2])) for r in rows)

@@ -23,7 +23,7 @@ from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
 from prism.index.embed import Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
-from prism.index.sqlite import FileRecord, IndexedFile, SqliteStore
+from prism.index.store import FileRecord, IndexedFile, Store
 from prism.ingest.chunk import CHUNKER_VERSION, chunk_file
 from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
 from prism.models import SourceFile
@@ -92,9 +92,9 @@ def text_hash(text: str) -> str:
 
 
 class Indexer:
-    """Synchronises one project's SqliteStore with its files. Callers hold index_lock."""
+    """Synchronises one project's store with its files. Callers hold index_lock."""
 
-    def __init__(self, root: Path, store: SqliteStore, settings: Settings,
+    def __init__(self, root: Path, store: Store, settings: Settings,
                  count_tokens: Callable[[str], int]) -> None:
         self.root = root
         self.store = store

@@ -2,20 +2,20 @@
 
 All SQL of the embedded backend lives here. WAL mode lets searches read while an indexer
 writes; every write method is one transaction, so a killed process leaves either the old
-or the new state of a file, never half of it.
+or the new state of a file, never half of it. Longer than most modules because it is one
+backend's whole Store (`index/store.py`); opening and migrating files is `sqlite_db.py`,
+the vector matrix snapshots and brute-force scan are `sqlite_vectors.py`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,25 @@ from typing import Any
 import numpy as np
 import pathspec
 
-from prism.errors import IndexCorruptError, InputError
+from prism.errors import InputError, PrismError
+from prism.index.feedback import FeedbackStore
+from prism.index.sqlite_db import (
+    Migration,
+    connect_wal,
+    open_database,
+    prism_errors,
+    transaction,
+)
+from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot
+from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
+from prism.index.usage import UsageEvent
 from prism.models import Chunk, SearchFilters, StoredChunk
+
+__all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore", "connect_wal",
+           "fts_match"]
+
+log = logging.getLogger("prism.usage")
 
 SCHEMA_VERSION = 2  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
@@ -37,62 +53,10 @@ _CHUNK_COLUMNS = (
     "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
     "c.imports, c.calls, f.sha256, f.indexed_at"
 )
+FEEDBACK_FILE = "feedback.db"
 
 
-@dataclass(frozen=True)
-class FileState:
-    """What the index knows about one file, to decide whether it must be re-read."""
-
-    path: str
-    sha256: str
-    size: int
-    mtime: float
-    indexed_at: float
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    path: str
-    sha256: str
-    size: int
-    mtime: float
-    language: str | None
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """One file's new state: its record, its chunks and each chunk's embedding-text hash."""
-
-    record: FileRecord
-    chunks: tuple[Chunk, ...]
-    text_hashes: tuple[str, ...]
-
-
-def connect_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
-    """An autocommit connection to a WAL database, safe when several processes open it at once.
-
-    Switching a new file to WAL needs a lock that SQLite does not wait for, so a burst of first
-    opens (concurrent requests, a CLI beside an MCP server) retries instead of failing.
-    """
-    conn = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                conn.close()
-                raise
-            time.sleep(0.02)
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
-def _migrations() -> list[tuple[int, str]]:
+def _migrations() -> list[Migration]:
     folder = resources.files("prism.index") / "schema"
     found = []
     for entry in folder.iterdir():
@@ -102,18 +66,32 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _statements(script: str) -> Iterator[str]:
-    """Split a SQL script into complete statements (comments and blank lines dropped)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        yield buffer.strip()
+def fts_match(terms: Sequence[WeightedTerm], require: Sequence[str] = ()) -> tuple[str, float]:
+    """The FTS5 MATCH expression for weighted terms, and how many times the plain OR's BM25 it scores.
+
+    FTS5's bm25() sums over the expression's phrases, so a term of weight n is listed n times.
+    With `require` (a subset of the terms) the expression is `(required) AND (every term)`:
+    only rows holding a required term are scored, and since each term is then listed twice
+    its weight in all, a row's BM25 is exactly twice its score under the plain OR.
+    """
+    if not require:
+        return " OR ".join(f'"{t}"' for t, n in terms for _ in range(n)), 1.0
+    gate = set(require)
+    right = [f'"{t}"' for t, n in terms for _ in range(2 * n - (t in gate))]
+    left = " OR ".join(f'"{t}"' for t in require)
+    return f"({left}) AND ({' OR '.join(right)})", 2.0
+
+
+def _file_tokens(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    wanted = sorted(set(paths))
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        rows = conn.execute(
+            f"SELECT path, SUM(tokens) FROM chunks WHERE path IN ({','.join('?' * len(part))})"
+            " GROUP BY path", part)
+        out.update({str(p): int(t) for p, t in rows})
+    return out
 
 
 def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
@@ -129,66 +107,81 @@ def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
 
 
 class SqliteStore:
-    """One project's index in one SQLite file (WAL)."""
+    """One project's index in one SQLite file (WAL), feedback in a second file beside it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = connect_wal(path)
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(
-                f"The index at {path} cannot be read ({exc}).",
-                hint="Run `prism forget` and `prism index` to rebuild it.", value=path,
-            ) from exc
+        self._conn = open_database(path, _migrations(), foreign_keys=True)
         self._lock = threading.RLock()
         self._vectors: tuple[str, int, np.ndarray, np.ndarray] | None = None
         self._term_counts: tuple[int, dict[str, int]] = (-1, {})
+        self._chunk_count: tuple[int, int] | None = None
+        self._usage_conn: sqlite3.Connection | None = None  # opened on first use, see record_usage
+        self._usage_lock = threading.Lock()
+        self._feedback: FeedbackStore | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        with self._usage_lock:
+            if self._usage_conn is not None:
+                self._usage_conn.close()
+                self._usage_conn = None
+        if self._feedback is not None:
+            self._feedback.close()
+            self._feedback = None
         self._conn.close()
-
-    def _migrate(self) -> None:
-        """Apply pending schema migrations, once, even when several processes open a new index."""
-        migrations = _migrations()
-        latest = migrations[-1][0]
-        current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        if current > latest:
-            raise IndexCorruptError(
-                f"The index at {self.path} was written by a newer PRISM (schema {current}).",
-                hint="Upgrade PRISM, or run `prism forget` and re-index.", value=self.path,
-            )
-        if current == latest:
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read under the write lock: another process may have migrated meanwhile.
-            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            for version, sql in migrations:
-                if version > current:
-                    # Statement by statement: executescript() would commit our transaction.
-                    for statement in _statements(sql):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version={version}")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
-            self._conn.execute("COMMIT")
+        """One write transaction on the shared connection, its errors as PrismErrors."""
+        with prism_errors(self.path), transaction(self._conn) as conn:
+            yield conn
+
+    def _files(self) -> list[Path]:
+        """Every file this store keeps, main database first."""
+        feedback = self.path.with_name(FEEDBACK_FILE)
+        files = [self.path, feedback]
+        files += [Path(f"{p}{suffix}") for p in (self.path, feedback) for suffix in ("-wal", "-shm")]
+        files += sorted(self.path.parent.glob("vectors-*"))
+        return files
+
+    def backup(self, dest: Path) -> None:
+        """Consistent copies of index.db and feedback.db in `dest`, taken while others write."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for source, name in ((self._conn, self.path.name), (self._feedback_store().conn, FEEDBACK_FILE)):
+            target = sqlite3.connect(dest / name)
+            try:
+                with prism_errors(self.path):
+                    source.backup(target)
+            finally:
+                target.close()
+
+    def restore(self, source: Path) -> None:
+        """Replace this index's data with a backup; the generation moves past both."""
+        before = self.generation()
+        with self._lock:
+            for conn, name in ((self._conn, self.path.name), (self._feedback_store().conn, FEEDBACK_FILE)):
+                if not (source / name).is_file():
+                    raise InputError(f"{source} holds no {name} to restore.",
+                                     hint="Pass a folder written by a PRISM backup.", value=source)
+                copy = sqlite3.connect(f"file:{source / name}?mode=ro", uri=True)
+                try:
+                    with prism_errors(source / name):
+                        copy.backup(conn)
+                finally:
+                    copy.close()
+            for path in sorted(self.path.parent.glob("vectors-*")):
+                path.unlink(missing_ok=True)
+            self._vectors, self._term_counts, self._chunk_count = None, (-1, {}), None
+            later = max(before, self.generation()) + 1
+            self.set_meta({"generation": str(later)})
+
+    def forget(self) -> None:
+        """Close the store and delete its files (index, feedback, vector snapshots)."""
+        self.close()
+        for path in self._files():
+            path.unlink(missing_ok=True)
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -321,7 +314,69 @@ class SqliteStore:
                 yield _row_to_chunk(row)
             last = int(rows[-1][0])
 
+    def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:
+        """Ids of chunks whose content hash starts with `prefix` (a `prism show` handle)."""
+        clean = "".join(ch for ch in prefix.lower() if ch in "0123456789abcdef")
+        if len(clean) < 6:
+            return []
+        upper = clean[:-1] + chr(ord(clean[-1]) + 1)
+        rows = self._conn.execute("SELECT id FROM chunks WHERE content_hash >= ? AND content_hash < ?"
+                                  " ORDER BY id LIMIT ?", (clean, upper, limit))
+        return [int(r[0]) for r in rows]
+
+    def file_tokens(self, paths: Sequence[str]) -> dict[str, int]:
+        """Tokens of each file, as the sum of its indexed chunks' token counts."""
+        return _file_tokens(self._conn, paths)
+
+    def filter_ids(self, ids: Iterable[int], filters: SearchFilters) -> set[int]:
+        """Those of `ids` whose chunks pass the filters."""
+        where, params = self._filter_sql(filters)
+        wanted = sorted(set(ids))
+        if not where:
+            return set(wanted)
+        out: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self._conn.execute(
+                f"SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id"
+                f" WHERE c.id IN ({','.join('?' * len(part))}) {where}", (*part, *params))
+            out.update(int(r[0]) for r in rows)
+        return out
+
     # -- lexical search --------------------------------------------------------------------
+
+    def lexical(self, terms: Sequence[WeightedTerm], limit: int, filters: SearchFilters | None = None,
+                require: Sequence[str] = ()) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) best first; see `fts_match` for how `require` gates the rows."""
+        if not terms:
+            return []
+        match, scale = fts_match(terms, require)
+        return [(cid, score / scale) for cid, score in self.search_fts(match, limit, filters)]
+
+    def rank_files(self, terms: Sequence[str], limit: int) -> dict[str, int]:
+        """Files by their best chunk's BM25, best first, with their tokens (the whole-file baseline).
+
+        Runs on a read-only connection of its own: SQLite releases the GIL while the query runs,
+        so a caller on another thread overlaps it with the search instead of waiting for it.
+        """
+        if not terms:
+            return {}
+        match, _ = fts_match([(t, 1) for t in terms])
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            with prism_errors(self.path):
+                # Rank inside the full-text table first, join only the top rows: the same order
+                # as joining every match and then sorting, at ~60-75 % of the cost.
+                rows = conn.execute(
+                    "SELECT c.path FROM (SELECT rowid AS id, bm25(chunks_fts, ?, ?, ?, ?) AS score"
+                    " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) AS t"
+                    " JOIN chunks c ON c.id = t.id JOIN files f ON f.id = c.file_id ORDER BY t.score",
+                    (*FTS_WEIGHTS, match, limit)).fetchall()
+                ranked = list(dict.fromkeys(str(r[0]) for r in rows))
+                sizes = _file_tokens(conn, ranked)
+        finally:
+            conn.close()
+        return {path: sizes.get(path, 0) for path in ranked}
 
     def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
                    weights: tuple[float, float, float, float] = FTS_WEIGHTS) -> list[tuple[int, float]]:
@@ -370,7 +425,7 @@ class SqliteStore:
         return ("AND " + " AND ".join(clauses)) if clauses else "", params
 
     def chunk_ids_matching(self, filters: SearchFilters) -> set[int]:
-        """Ids of all chunks that pass the filters (for post-filtering dense results)."""
+        """Ids of all chunks that pass the filters (for masking the dense scan)."""
         where, params = self._filter_sql(filters)
         rows = self._conn.execute(
             f"SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE 1=1 {where}", params)
@@ -443,6 +498,16 @@ class SqliteStore:
                 " (SELECT text_hash FROM chunks)", (model,))
             return int(cur.rowcount)
 
+    def nearest(self, model: str, queries: np.ndarray, limit: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Exact search: every vector of the model against the queries (brute force, numpy)."""
+        ids, matrix = self.vector_matrix(model, int(queries.shape[1]))
+        if len(ids) == 0:
+            return []
+        where, _ = self._filter_sql(filters)
+        allowed = self.chunk_ids_matching(filters) if where and filters is not None else None
+        return best_similarities(ids, matrix, queries, limit, allowed)
+
     def vector_matrix(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, float32 matrix) of every embedded chunk, cached until the next write.
 
@@ -454,51 +519,17 @@ class SqliteStore:
         cached = self._vectors
         if cached is not None and cached[0] == model and cached[1] == gen:
             return cached[2], cached[3]
-        loaded = self._load_vector_snapshot(model, gen, dim)
+        loaded = load_snapshot(self.path, model, gen, dim)
         if loaded is None:
             rows = self._conn.execute(
                 "SELECT c.id, e.vector FROM chunks c JOIN embeddings e"
                 " ON e.model = ? AND e.text_hash = c.text_hash ORDER BY c.id", (model,)).fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-            self._save_vector_snapshot(model, gen, ids, matrix)
+            save_snapshot(self.path, model, gen, ids, matrix)
             loaded = ids, matrix
         self._vectors = (model, gen, *loaded)
         return loaded
-
-    def _snapshot_paths(self, model: str) -> tuple[Path, Path, Path]:
-        tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
-        return (self.path.with_name(f"vectors-{tag}.npy"), self.path.with_name(f"vectors-{tag}.ids.npy"),
-                self.path.with_name(f"vectors-{tag}.json"))
-
-    def _load_vector_snapshot(self, model: str, gen: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
-        data_path, ids_path, meta_path = self._snapshot_paths(model)
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("generation") != gen or meta.get("dim") != dim:
-                return None
-            ids = np.load(ids_path)
-            matrix = np.load(data_path, mmap_mode="r")
-        except (OSError, ValueError):
-            return None
-        if matrix.shape != (len(ids), dim):
-            return None
-        return ids, matrix
-
-    def _save_vector_snapshot(self, model: str, gen: int, ids: np.ndarray, matrix: np.ndarray) -> None:
-        """Best effort: a read-only index folder just means no snapshot."""
-        data_path, ids_path, meta_path = self._snapshot_paths(model)
-        try:
-            meta_path.unlink(missing_ok=True)  # the tag goes last: a half-written snapshot is never used
-            for path, array in ((data_path, matrix), (ids_path, ids)):
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, array)
-                os.replace(tmp, path)
-            meta_tmp = meta_path.with_suffix(".tmp")
-            meta_tmp.write_text(json.dumps({"generation": gen, "dim": int(matrix.shape[1])}), encoding="utf-8")
-            os.replace(meta_tmp, meta_path)
-        except OSError:
-            pass
 
     # -- stats -----------------------------------------------------------------------------
 
@@ -515,19 +546,19 @@ class SqliteStore:
             "last_indexed": float(last) if last is not None else None, "partial_files": partial,
         }
 
-    # -- retrieval statistics (used by prism.retrieve.lexical) ------------------------------
+    # -- retrieval statistics (IDF for prism.retrieve.lexical) ------------------------------
 
     def count_chunks(self) -> int:
         """How many chunks the index holds (cached until the next write)."""
         gen = self.generation()
-        cached = getattr(self, "_chunk_count", None)
+        cached = self._chunk_count
         if cached is not None and cached[0] == gen:
-            return int(cached[1])
+            return cached[1]
         count = int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         self._chunk_count = (gen, count)
         return count
 
-    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each full-text term (for IDF); absent terms are left out.
 
         fts5vocab counts a term by walking its whole posting list (~1 ms for a word in 30k
@@ -551,3 +582,58 @@ class SqliteStore:
             found.update((str(r[0]), int(r[1])) for r in rows)
         known.update({t: found.get(t, 0) for t in wanted})  # 0: not in the index (also worth keeping)
         return {t: known[t] for t in terms if known.get(t)}
+
+    # -- usage -----------------------------------------------------------------------------
+
+    def record_usage(self, event: UsageEvent, at: float | None = None) -> bool:
+        """Record in a write transaction of its own; False (and a log line) if the index is busy.
+
+        Usage goes over a connection that only ever writes, one thread at a time: the shared
+        connection is read by every request thread, and a write on it while another thread is
+        still reading fails at once with "database is locked" (SQLite cannot upgrade a read
+        snapshot that another process has moved past), which a busy server met within seconds.
+        A connection that only writes waits its turn instead.
+        """
+        with self._usage_lock:
+            try:
+                if self._usage_conn is None:
+                    self._usage_conn = connect_wal(self.path)
+                with prism_errors(self.path), transaction(self._usage_conn) as conn:
+                    conn.execute(
+                        "INSERT INTO usage(at, kind, intent, budget, tokens_served, tokens_saved,"
+                        " chunks, seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (time.time() if at is None else at, event.kind, event.intent, event.budget,
+                         event.tokens_served, event.tokens_saved, event.chunks, event.seconds))
+            except (sqlite3.Error, PrismError) as exc:
+                log.warning("usage not recorded: %s", exc)
+                return False
+        return True
+
+    def usage_summary(self, since: float | None = None) -> dict[str, object]:
+        """Totals and per-intent counts, optionally since a unix time."""
+        where, params = ("WHERE at >= ?", (since,)) if since is not None else ("", ())
+        row = self._conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(tokens_served), 0), COALESCE(SUM(tokens_saved), 0),"
+            f" COALESCE(AVG(seconds), 0), MAX(at) FROM usage {where}", params).fetchone()
+        by_intent = {str(intent): int(n) for intent, n in self._conn.execute(
+            f"SELECT intent, COUNT(*) FROM usage {where} GROUP BY intent ORDER BY COUNT(*) DESC",
+            params)}
+        return {
+            "queries": int(row[0]), "tokens_served": int(row[1]), "tokens_saved": int(row[2]),
+            "mean_ms": round(float(row[3]) * 1000, 1),
+            "last_at": float(row[4]) if row[4] is not None else None, "by_intent": by_intent,
+        }
+
+    # -- feedback (feedback.db beside the index: marks survive a rebuilt index) --------------
+
+    def _feedback_store(self) -> FeedbackStore:
+        with self._lock:
+            if self._feedback is None:
+                self._feedback = FeedbackStore(self.path.with_name(FEEDBACK_FILE))
+            return self._feedback
+
+    def record_feedback(self, path: str, symbol: str, helpful: bool, query: str = "") -> None:
+        self._feedback_store().record(path, symbol, helpful, query)
+
+    def feedback_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
+        return self._feedback_store().net_marks(paths)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from prism.index.sqlite import SqliteStore
+from prism.index.store import ChunkReader, CodeGraph
 from prism.models import StoredChunk
 
 DEFAULT_LIMIT = 50
+
+
+class SymbolStore(ChunkReader, CodeGraph, Protocol):
+    """The store reads symbol lookup needs."""
+
+
 _KIND_RANK = {"class": 0, "function": 1, "method": 1}  # classes first, then functions/methods
 
 
@@ -35,7 +42,7 @@ def _matches_qualified(chunk: StoredChunk, name: str) -> bool:
     return q == name or q.endswith("." + name) or name.endswith("." + q)
 
 
-def find_symbol(store: SqliteStore, name: str, *, limit: int = DEFAULT_LIMIT,
+def find_symbol(store: SymbolStore, name: str, *, limit: int = DEFAULT_LIMIT,
                 references: bool = True) -> SymbolRefs:
     """Definitions of `name` (a qualified name narrows them) and, optionally, callers and importers."""
     name = name.strip()
@@ -64,7 +71,7 @@ def _import_names(chunk: StoredChunk) -> list[str]:
     return [f"{m}.{top}" for m in modules if top]
 
 
-def _referrers(store: SqliteStore, names: list[str], kind: str, exclude: set[int],
+def _referrers(store: SymbolStore, names: list[str], kind: str, exclude: set[int],
                limit: int) -> tuple[StoredChunk, ...]:
     ids = sorted({cid for cid, _ in store.find_refs(names, kind)} - exclude)
     found = store.get_chunks(ids[:limit])

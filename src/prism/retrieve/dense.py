@@ -1,4 +1,4 @@
-"""Dense retrieval: the query's embedding against every chunk vector (exact, brute force).
+"""Dense retrieval: the query's embeddings against the chunk vectors, by the store's nearest search.
 
 The bundled model reads at most a few hundred word pieces, so a long issue text is cut into
 a few windows (its opening — title and summary — plus the windows around error lines and
@@ -8,10 +8,9 @@ end of the text is silently dropped, and the cost stays a handful of model calls
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from prism.models import SearchFilters
 from prism.retrieve.query import ParsedQuery
 
 if TYPE_CHECKING:
@@ -34,9 +33,11 @@ class QueryEmbedder(Protocol):
     def embed_query(self, text: str) -> NDArray[np.float32]: ...
 
 
-class VectorStore(Protocol):
-    def vector_matrix(self, model: str, dim: int
-                      ) -> tuple[NDArray[np.int64], NDArray[np.float32]]: ...
+class NearestStore(Protocol):
+    """What dense retrieval needs from a store (`VectorIndex.nearest`)."""
+
+    def nearest(self, model: str, queries: NDArray[np.float32], limit: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]: ...
 
 
 def query_windows(query: ParsedQuery) -> list[str]:
@@ -61,40 +62,13 @@ def query_windows(query: ParsedQuery) -> list[str]:
     return windows[:MAX_WINDOWS]
 
 
-@functools.cache
-def single_threaded_blas() -> None:
-    """Run BLAS on one thread in this process, once.
-
-    The product against the vector matrix is memory-bound: a second OpenBLAS thread does not
-    make it faster, but it spin-waits after every call and burned a whole second core during
-    the rest of the search (measured: 130 → 71 ms of CPU per search, same wall time).
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
-def search_dense(query: ParsedQuery, embedder: QueryEmbedder, store: VectorStore, limit: int,
-                 allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity) best first over chunks that have a vector."""
+def search_dense(query: ParsedQuery, embedder: QueryEmbedder, store: NearestStore, limit: int,
+                 filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) best first over chunks that have a vector (and pass the filters)."""
     import numpy as np
-
-    single_threaded_blas()
 
     windows = query_windows(query)
     if not windows:
         return []
-    ids, matrix = store.vector_matrix(embedder.model_id, embedder.dim)
-    if len(ids) == 0:
-        return []
     queries = np.stack([np.asarray(embedder.embed_query(w), dtype=np.float32) for w in windows])
-    sims = matrix @ queries.T
-    best = sims.max(axis=1) if sims.shape[1] > 1 else sims[:, 0]
-    if allowed is not None:
-        allowed_set = np.fromiter(allowed, dtype=np.int64)
-        mask = np.isin(ids, allowed_set)
-        best = np.where(mask, best, -np.inf)
-    k = min(limit, len(ids))
-    top = np.argpartition(-best, k - 1)[:k]
-    top = top[np.argsort(-best[top], kind="stable")]
-    return [(int(ids[i]), float(best[i])) for i in top if np.isfinite(best[i])]
+    return store.nearest(embedder.model_id, queries, limit, filters)

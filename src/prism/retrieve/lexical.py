@@ -1,18 +1,17 @@
 """Lexical retrieval: BM25 over identifier-split terms through the store's full-text index.
 
-A three-word question becomes an OR of its terms. A bug report of thousands of words would
-make FTS5 walk long posting lists for words like "the" or "value", so long queries keep
+A three-word question becomes its terms, each of weight 1. A bug report of thousands of words
+would make the index walk long posting lists for words like "the" or "value", so long queries keep
 only their most informative terms: weight = IDF × (1 + log query frequency), with a bonus
 for terms that come from identifiers, paths and stack frames (these are never dropped
 for being late in the text, so a trace at the end of an issue still counts).
 
-FTS5 computes bm25() for every row an expression matches (~2 µs each), so on a large index
+A full-text engine scores every row the terms match (FTS5: ~2 µs each), so on a large index
 a question with a common word ("python", "test") spends most of its time scoring rows that
-never reach the top. There the expression becomes `(rare terms) AND (every term)`: only rows
-holding at least one of the rarer terms are scored (terms taken rarest first until they are
-found in `PRUNE_FACTOR`× as many chunks as the hits kept, but never a term that alone exceeds
-that), and since each term is listed twice in all, a row's BM25 is exactly twice its score
-under the plain OR.
+never reach the top. There the store is asked to score only rows holding at least one of the
+rarer terms (`require`: terms taken rarest first until they are found in `PRUNE_FACTOR`× as
+many chunks as the hits kept, but never a term that alone exceeds that); the scores of the
+rows it keeps are unchanged (`index/sqlite.py`'s `fts_match` says how FTS5 does it).
 MaxScore-style pruning without an upper-bound proof, so it is measured
 (`benchmarks/lexical_pruning.py`, 103k chunks): CoSQA questions keep 98.5 % of their top 10
 (89 % of their top 200: the rest share only a common word with the question) at 6× less time.
@@ -23,15 +22,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
 
+from prism.index.store import LexicalIndex, WeightedTerm
 from prism.index.terms import lexical_terms
 from prism.models import SearchFilters
 from prism.retrieve.query import ParsedQuery
 
 MAX_TERMS_SHORT = 24
 MAX_TERMS_LONG = 40
-MAX_REPEAT = 3  # a term may appear up to 3× in the MATCH: FTS5's bm25 sums per phrase
+MAX_REPEAT = 3  # a long query's best terms weigh up to 3 in the BM25 sum
 PRUNE_FACTOR = 15  # the rare terms that gate a large match cover up to 15× the hits kept
 TITLE_BOOST = 1.5  # long queries: words of the first line (an issue's title) say what it is about
 
@@ -50,24 +49,14 @@ _STOPWORDS = frozenset({
 })
 
 
-class LexicalStore(Protocol):
-    """What lexical retrieval needs from a store."""
-
-    def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
-                   weights: tuple[float, float, float, float] = ...) -> list[tuple[int, float]]: ...
-
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]: ...
-
-    def count_chunks(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class LexicalQuery:
-    """The FTS5 expression actually run, and the weighted terms it came from."""
+    """What the store is asked: each term with its BM25 weight, and the terms a row must hold
+    one of to be scored (empty: every row holding a term); `terms` is where they came from."""
 
-    match: str
+    weighted: tuple[WeightedTerm, ...]
     terms: tuple[tuple[str, float], ...]
-    scale: float = 1.0  # BM25 under `match` is this many times the plain OR's (pruned: 2)
+    require: tuple[str, ...] = ()
 
 
 def select_terms(query: ParsedQuery, doc_counts: dict[str, int], total: int,
@@ -101,9 +90,9 @@ def select_terms(query: ParsedQuery, doc_counts: dict[str, int], total: int,
     return scored[: MAX_TERMS_LONG if query.is_long else MAX_TERMS_SHORT]
 
 
-def build_query(query: ParsedQuery, store: LexicalStore, title_boost: float = TITLE_BOOST,
+def build_query(query: ParsedQuery, store: LexicalIndex, title_boost: float = TITLE_BOOST,
                 limit: int | None = None) -> LexicalQuery | None:
-    """The FTS5 MATCH expression for a parsed query, or None when no term is in the index.
+    """The weighted terms for a parsed query, or None when no term is in the index.
 
     With `limit` (the hits that will be kept) a match that would score far more rows than
     that is gated on its rarer terms (see the module docstring).
@@ -111,7 +100,7 @@ def build_query(query: ParsedQuery, store: LexicalStore, title_boost: float = TI
     distinct = sorted({t for t in query.terms if t not in _STOPWORDS})
     if not distinct:
         return None
-    doc_counts = store.term_document_counts(distinct)
+    doc_counts = store.document_frequencies(distinct)
     chosen = select_terms(query, doc_counts, store.count_chunks(), title_boost)
     if not chosen:
         return None
@@ -121,13 +110,7 @@ def build_query(query: ParsedQuery, store: LexicalStore, title_boost: float = TI
         share = round(MAX_REPEAT * weight / top)
         repeats[term] = 1 if not query.is_long else max(1, min(MAX_REPEAT, share))
     gate = _gate_terms(repeats, doc_counts, PRUNE_FACTOR * limit) if limit else []
-    if not gate:
-        match = " OR ".join(f'"{t}"' for t, n in repeats.items() for _ in range(n))
-        return LexicalQuery(match, tuple(chosen))
-    # Each term 2n times in all (a gate term once on the left, 2n-1 times on the right).
-    right = [f'"{t}"' for t, n in repeats.items() for _ in range(2 * n - (t in gate))]
-    left = " OR ".join(f'"{t}"' for t in gate)
-    return LexicalQuery(f"({left}) AND ({' OR '.join(right)})", tuple(chosen), scale=2.0)
+    return LexicalQuery(tuple(repeats.items()), tuple(chosen), tuple(gate))
 
 
 def _gate_terms(repeats: dict[str, int], doc_counts: dict[str, int], cover: int) -> list[str]:
@@ -145,11 +128,11 @@ def _gate_terms(repeats: dict[str, int], doc_counts: dict[str, int], cover: int)
     return []
 
 
-def search_lexical(query: ParsedQuery, store: LexicalStore, limit: int,
+def search_lexical(query: ParsedQuery, store: LexicalIndex, limit: int,
                    filters: SearchFilters | None = None,
                    title_boost: float = TITLE_BOOST) -> list[tuple[int, float]]:
     """(chunk id, BM25 score) best first; empty when the query has no indexed term."""
     built = build_query(query, store, title_boost, limit)
     if built is None:
         return []
-    return [(cid, score / built.scale) for cid, score in store.search_fts(built.match, limit, filters)]
+    return store.lexical(built.weighted, limit, filters, built.require)

@@ -8,12 +8,11 @@ the total divided by the best total, so the first result scores 1.0.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from prism.errors import InputError
-from prism.index.feedback import FeedbackStore
+from prism.index.store import Store
 from prism.ingest.paths import in_secondary_place, is_code
 from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
@@ -79,35 +78,6 @@ class SearchOutcome:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class SearchStore(Protocol):
-    """Everything search reads from an index (SqliteStore implements it)."""
-
-    def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
-                   weights: tuple[float, float, float, float] = ...) -> list[tuple[int, float]]: ...
-
-    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]: ...
-
-    def count_chunks(self) -> int: ...
-
-    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
-
-    def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]: ...
-
-    def chunks_in_file(self, path: str) -> list[StoredChunk]: ...
-
-    def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
-
-    def chunk_ids_matching(self, filters: SearchFilters) -> set[int]: ...
-
-    def generation(self) -> int: ...
-
-    def get_meta(self, key: str) -> str | None: ...
-
-    def count_pending_embeddings(self, model: str) -> int: ...
-
-    def vector_matrix(self, model: str, dim: int) -> tuple[object, object]: ...
-
-
 def is_secondary(sc: StoredChunk) -> bool:
     """Tests, fixtures, examples, docs and data: rarely where a reported bug gets fixed."""
     return not is_code(sc.chunk.language) or in_secondary_place(sc.chunk.path)
@@ -121,11 +91,10 @@ def _has_filters(filters: SearchFilters | None) -> bool:
 class Searcher:
     """Runs searches over one store; caches the file list and vector status per index generation."""
 
-    def __init__(self, store: SearchStore, embedder: Callable[[], QueryEmbedder] | None = None,
-                 feedback: FeedbackStore | None = None, config: SearchConfig | None = None) -> None:
+    def __init__(self, store: Store, embedder: Callable[[], QueryEmbedder] | None = None,
+                 config: SearchConfig | None = None) -> None:
         self.store = store
         self._load_embedder = embedder
-        self.feedback = feedback
         self.config = config or SearchConfig()
         self._cache_gen = -1
         self._paths = PathTable({})
@@ -135,14 +104,13 @@ class Searcher:
         gen = self.store.generation()
         if gen == self._cache_gen:
             return
-        files = getattr(self.store, "file_states", None)
-        self._paths = PathTable.build(sorted(files()) if callable(files) else [])
+        self._paths = PathTable.build(sorted(self.store.file_states()))
         model = self.store.get_meta("embed_model")
         pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
         self._dense_state = (model, pending)
         self._cache_gen = gen
 
-    def _dense(self, text_query: object, allowed: set[int] | None, warnings: list[str]
+    def _dense(self, text_query: object, filters: SearchFilters | None, warnings: list[str]
                ) -> list[tuple[int, float]]:
         from prism.retrieve.query import ParsedQuery
 
@@ -167,8 +135,7 @@ class Searcher:
         if pending:
             warnings.append(f"{pending} chunks have no vector yet: dense results cover only part "
                             "of the index (run `prism index` to finish embedding).")
-        return search_dense(text_query, embedder, self.store,  # type: ignore[arg-type]
-                            self.config.candidates, allowed)
+        return search_dense(text_query, embedder, self.store, self.config.candidates, filters)
 
     def search(self, text: str, *, limit: int = 10, files: bool = False,
                filters: SearchFilters | None = None,
@@ -183,8 +150,7 @@ class Searcher:
         warnings: list[str] = []
         self._refresh()
         query = parse_query(text)
-        allowed = (self.store.chunk_ids_matching(filters)
-                   if filters and _has_filters(filters) else None)
+        filtered = filters if filters is not None and _has_filters(filters) else None
 
         def lap(name: str, since: float) -> float:
             now = time.perf_counter()
@@ -202,15 +168,16 @@ class Searcher:
             rankings["lexical"] = [cid for cid, _ in lexical]
         t = lap("lexical", t)
         if cfg.dense:
-            rankings["dense"] = [cid for cid, _ in self._dense(query, allowed, warnings)]
+            rankings["dense"] = [cid for cid, _ in self._dense(query, filtered, warnings)]
         t = lap("dense", t)
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
         if cfg.exact:
             exact = match_exact(query, self.store, self._paths)
             symbols = exact.symbols
-            if allowed is not None:
-                symbols = {k: v for k, v in symbols.items() if k in allowed}
+            if filtered is not None:
+                passing = self.store.filter_ids(symbols, filtered)
+                symbols = {k: v for k, v in symbols.items() if k in passing}
             rankings["symbol"] = sorted(symbols, key=lambda cid: (-symbols[cid], cid))
             named_files, frames = exact.files, exact.frames
         t = lap("exact", t)
@@ -222,8 +189,8 @@ class Searcher:
         candidate_ids = set(fused) | set(frames)
         for path in sorted(named_files, key=lambda p: -named_files[p])[:MAX_FILES_FROM_PATHS]:
             candidate_ids.update(sc.id for sc in self.store.chunks_in_file(path))
-        if allowed is not None:
-            candidate_ids &= allowed
+        if filtered is not None:
+            candidate_ids = self.store.filter_ids(candidate_ids, filtered)
         chunks = {sc.id: sc for sc in self.store.get_chunks(sorted(candidate_ids))}
         explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in chunks}
         for cid, sc in chunks.items():
@@ -267,8 +234,8 @@ class Searcher:
         if w.recency > 0:
             for cid, sc in chunks.items():
                 explain[cid]["recency"] = w.recency * unit * recency(sc, now)
-        if self.feedback is not None and w.feedback > 0:
-            marks = self.feedback.net_marks({sc.chunk.path for sc in chunks.values()})
+        if w.feedback > 0:
+            marks = self.store.feedback_marks({sc.chunk.path for sc in chunks.values()})
             if marks:
                 for cid, sc in chunks.items():
                     net = marks.get((sc.chunk.path, sc.chunk.qualified_name), 0) + \

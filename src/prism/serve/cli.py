@@ -192,7 +192,7 @@ def watch(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON line per update.")] = False,
 ) -> None:
     """Keep the index fresh while files change (Ctrl-C to stop)."""
-    from prism.index.watch import watch_project
+    from prism.service.watch import watch_project
 
     with reporting(json_out):
         prism = open_project(project, index_dir)
@@ -411,12 +411,9 @@ def stats(
     json_out: JsonOpt = False,
 ) -> None:
     """Usage of this project's index: context queries, tokens served and tokens saved."""
-    from prism.index.usage import UsageLog
-
     with reporting(json_out):
         prism = open_project(project, index_dir)
-        store = prism.require_index()
-        data = {"project": str(prism.root), **UsageLog(store._conn).summary()}
+        data = {"project": str(prism.root), **prism.require_index().usage_summary()}
         if json_out:
             emit_json(data)
             return

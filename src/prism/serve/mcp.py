@@ -2,7 +2,7 @@
 
 Set-and-forget: on start the server opens the index of the project it runs in (or the
 roots the client names, or `--project`), builds or refreshes it in a background thread
-(`prism.index.background`), watches the files, and answers from whatever is ready,
+(`prism.service.background`), watches the files, and answers from whatever is ready,
 saying so in the result. Every response is bounded by the call's `max_tokens`, counted
 with the project's tokenizer and capped at HARD_CAP_TOKENS. Tools are thin: each calls
 the `Prism` facade and renders its answer as compact Markdown.
@@ -33,7 +33,6 @@ from pydantic import Field
 from prism.config import Settings
 from prism.engine import Prism, find_project_root
 from prism.errors import PrismError
-from prism.index.background import BackgroundIndexer, background_settings
 from prism.models import Hit, SearchFilters
 from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
 from prism.serve.mcp_render import (
@@ -43,6 +42,7 @@ from prism.serve.mcp_render import (
     render_status,
     render_symbol,
 )
+from prism.service.background import BackgroundIndexer, background_settings
 
 log = logging.getLogger("prism.serve.mcp")
 

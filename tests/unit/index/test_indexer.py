@@ -310,10 +310,10 @@ def test_processes_opening_one_new_wal_database_together_all_succeed(tmp_path: P
 def test_term_counts_are_remembered_only_within_one_index_generation(repo: Path, tmp_path: Path) -> None:
     prism = Prism(repo, settings=Settings(home=tmp_path / "home", embedder="hashing"))
     prism.index(embed=False)
-    before = prism.store.term_document_counts(["password", "nowhere", "password"])
+    before = prism.store.document_frequencies(["password", "nowhere", "password"])
     assert before["password"] >= 2 and "nowhere" not in before
     write(repo, "app/more.py", "def nowhere(password):\n    return password\n")
     prism.index(embed=False)
-    after = prism.store.term_document_counts(["password", "nowhere"])
+    after = prism.store.document_frequencies(["password", "nowhere"])
     assert after["password"] == before["password"] + 1 and after["nowhere"] == 1
     prism.close()

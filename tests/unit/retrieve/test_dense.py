@@ -1,4 +1,5 @@
-"""Tests for prism.retrieve.dense: brute-force ranking over the vector matrix, on one BLAS thread."""
+"""Tests for prism.retrieve.dense: query windows embedded and handed to the store's nearest search,
+and the embedded store's brute-force ranking on one BLAS thread."""
 
 from __future__ import annotations
 
@@ -6,24 +7,43 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from prism.index.embed import HashingEmbedder
+from prism.index.sqlite_vectors import best_similarities
+from prism.models import SearchFilters
 from prism.retrieve.dense import search_dense
 from prism.retrieve.query import parse_query
 
 
 class _Vectors:
+    """A store that answers nearest() by brute force over a fixed matrix, as SqliteStore does."""
+
     def __init__(self, ids: list[int], matrix: np.ndarray) -> None:
         self.ids, self.matrix = np.asarray(ids, dtype=np.int64), matrix
+        self.asked: list[tuple[str, tuple[int, ...], SearchFilters | None]] = []
 
-    def vector_matrix(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.ids, self.matrix
+    def nearest(self, model: str, queries: np.ndarray, limit: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        self.asked.append((model, queries.shape, filters))
+        return best_similarities(self.ids, self.matrix, queries, limit)
 
 
-def test_ranks_by_cosine_respects_allowed_ids_and_leaves_blas_on_one_thread() -> None:
+def test_ranks_by_cosine_and_hands_the_filters_to_the_store() -> None:
     embedder = HashingEmbedder()
     texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
     store = _Vectors([10, 20, 30], embedder.embed_documents(texts))
-    ranked = search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
+    only_python = SearchFilters(languages=("python",))
+    ranked = search_dense(parse_query("refresh the access token"), embedder, store, limit=3,
+                          filters=only_python)
     assert ranked[0][0] == 30 and [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
-    only = search_dense(parse_query("refresh the access token"), embedder, store, limit=3, allowed=[10, 20])
-    assert {cid for cid, _ in only} == {10, 20}
+    assert store.asked == [(embedder.model_id, (1, embedder.dim), only_python)]
     assert all(info["num_threads"] == 1 for info in threadpool_info() if info["user_api"] == "blas")
+
+
+def test_brute_force_respects_allowed_ids() -> None:
+    embedder = HashingEmbedder()
+    texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
+    matrix = embedder.embed_documents(texts)
+    query = embedder.embed_query("refresh the access token")[None, :]
+    ids = np.asarray([10, 20, 30], dtype=np.int64)
+    only = best_similarities(ids, matrix, query, limit=3, allowed=[10, 20])
+    assert {cid for cid, _ in only} == {10, 20}
+    assert best_similarities(ids[:0], matrix[:0], query, limit=3) == []

@@ -1,4 +1,4 @@
-"""Tests for prism.retrieve.lexical: term selection and the FTS5 expression for long queries."""
+"""Tests for prism.retrieve.lexical: term selection, weights and the gate, and the FTS5 expression they become."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 from prism.config import Settings
 from prism.engine import Prism
+from prism.index.sqlite import SqliteStore, fts_match
+from prism.index.store import WeightedTerm
 from prism.models import SearchFilters
 from prism.retrieve.lexical import build_query, search_lexical, select_terms
 from prism.retrieve.query import parse_query
@@ -21,15 +23,18 @@ class _Counts:
     def __init__(self, counts: dict[str, int], total: int) -> None:
         self.counts, self.total = counts, total
 
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]:
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]:
         return {t: self.counts.get(t, 5) for t in terms}
 
     def count_chunks(self) -> int:
         return self.total
 
-    def search_fts(self, match: str, limit: int, filters: SearchFilters | None = None,
-                   weights: tuple[float, float, float, float] = (1, 1, 1, 1)) -> list[tuple[int, float]]:
+    def lexical(self, terms: list[WeightedTerm], limit: int, filters: SearchFilters | None = None,
+                require: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         return []
+
+    def rank_files(self, terms: list[str], limit: int) -> dict[str, int]:
+        return {}
 
 
 def test_title_words_outrank_equally_rare_body_words() -> None:
@@ -53,7 +58,8 @@ def test_stopwords_and_unknown_terms_never_reach_the_match() -> None:
     store = _Counts({"refreshed": 3, "tokens": 9, "nowhere": 0}, 1_000)
     built = build_query(parse_query("where are the tokens refreshed nowhere"), store)
     assert built is not None
-    assert built.match == '"refreshed" OR "tokens"'
+    assert built.weighted == (("refreshed", 1), ("tokens", 1)) and built.require == ()
+    assert fts_match(built.weighted) == ('"refreshed" OR "tokens"', 1.0)
     assert build_query(parse_query("the and of"), store) is None
 
 
@@ -63,15 +69,19 @@ def test_a_match_far_larger_than_the_hits_kept_is_gated_on_its_rare_terms() -> N
     plain = build_query(query, store)
     gated = build_query(query, store, limit=50)  # cover 750 chunks: iterable (40) + variable (700)
     assert plain is not None and gated is not None
-    assert plain.scale == 1.0 and " AND " not in plain.match
-    assert gated.scale == 2.0
-    left, right = gated.match.split(" AND ")
+    plain_match, plain_scale = fts_match(plain.weighted, plain.require)
+    assert plain_scale == 1.0 and " AND " not in plain_match
+    assert gated.require == ("iterable", "variable")
+    gated_match, gated_scale = fts_match(gated.weighted, gated.require)
+    assert gated_scale == 2.0
+    left, right = gated_match.split(" AND ")
     assert left == '("iterable" OR "variable")'
     every = left.count('"iterable"') + right.count('"iterable"')
     assert every == 2 and right.count('"select"') == 2  # every term twice: BM25 exactly doubled
-    assert build_query(query, store, limit=5_000).scale == 1.0  # the rare terms would not cover it
+    wide = build_query(query, store, limit=5_000)
+    assert wide is not None and wide.require == ()  # the rare terms would not cover it
     narrow = build_query(query, store, limit=40)  # cover 600: "variable" alone (700) exceeds it
-    assert narrow is not None and narrow.match.startswith('("iterable") AND (')
+    assert narrow is not None and fts_match(narrow.weighted, narrow.require)[0].startswith('("iterable") AND (')
 
 
 def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) -> None:
@@ -84,15 +94,19 @@ def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) 
     prism = Prism(root, settings=Settings(home=tmp_path / "home", embedder="hashing"))
     prism.index(embed=False)
     store = prism.store
+    assert isinstance(store, SqliteStore)
     query = parse_query("parse common tokenizer")
     plain = build_query(query, store)
     gated = build_query(query, store, limit=1)  # cover 15 chunks: tokenizer (6); parse (30) alone exceeds it
-    assert plain is not None and gated is not None and gated.scale == 2.0
-    full = dict(store.search_fts(plain.match, 200))
-    kept = store.search_fts(gated.match, 1_000)
+    assert plain is not None and gated is not None and gated.require == ("tokenizer",)
+    full = dict(store.lexical(plain.weighted, 200))
+    gated_match, scale = fts_match(gated.weighted, gated.require)
+    assert scale == 2.0
+    kept = store.search_fts(gated_match, 1_000)
     assert len(kept) == 6 < len(full) == 90  # rows without "tokenizer" are never scored
     for cid, score in kept:
-        assert abs(score / gated.scale - full[cid]) < 1e-9
+        assert abs(score / scale - full[cid]) < 1e-9
+    assert store.lexical(gated.weighted, 1_000, require=gated.require) == [(c, s / scale) for c, s in kept]
     best = search_lexical(query, store, 1)
     assert best[0][0] == kept[0][0] and abs(best[0][1] - max(full.values())) < 1e-9
     prism.close()

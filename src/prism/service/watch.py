@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import watchfiles
 
+from prism.engine import Prism
 from prism.index.indexer import IndexReport
-
-if TYPE_CHECKING:
-    from prism.engine import Prism
 
 # Folders whose churn never matters to the index; the walker applies the full ignore rules.
 _NOISE = {".git", "node_modules", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prism.engine import Prism
 from prism.index.indexer import IndexReport
-from prism.index.watch import watch_project
+from prism.service.watch import watch_project
 
 
 def test_watch_reindexes_an_edited_file(tmp_path: Path) -> None:

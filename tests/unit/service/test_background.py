@@ -1,4 +1,4 @@
-"""Unit tests for prism.index.background: first sync, progress, resync on request and on file change."""
+"""Unit tests for prism.service.background: first sync, progress, resync on request and on file change."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prism.config import Settings
 from prism.engine import Prism
-from prism.index.background import BackgroundIndexer
 from prism.index.indexer import index_lock
+from prism.service.background import BackgroundIndexer
 
 
 def make_repo(tmp_path: Path) -> Path:

@@ -25,11 +25,11 @@ from prism.config import Settings
 from prism.errors import IndexLockedError, PrismError
 from prism.ingest.paths import in_secondary_place, is_code
 
-if TYPE_CHECKING:  # engine imports index, not the other way round
+if TYPE_CHECKING:
     from prism.engine import Prism
     from prism.models import SourceFile
 
-log = logging.getLogger("prism.index.background")
+log = logging.getLogger("prism.service.background")
 
 Phase = Literal["starting", "indexing", "embedding", "watching", "waiting", "stopped", "error"]
 
@@ -240,7 +240,7 @@ class BackgroundIndexer:
         """Block until files change (or stop/resync is asked); the caller then syncs again."""
         import watchfiles
 
-        from prism.index.watch import _relevant
+        from prism.service.watch import _relevant
 
         for _changes in watchfiles.watch(self.writer.root, watch_filter=_relevant,
                                          debounce=self.debounce_ms, step=50,

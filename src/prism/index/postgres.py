@@ -1,0 +1,673 @@
+"""PostgresStore: projects' data in one PostgreSQL schema (a `project` column, not a schema each),
+vectors in pgvector with HNSW, full text over PRISM's own identifier-aware terms.
+
+A first implementation of the Store Protocol, shaped to pass `tests/contract/test_store.py`:
+- Terms: each chunk's `terms` tsvector is built from `terms_text` (the same terms the
+  embedded store indexes) with the `simple` configuration, which keeps them as they are;
+  path, symbol, doc and body are weights B, A, C, D. Document frequencies are kept exact in
+  `prism_terms`, updated in the same transaction as the chunks.
+- Lexical score: Σ weight × IDF × ts_rank per term (BM25-like: ts_rank has no IDF of its own).
+  It ranks like BM25 but its numbers differ from the embedded store's.
+- Vectors: one `vector` column of any dimension plus `dim`; an HNSW index per dimension as a
+  partial expression index (`vector::vector(dim)` where dim = n). pgvector 0.6 has no iterative
+  scan, so a filtered query that the index answers with too few rows is run again exactly.
+- Backups are COPY dumps of the project's rows, one file per table.
+
+psycopg 3 and psycopg-pool are imported only here (`pip install 'psycopg[binary]' psycopg-pool`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pathspec
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from prism.errors import IndexCorruptError, IndexLockedError, InputError, PrismError
+from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
+from prism.index.terms import terms_text
+from prism.index.usage import UsageEvent
+from prism.models import Chunk, SearchFilters, StoredChunk
+
+log = logging.getLogger("prism.usage")
+
+MIGRATION_LOCK = 0x5052_4953  # pg_advisory_xact_lock key while migrating ("PRIS")
+TS_WEIGHTS = "{0.1667,0.3333,0.5,1.0}"  # D body, C doc, B path, A symbol: FTS_WEIGHTS / 6
+EF_SEARCH = 200  # HNSW candidates per query (pgvector's default is 40)
+
+MIGRATIONS: list[tuple[int, str]] = [(1, """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE prism_meta (project TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                         PRIMARY KEY (project, key));
+CREATE TABLE prism_files (
+    id BIGSERIAL PRIMARY KEY, project TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL, mtime DOUBLE PRECISION NOT NULL, language TEXT,
+    indexed_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, warnings TEXT NOT NULL,
+    UNIQUE (project, path));
+CREATE TABLE prism_chunks (
+    id BIGSERIAL PRIMARY KEY, project TEXT NOT NULL,
+    file_id BIGINT NOT NULL REFERENCES prism_files(id) ON DELETE CASCADE,
+    path TEXT NOT NULL, language TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    qualified_name TEXT NOT NULL, signature TEXT NOT NULL, docstring TEXT NOT NULL,
+    start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, content TEXT NOT NULL,
+    content_hash TEXT NOT NULL, tokens INTEGER NOT NULL, parent TEXT NOT NULL,
+    defines TEXT NOT NULL, imports TEXT NOT NULL, calls TEXT NOT NULL, text_hash TEXT NOT NULL,
+    terms TSVECTOR NOT NULL);
+CREATE INDEX prism_chunks_file ON prism_chunks (file_id);
+CREATE INDEX prism_chunks_path ON prism_chunks (project, path);
+CREATE INDEX prism_chunks_text_hash ON prism_chunks (project, text_hash);
+CREATE INDEX prism_chunks_content_hash ON prism_chunks (project, content_hash text_pattern_ops);
+CREATE INDEX prism_chunks_terms ON prism_chunks USING gin (terms);
+CREATE TABLE prism_refs (
+    project TEXT NOT NULL, chunk_id BIGINT NOT NULL REFERENCES prism_chunks(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL, name TEXT NOT NULL);
+CREATE INDEX prism_refs_name ON prism_refs (project, name, kind);
+CREATE INDEX prism_refs_chunk ON prism_refs (chunk_id);
+CREATE TABLE prism_terms (project TEXT NOT NULL, term TEXT NOT NULL, df BIGINT NOT NULL,
+                          PRIMARY KEY (project, term));
+CREATE TABLE prism_embeddings (
+    project TEXT NOT NULL, model TEXT NOT NULL, text_hash TEXT NOT NULL, dim INTEGER NOT NULL,
+    vector vector NOT NULL, PRIMARY KEY (project, model, text_hash));
+CREATE TABLE prism_usage (
+    id BIGSERIAL PRIMARY KEY, project TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL,
+    intent TEXT NOT NULL, budget INTEGER NOT NULL, tokens_served INTEGER NOT NULL,
+    tokens_saved INTEGER NOT NULL, chunks INTEGER NOT NULL, seconds DOUBLE PRECISION NOT NULL);
+CREATE INDEX prism_usage_at ON prism_usage (project, at);
+CREATE TABLE prism_feedback (
+    project TEXT NOT NULL, path TEXT NOT NULL, symbol TEXT NOT NULL, helpful INTEGER NOT NULL,
+    query TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
+""")]
+# Every table holding a project's rows, parents first (the order a restore writes them in).
+TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_embeddings",
+          "prism_usage", "prism_feedback")
+_CHUNK_COLUMNS = (
+    "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
+    "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
+    "c.imports, c.calls, f.sha256, f.indexed_at"
+)
+_TERMS_SQL = ("setweight(to_tsvector('simple', %s), 'B') || setweight(to_tsvector('simple', %s), 'A')"
+              " || setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D')")
+
+
+def _lexeme(term: str) -> str:
+    """A term as a quoted tsquery lexeme (PRISM's terms are [a-z0-9]; quoting keeps any text inert)."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    return "[" + ",".join(str(x) for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+
+
+def _row_to_chunk(row: Sequence[Any]) -> StoredChunk:
+    (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
+     parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
+    chunk = Chunk(
+        path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
+        docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
+        tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
+        calls=tuple(json.loads(calls)), parent=parent,
+    )
+    return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[object]) -> tuple[Any, ...]:
+    """The one row an aggregate query returns."""
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+@contextmanager
+def prism_errors(where: str) -> Iterator[None]:
+    """PostgreSQL's errors as PrismErrors: a lock that was not granted, a database not reached."""
+    try:
+        yield
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
+            psycopg.errors.SerializationFailure) as exc:
+        raise IndexLockedError(f"The index in {where} stayed locked by another writer ({exc}).",
+                               hint="Run the command again.", value=where) from exc
+    except psycopg.OperationalError as exc:
+        raise IndexCorruptError(f"The database {where} cannot be reached ({exc}).",
+                                hint="Check PRISM_DATABASE_URL and that PostgreSQL is running.",
+                                value=where) from exc
+
+
+def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str) -> None:
+    """Apply pending migrations once, even when several replicas start at the same time."""
+    latest = max(v for v, _ in MIGRATIONS)
+    with prism_errors(where), pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS prism_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM prism_schema").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > latest:
+            raise IndexCorruptError(f"The database {where} was written by a newer PRISM (schema {current}).",
+                                    hint="Upgrade PRISM.", value=where)
+        for version, script in MIGRATIONS:
+            if version > current:
+                for statement in (s.strip() for s in script.split(";")):
+                    if statement:
+                        conn.execute(statement)
+                conn.execute("INSERT INTO prism_schema(version) VALUES (%s)", (version,))
+
+
+class PostgresStore:
+    """One project's data in a PostgreSQL database shared by many projects."""
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], project: str, *,
+                 owns_pool: bool = False) -> None:
+        self.pool = pool
+        self.project = project
+        self._owns_pool = owns_pool
+        self._where = f"{pool.name or 'PostgreSQL'} (project {project})"
+        self._lock = threading.Lock()
+        self._globs: dict[tuple[int, str], list[str]] = {}
+        self._dims: set[int] = set()
+        migrate(pool, self._where)
+
+    @classmethod
+    def connect(cls, url: str, project: str, *, max_size: int = 8) -> PostgresStore:
+        """A store with a pool of its own (servers share one pool between projects instead)."""
+        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True}, name="postgresql")
+        return cls(pool, project, owns_pool=True)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        with prism_errors(self._where), self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with prism_errors(self._where), self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def _bump(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute("INSERT INTO prism_meta(project, key, value) VALUES (%s, 'generation', '1')"
+                     " ON CONFLICT (project, key) DO UPDATE SET value = (prism_meta.value::bigint + 1)::text",
+                     (self.project,))
+
+    def close(self) -> None:
+        if self._owns_pool and not self.pool.closed:
+            self.pool.close()
+
+    # -- meta and files ------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM prism_meta WHERE project=%s AND key=%s",
+                               (self.project, key)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._write() as conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO prism_meta(project, key, value) VALUES (%s, %s, %s)"
+                            " ON CONFLICT (project, key) DO UPDATE SET value = EXCLUDED.value",
+                            [(self.project, k, v) for k, v in values.items()])
+
+    def file_states(self) -> dict[str, FileState]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT path, sha256, size, mtime, indexed_at FROM prism_files WHERE project=%s",
+                                (self.project,)).fetchall()
+        return {r[0]: FileState(r[0], r[1], int(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+    def file_state(self, path: str) -> FileState | None:
+        with self._read() as conn:
+            r = conn.execute("SELECT path, sha256, size, mtime, indexed_at FROM prism_files"
+                             " WHERE project=%s AND path=%s", (self.project, path)).fetchone()
+        return None if r is None else FileState(r[0], r[1], int(r[2]), float(r[3]), float(r[4]))
+
+    def write_files(self, files: Sequence[IndexedFile]) -> None:
+        """Replace the chunks of each file in one transaction (the indexer's batch)."""
+        now = time.time()
+        with self._write() as conn:
+            self._delete_paths(conn, [item.record.path for item in files])
+            new_ids: list[int] = []
+            for item in files:
+                new_ids.extend(self._insert_file(conn, item.record, item, now))
+            self._count_terms(conn, new_ids, +1)
+            self._bump(conn)
+
+    def _insert_file(self, conn: psycopg.Connection[Any], rec: FileRecord, item: IndexedFile,
+                     now: float) -> list[int]:
+        row = conn.execute(
+            "INSERT INTO prism_files(project, path, sha256, size, mtime, language, indexed_at, status, warnings)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (self.project, rec.path, rec.sha256, rec.size, rec.mtime, rec.language, now,
+             "partial" if rec.warnings else "indexed", "\n".join(rec.warnings))).fetchone()
+        assert row is not None
+        ids: list[int] = []
+        for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True):
+            ids.append(self._insert_chunk(conn, int(row[0]), chunk, text_hash))
+        return ids
+
+    def _insert_chunk(self, conn: psycopg.Connection[Any], file_id: int, chunk: Chunk, text_hash: str) -> int:
+        row = conn.execute(
+            "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
+            " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
+            f" text_hash, terms) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, {_TERMS_SQL})"
+            " RETURNING id",
+            (self.project, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
+             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
+             chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
+             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+             terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
+             terms_text(chunk.docstring), terms_text(chunk.content))).fetchone()
+        assert row is not None
+        chunk_id = int(row[0])
+        refs = [(self.project, chunk_id, "defines", n) for n in sorted({chunk.qualified_name, chunk.name,
+                                                                       *chunk.defines}) if n]
+        refs += [(self.project, chunk_id, "imports", n) for n in sorted(set(chunk.imports))]
+        refs += [(self.project, chunk_id, "calls", n) for n in sorted(set(chunk.calls))]
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO prism_refs(project, chunk_id, kind, name) VALUES (%s, %s, %s, %s)", refs)
+        return chunk_id
+
+    def _count_terms(self, conn: psycopg.Connection[Any], chunk_ids: list[int], sign: int) -> None:
+        """Move the document frequencies of the given chunks' terms by +1 or -1 each."""
+        if not chunk_ids:
+            return
+        conn.execute(
+            "INSERT INTO prism_terms(project, term, df) SELECT %s, term, %s * COUNT(*) FROM prism_chunks c,"
+            " unnest(tsvector_to_array(c.terms)) AS term WHERE c.id = ANY(%s) GROUP BY term"
+            " ON CONFLICT (project, term) DO UPDATE SET df = prism_terms.df + EXCLUDED.df",
+            (self.project, sign, chunk_ids))
+        if sign < 0:
+            conn.execute("DELETE FROM prism_terms WHERE project=%s AND df <= 0", (self.project,))
+
+    def _delete_paths(self, conn: psycopg.Connection[Any], paths: Sequence[str]) -> None:
+        rows = conn.execute("SELECT id FROM prism_chunks WHERE project=%s AND path = ANY(%s)",
+                            (self.project, list(paths))).fetchall()
+        self._count_terms(conn, [int(r[0]) for r in rows], -1)
+        conn.execute("DELETE FROM prism_files WHERE project=%s AND path = ANY(%s)", (self.project, list(paths)))
+
+    def touch_files(self, states: Sequence[tuple[str, int, float]]) -> None:
+        if not states:
+            return
+        with self._write() as conn, conn.cursor() as cur:
+            cur.executemany("UPDATE prism_files SET size=%s, mtime=%s WHERE project=%s AND path=%s",
+                            [(size, mtime, self.project, path) for path, size, mtime in states])
+
+    def delete_files(self, paths: Sequence[str]) -> None:
+        if not paths:
+            return
+        with self._write() as conn:
+            self._delete_paths(conn, paths)
+            self._bump(conn)
+
+    def stats(self) -> dict[str, object]:
+        with self._read() as conn:
+            p = (self.project,)
+            files = int(_one(conn, "SELECT COUNT(*) FROM prism_files WHERE project=%s", p)[0])
+            chunks, tokens = _one(conn, "SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM prism_chunks"
+                                        " WHERE project=%s", p)
+            languages = {str(lang or "text"): int(n) for lang, n in conn.execute(
+                "SELECT language, COUNT(*) FROM prism_files WHERE project=%s GROUP BY language"
+                " ORDER BY COUNT(*) DESC, language", p)}
+            last, partial = _one(
+                conn, "SELECT MAX(indexed_at), COUNT(*) FILTER (WHERE status='partial') FROM prism_files"
+                      " WHERE project=%s", p)
+        return {"files": files, "chunks": int(chunks), "tokens": int(tokens), "languages": languages,
+                "last_indexed": float(last) if last is not None else None, "partial_files": int(partial)}
+
+    # -- chunks ----------------------------------------------------------------------------------
+
+    def _chunks_where(self, where: str, params: Sequence[object], order: str = "c.id") -> list[StoredChunk]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                f" WHERE c.project = %s AND {where} ORDER BY {order}", (self.project, *params)).fetchall()
+        return [_row_to_chunk(r) for r in rows]
+
+    def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        found = {sc.id: sc for sc in self._chunks_where("c.id = ANY(%s)", [list(ids)])}
+        return [found[i] for i in ids if i in found]
+
+    def chunks_in_file(self, path: str) -> list[StoredChunk]:
+        return self._chunks_where("c.path = %s", [path], "c.start_line, c.end_line")
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
+        last = 0
+        while True:
+            rows = self._chunks_where("c.id > %s", [last], f"c.id LIMIT {int(batch)}")
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+    def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:
+        clean = "".join(ch for ch in prefix.lower() if ch in "0123456789abcdef")
+        if len(clean) < 6:
+            return []
+        with self._read() as conn:
+            rows = conn.execute("SELECT id FROM prism_chunks WHERE project=%s AND content_hash LIKE %s"
+                                " ORDER BY id LIMIT %s", (self.project, clean + "%", limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def file_tokens(self, paths: Sequence[str]) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT path, SUM(tokens) FROM prism_chunks WHERE project=%s AND path = ANY(%s)"
+                                " GROUP BY path", (self.project, sorted(set(paths)))).fetchall()
+        return {str(p): int(t) for p, t in rows}
+
+    def _filter_sql(self, filters: SearchFilters | None) -> tuple[str, list[object]]:
+        """SQL over `c` (chunks) and `f` (files) for the filters, and its parameters."""
+        if filters is None:
+            return "", []
+        clauses: list[str] = []
+        params: list[object] = []
+        if filters.languages:
+            clauses.append("c.language = ANY(%s)")
+            params.append(list(filters.languages))
+        if filters.kinds:
+            clauses.append("c.kind = ANY(%s)")
+            params.append(list(filters.kinds))
+        if filters.since is not None:
+            clauses.append("(f.mtime >= %s OR f.indexed_at >= %s)")
+            params.extend([filters.since, filters.since])
+        if filters.path:
+            if any(ch in filters.path for ch in "*?["):
+                clauses.append("c.path = ANY(%s)")
+                params.append(self._glob_paths(filters.path))
+            else:
+                prefix = filters.path.strip("/")
+                escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                clauses.append("(c.path = %s OR c.path LIKE %s)")
+                params.extend([prefix, escaped + "/%"])
+        return ("AND " + " AND ".join(clauses)) if clauses else "", params
+
+    def _glob_paths(self, glob: str) -> list[str]:
+        """Indexed paths matching a gitignore-style glob (matched here: SQL has no such function)."""
+        key = (self.generation(), glob)
+        with self._lock:
+            if key not in self._globs:
+                spec = pathspec.GitIgnoreSpec.from_lines([glob])
+                self._globs = {key: [p for p in sorted(self.file_states()) if spec.match_file(p)]}
+            return self._globs[key]
+
+    def filter_ids(self, ids: Iterable[int], filters: SearchFilters) -> set[int]:
+        wanted = sorted(set(ids))
+        where, params = self._filter_sql(filters)
+        if not where or not wanted:
+            return set(wanted)
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT c.id FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                                f" WHERE c.project = %s AND c.id = ANY(%s) {where}",
+                                (self.project, wanted, *params)).fetchall()
+        return {int(r[0]) for r in rows}
+
+    # -- code graph --------------------------------------------------------------------------------
+
+    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]:
+        wanted = sorted(set(names))
+        if not wanted:
+            return []
+        with self._read() as conn:
+            rows = conn.execute("SELECT chunk_id, name FROM prism_refs WHERE project=%s AND kind=%s"
+                                " AND name = ANY(%s)", (self.project, kind, wanted)).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]:
+        if not chunk_ids:
+            return []
+        with self._read() as conn:
+            rows = conn.execute("SELECT chunk_id, name FROM prism_refs WHERE project=%s AND kind=%s"
+                                " AND chunk_id = ANY(%s)", (self.project, kind, list(chunk_ids))).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    # -- lexical -------------------------------------------------------------------------------------
+
+    def count_chunks(self) -> int:
+        with self._read() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM prism_chunks WHERE project=%s", (self.project,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        wanted = sorted(set(terms))
+        if not wanted:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute("SELECT term, df FROM prism_terms WHERE project=%s AND term = ANY(%s) AND df > 0",
+                                (self.project, wanted)).fetchall()
+        return {str(t): int(n) for t, n in rows}
+
+    def lexical(self, terms: Sequence[WeightedTerm], limit: int, filters: SearchFilters | None = None,
+                require: Sequence[str] = ()) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        counts = self.document_frequencies([t for t, _ in terms])
+        total = max(self.count_chunks(), 1)
+        scored = [(t, n * math.log(1 + (total - counts[t] + 0.5) / (counts[t] + 0.5)))
+                  for t, n in terms if counts.get(t)]
+        if not scored:
+            return []
+        rank = " + ".join(f"%s * ts_rank('{TS_WEIGHTS}', c.terms, %s::tsquery, 1)" for _ in scored)
+        where, params = self._filter_sql(filters)
+        gate = ""
+        gate_params: list[object] = []
+        if require:
+            gate = "AND c.terms @@ %s::tsquery"
+            gate_params = [" | ".join(_lexeme(t) for t in require)]
+        query = (f"SELECT c.id, {rank} AS score FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                 f" WHERE c.project = %s AND c.terms @@ %s::tsquery {gate} {where}"
+                 " ORDER BY score DESC, c.id LIMIT %s")
+        args: list[object] = [x for t, w in scored for x in (w, _lexeme(t))]
+        args += [self.project, " | ".join(_lexeme(t) for t, _ in scored), *gate_params, *params, limit]
+        with self._read() as conn:
+            rows = conn.execute(query, args).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def rank_files(self, terms: Sequence[str], limit: int) -> dict[str, int]:
+        hits = self.lexical([(t, 1) for t in terms], limit)
+        paths = list(dict.fromkeys(sc.chunk.path for sc in self.get_chunks([cid for cid, _ in hits])))
+        sizes = self.file_tokens(paths)
+        return {p: sizes.get(p, 0) for p in paths}
+
+    # -- vectors -------------------------------------------------------------------------------------
+
+    def _ensure_hnsw(self, conn: psycopg.Connection[Any], dim: int) -> None:
+        """One HNSW index per dimension, a partial expression index (a column of any dimension has none)."""
+        if dim in self._dims:
+            return
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON prism_embeddings USING hnsw ((vector::vector({})) vector_cosine_ops)"
+            " WHERE dim = {}").format(sql.Identifier(f"prism_embeddings_hnsw_{dim}"), sql.Literal(dim),
+                                      sql.Literal(dim)))
+        self._dims.add(dim)
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        if not items:
+            return
+        with self._write() as conn:
+            for dim in sorted({len(v) for _, v in items}):
+                self._ensure_hnsw(conn, dim)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO prism_embeddings(project, model, text_hash, dim, vector)"
+                    " VALUES (%s, %s, %s, %s, %s::vector) ON CONFLICT (project, model, text_hash)"
+                    " DO UPDATE SET dim = EXCLUDED.dim, vector = EXCLUDED.vector",
+                    [(self.project, model, h, len(v), _vector_text(v)) for h, v in items])
+            self._bump(conn)
+
+    def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT c.text_hash, c.id FROM prism_chunks c WHERE c.project = %s AND NOT EXISTS"
+                " (SELECT 1 FROM prism_embeddings e WHERE e.project = c.project AND e.model = %s"
+                " AND e.text_hash = c.text_hash) ORDER BY c.id LIMIT %s", (self.project, model, limit)).fetchall()
+        first: dict[str, int] = {}
+        for text_hash, chunk_id in rows:
+            first.setdefault(str(text_hash), int(chunk_id))
+        return list(first.items())
+
+    def count_pending_embeddings(self, model: str) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(DISTINCT c.text_hash) FROM prism_chunks c WHERE c.project = %s AND NOT EXISTS"
+                " (SELECT 1 FROM prism_embeddings e WHERE e.project = c.project AND e.model = %s"
+                " AND e.text_hash = c.text_hash)", (self.project, model)).fetchone()
+        return int(row[0]) if row else 0
+
+    def drop_embeddings(self, keep_model: str | None = None) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM prism_embeddings WHERE project=%s AND model IS DISTINCT FROM %s",
+                         (self.project, keep_model))
+            self._bump(conn)
+
+    def prune_embeddings(self, model: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM prism_embeddings e WHERE e.project = %s AND e.model = %s AND NOT EXISTS"
+                " (SELECT 1 FROM prism_chunks c WHERE c.project = e.project AND c.text_hash = e.text_hash)",
+                (self.project, model))
+            return int(cur.rowcount)
+
+    def nearest(self, model: str, queries: np.ndarray, limit: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        dim = int(queries.shape[1])
+        where, params = self._filter_sql(filters)
+        best: dict[int, float] = {}
+        for query in queries:
+            found = self._nearest_one(model, dim, _vector_text(query), limit, where, params, exact=False)
+            if len(found) < limit:  # the index's candidates ran out before the filters were met
+                found = self._nearest_one(model, dim, _vector_text(query), limit, where, params, exact=True)
+            for cid, sim in found:
+                best[cid] = max(best.get(cid, -math.inf), sim)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked[:limit]
+
+    def _nearest_one(self, model: str, dim: int, vector: str, limit: int, where: str,
+                     params: list[object], *, exact: bool) -> list[tuple[int, float]]:
+        distance = f"(e.vector::vector({dim}) <=> %s::vector({dim}))"
+        inner_limit = limit if not where else max(limit * 4, 100)
+        # `+ 0` keeps the planner off the HNSW index: the exact pass scans every row that passes.
+        order = f"{distance} + 0" if exact else distance
+        query = (f"SELECT c.id, 1 - t.d FROM (SELECT e.text_hash, {distance} AS d FROM prism_embeddings e"
+                 f" WHERE e.project = %s AND e.model = %s AND e.dim = {dim} ORDER BY {order} LIMIT %s) t"
+                 " JOIN prism_chunks c ON c.project = %s AND c.text_hash = t.text_hash"
+                 f" JOIN prism_files f ON f.id = c.file_id WHERE TRUE {where} ORDER BY t.d, c.id LIMIT %s")
+        if exact and where:  # filter before ordering: every passing row is a candidate
+            query = (f"SELECT c.id, 1 - {distance} AS sim FROM prism_embeddings e JOIN prism_chunks c"
+                     " ON c.project = e.project AND c.text_hash = e.text_hash JOIN prism_files f ON f.id = c.file_id"
+                     f" WHERE e.project = %s AND e.model = %s AND e.dim = {dim} {where}"
+                     " ORDER BY sim DESC, c.id LIMIT %s")
+            args: list[object] = [vector, self.project, model, *params, limit]
+        else:
+            args = [vector, self.project, model, vector, inner_limit, self.project, *params, limit]
+        with self._read() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, inner_limit)}")
+            rows = conn.execute(query, args).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    # -- usage and feedback -----------------------------------------------------------------------
+
+    def record_usage(self, event: UsageEvent, at: float | None = None) -> bool:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO prism_usage(project, at, kind, intent, budget, tokens_served, tokens_saved,"
+                    " chunks, seconds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (self.project, time.time() if at is None else at, event.kind, event.intent, event.budget,
+                     event.tokens_served, event.tokens_saved, event.chunks, event.seconds))
+        except (psycopg.Error, PrismError) as exc:
+            log.warning("usage not recorded: %s", exc)
+            return False
+        return True
+
+    def usage_summary(self, since: float | None = None) -> dict[str, object]:
+        where, params = ("AND at >= %s", [since]) if since is not None else ("", [])
+        with self._read() as conn:
+            row = _one(conn, "SELECT COUNT(*), COALESCE(SUM(tokens_served), 0), COALESCE(SUM(tokens_saved), 0),"
+                             f" COALESCE(AVG(seconds), 0), MAX(at) FROM prism_usage WHERE project = %s {where}",
+                       (self.project, *params))
+            by_intent = {str(i): int(n) for i, n in conn.execute(
+                f"SELECT intent, COUNT(*) FROM prism_usage WHERE project = %s {where}"
+                " GROUP BY intent ORDER BY COUNT(*) DESC, intent", (self.project, *params))}
+        return {"queries": int(row[0]), "tokens_served": int(row[1]), "tokens_saved": int(row[2]),
+                "mean_ms": round(float(row[3]) * 1000, 1),
+                "last_at": float(row[4]) if row[4] is not None else None, "by_intent": by_intent}
+
+    def record_feedback(self, path: str, symbol: str, helpful: bool, query: str = "") -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO prism_feedback(project, path, symbol, helpful, query, created_at)"
+                         " VALUES (%s, %s, %s, %s, %s, %s)",
+                         (self.project, path, symbol, 1 if helpful else -1, query[:2000], time.time()))
+
+    def feedback_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
+        wanted = sorted(set(paths))
+        if not wanted:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute("SELECT path, symbol, SUM(helpful) FROM prism_feedback WHERE project=%s"
+                                " AND path = ANY(%s) GROUP BY path, symbol", (self.project, wanted)).fetchall()
+        return {(str(p), str(s)): int(n) for p, s, n in rows}
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def backup(self, dest: Path) -> None:
+        """One COPY dump per table of this project's rows, taken in one snapshot."""
+        dest.mkdir(parents=True, exist_ok=True)
+        with self._read() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for table in TABLES:
+                with (dest / f"{table}.copy").open("wb") as out, conn.cursor() as cur, cur.copy(
+                        sql.SQL("COPY (SELECT * FROM {} WHERE project = {}) TO STDOUT").format(
+                            sql.Identifier(table), sql.Literal(self.project))) as copy:
+                    for data in copy:
+                        out.write(data)
+
+    def restore(self, source: Path) -> None:
+        """Replace this project's rows with a backup's; the generation moves past both."""
+        missing = [t for t in TABLES if not (source / f"{t}.copy").is_file()]
+        if missing:
+            raise InputError(f"{source} holds no {missing[0]}.copy to restore.",
+                             hint="Pass a folder written by a PRISM backup of a PostgreSQL store.", value=source)
+        before = self.generation()
+        with self._write() as conn:
+            self._delete_all(conn)
+            for table in TABLES:
+                with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(
+                        sql.Identifier(table))) as copy:
+                    copy.write((source / f"{table}.copy").read_bytes())
+            conn.execute("INSERT INTO prism_meta(project, key, value) VALUES (%s, 'generation', %s)"
+                         " ON CONFLICT (project, key) DO UPDATE SET value ="
+                         " (GREATEST(prism_meta.value::bigint, %s) + 1)::text",
+                         (self.project, str(before + 1), before))
+            for table in ("prism_files", "prism_chunks", "prism_usage"):  # restored ids stay below the next
+                conn.execute(sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'),"
+                                     " GREATEST((SELECT MAX(id) FROM {}), 1))").format(
+                    sql.Literal(table), sql.Identifier(table)))
+        with self._lock:
+            self._globs = {}
+
+    def _delete_all(self, conn: psycopg.Connection[Any]) -> None:
+        for table in reversed(TABLES):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE project = %s").format(sql.Identifier(table)),
+                         (self.project,))
+
+    def forget(self) -> None:
+        """Delete every row of this project; the store is closed afterwards."""
+        with self._write() as conn:
+            self._delete_all(conn)
+        self.close()

@@ -1,0 +1,149 @@
+"""Connections, transactions and migrations for the SQLite files of a project's store.
+
+One way to open a file (WAL, busy timeout), one write transaction (`BEGIN IMMEDIATE`, commit
+or roll back), one way to create and migrate a schema (numbered scripts, `user_version`), and
+one place that turns SQLite's errors into `PrismError`s a user can act on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from prism.errors import IndexCorruptError, IndexLockedError
+
+Migration = tuple[int, str]  # (version, SQL script); version 1 is the first
+
+
+def connect_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
+    """An autocommit connection to a WAL database, safe when several processes open it at once.
+
+    Switching a new file to WAL needs a lock that SQLite does not wait for, so a burst of first
+    opens (concurrent requests, a CLI beside an MCP server) retries instead of failing.
+    """
+    conn = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """True for "database is locked/busy": another writer held the file past the busy timeout."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _locked(path: Path, exc: sqlite3.Error) -> IndexLockedError:
+    return IndexLockedError(
+        f"The index at {path} stayed locked by another writer ({exc}).",
+        hint="Wait for the other PRISM process to finish, then run the command again.", value=path)
+
+
+def _corrupt(path: Path, exc: sqlite3.Error) -> IndexCorruptError:
+    return IndexCorruptError(f"The index at {path} cannot be read ({exc}).",
+                             hint="Run `prism forget` and `prism index` to rebuild it.", value=path)
+
+
+@contextmanager
+def prism_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors about the file at `path` into PrismErrors: a writer that held the
+    lock past the busy timeout, a file that is not (or no longer) a database. Others pass."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise _locked(path, exc) from exc
+        if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+            raise _corrupt(path, exc) from exc
+        raise
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed when the block ends, rolled back when it raises.
+
+    `BEGIN IMMEDIATE` takes the write lock up front, so two writers wait for each other
+    instead of failing when one upgrades a read.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def split_statements(script: str) -> Iterator[str]:
+    """Split a SQL script into complete statements (comments and blank lines dropped)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path) -> None:
+    """Apply the migrations newer than the file's `user_version`, once, even when several
+    processes open a new file at the same time; a file from a newer PRISM is refused."""
+    latest = max(version for version, _ in migrations)
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > latest:
+        raise IndexCorruptError(
+            f"The index at {path} was written by a newer PRISM (schema {current}).",
+            hint="Upgrade PRISM, or run `prism forget` and re-index.", value=path)
+    if current == latest:
+        return
+    with transaction(conn):
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for version, sql in sorted(migrations):
+            if version > current:
+                # Statement by statement: executescript() would commit our transaction.
+                for statement in split_statements(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={version}")
+
+
+def open_database(path: Path, migrations: Sequence[Migration], *,
+                  timeout_s: float = 30.0, foreign_keys: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate a WAL database.
+
+    Raises IndexCorruptError when the file cannot be read as this schema, IndexLockedError
+    when another writer holds it past the busy timeout.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = connect_wal(path, timeout_s)
+        if foreign_keys:
+            conn.execute("PRAGMA foreign_keys=ON")
+        migrate(conn, migrations, path)
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise (_locked(path, exc) if is_busy(exc) else _corrupt(path, exc)) from exc
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    return conn

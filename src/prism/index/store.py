@@ -1,0 +1,225 @@
+"""The Store Protocol: one project's data — files, chunks, code graph, lexical and vector search,
+usage and feedback — shaped by what indexing and retrieval ask, not by one database.
+
+Retrieval hands a store weighted terms, query vectors, limits and a `SearchFilters` record;
+each backend answers in its own engine (SQLite: FTS5 and a brute-force scan of the vector
+matrix, `index/sqlite.py`; PostgreSQL: full text and pgvector). The narrow Protocols below are
+what each consumer needs; `Store` is all of them, and `tests/contract/test_store.py` is the
+suite every implementation passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from prism.index.usage import UsageEvent
+from prism.models import Chunk, SearchFilters, StoredChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+# (term, weight): the term counts `weight` times in the BM25 sum (a small positive integer).
+WeightedTerm = tuple[str, int]
+RefKind = str  # defines | imports | calls
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the index knows about one file, to decide whether it must be re-read."""
+
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    language: str | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One file's new state: its record, its chunks and each chunk's embedding-text hash."""
+
+    record: FileRecord
+    chunks: tuple[Chunk, ...]
+    text_hashes: tuple[str, ...]
+
+
+class ChunkReader(Protocol):
+    """Chunks by id, by file and by handle."""
+
+    def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        """Chunks by id, in the order asked (unknown ids are left out)."""
+        ...
+
+    def chunks_in_file(self, path: str) -> list[StoredChunk]:
+        """A file's chunks by start line."""
+        ...
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
+        """Every chunk, in id order (for rebuilds and exports)."""
+        ...
+
+    def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:
+        """Ids of chunks whose content hash starts with `prefix` (a `prism show` handle)."""
+        ...
+
+    def file_tokens(self, paths: Sequence[str]) -> dict[str, int]:
+        """Tokens of each indexed file: the sum of its chunks' token counts."""
+        ...
+
+    def filter_ids(self, ids: Iterable[int], filters: SearchFilters) -> set[int]:
+        """Those of `ids` whose chunks pass the filters (min_score is not the store's)."""
+        ...
+
+
+class CodeGraph(Protocol):
+    """Who defines, imports and calls which name."""
+
+    def find_refs(self, names: Iterable[str], kind: RefKind = "defines") -> list[tuple[int, str]]:
+        """(chunk id, name) of chunks that define/import/call any of the names."""
+        ...
+
+    def refs_of(self, chunk_ids: Sequence[int], kind: RefKind) -> list[tuple[int, str]]:
+        """(chunk id, name) of what the given chunks define/import/call."""
+        ...
+
+
+class LexicalIndex(Protocol):
+    """BM25 over PRISM's identifier-aware terms (`index/terms.py`)."""
+
+    def lexical(self, terms: Sequence[WeightedTerm], limit: int, filters: SearchFilters | None = None,
+                require: Sequence[str] = ()) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) best first for chunks holding any of the terms.
+
+        With `require`, only chunks holding at least one of those terms are scored; their
+        scores are the same as without it.
+        """
+        ...
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each term (for IDF); terms in no chunk are left out."""
+        ...
+
+    def count_chunks(self) -> int:
+        """How many chunks the index holds."""
+        ...
+
+    def rank_files(self, terms: Sequence[str], limit: int) -> dict[str, int]:
+        """Files by their best chunk under BM25 of the terms (weight 1 each), best first, among
+        the top `limit` chunks, each with its tokens: the whole-file baseline of `context`."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """Chunk vectors of one embedding model, keyed by the hash of the text embedded."""
+
+    def nearest(self, model: str, queries: NDArray[np.float32], limit: int,
+                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) best first: each chunk's best similarity to any row of
+        `queries` (unit vectors); with filters, `limit` results among the chunks that pass."""
+        ...
+
+    def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
+        """(text hash, one chunk id with that text) for texts without a vector yet."""
+        ...
+
+    def count_pending_embeddings(self, model: str) -> int: ...
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[str, NDArray[np.float32]]]) -> None:
+        """Store vectors by text hash, in one transaction."""
+        ...
+
+    def drop_embeddings(self, keep_model: str | None = None) -> None:
+        """Remove vectors of every model but keep_model (the index never mixes two models)."""
+        ...
+
+    def prune_embeddings(self, model: str) -> int:
+        """Delete vectors no chunk uses any more; returns how many."""
+        ...
+
+
+class IndexWriter(Protocol):
+    """Files, metadata and the generation counter; each write method is one transaction."""
+
+    def generation(self) -> int:
+        """A counter bumped by every write: caches keyed on it are never stale."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, values: dict[str, str]) -> None: ...
+
+    def file_states(self) -> dict[str, FileState]: ...
+
+    def file_state(self, path: str) -> FileState | None: ...
+
+    def write_files(self, files: Sequence[IndexedFile]) -> None:
+        """Replace each file's chunks, refs, terms — all of the batch or none of it."""
+        ...
+
+    def touch_files(self, states: Sequence[tuple[str, int, float]]) -> None:
+        """New (path, size, mtime) for files whose content did not change."""
+        ...
+
+    def delete_files(self, paths: Sequence[str]) -> None: ...
+
+    def stats(self) -> dict[str, object]:
+        """files, chunks, tokens, languages, last_indexed, partial_files."""
+        ...
+
+
+class UsageLog(Protocol):
+    """What `prism context` served and saved, for `prism stats`."""
+
+    def record_usage(self, event: UsageEvent) -> bool:
+        """Record one event; False (and a log line) when it could not be — never raises:
+        usage is bookkeeping, and an answer must not fail because it was not counted."""
+        ...
+
+    def usage_summary(self, since: float | None = None) -> dict[str, object]:
+        """queries, tokens_served, tokens_saved, mean_ms, last_at, by_intent."""
+        ...
+
+
+class FeedbackLog(Protocol):
+    """Results users marked helpful or not, keyed by path and symbol (they survive re-indexing)."""
+
+    def record_feedback(self, path: str, symbol: str, helpful: bool, query: str = "") -> None: ...
+
+    def feedback_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
+        """(path, symbol) → helpful minus unhelpful marks, for results in the given files."""
+        ...
+
+
+class Store(ChunkReader, CodeGraph, LexicalIndex, VectorIndex, IndexWriter, UsageLog, FeedbackLog,
+            Protocol):
+    """One project's data in one backend."""
+
+    def backup(self, dest: Path) -> None:
+        """Write a consistent copy of the project's data into the folder `dest`."""
+        ...
+
+    def restore(self, source: Path) -> None:
+        """Replace the project's data with a copy `backup` wrote to `source`."""
+        ...
+
+    def forget(self) -> None:
+        """Delete all of the project's data; the store is closed afterwards."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; closing twice, or after forget, does nothing."""
+        ...

@@ -1,0 +1,1 @@
+"""What runs around engines: background indexing and watching (later: job queue, workers, project catalog)."""
