@@ -505,8 +505,9 @@ class Prism:
     def show(self, target: str) -> list[ShownCode]:
         """The original code behind a handle, a `path:start-end` range, or a symbol name."""
         from prism.index.lookup import chunk_ids_by_hash_prefix
+        from prism.ingest.walk import WalkOptions
         from prism.pack.show import find_chunks
 
         store = self.require_index()
         return find_chunks(target, store, lambda h: chunk_ids_by_hash_prefix(store._conn, h),
-                           self.root)
+                           self.root, WalkOptions(max_file_bytes=self.settings.max_file_bytes))
