@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from mcp.client.session import ClientRequestContext
 from mcp_types import ListRootsResult, Root
 
 from prism.config import Settings
+from prism.engine import Prism
 from prism.pack.tokens import get_tokenizer
 from prism.serve.mcp import (
     DEFAULT_TOKENS,
@@ -170,6 +172,60 @@ def test_context_and_read_flag_files_edited_since_indexing(tmp_path: Path, prism
             assert "STALE (changed on disk since indexed): pkg/core.py" in context
             read = text_of(await client.call_tool("read_code", {"target": "pkg/core.py:1-3"}))
             assert "pkg/core.py:1-3 `delta_value` STALE" in read
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def indexed_workspace(settings: Settings, root: Path) -> Workspace:
+    """A workspace over `root`, indexed first, with no background thread (answers are settled)."""
+    with Prism(root, settings=settings) as prism:
+        prism.index(embed=False)
+    return Workspace(settings, [root], background=False)
+
+
+def test_read_code_cuts_a_long_piece_at_a_line_and_names_the_rest(tmp_path: Path,
+                                                                  prism_settings: Settings) -> None:
+    repo = make_repo(tmp_path, "repo", "long_value")
+    body = "\n".join(f"    total = total + {i}  # step {i} of the long function" for i in range(200))
+    (repo / "pkg" / "long.py").write_text(f"def long_function(total):\n{body}\n    return total\n")
+    ws = indexed_workspace(prism_settings, repo)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for target in ("pkg/long.py:1-202", "long_function"):
+                result = await client.call_tool("read_code", {"target": target, "max_tokens": 300})
+                text = text_of(result)
+                assert not result.is_error and TOK.count(text) <= 300, text
+                code = [line for line in text.splitlines() if re.match(r"\s*\d+ ", line)]
+                assert code and code[0].split()[:3] == ["1", "def", "long_function(total):"]
+                kept = int(code[-1].split()[0])
+                assert code[-1].endswith(f"step {kept - 2} of the long function")  # whole lines only
+                cut = re.search(r"lines (\d+)-(\d+) not shown \(read_code pkg/long.py:(\d+)-(\d+)\)", text)
+                assert cut and int(cut[1]) == int(cut[3]) == kept + 1 and cut[2] == cut[4]
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+@pytest.mark.timeout(60)  # the FIFO hung the old server forever
+def test_read_code_serves_only_what_the_index_admits(
+        prism_settings: Settings, hostile_repo: tuple[Path, tuple[str, ...], tuple[str, ...]]) -> None:
+    root, refused, secrets = hostile_repo
+    ws = indexed_workspace(prism_settings, root)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for target in refused:
+                result = await client.call_tool("read_code", {"target": target})
+                assert result.is_error, (target, text_of(result))
+                assert not any(secret in text_of(result) for secret in secrets), (target, text_of(result))
+            fine = await client.call_tool("read_code", {"target": "src/app.py:1-2"})
+            assert "def served" in text_of(fine)
 
     try:
         anyio.run(main)
