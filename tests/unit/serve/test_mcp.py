@@ -23,6 +23,7 @@ from prism.serve.mcp import (
     HARD_CAP_TOKENS,
     MIN_TOKENS,
     TOOL_NAMES,
+    BearerAuth,
     Workspace,
     bound,
     build_server,
@@ -109,7 +110,7 @@ def test_client_roots_are_served_each_with_its_own_index(tmp_path: Path, prism_s
         async with Client(build_server(ws), mode="legacy", list_roots_callback=roots) as client:
             await client.call_tool("index_status", {})  # the first call adopts the client's roots
             assert ws.roots() == [first.resolve(), second.resolve()]
-            labels = [p.label for p in ws.projects]
+            labels = list(ws.view().labels.values())
             assert len(set(labels)) == 2  # same folder name, told apart by parent
             for project in ws.projects:
                 assert project.worker is not None
@@ -231,3 +232,81 @@ def test_read_code_serves_only_what_the_index_admits(
         anyio.run(main)
     finally:
         ws.close()
+
+
+def roots_of(*paths: Path) -> Any:
+    async def roots(_ctx: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=p.as_uri()) for p in paths])
+    return roots
+
+
+def test_http_sessions_cannot_widen_what_the_server_reads(tmp_path: Path, prism_settings: Settings,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    served = make_repo(tmp_path, "served", "served_value")
+    inner = make_repo(served, "inner", "inner_value")
+    elsewhere = make_repo(tmp_path / "other", "elsewhere", "elsewhere_value")
+    for root in (served, inner, elsewhere):
+        with Prism(root, settings=prism_settings) as prism:
+            prism.index(embed=False)
+    ws = Workspace(prism_settings, background=False, cwd=served, sessions=True)
+
+    async def status(client: Client) -> list[str]:
+        answer = json.loads(text_of(await client.call_tool("index_status", {})))
+        return [p["project"] for p in answer["projects"]]
+
+    async def main() -> None:
+        server = build_server(ws)
+        async with Client(server, mode="legacy", list_roots_callback=roots_of(elsewhere)) as hostile:
+            assert await status(hostile) == [str(served.resolve())]  # ignored, not adopted
+            found = text_of(await hostile.call_tool("search_code", {"query": "elsewhere_value"}))
+            assert "def elsewhere_value" not in found and "def served_value" in found
+            assert (await hostile.call_tool("read_code", {"target": "pkg/core.py:1-3"})).is_error is False
+            async with Client(server, mode="legacy", list_roots_callback=roots_of(inner)) as scoped, \
+                    Client(server, mode="legacy") as plain:
+                assert await status(scoped) == [str(inner.resolve())]  # inside the served folder: its own view
+                assert await status(plain) == [str(served.resolve())]  # the other session changed nothing
+                assert await status(hostile) == [str(served.resolve())]
+
+    try:
+        with caplog.at_level("WARNING", logger="prism.serve.mcp"):
+            anyio.run(main)
+    finally:
+        ws.close()
+    notices = [r for r in caplog.records if "ignoring client root" in r.message]
+    assert len(notices) == 1 and str(elsewhere.resolve()) in notices[0].message  # once per session
+
+    widened = Workspace(prism_settings, background=False, cwd=served, sessions=True, allow=[tmp_path / "other"])
+
+    async def allowed() -> None:
+        async with Client(build_server(widened), mode="legacy", list_roots_callback=roots_of(elsewhere)) as client:
+            assert await status(client) == [str(elsewhere.resolve())]
+
+    try:
+        anyio.run(allowed)
+    finally:
+        widened.close()
+
+
+def test_bearer_auth_scheme_in_any_case_and_rfc9728_metadata_on_401() -> None:
+    from starlette.testclient import TestClient
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    client = TestClient(BearerAuth(ok, "s3cret"))
+    for header in ("Bearer s3cret", "bearer s3cret", "BEARER  s3cret"):
+        assert client.post("/mcp", headers={"Authorization": header}).status_code == 200, header
+    metadata_url = "http://testserver/.well-known/oauth-protected-resource"
+    wrong = client.post("/mcp", headers={"Authorization": "bearer s3cre"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+    assert wrong.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}", error="invalid_token"'
+    missing = client.post("/mcp")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+    assert client.post("/mcp", headers={"Authorization": "Basic czNjcmV0"}).status_code == 401
+    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
+        document = client.get(path)  # public: a client reads it to learn that no OAuth is offered
+        assert document.status_code == 200
+        assert document.json() == {"resource": "http://testserver/mcp", "bearer_methods_supported": ["header"],
+                                   "resource_name": "PRISM MCP server"}
