@@ -266,6 +266,23 @@ def test_http_client_roots_cannot_widen_what_the_server_reads(repo: Path, tmp_pa
     assert not any((tmp_path / "home" / "projects").glob("elsewhere-*"))  # never indexed
 
 
+def test_first_answer_on_a_complete_index_ranks_with_vectors(repo: Path, tmp_path: Path) -> None:
+    """A fresh server loads the model at start; the first search waits for it instead of
+    answering lexically while it loads (it did, with a warning, for ~1 s after start)."""
+    env = {**server_env(tmp_path), "PRISM_EMBEDDER": "minilm"}
+    subprocess.run([sys.executable, "-m", "prism", "index"], cwd=repo, env=env, check=True, capture_output=True)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "prism", "mcp", "--no-watch"],
+                                   cwd=str(repo), env=env)
+
+    async def main() -> None:
+        async with Client(params, mode="legacy") as client:
+            first = text_of(await client.call_tool("search_code", {"query": "refresh access token"}))
+            assert "lexical only" not in first and "still" not in first, first
+            assert "app/auth.py:" in first
+
+    anyio.run(main)
+
+
 def test_http_loopback_without_token(repo: Path, tmp_path: Path) -> None:
     async def main() -> None:
         async with http_server(repo, tmp_path) as url, Client(url) as client:

@@ -74,25 +74,41 @@ class Project:
 
     reader: Prism
     worker: BackgroundIndexer | None
+    indexed_before: bool = False  # a full sync finished before this server started
     lock: threading.Lock = field(default_factory=threading.Lock)
     waited: bool = False
 
     def state(self) -> str:
-        """'' when the index is complete and fresh, else one sentence saying what is missing."""
+        """'' when answers come from the whole index, else one sentence saying what is missing.
+
+        An index a previous run completed answers for the whole tree while the first sync only
+        checks it (edited files are flagged STALE); "vectors still being computed" is said only
+        while some chunk has none.
+        """
         if self.worker is None:
             return ""
         progress = self.worker.progress
-        if not progress.ready:
+        if progress.phase == "error":
+            return f"Background indexing failed: {progress.error}"
+        if not progress.ready and not self.indexed_before:
             if progress.phase == "waiting":
                 return "Another PRISM process is indexing this project; results may be incomplete."
             done = f" ({progress.done:,}/{progress.total:,} files)" if progress.total else ""
             return f"Index still building{done}; results may be incomplete."
-        if progress.phase == "embedding":
+        if progress.phase == "embedding" and self._vectors_missing():
             done = f" ({progress.done:,}/{progress.total:,})" if progress.total else ""
             return f"Semantic vectors still being computed{done}; ranking is lexical-first for now."
-        if progress.phase == "error":
-            return f"Background indexing failed: {progress.error}"
         return ""
+
+    def _vectors_missing(self) -> bool:
+        progress = self.worker.progress if self.worker is not None else None
+        if progress is not None and progress.total > progress.done:
+            return True
+        if not self.reader.is_indexed:
+            return True
+        store = self.reader.store  # before the first batch: ask the index itself
+        model = store.get_meta("embed_model")
+        return model is None or bool(store.pending_embeddings(model, 1))
 
 
 class View:
@@ -166,13 +182,16 @@ class Workspace:
 
     def _open(self, root: Path) -> Project:
         reader = Prism(root, settings=self.settings, load_model_in_background=True)
+        indexed_before = reader.is_indexed and reader.store.get_meta("last_sync") is not None
+        if self.settings.embed:  # load the query model now, not at the first query
+            threading.Thread(target=_preload_model, args=(reader,), name="prism-model", daemon=True).start()
         worker = None
         if self.background:
             writer = Prism(root, settings=background_settings(self.settings))
             worker = BackgroundIndexer(writer, watch=self.watch)
             worker.start()
         log.info("serving %s (index %s)", root, reader.index_dir)
-        return Project(reader, worker)
+        return Project(reader, worker, indexed_before)
 
     def _close(self, project: Project) -> None:
         if project.worker is not None:
@@ -254,6 +273,15 @@ async def _client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
         log.info("client roots unavailable (%s)", exc)
         return None
     return [p.resolve() for p in (_uri_path(str(r.uri)) for r in result.roots) if p is not None]
+
+
+def _preload_model(reader: Prism) -> None:
+    """Load the reader's embedding model; a search meanwhile waits for it, so that the first
+    answers on a complete index rank as the CLI's do rather than lexically."""
+    try:
+        _ = reader.embedder
+    except Exception as exc:  # searches report it themselves (and answer lexically)
+        log.warning("embedding model not loaded: %s", exc)
 
 
 def _labels(roots: Sequence[Path]) -> dict[Path, str]:
@@ -466,8 +494,7 @@ class PrismTools:
         for project in projects:
             if project.worker is not None and not project.waited:
                 project.waited = True  # only the first call on a never-synced index waits
-                synced_before = project.reader.is_indexed and project.reader.store.get_meta("last_sync")
-                if not synced_before:
+                if not project.indexed_before:
                     project.worker.wait_searchable(READY_WAIT_S)
         ready = [p for p in projects if p.reader.is_indexed]
         if not ready:

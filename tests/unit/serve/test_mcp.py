@@ -310,3 +310,52 @@ def test_bearer_auth_scheme_in_any_case_and_rfc9728_metadata_on_401() -> None:
         assert document.status_code == 200
         assert document.json() == {"resource": "http://testserver/mcp", "bearer_methods_supported": ["header"],
                                    "resource_name": "PRISM MCP server"}
+
+
+def many_files_repo(root: Path, files: int) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / ".git").mkdir()
+    for i in range(files):
+        (root / "pkg" / f"m{i}.py").write_text(f"def func_{i}(x):\n    '''Compute thing {i}.'''\n    return x + {i}\n")
+    return root
+
+
+def test_first_answers_on_a_complete_index_say_nothing_false(tmp_path: Path, prism_settings: Settings) -> None:
+    repo = many_files_repo(tmp_path / "repo", 400)
+    with Prism(repo, settings=prism_settings) as prism:
+        assert prism.index(embed=True).pending_embeddings == 0
+    ws = Workspace(prism_settings, background=True, watch=False, cwd=repo)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            first = text_of(await client.call_tool("get_context", {"task": "compute thing 7", "max_tokens": 400}))
+            second = text_of(await client.call_tool("search_code", {"query": "compute thing 7"}))
+            for answer in (first, second):  # the index was complete: nothing is building or missing
+                assert "still building" not in answer and "still being computed" not in answer, answer
+                assert "def func_" in answer
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def test_state_names_only_what_is_missing(tmp_path: Path, prism_settings: Settings) -> None:
+    from prism.index.background import BackgroundIndexer
+    from prism.serve.mcp import Project
+
+    repo = many_files_repo(tmp_path / "repo", 3)
+    with Prism(repo, settings=prism_settings) as reader:
+        reader.index(embed=False)
+        worker = BackgroundIndexer(reader)  # never started: its progress is set by hand
+        fresh, resumed = Project(reader, worker), Project(reader, worker, indexed_before=True)
+        worker._set(phase="indexing", done=1, total=3)
+        assert fresh.state() == "Index still building (1/3 files); results may be incomplete."
+        assert resumed.state() == ""  # a complete index being re-checked answers for the whole tree
+        worker._set(phase="embedding", done=0, total=0, syncs=1)
+        assert fresh.state().startswith("Semantic vectors still being computed")  # none embedded yet
+        reader.embed()
+        assert fresh.state() == "" and resumed.state() == ""  # all vectors exist (the model is loading)
+        worker._set(phase="error", error="disk full")
+        assert resumed.state() == "Background indexing failed: disk full"
+
