@@ -54,6 +54,7 @@ DEFAULT_TOKENS: dict[str, int] = {
     "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
     "index_status": 800, "reindex": 800,
 }
+MAX_SESSION_ROOTS = 16  # HTTP: folders opened for client sessions, beyond the served ones
 READY_WAIT_S = 3.0  # how long a first call on a new index waits for its first batch of files
 REINDEX_WAIT_S = 60.0
 
@@ -228,8 +229,8 @@ class Workspace:
                 if path not in accepted:
                     log.warning("ignoring client root %s: outside what this server serves (%s); "
                                 "restart it with --allow-root to serve it", path, ", ".join(map(str, allowed)))
-            view = (View(await anyio.to_thread.run_sync(self._session_projects, accepted)) if accepted
-                    else self.view())
+            projects = await anyio.to_thread.run_sync(self._session_projects, accepted) if accepted else []
+            view = View(projects) if projects else self.view()
             self._views[session] = view
         return view
 
@@ -238,9 +239,14 @@ class Workspace:
         with self._lock:
             served = {p.reader.root: p for p in self.projects} | self._opened
             for root in dict.fromkeys(roots):
-                if root not in served:
-                    served[root] = self._opened[root] = self._open(root)
-            return [served[root] for root in dict.fromkeys(roots)]
+                if root in served:
+                    continue
+                if len(self._opened) >= MAX_SESSION_ROOTS:  # each one indexes in the background
+                    log.warning("ignoring client root %s: %d session roots are served already",
+                                root, MAX_SESSION_ROOTS)
+                    continue
+                served[root] = self._opened[root] = self._open(root)
+            return [served[root] for root in dict.fromkeys(roots) if root in served]
 
     async def adopt_client_roots(self, ctx: Context[Any, Any] | None) -> None:
         """Once per server: serve the client's roots when it has any and none were pinned."""

@@ -359,3 +359,23 @@ def test_state_names_only_what_is_missing(tmp_path: Path, prism_settings: Settin
         worker._set(phase="error", error="disk full")
         assert resumed.state() == "Background indexing failed: disk full"
 
+
+
+def test_http_session_roots_are_capped(tmp_path: Path, prism_settings: Settings,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from prism.serve import mcp as mcp_module
+
+    served = make_repo(tmp_path, "served", "served_value")
+    inner = [make_repo(served, f"inner{i}", "inner_value") for i in range(3)]
+    monkeypatch.setattr(mcp_module, "MAX_SESSION_ROOTS", 2)
+    ws = Workspace(prism_settings, background=False, cwd=served, sessions=True)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy", list_roots_callback=roots_of(*inner)) as client:
+            answer = json.loads(text_of(await client.call_tool("index_status", {})))
+            assert [p["project"] for p in answer["projects"]] == [str(r.resolve()) for r in inner[:2]]
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
