@@ -306,11 +306,12 @@ def mcp(
     if ctx.invoked_subcommand is not None:
         return
     from prism.serve import mcp as mcp_server
+    from prism.serve.mcp_workspace import Workspace
 
     mcp_server.configure_logging()
     with reporting(False):
-        workspace = mcp_server.Workspace(Settings(), [p.resolve() for p in project or ()], watch=watch,
-                                         sessions=http, allow=allow_root or ())
+        workspace = Workspace(Settings(), [p.resolve() for p in project or ()], watch=watch,
+                              sessions=http, allow=allow_root or ())
         if not http:
             mcp_server.serve_stdio(workspace)
             return

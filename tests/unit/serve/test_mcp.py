@@ -24,13 +24,13 @@ from prism.serve.mcp import (
     MIN_TOKENS,
     TOOL_NAMES,
     BearerAuth,
-    Workspace,
     bound,
     build_server,
     clamp_tokens,
     require_token,
     tool_definitions_tokens,
 )
+from prism.serve.mcp_workspace import Project, Workspace
 
 TOK = get_tokenizer("cl100k_base")
 
@@ -342,7 +342,6 @@ def test_first_answers_on_a_complete_index_say_nothing_false(tmp_path: Path, pri
 
 def test_state_names_only_what_is_missing(tmp_path: Path, prism_settings: Settings) -> None:
     from prism.index.background import BackgroundIndexer
-    from prism.serve.mcp import Project
 
     repo = many_files_repo(tmp_path / "repo", 3)
     with Prism(repo, settings=prism_settings) as reader:
@@ -363,7 +362,7 @@ def test_state_names_only_what_is_missing(tmp_path: Path, prism_settings: Settin
 
 def test_http_session_roots_are_capped(tmp_path: Path, prism_settings: Settings,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from prism.serve import mcp as mcp_module
+    from prism.serve import mcp_workspace as mcp_module
 
     served = make_repo(tmp_path, "served", "served_value")
     inner = [make_repo(served, f"inner{i}", "inner_value") for i in range(3)]
