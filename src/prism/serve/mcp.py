@@ -3,9 +3,10 @@
 Set-and-forget: on start the server opens the index of the project it runs in (or the
 roots the client names, or `--project`; see `mcp_workspace` for what each session is
 served), builds or refreshes it in a background thread (`prism.index.background`), watches
-the files, and answers from whatever is ready, saying so in the result. Every response is bounded by the call's `max_tokens`, counted
-with the project's tokenizer and capped at HARD_CAP_TOKENS. Tools are thin: each calls
-the `Prism` facade and renders its answer as compact Markdown.
+the files, and answers from whatever is ready, saying so in the result. Every response is
+bounded by the call's `max_tokens`, counted with the project's tokenizer and capped at
+HARD_CAP_TOKENS. Tools are thin: each calls the `Prism` facade and renders its answer as
+compact Markdown.
 """
 
 from __future__ import annotations
