@@ -511,8 +511,9 @@ class Prism:
 
     def show(self, target: str) -> list[ShownCode]:
         """The original code behind a handle, a `path:start-end` range, or a symbol name."""
+        from prism.ingest.walk import WalkOptions
         from prism.pack.show import find_chunks
 
         store = self.require_index()
-        return find_chunks(target, store, lambda h: store.chunk_ids_by_hash_prefix(h),
-                           self.root)
+        return find_chunks(target, store, store.chunk_ids_by_hash_prefix,
+                           self.root, WalkOptions(max_file_bytes=self.settings.max_file_bytes))

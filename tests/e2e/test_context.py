@@ -87,6 +87,20 @@ def test_show_handle_range_and_symbol(repo: Path) -> None:
     assert outside.exit_code == 2
 
 
+@pytest.mark.timeout(60)  # the FIFO hung the old `show` forever
+def test_show_serves_only_what_the_index_admits(hostile_repo: tuple[Path, tuple[str, ...], tuple[str, ...]]
+                                                ) -> None:
+    root, refused, secrets = hostile_repo
+    assert runner.invoke(app, ["index", "--project", str(root), "--no-embed"]).exit_code == 0
+    for target in refused:
+        shown = runner.invoke(app, ["show", target, "--project", str(root)])
+        assert shown.exit_code == 2, (target, shown.output)
+        assert "PRISM reads only the files it would index" in shown.stderr or "outside" in shown.stderr
+        assert not any(secret in shown.output for secret in secrets), (target, shown.output)
+    fine = runner.invoke(app, ["show", "src/app.py:1-2", "--project", str(root)])
+    assert fine.exit_code == 0 and "def served" in fine.stdout
+
+
 def test_expand_and_test_intent_pull_neighbours(repo: Path) -> None:
     with Prism(repo) as prism:
         plain = prism.context("refresh_token", budget_tokens=3000, intent="feature")

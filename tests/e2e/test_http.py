@@ -132,11 +132,31 @@ def test_search_context_code_and_stats(app_client: tuple[TestClient, dict[str, s
                        json={"query": "refresh token", "budget_tokens": 200}).json()
     assert 0 < pack["tokens"] <= 200 and "refresh_token" in pack["text"]
     code = client.get("/api/v1/projects/demo/code", headers=reader, params={"ref": "src/app.py:1-3"}).json()
-    assert code["content"].startswith("def refresh_token")
+    assert code["pieces"][0]["content"].startswith("def refresh_token")
     assert_envelope(client.get("/api/v1/projects/demo/code", headers=reader, params={"ref": "../x.py:1"}),
                     400, "invalid_path")
     stats = client.get("/api/v1/projects/demo/stats", headers=reader).json()
     assert stats["stats"]["files"] == 1
+
+
+def test_code_reads_every_handle_context_hands_out(app_client: tuple[TestClient, dict[str, str]]) -> None:
+    """Handles and symbol names read back through the API (every one of them was a 500)."""
+    client, tokens = app_client
+    make_indexed(client, tokens["admin"])
+    admin = auth(tokens["admin"])
+    pack = client.post("/api/v1/projects/demo/context", headers=admin,
+                       json={"query": "refresh token login", "budget_tokens": 400, "format": "json"}).json()
+    assert pack["chunks"]
+    for chunk in pack["chunks"]:
+        answer = client.get("/api/v1/projects/demo/code", headers=admin, params={"ref": chunk["handle"]})
+        assert answer.status_code == 200, answer.text
+        piece = answer.json()["pieces"][0]
+        assert (piece["path"], piece["start_line"], piece["handle"]) == (chunk["path"], chunk["start_line"],
+                                                                         chunk["handle"])
+    by_symbol = client.get("/api/v1/projects/demo/code", headers=admin, params={"ref": "Session.login"}).json()
+    assert by_symbol["pieces"][0]["symbol"] == "Session.login" and "def login" in by_symbol["pieces"][0]["content"]
+    assert_envelope(client.get("/api/v1/projects/demo/code", headers=admin, params={"ref": "nothing_here"}),
+                    404, "not_found")
 
 
 def test_validation_errors_name_the_field(app_client: tuple[TestClient, dict[str, str]]) -> None:
@@ -286,6 +306,23 @@ def test_server_path_projects_need_an_allowed_root(prism_home: Path, tmp_path: P
     assert_envelope(client.post("/api/v1/projects", headers=admin, json={"name": "etc", "path": "/etc"}),
                     403, "forbidden")
     assert_envelope(client.post("/api/v1/projects", headers=admin, json={"name": "repo"}), 409, "conflict")
+
+
+@pytest.mark.timeout(60)  # the FIFO hung the old route forever
+def test_code_serves_only_what_the_index_admits(
+        prism_home: Path, hostile_repo: tuple[Path, tuple[str, ...], tuple[str, ...]]) -> None:
+    root, refused, secrets = hostile_repo
+    app = create_app(server_settings(allowed_roots=[root.parent]), Settings(home=prism_home, embedder="hashing"))
+    admin = auth(app.state.prism.keys.create("a", "admin")[1])
+    client = TestClient(app)
+    assert client.post("/api/v1/projects", headers=admin, json={"name": "h", "path": str(root)}).status_code == 201
+    assert client.post("/api/v1/projects/h/index", headers=admin, json={}).status_code == 200
+    for ref in refused:
+        answer = client.get("/api/v1/projects/h/code", headers=admin, params={"ref": ref})
+        assert_envelope(answer, 400, "invalid_path")
+        assert not any(secret in answer.text for secret in secrets), (ref, answer.text)
+    fine = client.get("/api/v1/projects/h/code", headers=admin, params={"ref": "src/app.py:1-2"})
+    assert "def served" in fine.json()["pieces"][0]["content"]
 
 
 def test_secrets_are_never_logged(prism_home: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -18,6 +18,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types import ListRootsResult, Root
 
 from prism.pack.tokens import get_tokenizer
 
@@ -233,10 +234,51 @@ def test_http_session_with_token(repo: Path, tmp_path: Path) -> None:
             async with httpx2.AsyncClient(headers={"Authorization": "Bearer wrong"}) as wrong:
                 response = await wrong.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
                 assert response.status_code == 401
-            headers = {"Authorization": "Bearer s3cret"}
+                # RFC 9728: the challenge names the metadata, which offers no OAuth to start
+                challenge = response.headers["www-authenticate"]
+                assert challenge.startswith('Bearer resource_metadata="http://127.0.0.1:')
+                metadata = (await wrong.get(challenge.split('"')[1])).json()
+                assert metadata["resource"] == url and "authorization_servers" not in metadata
+            headers = {"Authorization": "bearer s3cret"}  # the scheme is case-insensitive
             async with httpx2.AsyncClient(headers=headers, timeout=60) as http, \
                     Client(streamable_http_client(url, http_client=http)) as client:
                 await exercise(client, repo)
+
+    anyio.run(main)
+
+
+def test_http_client_roots_cannot_widen_what_the_server_reads(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.py").write_text("def elsewhere_secret():\n    return 'secret'\n")
+
+    async def roots(_ctx: Any) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=elsewhere.as_uri())])
+
+    async def main() -> None:
+        async with http_server(repo, tmp_path) as url, Client(url, list_roots_callback=roots) as client:
+            status = json.loads(text_of(await client.call_tool("index_status", {})))
+            assert [p["project"] for p in status["projects"]] == [str(repo.resolve())]
+            found = text_of(await client.call_tool("search_code", {"query": "elsewhere_secret"}))
+            assert "secret.py" not in found
+
+    anyio.run(main)
+    assert not any((tmp_path / "home" / "projects").glob("elsewhere-*"))  # never indexed
+
+
+def test_first_answer_on_a_complete_index_ranks_with_vectors(repo: Path, tmp_path: Path) -> None:
+    """A fresh server loads the model at start; the first search waits for it instead of
+    answering lexically while it loads (it did, with a warning, for ~1 s after start)."""
+    env = {**server_env(tmp_path), "PRISM_EMBEDDER": "minilm"}
+    subprocess.run([sys.executable, "-m", "prism", "index"], cwd=repo, env=env, check=True, capture_output=True)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "prism", "mcp", "--no-watch"],
+                                   cwd=str(repo), env=env)
+
+    async def main() -> None:
+        async with Client(params, mode="legacy") as client:
+            first = text_of(await client.call_tool("search_code", {"query": "refresh access token"}))
+            assert "lexical only" not in first and "still" not in first, first
+            assert "app/auth.py:" in first
 
     anyio.run(main)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
@@ -100,6 +100,7 @@ class WalkOptions:
     max_file_bytes: int = 1024 * 1024
     include: tuple[str, ...] = ()  # gitignore-style globs; if non-empty, only matching files
     exclude: tuple[str, ...] = ()  # extra gitignore-style globs to skip
+    only: str | None = None  # walk just the directories leading to this one file (see ingest.read)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,12 @@ def _inside(root_real: str, target: str) -> bool:
     return target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
+def _admits(root_real: str, rel: str, options: WalkOptions) -> bool:
+    """Whether the walk would yield the link-free path `rel` (its folders are walked, nothing else)."""
+    only = replace(options, only=Path(rel).as_posix())
+    return next(walk(Path(root_real), only), None) is not None
+
+
 def _walk_dir(
     dir_path: str,
     prefix: str,
@@ -220,6 +227,8 @@ def _walk_dir(
 
     for key, entry, is_dir in keyed:
         rel = prefix + entry.name
+        if options.only is not None and not (options.only.startswith(rel + "/") if is_dir else options.only == rel):
+            continue
         if is_dir:
             if entry.name in SKIP_DIRS or (entry.name == "vendor" and _is_vendoring(names, entry.name, entries)):
                 continue
@@ -231,6 +240,8 @@ def _walk_dir(
                 if not _inside(root_real, real):
                     skip(rel, "outside_root")
                     continue
+                if SKIP_DIRS.intersection(Path(os.path.relpath(real, root_real)).parts):
+                    continue  # a link must not launder a folder never indexed (`stuff -> .git`)
             else:
                 real = os.path.join(ancestors[-1], entry.name)
             if real in ancestors:
@@ -268,6 +279,8 @@ def _check_file(
         if not _inside(root_real, target):
             skip(rel, "outside_root")
             return None
+        if not _admits(root_real, os.path.relpath(target, root_real), options):
+            return None  # a link must not launder a file the rules ignore (`alias.py -> .env`)
     try:
         st = entry.stat()
     except OSError:
@@ -332,5 +345,10 @@ def read_source(root: Path, path: str) -> tuple[bytes, str]:
     file vanished or cannot be read since it was walked.
     """
     data = resolve_inside(root, path).read_bytes()
+    return data, decode_source(data)
+
+
+def decode_source(data: bytes) -> str:
+    """A file's text: UTF-8 with errors replaced, without a byte-order mark."""
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    return data, body.decode("utf-8", errors="replace")
+    return body.decode("utf-8", errors="replace")

@@ -9,6 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from prism.errors import NotFoundError, PathError
+from prism.ingest.read import read_project_file
+from prism.ingest.walk import WalkOptions
 from prism.models import StoredChunk
 from prism.pack.select import handle_of, symbol_of
 
@@ -56,14 +58,15 @@ def _safe_path(path: str) -> str:
     return str(pure)
 
 
-def _range(store: ChunkSource, root: Path, path: str, start: int, end: int) -> ShownCode:
+def _range(store: ChunkSource, root: Path, options: WalkOptions, path: str, start: int,
+           end: int) -> ShownCode:
     rel = _safe_path(path)
     if end < start:
         start, end = end, start
     chunks = store.chunks_in_file(rel)
-    try:
-        lines = (root / rel).read_text(encoding="utf-8", errors="replace").split("\n")
-    except OSError:
+    try:  # PathError for what the index would not admit (ignored, outside, binary, not a file)
+        lines = read_project_file(root, rel, options).split("\n")
+    except NotFoundError:
         lines = []
     if not lines and chunks:  # the file is gone from disk: rebuild the span from the index
         by_line: dict[int, str] = {}
@@ -82,14 +85,18 @@ def _range(store: ChunkSource, root: Path, path: str, start: int, end: int) -> S
 
 
 def find_chunks(target: str, store: ChunkSource, by_hash: Callable[[str], list[int]],
-                root: Path) -> list[ShownCode]:
-    """Everything `target` names; raises NotFoundError when it names nothing."""
+                root: Path, options: WalkOptions) -> list[ShownCode]:
+    """Everything `target` names; raises NotFoundError when it names nothing.
+
+    Handles and symbols answer from the index; a range reads the file through
+    `read_project_file`, which serves only what the index would admit (`options` as indexing).
+    """
     text = target.strip()
     match = _RANGE.match(text)
     if match:
         start = int(match.group("start"))
         end = int(match.group("end") or start)
-        return [_range(store, root, match.group("path"), start, end)]
+        return [_range(store, root, options, match.group("path"), start, end)]
     if _HANDLE.match(text.lower()):
         found = store.get_chunks(by_hash(text.lower().lstrip("#")))
         if found:

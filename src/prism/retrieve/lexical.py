@@ -73,6 +73,7 @@ def select_terms(query: ParsedQuery, doc_counts: dict[str, int], total: int,
             boosted[term] += 1
     title = set(lexical_terms(query.text.lstrip().split("\n", 1)[0])) if query.is_long else set()
     scored: list[tuple[str, float]] = []
+    common: list[tuple[str, float]] = []
     n = max(total, 1)
     for term, tf in counts.items():
         if term in _STOPWORDS or len(term) < 2 or term.isdigit():
@@ -81,11 +82,11 @@ def select_terms(query: ParsedQuery, doc_counts: dict[str, int], total: int,
         if df == 0:
             continue
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        if df > 0.3 * n and not boosted[term]:
-            continue  # near-universal words only slow FTS down
         weight = idf * (1 + math.log(tf)) * (1.5 if boosted[term] else 1.0)
         weight *= title_boost if term in title else 1.0
-        scored.append((term, weight))
+        # Near-universal words only slow FTS down, unless they are all there is (a tiny index).
+        (common if df > 0.3 * n and not boosted[term] else scored).append((term, weight))
+    scored = scored or common
     scored.sort(key=lambda tw: (-tw[1], tw[0]))
     return scored[: MAX_TERMS_LONG if query.is_long else MAX_TERMS_SHORT]
 

@@ -300,15 +300,18 @@ def mcp(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8765,
     token: Annotated[str | None, typer.Option("--token", envvar="PRISM_MCP_TOKEN", help="Bearer token HTTP clients must send (generated for a non-loopback --host).")] = None,
     watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Re-index files as they change.")] = True,
+    allow_root: Annotated[list[Path] | None, typer.Option("--allow-root", help="HTTP: also serve a client's roots inside this folder (repeatable; default: only inside the served project).")] = None,
 ) -> None:
     """Speak MCP on stdio (default) or HTTP; index the project in the background and keep it fresh."""
     if ctx.invoked_subcommand is not None:
         return
     from prism.serve import mcp as mcp_server
+    from prism.serve.mcp_workspace import Workspace
 
     mcp_server.configure_logging()
     with reporting(False):
-        workspace = mcp_server.Workspace(Settings(), [p.resolve() for p in project or ()], watch=watch)
+        workspace = Workspace(Settings(), [p.resolve() for p in project or ()], watch=watch,
+                              sessions=http, allow=allow_root or ())
         if not http:
             mcp_server.serve_stdio(workspace)
             return

@@ -1,37 +1,32 @@
 """The MCP server: PRISM's tools for Claude Code and other MCP clients, over stdio or HTTP.
 
 Set-and-forget: on start the server opens the index of the project it runs in (or the
-roots the client names, or `--project`), builds or refreshes it in a background thread
-(`prism.service.background`), watches the files, and answers from whatever is ready,
-saying so in the result. Every response is bounded by the call's `max_tokens`, counted
-with the project's tokenizer and capped at HARD_CAP_TOKENS. Tools are thin: each calls
-the `Prism` facade and renders its answer as compact Markdown.
+roots the client names, or `--project`; see `mcp_workspace` for what each session is
+served), builds or refreshes it in a background thread (`prism.service.background`), watches
+the files, and answers from whatever is ready, saying so in the result. Every response is
+bounded by the call's `max_tokens`, counted with the project's tokenizer and capped at
+HARD_CAP_TOKENS. Tools are thin: each calls the `Prism` facade and renders its answer as
+compact Markdown.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
-import threading
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
 from mcp.server.mcpserver.tools import Tool
-from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from prism.config import Settings
-from prism.engine import Prism, find_project_root
+from prism.engine import Prism
 from prism.errors import PrismError
 from prism.models import Hit, SearchFilters
 from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
@@ -42,7 +37,7 @@ from prism.serve.mcp_render import (
     render_status,
     render_symbol,
 )
-from prism.service.background import BackgroundIndexer, background_settings
+from prism.serve.mcp_workspace import Project, View, Workspace
 
 log = logging.getLogger("prism.serve.mcp")
 
@@ -61,149 +56,6 @@ INSTRUCTIONS = (
     "find_symbol for a definition and its callers, read_code to open a handle or "
     "path:start-end. Results flagged stale changed on disk after indexing."
 )
-
-
-# -- projects --------------------------------------------------------------------------------
-
-
-@dataclass
-class Project:
-    """One root: a reader Prism for the tools and a background writer keeping it fresh."""
-
-    label: str
-    reader: Prism
-    worker: BackgroundIndexer | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    waited: bool = False
-
-    def state(self) -> str:
-        """'' when the index is complete and fresh, else one sentence saying what is missing."""
-        if self.worker is None:
-            return ""
-        progress = self.worker.progress
-        if not progress.ready:
-            if progress.phase == "waiting":
-                return "Another PRISM process is indexing this project; results may be incomplete."
-            done = f" ({progress.done:,}/{progress.total:,} files)" if progress.total else ""
-            return f"Index still building{done}; results may be incomplete."
-        if progress.phase == "embedding":
-            done = f" ({progress.done:,}/{progress.total:,})" if progress.total else ""
-            return f"Semantic vectors still being computed{done}; ranking is lexical-first for now."
-        if progress.phase == "error":
-            return f"Background indexing failed: {progress.error}"
-        return ""
-
-
-class Workspace:
-    """The projects one server serves: `--project` roots, else the client's roots, else the cwd."""
-
-    def __init__(self, settings: Settings, roots: Sequence[Path] = (), *, background: bool = True,
-                 watch: bool = True, cwd: Path | None = None) -> None:
-        self.settings = settings
-        self.background = background
-        self.watch = watch
-        self.pinned = bool(roots)  # roots given on the command line win over the client's
-        self._roots_checked = self.pinned
-        self._lock = threading.Lock()
-        self.projects: list[Project] = []
-        start = list(roots) or [find_project_root(cwd or Path.cwd(), settings)]
-        self.set_roots(start)
-
-    def set_roots(self, roots: Sequence[Path]) -> None:
-        """Serve exactly these roots: open new ones, stop the ones no longer named."""
-        wanted = list(dict.fromkeys(Path(r).resolve() for r in roots))
-        with self._lock:
-            keep = [p for p in self.projects if p.reader.root in wanted]
-            for project in self.projects:
-                if project not in keep:
-                    self._close(project)
-            have = {p.reader.root for p in keep}
-            for root in wanted:
-                if root not in have:
-                    keep.append(self._open(root))
-            keep.sort(key=lambda p: wanted.index(p.reader.root))
-            labels = _labels([p.reader.root for p in keep])
-            for project in keep:
-                project.label = labels[project.reader.root]
-            self.projects = keep
-
-    def _open(self, root: Path) -> Project:
-        reader = Prism(root, settings=self.settings, load_model_in_background=True)
-        worker = None
-        if self.background:
-            writer = Prism(root, settings=background_settings(self.settings))
-            worker = BackgroundIndexer(writer, watch=self.watch)
-            worker.start()
-        log.info("serving %s (index %s)", root, reader.index_dir)
-        return Project(root.name, reader, worker)
-
-    def _close(self, project: Project) -> None:
-        if project.worker is not None:
-            project.worker.stop()
-        project.reader.close()
-
-    def close(self) -> None:
-        with self._lock:
-            for project in self.projects:
-                self._close(project)
-            self.projects = []
-
-    async def adopt_client_roots(self, ctx: Context[Any, Any] | None) -> None:
-        """Once per server: serve the client's roots when it has any and none were pinned."""
-        if self._roots_checked or ctx is None:
-            return
-        self._roots_checked = True
-        try:
-            caps = ctx.client_capabilities
-            if caps is None or caps.roots is None:
-                return
-            # Roots are deprecated as of protocol 2026-07-28 (SEP-2577) but are still what clients
-            # send. The SDK's other path (a `ListRoots` resolver) runs per tool call and fails the
-            # call when the client lacks the capability, so the server asks once, here.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                result = await ctx.session.list_roots()
-        except Exception as exc:  # a client that cannot list roots keeps the cwd
-            log.info("client roots unavailable (%s); serving %s", exc, self.roots())
-            return
-        paths = [p for p in (_uri_path(str(r.uri)) for r in result.roots) if p is not None]
-        if paths:
-            await anyio.to_thread.run_sync(self.set_roots, paths)
-
-    def roots(self) -> list[Path]:
-        return [p.reader.root for p in self.projects]
-
-    def project_for(self, path: str) -> tuple[Project, str]:
-        """The project a result path belongs to, and the path inside it ("label/…" with several roots)."""
-        projects = self.projects
-        if len(projects) == 1:
-            return projects[0], path
-        head, _, rest = path.partition("/")
-        for project in projects:
-            if project.label == head and rest:
-                return project, rest
-        raise ToolError(f"Path {path!r} names no served root; prefix it with one of: "
-                        f"{', '.join(p.label for p in projects)}.")
-
-    def display_path(self, project: Project, path: str) -> str:
-        return path if len(self.projects) == 1 else f"{project.label}/{path}"
-
-
-def _labels(roots: Sequence[Path]) -> dict[Path, str]:
-    """Short unique names for roots: the folder name, with parents added where names clash."""
-    labels = {root: root.name or "root" for root in roots}
-    for root in roots:
-        if sum(1 for v in labels.values() if v == labels[root]) > 1:
-            labels[root] = "-".join(root.parts[-2:])
-    return labels
-
-
-def _uri_path(uri: str) -> Path | None:
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    path = Path(unquote(parsed.path))
-    return path if path.is_dir() else None
 
 
 # -- budgets ---------------------------------------------------------------------------------
@@ -252,21 +104,21 @@ class PrismTools:
         max_tokens: MaxTokens = 2_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("search_code", max_tokens)
         filters = SearchFilters(languages=(language,) if language else (), path=path)
-        return await self._run(functools.partial(self._search, query, limit, filters, budget))
+        return await self._run(functools.partial(self._search, view, query, limit, filters, budget))
 
-    def _search(self, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
+    def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
         results: list[tuple[float, Project, Hit]] = []
         notes = []
-        for project in self._ready_projects():
+        for project in self._ready_projects(view):
             with project.lock:
                 response = project.reader.search(query, limit=limit, filters=filters)
             results.extend((h.score, project, h) for h in response.hits)
             notes += [project.state(), *response.warnings]
         results.sort(key=lambda item: -item[0])
-        rows = [(self.ws.display_path(p, h.chunk.chunk.path), h, h.stale) for _, p, h in results[:limit]]
+        rows = [(view.display_path(p, h.chunk.chunk.path), h, h.stale) for _, p, h in results[:limit]]
         text = render_hits(query, rows, _notes(notes), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
 
@@ -280,12 +132,12 @@ class PrismTools:
         max_tokens: MaxTokens = 8_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("get_context", max_tokens)
-        return await self._run(functools.partial(self._context, task, intent, budget))
+        return await self._run(functools.partial(self._context, view, task, intent, budget))
 
-    def _context(self, task: str, intent: str | None, budget: int) -> str:
-        projects = self._ready_projects()
+    def _context(self, view: View, task: str, intent: str | None, budget: int) -> str:
+        projects = self._ready_projects(view)
         notes = _notes([p.state() for p in projects])
         header = f"> {notes}\n\n" if notes else ""
         share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
@@ -295,7 +147,7 @@ class PrismTools:
                 pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
                                               fmt="markdown", intent=intent)
                 stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
-            title = f"# {project.label}\n\n" if len(projects) > 1 else ""
+            title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
             parts.append(title + render_context(pack, stale))
         return bound(self.tokenizer, header + "\n\n".join(parts), budget)
 
@@ -305,16 +157,16 @@ class PrismTools:
         max_tokens: MaxTokens = 4_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("read_code", max_tokens)
-        return await self._run(functools.partial(self._read, target, budget))
+        return await self._run(functools.partial(self._read, view, target, budget))
 
-    def _read(self, target: str, budget: int) -> str:
-        project, inner = self._route(target)
+    def _read(self, view: View, target: str, budget: int) -> str:
+        project, inner = view.project_for(target)
         with project.lock:
             shown = project.reader.show(inner)
             stale = _stale_paths(project.reader, [item.path for item in shown])
-        prefix = self.ws.display_path(project, "")
+        prefix = view.display_path(project, "")
         text = render_read(shown, prefix, project.state(), self.tokenizer, budget, stale)
         return bound(self.tokenizer, text, budget)
 
@@ -325,29 +177,29 @@ class PrismTools:
         max_tokens: MaxTokens = 2_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("find_symbol", max_tokens)
-        return await self._run(functools.partial(self._symbol, name, references, budget))
+        return await self._run(functools.partial(self._symbol, view, name, references, budget))
 
-    def _symbol(self, name: str, references: bool, budget: int) -> str:
+    def _symbol(self, view: View, name: str, references: bool, budget: int) -> str:
         found = []
-        projects = self._ready_projects()
+        projects = self._ready_projects(view)
         for project in projects:
             with project.lock:
                 found.append((project, project.reader.find_symbol(name, references=references)))
-        rows = [(self.ws.display_path(p, ""), result) for p, result in found]
+        rows = [(view.display_path(p, ""), result) for p, result in found]
         text = render_symbol(name, rows, _notes([p.state() for p in projects]), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
 
     async def index_status(self, max_tokens: MaxTokens = 800,
                            ctx: Context[Any, Any] | None = None) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("index_status", max_tokens)
-        return await self._run(functools.partial(self._status, budget))
+        return await self._run(functools.partial(self._status, view, budget))
 
-    def _status(self, budget: int) -> str:
+    def _status(self, view: View, budget: int) -> str:
         rows = []
-        for project in self.ws.projects:
+        for project in view.projects:
             with project.lock:
                 data: dict[str, object] = (project.reader.status() if project.reader.is_indexed
                                            else {"project": str(project.reader.root), "files": 0})
@@ -361,17 +213,17 @@ class PrismTools:
         max_tokens: MaxTokens = 800,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
-        await self.ws.adopt_client_roots(ctx)
+        view = await self.ws.view_for(ctx)
         budget = clamp_tokens("reindex", max_tokens)
-        return await self._run(functools.partial(self._reindex, full, budget))
+        return await self._run(functools.partial(self._reindex, view, full, budget))
 
-    def _reindex(self, full: bool, budget: int) -> str:
+    def _reindex(self, view: View, full: bool, budget: int) -> str:
         lines = []
-        for project in self.ws.projects:
+        for project in view.projects:
             if project.worker is None or full:
                 with project.lock:
                     report = project.reader.index(force=full, embed=False)
-                lines.append(f"- {project.label}: {report.files_indexed} files updated, "
+                lines.append(f"- {view.label(project)}: {report.files_indexed} files updated, "
                              f"{report.files_deleted} deleted in {report.seconds:.2f}s")
                 if project.worker is not None:
                     project.worker.request_sync()  # vectors for the new chunks
@@ -379,7 +231,7 @@ class PrismTools:
             seen = project.worker.request_sync()
             done = project.worker.wait_synced_past(seen, REINDEX_WAIT_S)
             progress = project.worker.progress
-            lines.append(f"- {project.label}: " + (
+            lines.append(f"- {view.label(project)}: " + (
                 f"synced; {progress.files_indexed} files updated" if done
                 else f"still syncing ({progress.phase} {progress.done}/{progress.total})"))
         return bound(self.tokenizer, "Reindex\n" + "\n".join(lines), budget)
@@ -393,19 +245,13 @@ class PrismTools:
         except PrismError as exc:
             raise ToolError(str(exc)) from exc
 
-    def _route(self, target: str) -> tuple[Project, str]:
-        if len(self.ws.projects) == 1:
-            return self.ws.projects[0], target
-        return self.ws.project_for(target)
-
-    def _ready_projects(self) -> list[Project]:
+    def _ready_projects(self, view: View) -> list[Project]:
         """Projects with an index to read, after giving a fresh one a moment to commit its first batch."""
-        projects = list(self.ws.projects)
+        projects = view.projects
         for project in projects:
             if project.worker is not None and not project.waited:
                 project.waited = True  # only the first call on a never-synced index waits
-                synced_before = project.reader.is_indexed and project.reader.store.get_meta("last_sync")
-                if not synced_before:
+                if not project.indexed_before:
                     project.worker.wait_searchable(READY_WAIT_S)
         ready = [p for p in projects if p.reader.is_indexed]
         if not ready:
@@ -510,8 +356,6 @@ def _version() -> str:
 
 def tool_definitions_tokens(server: MCPServer[Any], tokenizer: Tokenizer) -> int:
     """Tokens the tool list costs a client: the JSON of every tool definition, counted."""
-    import json
-
     tools = anyio.run(server.list_tools)
     payload = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
     return tokenizer.count(json.dumps(payload, separators=(",", ":")))
@@ -537,27 +381,51 @@ def serve_stdio(workspace: Workspace) -> None:
         workspace.close()
 
 
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+
 class BearerAuth:
-    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`."""
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`.
+
+    The scheme is matched in any case (RFC 9110 §11.1) and the token in constant time. A 401
+    names the RFC 9728 resource metadata, served here without a token and listing no
+    authorization server, so that clients such as MCP Inspector report a bad token instead of
+    starting an OAuth flow the server does not offer.
+    """
 
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.token = token.encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         import hmac
 
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or ()).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                body = (b'{"error":{"code":"unauthorized","message":"Missing or wrong bearer token.",'
-                        b'"details":{"hint":"Send Authorization: Bearer <token> (prism mcp --token)."}}}')
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        base = f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'localhost').decode('latin-1')}"
+        if scope["path"].startswith(RESOURCE_METADATA_PATH):  # also the path-suffixed form, …/mcp
+            metadata = {"resource": f"{base}/mcp", "bearer_methods_supported": ["header"],
+                        "resource_name": "PRISM MCP server"}
+            await _send_json(send, 200, json.dumps(metadata).encode(), [])
+            return
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token):
+            await self.app(scope, receive, send)
+            return
+        challenge = f'Bearer resource_metadata="{base}{RESOURCE_METADATA_PATH}"'
+        if given:
+            challenge += ', error="invalid_token"'
+        body = (b'{"error":{"code":"unauthorized","message":"Missing or wrong bearer token.",'
+                b'"details":{"hint":"Send Authorization: Bearer <token> (prism mcp --token)."}}}')
+        await _send_json(send, 401, body, [(b"www-authenticate", challenge.encode())])
+
+
+async def _send_json(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def http_app(workspace: Workspace, *, host: str, token: str | None) -> Any:

@@ -51,6 +51,10 @@ class _Filler:
         self.used = tokenizer.count(head)
         self.left_out = 0
 
+    def room(self) -> int:
+        """Tokens still free for one more block (its leading newline included)."""
+        return self.budget - self.used
+
     def add(self, *choices: str) -> bool:
         """Add the first choice that fits (richest first); False when none does."""
         if self.left_out:
@@ -93,27 +97,42 @@ def render_context(pack: Pack, stale: Collection[str] = ()) -> str:
 
 def render_read(shown: Sequence[ShownCode], prefix: str, note: str, tokenizer: Tokenizer,
                 budget: int, stale: Collection[str] = ()) -> str:
-    """Each piece of code with line numbers; a piece that does not fit whole is cut at a line."""
-    from prism.pack.tokens import truncate_to_tokens
-
+    """Each piece of code with line numbers; a piece that does not fit whole is cut at a line,
+    with a note naming the lines left out and the range that reads them."""
     head = f"> {note}" if note else ""
     filler = _Filler(tokenizer, budget, head)
     for item in shown:
         title = (f"{prefix}{item.path}:{item.start_line}-{item.end_line}"
                  + (f" `{item.symbol}`" if item.symbol else "") + (f" {STALE}" if item.path in stale else ""))
         width = len(str(item.end_line))
-        numbered = "\n".join(f"{n:>{width}} {line}" for n, line in
-                             enumerate(item.content.split("\n"), item.start_line))
-        block = f"{title}\n{_fence(numbered, '')}"
-        if filler.add(block):
-            continue
-        room = filler.budget - filler.used - tokenizer.count(f"\n{title}\n```\n\n```\n… (cut)")
-        if room > 0:
-            cut = truncate_to_tokens(tokenizer, numbered, room)
-            if cut and filler.add(f"{title}\n{_fence(cut, '')}\n… (cut: read a narrower range)"):
-                continue
-        filler.add(title)
+        lines = [f"{n:>{width}} {line}" for n, line in enumerate(item.content.split("\n"), item.start_line)]
+        block = f"{title}\n{_fence(chr(10).join(lines), '')}"
+        if tokenizer.count("\n" + block) <= filler.room():
+            filler.add(block)
+        else:
+            filler.add(*_cut_at_line(tokenizer, title, lines, f"{prefix}{item.path}", item.start_line,
+                                     filler.room()), title)
     return filler.text("pieces").strip()
+
+
+def _cut_at_line(tokenizer: Tokenizer, title: str, lines: Sequence[str], path: str, start: int,
+                 room: int) -> list[str]:
+    """The piece's longest run of whole first lines that fits `room` tokens, with the cut named."""
+    last = start + len(lines) - 1
+
+    def piece(kept: int) -> str:
+        rest = f"{start + kept}-{last}"
+        return (f"{title}\n{_fence(chr(10).join(lines[:kept]), '')}\n"
+                f"… cut to fit max_tokens: lines {rest} not shown (read_code {path}:{rest})")
+
+    low, high, best = 1, len(lines) - 1, 0
+    while low <= high:  # token counts grow with the lines kept
+        mid = (low + high) // 2
+        if tokenizer.count("\n" + piece(mid)) <= room:
+            best, low = mid, mid + 1
+        else:
+            high = mid - 1
+    return [piece(best)] if best else []
 
 
 def render_symbol(name: str, rows: Sequence[tuple[str, SymbolRefs]], note: str,

@@ -54,6 +54,20 @@ def test_short_queries_ignore_the_title_boost() -> None:
     assert select_terms(query, counts, 10_000, 1.0) == select_terms(query, counts, 10_000, 3.0)
 
 
+def test_a_tiny_index_still_matches_words_found_in_every_chunk(tmp_path: Path) -> None:
+    """On a two-chunk index each query word is in every chunk: dropping them all as
+    near-universal answered nothing until vectors existed (the flaky MCP roots test)."""
+    (tmp_path / "core.py").write_text('def beta_value(x):\n    """Compute the beta value."""\n    return x\n\n\n'
+                                      "def caller():\n    return beta_value(3)\n")
+    with Prism(tmp_path, settings=Settings(home=tmp_path / "home", embedder="hashing", embed=False)) as prism:
+        prism.index()
+        hits = prism.search("beta value").hits
+    assert hits and hits[0].chunk.chunk.start_line == 1
+    counts = {"beta": 2, "value": 2}
+    assert {t for t, _ in select_terms(parse_query("beta value"), counts, 2)} == {"beta", "value"}
+    assert [t for t, _ in select_terms(parse_query("beta rare"), {"beta": 9, "rare": 1}, 10)] == ["rare"]
+
+
 def test_stopwords_and_unknown_terms_never_reach_the_match() -> None:
     store = _Counts({"refreshed": 3, "tokens": 9, "nowhere": 0}, 1_000)
     built = build_query(parse_query("where are the tokens refreshed nowhere"), store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +16,21 @@ from mcp.client.session import ClientRequestContext
 from mcp_types import ListRootsResult, Root
 
 from prism.config import Settings
+from prism.engine import Prism
 from prism.pack.tokens import get_tokenizer
 from prism.serve.mcp import (
     DEFAULT_TOKENS,
     HARD_CAP_TOKENS,
     MIN_TOKENS,
     TOOL_NAMES,
-    Workspace,
+    BearerAuth,
     bound,
     build_server,
     clamp_tokens,
     require_token,
     tool_definitions_tokens,
 )
+from prism.serve.mcp_workspace import Project, Workspace
 
 TOK = get_tokenizer("cl100k_base")
 
@@ -107,7 +110,7 @@ def test_client_roots_are_served_each_with_its_own_index(tmp_path: Path, prism_s
         async with Client(build_server(ws), mode="legacy", list_roots_callback=roots) as client:
             await client.call_tool("index_status", {})  # the first call adopts the client's roots
             assert ws.roots() == [first.resolve(), second.resolve()]
-            labels = [p.label for p in ws.projects]
+            labels = list(ws.view().labels.values())
             assert len(set(labels)) == 2  # same folder name, told apart by parent
             for project in ws.projects:
                 assert project.worker is not None
@@ -170,6 +173,206 @@ def test_context_and_read_flag_files_edited_since_indexing(tmp_path: Path, prism
             assert "STALE (changed on disk since indexed): pkg/core.py" in context
             read = text_of(await client.call_tool("read_code", {"target": "pkg/core.py:1-3"}))
             assert "pkg/core.py:1-3 `delta_value` STALE" in read
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def indexed_workspace(settings: Settings, root: Path) -> Workspace:
+    """A workspace over `root`, indexed first, with no background thread (answers are settled)."""
+    with Prism(root, settings=settings) as prism:
+        prism.index(embed=False)
+    return Workspace(settings, [root], background=False)
+
+
+def test_read_code_cuts_a_long_piece_at_a_line_and_names_the_rest(tmp_path: Path,
+                                                                  prism_settings: Settings) -> None:
+    repo = make_repo(tmp_path, "repo", "long_value")
+    body = "\n".join(f"    total = total + {i}  # step {i} of the long function" for i in range(200))
+    (repo / "pkg" / "long.py").write_text(f"def long_function(total):\n{body}\n    return total\n")
+    ws = indexed_workspace(prism_settings, repo)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for target in ("pkg/long.py:1-202", "long_function"):
+                result = await client.call_tool("read_code", {"target": target, "max_tokens": 300})
+                text = text_of(result)
+                assert not result.is_error and TOK.count(text) <= 300, text
+                code = [line for line in text.splitlines() if re.match(r"\s*\d+ ", line)]
+                assert code and code[0].split()[:3] == ["1", "def", "long_function(total):"]
+                kept = int(code[-1].split()[0])
+                assert code[-1].endswith(f"step {kept - 2} of the long function")  # whole lines only
+                cut = re.search(r"lines (\d+)-(\d+) not shown \(read_code pkg/long.py:(\d+)-(\d+)\)", text)
+                assert cut and int(cut[1]) == int(cut[3]) == kept + 1 and cut[2] == cut[4]
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+@pytest.mark.timeout(60)  # the FIFO hung the old server forever
+def test_read_code_serves_only_what_the_index_admits(
+        prism_settings: Settings, hostile_repo: tuple[Path, tuple[str, ...], tuple[str, ...]]) -> None:
+    root, refused, secrets = hostile_repo
+    ws = indexed_workspace(prism_settings, root)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for target in refused:
+                result = await client.call_tool("read_code", {"target": target})
+                assert result.is_error, (target, text_of(result))
+                assert not any(secret in text_of(result) for secret in secrets), (target, text_of(result))
+            fine = await client.call_tool("read_code", {"target": "src/app.py:1-2"})
+            assert "def served" in text_of(fine)
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def roots_of(*paths: Path) -> Any:
+    async def roots(_ctx: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=p.as_uri()) for p in paths])
+    return roots
+
+
+def test_http_sessions_cannot_widen_what_the_server_reads(tmp_path: Path, prism_settings: Settings,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    served = make_repo(tmp_path, "served", "served_value")
+    inner = make_repo(served, "inner", "inner_value")
+    elsewhere = make_repo(tmp_path / "other", "elsewhere", "elsewhere_value")
+    for root in (served, inner, elsewhere):
+        with Prism(root, settings=prism_settings) as prism:
+            prism.index(embed=False)
+    ws = Workspace(prism_settings, background=False, cwd=served, sessions=True)
+
+    async def status(client: Client) -> list[str]:
+        answer = json.loads(text_of(await client.call_tool("index_status", {})))
+        return [p["project"] for p in answer["projects"]]
+
+    async def main() -> None:
+        server = build_server(ws)
+        async with Client(server, mode="legacy", list_roots_callback=roots_of(elsewhere)) as hostile:
+            assert await status(hostile) == [str(served.resolve())]  # ignored, not adopted
+            found = text_of(await hostile.call_tool("search_code", {"query": "elsewhere_value"}))
+            assert "def elsewhere_value" not in found and "def served_value" in found
+            assert (await hostile.call_tool("read_code", {"target": "pkg/core.py:1-3"})).is_error is False
+            async with Client(server, mode="legacy", list_roots_callback=roots_of(inner)) as scoped, \
+                    Client(server, mode="legacy") as plain:
+                assert await status(scoped) == [str(inner.resolve())]  # inside the served folder: its own view
+                assert await status(plain) == [str(served.resolve())]  # the other session changed nothing
+                assert await status(hostile) == [str(served.resolve())]
+
+    try:
+        with caplog.at_level("WARNING", logger="prism.serve.mcp"):
+            anyio.run(main)
+    finally:
+        ws.close()
+    notices = [r for r in caplog.records if "ignoring client root" in r.message]
+    assert len(notices) == 1 and str(elsewhere.resolve()) in notices[0].message  # once per session
+
+    widened = Workspace(prism_settings, background=False, cwd=served, sessions=True, allow=[tmp_path / "other"])
+
+    async def allowed() -> None:
+        async with Client(build_server(widened), mode="legacy", list_roots_callback=roots_of(elsewhere)) as client:
+            assert await status(client) == [str(elsewhere.resolve())]
+
+    try:
+        anyio.run(allowed)
+    finally:
+        widened.close()
+
+
+def test_bearer_auth_scheme_in_any_case_and_rfc9728_metadata_on_401() -> None:
+    from starlette.testclient import TestClient
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    client = TestClient(BearerAuth(ok, "s3cret"))
+    for header in ("Bearer s3cret", "bearer s3cret", "BEARER  s3cret"):
+        assert client.post("/mcp", headers={"Authorization": header}).status_code == 200, header
+    metadata_url = "http://testserver/.well-known/oauth-protected-resource"
+    wrong = client.post("/mcp", headers={"Authorization": "bearer s3cre"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+    assert wrong.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}", error="invalid_token"'
+    missing = client.post("/mcp")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+    assert client.post("/mcp", headers={"Authorization": "Basic czNjcmV0"}).status_code == 401
+    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
+        document = client.get(path)  # public: a client reads it to learn that no OAuth is offered
+        assert document.status_code == 200
+        assert document.json() == {"resource": "http://testserver/mcp", "bearer_methods_supported": ["header"],
+                                   "resource_name": "PRISM MCP server"}
+
+
+def many_files_repo(root: Path, files: int) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / ".git").mkdir()
+    for i in range(files):
+        (root / "pkg" / f"m{i}.py").write_text(f"def func_{i}(x):\n    '''Compute thing {i}.'''\n    return x + {i}\n")
+    return root
+
+
+def test_first_answers_on_a_complete_index_say_nothing_false(tmp_path: Path, prism_settings: Settings) -> None:
+    repo = many_files_repo(tmp_path / "repo", 400)
+    with Prism(repo, settings=prism_settings) as prism:
+        assert prism.index(embed=True).pending_embeddings == 0
+    ws = Workspace(prism_settings, background=True, watch=False, cwd=repo)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            first = text_of(await client.call_tool("get_context", {"task": "compute thing 7", "max_tokens": 400}))
+            second = text_of(await client.call_tool("search_code", {"query": "compute thing 7"}))
+            for answer in (first, second):  # the index was complete: nothing is building or missing
+                assert "still building" not in answer and "still being computed" not in answer, answer
+                assert "def func_" in answer
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def test_state_names_only_what_is_missing(tmp_path: Path, prism_settings: Settings) -> None:
+    from prism.service.background import BackgroundIndexer
+
+    repo = many_files_repo(tmp_path / "repo", 3)
+    with Prism(repo, settings=prism_settings) as reader:
+        reader.index(embed=False)
+        worker = BackgroundIndexer(reader)  # never started: its progress is set by hand
+        fresh, resumed = Project(reader, worker), Project(reader, worker, indexed_before=True)
+        worker._set(phase="indexing", done=1, total=3)
+        assert fresh.state() == "Index still building (1/3 files); results may be incomplete."
+        assert resumed.state() == ""  # a complete index being re-checked answers for the whole tree
+        worker._set(phase="embedding", done=0, total=0, syncs=1)
+        assert fresh.state().startswith("Semantic vectors still being computed")  # none embedded yet
+        reader.embed()
+        assert fresh.state() == "" and resumed.state() == ""  # all vectors exist (the model is loading)
+        worker._set(phase="error", error="disk full")
+        assert resumed.state() == "Background indexing failed: disk full"
+
+
+
+def test_http_session_roots_are_capped(tmp_path: Path, prism_settings: Settings,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from prism.serve import mcp_workspace as mcp_module
+
+    served = make_repo(tmp_path, "served", "served_value")
+    inner = [make_repo(served, f"inner{i}", "inner_value") for i in range(3)]
+    monkeypatch.setattr(mcp_module, "MAX_SESSION_ROOTS", 2)
+    ws = Workspace(prism_settings, background=False, cwd=served, sessions=True)
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy", list_roots_callback=roots_of(*inner)) as client:
+            answer = json.loads(text_of(await client.call_tool("index_status", {})))
+            assert [p["project"] for p in answer["projects"]] == [str(r.resolve()) for r in inner[:2]]
 
     try:
         anyio.run(main)

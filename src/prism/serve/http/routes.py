@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +20,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from prism.engine import Prism
-from prism.errors import InputError, NotFoundError, PathError
+from prism.errors import InputError, PathError
 from prism.models import SearchFilters
 from prism.serve.http import schemas as s
 from prism.serve.http.auth import (
@@ -86,7 +85,6 @@ class NotIndexedError(ConflictError):
 
 class _Packer(Protocol):
     def context(self, query: str, *, budget_tokens: int, fmt: str, expand: bool, intent: str) -> Any: ...
-    def show(self, handle: str) -> Any: ...
 
 
 def _principal(request: Request) -> Principal:
@@ -224,49 +222,22 @@ def _pack_out(pack: Any) -> s.ContextResponse:
 
 
 @endpoint(api, "GET", "/projects/{project}/code", "code.read",
-          summary="Read code by handle (from a context response) or by `path:start-end`.")
+          summary="Read code by handle (from a context response), `path:start-end` or symbol name.")
 def read_code(request: Request, project: s.ProjectName,
-              ref: str = Query(min_length=1, max_length=1100, description="A handle or `path:10-20`.")
+              ref: str = Query(min_length=1, max_length=1100,
+                               description="A handle, `path:10-20` or a symbol name.")
               ) -> s.CodeResponse:
     engine = _indexed_engine(server_state(request), project)
     match = _LINES_RE.match(ref)
-    if match is None:
-        return _by_handle(engine, project, ref)
-    rel = normalise_upload_path(match.group("path"))
-    start = int(match.group("start"))
-    end = int(match.group("end") or start)
-    if start < 1 or end < start or end - start >= MAX_READ_LINES:
-        raise PathError(f"Line range {start}-{end} is not valid.",
-                        hint=f"Use 1-based start ≤ end, at most {MAX_READ_LINES} lines.", value=ref)
-    full = (engine.root / rel)
-    if not _inside(engine.root, full) or not full.is_file():
-        raise NotFoundError(f"No file {rel!r} in project {project!r}.", hint="Check the path.", value=rel)
-    lines = full.read_text(encoding="utf-8", errors="replace").splitlines()
-    end = min(end, len(lines))
-    return s.CodeResponse(project=project, ref=ref, path=rel, start_line=start, end_line=end,
-                          content="\n".join(lines[start - 1:end]))
-
-
-def _inside(root: Path, path: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _by_handle(engine: Prism, project: str, handle: str) -> s.CodeResponse:
-    if not hasattr(engine, "show"):
-        raise FeatureUnavailableError("Reading by handle is not available in this build.",
-                                      hint="Read by `path:start-end` instead.")
-    pack = cast(_Packer, engine).show(handle)
-    chunks = list(pack.chunks)
-    if not chunks:
-        raise NotFoundError(f"No code for handle {handle!r}.", hint="Use a handle from a context response.",
-                            value=handle)
-    first = chunks[0]
-    return s.CodeResponse(project=project, ref=handle, path=first.path, start_line=first.start_line,
-                          end_line=first.end_line, content=pack.text)
+    if match is not None:
+        normalise_upload_path(match.group("path"))  # the upload rules name a bad path precisely
+        start, end = int(match.group("start")), int(match.group("end") or match.group("start"))
+        if start < 1 or end < start or end - start >= MAX_READ_LINES:
+            raise PathError(f"Line range {start}-{end} is not valid.",
+                            hint=f"Use 1-based start ≤ end, at most {MAX_READ_LINES} lines.", value=ref)
+    # One reader for every adapter: it serves only files the index would admit.
+    pieces = [s.CodePiece.model_validate(shown.to_dict()) for shown in engine.show(ref)]
+    return s.CodeResponse(project=project, ref=ref, pieces=pieces)
 
 
 # -- usage, keys, tokens, audit -------------------------------------------------------------

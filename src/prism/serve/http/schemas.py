@@ -217,13 +217,21 @@ class ContextResponse(BaseModel):
     omitted_total: int
 
 
-class CodeResponse(BaseModel):
-    project: str
-    ref: str
+class CodePiece(BaseModel):
     path: str
     start_line: int
     end_line: int
+    symbol: str
+    handle: str  # "" for a line range
     content: str
+
+
+class CodeResponse(BaseModel):
+    """What `ref` names: one piece for a handle or range, one per definition for a symbol."""
+
+    project: str
+    ref: str
+    pieces: list[CodePiece]
 
 
 # -- stats, usage, keys --------------------------------------------------------------------
