@@ -1,0 +1,96 @@
+"""The edge of the team server over a real socket: an unexpected error, then the next pooled request.
+
+uvicorn serves the app in a thread on a free loopback port and one httpx client keeps one
+connection, so a server that closes the connection after a 500 (without `Connection: close`)
+fails the second request, as it failed pooled clients in the security probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from prism.config import Settings
+from prism.serve.http.app import create_app
+from prism.serve.http.middleware import SECURITY_HEADERS
+from prism.serve.http.settings import ServerSettings
+
+API_SECRET = "edge-secret-" + "e" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fault_app(home: Path) -> FastAPI:
+    """The real app plus one route that fails the way a bug does: an exception nobody handles."""
+    app = create_app(ServerSettings(api_secret=API_SECRET), Settings(home=home, embedder="hashing"),
+                     load_model=False)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug in a handler")
+
+    return app
+
+
+@pytest.fixture
+def base_url(prism_home: Path) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fault_app(prism_home), host="127.0.0.1", port=port,
+                                           log_config=None, access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_an_unexpected_error_answers_500_with_id_and_headers_and_keeps_the_connection(
+        base_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="prism")
+    with httpx.Client(base_url=base_url, limits=httpx.Limits(max_connections=1), timeout=10) as client:
+        failed = client.get("/boom", headers={"X-Request-ID": "boom-1"})
+        assert failed.status_code == 500
+        assert failed.json()["error"] == {"code": "internal_error", "details": {}, "request_id": "boom-1",
+                                          "message": "The server hit an unexpected error; it has been logged."}
+        assert "a bug in a handler" not in failed.text  # the traceback goes to the log only
+        assert failed.headers["x-request-id"] == "boom-1"
+        for name, value in SECURITY_HEADERS:
+            assert failed.headers[name.decode()] == value.decode()
+        # Either the server keeps the connection or it says it will close it; it must not just drop it.
+        assert failed.headers.get("connection", "keep-alive").lower() != "close"
+        after = client.get("/health", headers={"X-Request-ID": "after-1"})  # the same pooled connection
+        assert after.status_code == 200 and after.headers["x-request-id"] == "after-1"
+
+    mine = [r for r in caplog.records if getattr(r, "request_id", None) == "boom-1"]
+    errors = [r for r in mine if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is not None, [r.getMessage() for r in mine]  # traceback
+    assert [r.getMessage().split()[:3] for r in mine if r.levelname == "INFO"] == [["GET", "/boom", "500"]]
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and getattr(r, "request_id", "-") == "-"]
+
+def test_a_wrong_method_lists_every_method_of_the_path(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        projects = client.options("/api/v1/projects")  # GET and POST are two routes on one path
+        key = client.request("PATCH", "/api/v1/keys/0123456789ab")  # DELETE only
+    assert projects.status_code == 405
+    assert {m.strip() for m in projects.headers["allow"].split(",")} == {"GET", "POST"}
+    assert projects.json()["error"]["code"] == "method_not_allowed"
+    assert {m.strip() for m in key.headers["allow"].split(",")} == {"DELETE"}
