@@ -20,13 +20,15 @@ from prism.serve.http.app import OPENAPI_URL, create_app
 from prism.serve.http.auth import ROLE_PERMISSIONS, api_routes, check_route_table, other_routes, route_permission
 from prism.serve.http.settings import ROLES, ServerSettings
 
-JWT_SECRET = "jwt-" + "s" * 40
+API_SECRET = "matrix-api-Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e"  # production refuses weak secrets
+JWT_SECRET = "matrix-jwt-pA7dK2mN9qR4sT6vW8xY3zB5cE7gH1"
 PROJECT = "alpha"
 
 
 def build(home: Path) -> tuple[FastAPI, dict[str, str], str]:
     """An app with project alpha, one key per case, and a victim key for key routes."""
-    server = ServerSettings(api_secret="a" * 48, jwt_secret=JWT_SECRET, environment="production",
+    server = ServerSettings(api_secret=API_SECRET, jwt_secret=JWT_SECRET, environment="production",
+                            cors_origins=["https://prism.example"],
                             rate_reader="100000/1", rate_writer="100000/1", rate_admin="100000/1")
     app = create_app(server, Settings(home=home, embedder="hashing"), load_model=False)
     state = app.state.prism
