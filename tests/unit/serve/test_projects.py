@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from prism.errors import PathError
-from prism.serve.http.projects import normalise_upload_path
+from prism.serve.http.projects import ProjectRegistry, normalise_upload_path
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -56,3 +56,74 @@ def test_a_project_recreated_by_another_worker_is_reopened(prism_home: Path) -> 
     assert second.engine("demo") is fresh  # cached while the record is unchanged
     first.close()
     second.close()
+
+
+def registry_for(home: Path, **quotas: int) -> ProjectRegistry:
+    from prism.config import Settings
+    from prism.serve.http.db import ServerDB
+
+    settings = Settings(home=home, embedder="hashing", embed=False)
+    return ProjectRegistry(ServerDB(home / "server" / "server.db"), settings, [], 1 << 20, **quotas)
+
+
+@pytest.mark.parametrize("raw", [
+    "src/\u202egnp.py", "a\u2066b.py", "zero\u200bwidth.py", "bom\ufeff.py", "del\x7f.py", "c1\x85.py",
+    "line\u2028sep.py",
+])
+def test_names_with_bidi_invisible_or_control_characters_are_refused(raw: str) -> None:
+    """U+202E makes `src/\u202egnp.py` display as `src/yp.png`: such names never reach the project."""
+    with pytest.raises(PathError) as info:
+        normalise_upload_path(raw)
+    assert "U+" in info.value.message and "Rename" in info.value.hint
+    assert raw not in info.value.message  # the name is shown escaped, not rendered
+
+
+def test_a_bidi_name_fails_alone_in_an_upload(prism_home: Path) -> None:
+    projects = registry_for(prism_home)
+    root = projects.create("demo").root
+    outcomes = projects.upload("demo", [("ok.py", "X = 1\n"), ("evil\u202eyp.txt", "X = 2\n")], [])
+    assert [(o.status, "U+202E" in o.reason) for o in outcomes] == [("written", False), ("failed", True)]
+    assert sorted(p.name for p in root.iterdir()) == ["ok.py"]
+    projects.close()
+
+
+def test_a_failed_write_leaves_no_temp_file(prism_home: Path) -> None:
+    projects = registry_for(prism_home)
+    root = projects.create("demo").root
+    projects.upload("demo", [("pkg/mod.py", "X = 1\n")], [])
+    # `pkg` is a folder now: storing a file named `pkg` fails at the rename, after the temp file is written.
+    [outcome] = projects.upload("demo", [("pkg", "Y = 2\n")], [])
+    assert outcome.status == "failed" and "cannot store" in outcome.reason
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["pkg", "pkg/mod.py"]
+    projects.close()
+
+
+def test_project_quotas_refuse_the_whole_upload(prism_home: Path) -> None:
+    from prism.serve.http.errors import QuotaExceededError
+
+    projects = registry_for(prism_home, max_project_files=3, max_project_bytes=100)
+    root = projects.create("demo").root
+    projects.upload("demo", [("a.py", "A = 1\n"), ("b.py", "B = 2\n")], [])
+    with pytest.raises(QuotaExceededError) as info:
+        projects.upload("demo", [("c.py", "C = 3\n"), ("d.py", "D = 4\n")], [])
+    assert info.value.http_status == 413 and info.value.code == "quota_exceeded"
+    assert "would hold 4 files" in info.value.message and "PRISM_MAX_PROJECT_FILES" in info.value.hint
+    assert sorted(p.name for p in root.iterdir()) == ["a.py", "b.py"]  # nothing of the refused request
+    # deleting in the same request makes room; rewriting a file counts its new size, not both
+    outcomes = projects.upload("demo", [("c.py", "C = 3\n"), ("d.py", "D = 4\n")], ["a.py"])
+    assert [o.status for o in outcomes] == ["written", "written", "deleted"]
+    with pytest.raises(QuotaExceededError, match="bytes"):
+        projects.upload("demo", [("b.py", "B = 2\n" * 30)], [])
+    projects.close()
+
+
+def test_upload_folders_and_files_are_private(prism_home: Path) -> None:
+    import stat
+
+    projects = registry_for(prism_home)
+    root = projects.create("demo").root
+    projects.upload("demo", [("deep/er/x.py", "X = 1\n")], [])
+    for path in (root, root / "deep", root / "deep" / "er"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    assert stat.S_IMODE((root / "deep" / "er" / "x.py").stat().st_mode) == 0o600
+    projects.close()

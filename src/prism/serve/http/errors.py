@@ -48,6 +48,10 @@ class PayloadTooLargeError(PrismError):
     code = "payload_too_large"
 
 
+class QuotaExceededError(PayloadTooLargeError):
+    code = "quota_exceeded"
+
+
 class RateLimitedError(PrismError):
     http_status = 429
     code = "rate_limited"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
 from prism.models import CHUNK_KINDS, ChunkKind
+from prism.serve.http.projects import Phase
 from prism.serve.http.settings import Role
 
 MAX_QUERY_CHARS = 2000
@@ -72,7 +73,11 @@ class Project(BaseModel):
     name: str
     kind: Literal["upload", "path"]
     created_at: float
-    indexed: bool
+    indexed: bool = Field(description="An index request ran to its end (searches answer).")
+    state: Phase = Field(description=(
+        "The last index request: `new` (none yet), `uploading`, `indexing`, `ready`, `failed`, or "
+        "`upload_interrupted` / `indexing_interrupted` (the server stopped during it; an interrupted "
+        "indexing is finished at the next start, an interrupted upload must be sent again)."))
 
 
 class ProjectList(BaseModel):

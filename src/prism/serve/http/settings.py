@@ -91,6 +91,12 @@ class ServerSettings(BaseSettings):
                                    description="Largest request body; larger → 413 before parsing.")
     max_upload_file_bytes: int = Field(1024 * 1024, ge=1, validation_alias=_env("MAX_UPLOAD_FILE_BYTES"),
                                        description="Largest uploaded file; larger files fail alone.")
+    max_project_bytes: int = Field(1024 * 1024 * 1024, ge=1, validation_alias=_env("MAX_PROJECT_BYTES"),
+                                   description="Quota: most bytes of uploaded files one project may hold; an "
+                                               "upload past it is refused whole (413 quota_exceeded).")
+    max_project_files: int = Field(50_000, ge=1, validation_alias=_env("MAX_PROJECT_FILES"),
+                                   description="Quota: most uploaded files one project may hold (413 "
+                                               "quota_exceeded past it).")
     max_files_per_request: int = Field(1000, ge=1, le=100_000, validation_alias=_env("MAX_FILES_PER_REQUEST"),
                                        description="Most files in one index request.")
     rate_reader: str = Field("600/60", validation_alias=_env("RATE_READER"),
