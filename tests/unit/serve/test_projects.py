@@ -127,3 +127,54 @@ def test_upload_folders_and_files_are_private(prism_home: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
     assert stat.S_IMODE((root / "deep" / "er" / "x.py").stat().st_mode) == 0o600
     projects.close()
+
+
+def test_an_index_request_is_one_generation_completed_only_at_the_end(prism_home: Path) -> None:
+    projects = registry_for(prism_home)
+    projects.create("demo")
+    assert projects.status("demo").to_dict() == {"started": 0, "completed": 0, "phase": "new"}
+    outcomes, report = projects.index_request("demo", [("a.py", "def a():\n    return 1\n")], [])
+    assert [o.status for o in outcomes] == ["written"] and report.files_indexed == 1
+    assert projects.status("demo").to_dict() == {"started": 1, "completed": 1, "phase": "ready"}
+    with pytest.raises(PathError):  # a failure during the request marks it failed; the last complete one stays
+        _fail_index(projects)
+    failed = projects.status("demo")
+    assert failed.to_dict() == {"started": 2, "completed": 1, "phase": "failed"} and failed.indexed
+    projects.close()
+
+
+def _fail_index(projects: ProjectRegistry) -> None:
+    engine = projects.engine("demo")
+    original = engine.index
+
+    def broken(**_: object) -> object:
+        raise PathError("simulated failure while indexing")
+
+    engine.index = broken  # type: ignore[method-assign]
+    try:
+        projects.index_request("demo", [], [])
+    finally:
+        engine.index = original  # type: ignore[method-assign]
+
+
+def test_a_generation_begun_by_a_dead_process_reads_as_interrupted(prism_home: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """What kill -9 leaves: a begun generation and a free lock. Upload → reported; indexing → finished."""
+    import json
+
+    projects = registry_for(prism_home)
+    projects.create("up")
+    projects.create("ix")
+    projects.index_request("ix", [("a.py", "A = 1\n")], [])
+    state = prism_home / "server" / "state"
+    (state / "up.json").write_text(json.dumps({"started": 1, "completed": 0, "phase": "uploading"}))
+    (state / "ix.json").write_text(json.dumps({"started": 2, "completed": 1, "phase": "indexing"}))
+    assert projects.status("up").phase == "upload_interrupted" and not projects.status("up").indexed
+    assert projects.status("ix").phase == "indexing_interrupted" and projects.status("ix").indexed
+    assert projects.recover() == ["ix"]
+    assert projects.status("ix").to_dict() == {"started": 3, "completed": 3, "phase": "ready"}
+    assert projects.status("up").phase == "upload_interrupted"  # only the client can resend it
+    assert any("send the upload again" in r.getMessage() for r in caplog.records)
+    with projects._writer("up"):  # a live writer holds the lock: in progress, not interrupted
+        assert ProjectRegistry.status(registry_for(prism_home), "up").phase == "uploading"
+    projects.close()
