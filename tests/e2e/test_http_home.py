@@ -6,6 +6,7 @@ beforehand with the key store, as `prism keys create` does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -151,7 +152,5 @@ def test_kill_9_during_indexing_never_leaves_a_project_claiming_an_index_it_lack
 
 
 def _post_quietly(client: httpx.Client, headers: dict[str, str]) -> None:
-    try:
+    with contextlib.suppress(httpx.TransportError):  # the server is killed under it
         client.post("/api/v1/projects/demo/index", json={"files": source_files(FILES)}, headers=headers)
-    except httpx.TransportError:
-        pass  # the server was killed under it
