@@ -52,6 +52,7 @@ WRITER_WAIT_S = 2.0  # a second index request waits this long for the first, the
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
 # Control characters, and the invisible "format" ones (U+202E RIGHT-TO-LEFT OVERRIDE and the other
 # bidi controls, zero-width spaces and joiners, U+FEFF) that make one file name read as another.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -115,6 +116,9 @@ def normalise_upload_path(raw: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts:
         raise PathError(f"Path {raw!r} names no file.", hint="Send a file path such as src/app.py.", value=raw)
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in parts):
+        raise PathError(f"A name in path {raw[:80]!r}… is longer than {MAX_NAME_BYTES} bytes.",
+                        hint="Shorten that file or folder name.", value=raw[:80])
     if ".." in parts:
         raise PathError(f"Path {raw!r} climbs out of the project with `..`.", hint="Send a path inside it.",
                         value=raw)
@@ -437,9 +441,12 @@ class ProjectRegistry:
         except PathError as exc:
             return FileOutcome(raw[:200], "failed", exc.message)
         target = root / rel
-        if not target.is_file():
-            return FileOutcome(rel, "failed", "no such file")
-        target.unlink()
+        try:
+            if not target.is_file():
+                return FileOutcome(rel, "failed", "no such file")
+            target.unlink()
+        except OSError as exc:
+            return FileOutcome(rel, "failed", f"cannot delete the file: {type(exc).__name__}")
         return FileOutcome(rel, "deleted")
 
     def index(self, name: str, *, force: bool = False, embed: bool | None = None) -> IndexReport:

@@ -52,7 +52,9 @@ def endpoint(target: APIRouter, method: str, path: str, perm: Permission, *, sta
     """Declare a route with its permission, enforced and published."""
     responses: dict[int | str, dict[str, Any]] = {code: {"model": s.ErrorResponse} for code in errors}
     extra: dict[str, Any] = {}
-    if text:
+    if text:  # the answer is text, its errors are still the JSON envelope (FastAPI would call them text)
+        responses = {code: {"description": "Error", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/ErrorResponse"}}}} for code in errors}
         responses[status_code] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
         extra["response_class"] = PlainTextResponse
     return target.api_route(

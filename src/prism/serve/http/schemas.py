@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
 from prism.models import CHUNK_KINDS, ChunkKind
@@ -21,14 +21,29 @@ from prism.serve.http.settings import Role
 MAX_QUERY_CHARS = 2000
 MAX_GLOB_CHARS = 256
 MAX_FILES = 100_000  # schema ceiling; the configured limit is checked by the route
-_GLOB_RE = re.compile(r"^[A-Za-z0-9_./*?\[\]{}!,+@=~ -]+$")
+_GLOB_CHARS = r"[A-Za-z0-9_./*?\[\]{}!,+@=~ -]"
+_GLOB_RE = re.compile(f"{_GLOB_CHARS}+")
+# The same rule for clients and fuzzers: relative (no leading '/'), no '..' segment, those characters.
+GLOB_PATTERN = rf"^(?!/)(?!(.*/)?\.\.(/|$)){_GLOB_CHARS}+$"
+MIN_EXPIRES_DAYS = 1 / 1440  # one minute: a shorter expiry would already be past when it is stored
 
 ProjectName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                                    description="Lowercase letters, digits, '-' and '_' (1–63).")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields are refused and JSON types are not coerced (`0` is not `false`,
+    `"5"` is not `5`), so the server accepts exactly what the published schema allows."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's `integer` includes `65.0`; strict pydantic would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole_number)  # after the Field: constraints before it stay `minimum`/`maximum`
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -65,7 +80,7 @@ class Ready(BaseModel):
 
 class ProjectCreate(Strict):
     name: ProjectName
-    path: Annotated[str | None, Field(max_length=4096, description=(
+    path: Annotated[str | None, Field(min_length=1, max_length=4096, pattern=r"^/[^\x00]*$", description=(
         "Absolute server-side folder to index; only under PRISM_ALLOWED_ROOTS. Omit to upload files."))] = None
 
 
@@ -121,8 +136,10 @@ class IndexResponse(BaseModel):
 
 
 class Filters(Strict):
-    languages: Annotated[list[str], Field(max_length=32)] = Field(default_factory=list)
-    path: Annotated[str | None, Field(max_length=MAX_GLOB_CHARS,
+    languages: Annotated[list[str], Field(max_length=32, json_schema_extra={
+        "items": {"type": "string", "enum": sorted(LANGUAGES)}})] = Field(default_factory=list)
+    path: Annotated[str | None, Field(min_length=1, max_length=MAX_GLOB_CHARS,
+                                      json_schema_extra={"pattern": GLOB_PATTERN},
                                       description="Path prefix or glob, e.g. src/**/*.py.")] = None
     kinds: Annotated[list[ChunkKind], Field(max_length=len(CHUNK_KINDS))] = Field(default_factory=list)
     since: Annotated[float | None, Field(ge=0, le=1e11)] = None
@@ -141,7 +158,7 @@ class Filters(Strict):
     def _safe_glob(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if not _GLOB_RE.match(value) or ".." in value.split("/") or value.startswith("/"):
+        if not _GLOB_RE.fullmatch(value) or ".." in value.split("/") or value.startswith("/"):
             raise ValueError("a relative path prefix or glob of letters, digits, / . _ - * ? [ ] { } ,")
         return value
 
@@ -151,7 +168,7 @@ Query = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r
 
 class SearchRequest(Strict):
     query: Query
-    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    limit: Annotated[int, Field(ge=1, le=100), WHOLE] = 10
     files: bool = Field(False, description="One result per file instead of per chunk.")
     filters: Filters = Field(default_factory=Filters)
     explain: bool = False
@@ -182,7 +199,7 @@ class SearchResponse(BaseModel):
 
 class ContextRequest(Strict):
     query: Query
-    budget_tokens: Annotated[int, Field(ge=64, le=200_000)] = 8000
+    budget_tokens: Annotated[int, Field(ge=64, le=200_000), WHOLE] = 8000
     format: Literal["markdown", "xml", "json"] = "markdown"
     expand: bool = Field(False, description="Also pull in what the chosen code calls or imports.")
     intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
@@ -254,7 +271,8 @@ class KeyCreate(Strict):
     role: Role = "reader"
     projects: Annotated[list[Annotated[str, Field(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")]],
                         Field(min_length=1, max_length=1000)] = Field(default_factory=lambda: ["*"])
-    expires_days: Annotated[float | None, Field(gt=0, le=3650)] = None
+    expires_days: Annotated[float | None, Field(ge=MIN_EXPIRES_DAYS, le=3650,
+                                                description="Days until the key expires (at least one minute).")] = None
 
 
 class KeyInfo(BaseModel):
