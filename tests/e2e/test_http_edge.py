@@ -94,3 +94,35 @@ def test_a_wrong_method_lists_every_method_of_the_path(base_url: str) -> None:
     assert {m.strip() for m in projects.headers["allow"].split(",")} == {"GET", "POST"}
     assert projects.json()["error"]["code"] == "method_not_allowed"
     assert {m.strip() for m in key.headers["allow"].split(",")} == {"DELETE"}
+
+
+def test_schema_and_behaviour_agree_on_what_the_probe_found(prism_home: Path) -> None:
+    """schemathesis notes: /metrics errors are JSON; `path: ""` and `expires_days: 5e-324` are refused
+    by the schema itself, not only by the server."""
+    from fastapi.testclient import TestClient
+
+    app = fault_app(prism_home)
+    state = app.state.prism
+    token = state.keys.create("admin", "admin")[1]
+    state.projects.create("demo")
+    state.projects.index("demo")
+    spec = app.openapi()
+    metrics = spec["paths"]["/metrics"]["get"]["responses"]
+    assert list(metrics["401"]["content"]) == ["application/json"]
+    assert list(metrics["200"]["content"]) == ["text/plain"]
+    schemas = spec["components"]["schemas"]
+    glob = schemas["Filters"]["properties"]["path"]
+    assert glob["anyOf"][0]["minLength"] == 1 and "pattern" in glob
+    assert schemas["ProjectCreate"]["properties"]["path"]["anyOf"][0]["minLength"] == 1
+    assert schemas["KeyCreate"]["properties"]["expires_days"]["anyOf"][0]["minimum"] > 5e-324
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(app) as client:
+        assert client.get("/metrics").headers["content-type"] == "application/json"
+        for path, body in (("/api/v1/projects/demo/search", {"query": "x", "filters": {"path": ""}}),
+                           ("/api/v1/projects", {"name": "other", "path": ""}),
+                           ("/api/v1/keys", {"name": "k", "expires_days": 5e-324}),
+                           ("/api/v1/projects/demo/search", {"query": "x", "explain": 0})):
+            answer = client.post(path, json=body, headers=headers)
+            assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_input", (path, body)
+        assert client.post("/api/v1/projects/demo/search", json={"query": "x", "limit": 5.0},
+                           headers=headers).status_code == 200  # JSON Schema's integer includes 5.0
