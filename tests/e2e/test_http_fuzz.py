@@ -109,7 +109,7 @@ def test_schemathesis_all_checks_and_the_stateful_phase_with_an_admin_key(prism_
              "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(CLI_EXAMPLES),
              "--generation-deterministic", "--workers", "1", "--header", f"Authorization: Bearer {key}",
              "--request-timeout", "30"],
-            env=env, capture_output=True, text=True, timeout=240)
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)  # its .schemathesis/ goes there
         seconds = time.monotonic() - started
         assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
         assert client.get("/api/v1/keys", headers=headers).status_code == 200  # not locked out
