@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from prism.index.sqlite import connect_wal
+from prism.index.sqlite import connect_side_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -31,8 +31,7 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect_wal(path)
+        self._conn = connect_side_file(path)  # read-only in a read-only PRISM_HOME
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pathspec
 
-from prism.errors import IndexCorruptError, InputError
+from prism.errors import IndexCorruptError, InputError, NotWritableError
 from prism.index.terms import terms_text
 from prism.models import Chunk, SearchFilters, StoredChunk
 
@@ -128,20 +128,57 @@ def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
     return StoredChunk(id=cid, chunk=chunk, file_sha256=fsha, indexed_at=indexed_at)
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing index in a folder this process cannot write.
+
+    `mode=ro` still needs the WAL's shared-memory file; when SQLite cannot create it (a read-only
+    PRISM_HOME), `immutable=1` reads the database file as it is, without locks.
+    """
+    uri = path.resolve().as_uri()
+    for flags in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{flags}", uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        return conn
+    raise sqlite3.OperationalError("unable to open database file")
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
+
+
+def connect_side_file(path: Path) -> sqlite3.Connection:
+    """connect_wal for a small side database (feedback), or, in a folder this process cannot write,
+    a read-only connection to it (an empty in-memory one when it does not exist yet)."""
+    if path.exists() and not _writable(path):
+        return connect_read_only(path)
+    if not path.exists() and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return connect_wal(path)
+
+
 class SqliteStore:
-    """One project's index in one SQLite file (WAL)."""
+    """One project's index in one SQLite file (WAL); read-only when its folder is not writable."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = path.exists() and not _writable(path)
+        if not self.read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = connect_wal(path)
+            self._conn = connect_read_only(path) if self.read_only else connect_wal(path)
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            readable = os.access(path, os.R_OK) and os.access(path.parent, os.X_OK)
             raise IndexCorruptError(
-                f"The index at {path} cannot be read ({exc}).",
-                hint="Run `prism forget` and `prism index` to rebuild it.", value=path,
+                f"The index at {path} cannot be read ({exc}).", value=path,
+                hint="Run `prism forget` and `prism index` to rebuild it." if readable else
+                     "This user may not read it: check the permissions of the file and its folder.",
             ) from exc
         self._lock = threading.RLock()
         self._vectors: tuple[str, int, np.ndarray, np.ndarray] | None = None
@@ -164,6 +201,10 @@ class SqliteStore:
             )
         if current == latest:
             return
+        if self.read_only:
+            raise NotWritableError(
+                f"The index at {self.path} needs an upgrade (schema {current} → {latest}), but its folder "
+                "is not writable.", hint="Run `prism index` once with write access to PRISM_HOME.", value=self.path)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
