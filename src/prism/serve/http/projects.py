@@ -38,7 +38,7 @@ import filelock
 
 from prism.config import Settings
 from prism.engine import Prism
-from prism.errors import IndexLockedError, InputError, PathError, ProjectError
+from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
 from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
 from prism.serve.home import FILE_MODE, private_dir
@@ -351,6 +351,9 @@ class ProjectRegistry:
                     self.index_request(record.name, [], [])
                 except IndexLockedError:
                     continue  # another worker is finishing it
+                except PrismError as exc:  # this project stays `failed`; the others are still recovered
+                    log.warning("project %s: finishing the interrupted indexing failed: %s", record.name, exc)
+                    continue
                 finished.append(record.name)
         return finished
 
