@@ -126,3 +126,21 @@ def test_schema_and_behaviour_agree_on_what_the_probe_found(prism_home: Path) ->
             assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_input", (path, body)
         assert client.post("/api/v1/projects/demo/search", json={"query": "x", "limit": 5.0},
                            headers=headers).status_code == 200  # JSON Schema's integer includes 5.0
+
+
+def test_an_upload_over_the_project_quota_is_413_quota_exceeded(prism_home: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(ServerSettings(api_secret=API_SECRET, max_project_files=2),
+                     Settings(home=prism_home, embedder="hashing"), load_model=False)
+    token = app.state.prism.keys.create("admin", "admin")[1]
+    headers = {"Authorization": f"Bearer {token}"}
+    files = [{"path": f"m{n}.py", "content": f"X = {n}\n"} for n in range(3)]
+    with TestClient(app) as client:
+        assert client.post("/api/v1/projects", json={"name": "demo"}, headers=headers).status_code == 201
+        refused = client.post("/api/v1/projects/demo/index", json={"files": files}, headers=headers)
+        assert refused.status_code == 413, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "quota_exceeded" and "PRISM_MAX_PROJECT_FILES" in error["details"]["hint"]
+        project = client.get("/api/v1/projects/demo", headers=headers).json()
+        assert (project["indexed"], project["state"]) == (False, "new")  # a refused request changes nothing
