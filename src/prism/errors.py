@@ -5,6 +5,7 @@ PrismError
 ├── ProjectError         no such project / not indexed              exit 1, HTTP 404
 ├── IndexLockedError     another process is indexing this project   exit 1, HTTP 409
 ├── IndexCorruptError    the index file cannot be read              exit 1, HTTP 503
+├── NotWritableError     PRISM_HOME (or the index folder) read-only  exit 1, HTTP 503
 ├── ModelError           bundled model missing or corrupt           exit 1, HTTP 503
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
@@ -56,6 +57,11 @@ class IndexLockedError(PrismError):
 class IndexCorruptError(PrismError):
     http_status = 503
     code = "index_corrupt"
+
+
+class NotWritableError(PrismError):
+    http_status = 503
+    code = "not_writable"
 
 
 class ModelError(PrismError):

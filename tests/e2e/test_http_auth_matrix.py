@@ -32,7 +32,8 @@ from prism.serve.http.scopes import ACTIONS, ROLE_ACTIONS, Scope
 from prism.serve.http.settings import ROLES, ServerSettings
 from prism.serve.http.state import ServerState
 
-JWT_SECRET = "jwt-" + "s" * 40
+API_SECRET = "matrix-api-Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e"  # production refuses weak secrets
+JWT_SECRET = "matrix-jwt-pA7dK2mN9qR4sT6vW8xY3zB5cE7gH1"
 PROJECT = "alpha"
 READER = Scope(ROLE_ACTIONS["reader"], ("*",), None)
 ADMIN = Scope(ROLE_ACTIONS["admin"], ("*",), None)
@@ -98,7 +99,8 @@ def _jwt(exp: float, projects: list[str] | str) -> str:
 
 def build(home: Path) -> tuple[FastAPI, dict[str, Credential], dict[str, str]]:
     """An app with project alpha; credentials that should get in somewhere, and ones that never should."""
-    server = ServerSettings(api_secret="a" * 48, jwt_secret=JWT_SECRET, environment="production",
+    server = ServerSettings(api_secret=API_SECRET, jwt_secret=JWT_SECRET, environment="production",
+                            cors_origins=["https://prism.example"],
                             rate_reader="100000/1", rate_writer="100000/1", rate_admin="100000/1")
     app = create_app(server, Settings(home=home, embedder="hashing"), load_model=False)
     state: ServerState = app.state.prism
