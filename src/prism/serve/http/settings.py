@@ -18,7 +18,7 @@ from prism.errors import ConfigError
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-LimiterBackend = Literal["memory", "sqlite"]
+LimiterBackend = Literal["memory", "sqlite", "redis"]
 RateBackend = Literal["auto", LimiterBackend]
 MIN_SECRET_CHARS = 32
 
@@ -91,8 +91,15 @@ class ServerSettings(BaseSettings):
     rate_backend: RateBackend = Field(
         "auto", validation_alias=AliasChoices("PRISM_RATE_BACKEND"),
         description="Where rate buckets live: `memory` (this process), `sqlite` (PRISM_HOME/server/"
-                    "ratelimit.db, shared by every worker on the host) or `auto` (sqlite when "
-                    "workers > 1, else memory). Several hosts need the Redis limiter (not yet built).",
+                    "ratelimit.db, shared by every worker on the host), `redis` (PRISM_REDIS_URL, shared "
+                    "by every replica) or `auto` (redis when PRISM_REDIS_URL is set, else sqlite when "
+                    "workers > 1, else memory).",
+    )
+    redis_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PRISM_REDIS_URL"),
+        description="Redis for scale-out (`redis://[:password@]host:6379/0`, `rediss://` for TLS): "
+                    "rate limits shared by every replica and the indexing job queue `prism worker` "
+                    "serves. Unset: everything stays in this host's PRISM_HOME.",
     )
     workers: int = Field(
         1, ge=1, le=64, validation_alias=AliasChoices("PRISM_WORKERS"),
@@ -130,8 +137,10 @@ class ServerSettings(BaseSettings):
 
     @property
     def limiter_backend(self) -> LimiterBackend:
-        """`rate_backend` with `auto` resolved: workers share SQLite buckets, one process keeps them in memory."""
+        """`rate_backend` with `auto` resolved: replicas share Redis, workers SQLite, one process keeps memory."""
         if self.rate_backend == "auto":
+            if self.redis_url is not None:
+                return "redis"
             return "sqlite" if self.workers > 1 else "memory"
         return self.rate_backend
 
