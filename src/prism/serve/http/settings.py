@@ -132,6 +132,11 @@ class ServerSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     def rate_for(self, role: Role) -> str:
         return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
 
