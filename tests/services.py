@@ -6,8 +6,8 @@ Streams with consumer groups and XAUTOCLAIM), or one on PATH. Both come with `pi
 '.[test]'`. PRISM_TEST_DATABASE_URL / PRISM_TEST_REDIS_URL point the tests at servers that already
 run instead (their data is left alone: tests use their own key prefixes and schemas).
 
-In CI (`CI` set, as `.ci/run` has it) a server that cannot start fails every test that needs it;
-elsewhere those tests skip with a one-line reason.
+In CI (`CI` or `PRISM_REQUIRE_SERVICES` set; `.ci/run` sets the latter) a server that cannot
+start fails every test that needs it; elsewhere those tests skip with a one-line reason.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ START_TIMEOUT_S = 30.0
 
 def services_required() -> bool:
     """In CI the services are part of the contract: a missing one is a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return any(os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+               for name in ("CI", "PRISM_REQUIRE_SERVICES"))
 
 
 def unavailable(name: str, reason: str) -> NoReturn:

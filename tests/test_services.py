@@ -69,6 +69,7 @@ def test_a_missing_service_skips_outside_ci_and_fails_in_it(monkeypatch: pytest.
     from services import unavailable
 
     monkeypatch.setenv("CI", "")
+    monkeypatch.setenv("PRISM_REQUIRE_SERVICES", "")
     with pytest.raises(pytest.skip.Exception, match="Redis not available: gone"):
         unavailable("Redis", "gone")
     monkeypatch.setenv("CI", "true")
