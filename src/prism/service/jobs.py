@@ -426,15 +426,19 @@ LOCK_RETRY_S = 0.25
 
 
 def index_job(job: Job, progress: ProgressFn, should_stop: Callable[[], bool]) -> Mapping[str, object]:
-    """Bring a project's index up to date: payload `root`, optional `index_dir` and `force` ("true").
+    """Bring a project's index up to date: payload `root`, optional `index_dir`, `force` ("true"), `embedder`.
 
     Another indexer holding the project's lock (a second job for it, `prism watch`) is waited
     for rather than failed: the job then finds little left to do.
     """
+    from prism.config import Settings
     from prism.engine import Prism
 
+    settings = Settings()
+    if job.payload.get("embedder"):
+        settings = settings.model_copy(update={"embedder": job.payload["embedder"]})
     index_dir = job.payload.get("index_dir")
-    with Prism(job.payload["root"], index_dir=Path(index_dir) if index_dir else None) as prism:
+    with Prism(job.payload["root"], settings=settings, index_dir=Path(index_dir) if index_dir else None) as prism:
         while True:
             try:
                 report = prism.index(force=job.payload.get("force") == "true", progress=progress)
@@ -449,10 +453,12 @@ def index_job(job: Job, progress: ProgressFn, should_stop: Callable[[], bool]) -
 HANDLERS: dict[str, Handler] = {"index": index_job}
 
 
-def submit_index(queue: JobQueue, root: Path, *, index_dir: Path | None = None, force: bool = False) -> Job:
+def submit_index(queue: JobQueue, root: Path, *, index_dir: Path | None = None, force: bool = False,
+                 project: str | None = None, embedder: str | None = None) -> Job:
+    """Queue an index job; `project` names a server project, `embedder` overrides the workers' PRISM_EMBEDDER."""
     payload = {"root": str(root), "force": "true" if force else "false"}
-    if index_dir is not None:
-        payload["index_dir"] = str(index_dir)
+    optional = {"index_dir": str(index_dir) if index_dir else None, "project": project, "embedder": embedder}
+    payload.update({name: value for name, value in optional.items() if value})
     return queue.submit("index", payload)
 
 

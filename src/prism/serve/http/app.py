@@ -22,6 +22,7 @@ from prism.config import Settings
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
+from prism.serve.http.job_routes import close_jobs, jobs_api
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.limits import RateLimiter, RedisRateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
@@ -119,6 +120,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
                  "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
                  type(state.limiter).__name__)
         yield
+        close_jobs(app)  # first: a running in-process job finishes before its projects close
         state.usage.flush()
         state.projects.close()
         if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
@@ -142,6 +144,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
 
     app.include_router(router)
     app.include_router(api)
+    app.include_router(jobs_api)
     app.include_router(metrics_route(lambda: generate_latest(registry)))
     check_route_table(app)
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
