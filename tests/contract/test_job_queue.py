@@ -161,3 +161,27 @@ def test_workers_run_each_job_once_and_report_errors(make_queue: MakeQueue) -> N
     assert refused.state == "failed" and refused.error == "Bad glob '['. Close the bracket."
     assert crashed.state == "failed" and crashed.error == "RuntimeError: boom"
     assert unknown.state == "failed" and "Unknown job kind 'nonsense'" in unknown.error
+
+
+def test_an_idle_job_behind_many_running_ones_is_still_taken_over(make_queue: MakeQueue) -> None:
+    busy, other = make_queue(visibility_timeout_s=1.0), make_queue(visibility_timeout_s=1.0)
+    jobs = [busy.submit("index", {"n": str(n)}) for n in range(15)]
+    leases = [busy.claim("busy", wait_s=2.0) for _ in jobs]
+    assert all(lease is not None for lease in leases) and len({lease.job.id for lease in leases if lease}) == 15
+    alive, abandoned = [lease for lease in leases[:-1] if lease], leases[-1]
+    assert abandoned is not None
+    stop = threading.Event()
+
+    def keep_alive() -> None:  # the first 14 jobs stay with their worker; the last is abandoned
+        while not stop.wait(0.2):
+            for lease in alive:
+                busy.heartbeat(lease)
+
+    beater = threading.Thread(target=keep_alive)
+    beater.start()
+    try:
+        taken = other.claim("other", wait_s=8.0)
+    finally:
+        stop.set()
+        beater.join()
+    assert taken is not None and taken.job.id == abandoned.job.id == jobs[-1].id

@@ -9,11 +9,13 @@ worker), and the second worker's takeover happens while the first could not have
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ import pytest
 
 from prism.engine import Prism
 from prism.index.indexer import index_lock
-from prism.service.jobs import Job, RedisJobQueue, submit_index
+from prism.service.jobs import Job, RedisJobQueue, run_worker, submit_index
 from services import redis_server
 
 SHOP = Path(__file__).parent.parent / "fixtures" / "repos" / "shop"
@@ -132,4 +134,21 @@ def test_two_workers_drain_a_queue_each_job_done_once(tmp_path: Path, queue_url:
     results = [queue.get(j.id).result for j in jobs]
     assert sum(int(r["files_indexed"]) for r in results) == 3 * len(list((tmp_path / "shop0").rglob("*.*")))
     assert_nothing_pending(queue_url)
+    queue.close()
+
+
+def test_a_worker_waits_out_a_redis_outage(tmp_path_factory: pytest.TempPathFactory,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        queue = RedisJobQueue(url)
+    stop = threading.Event()  # the server is gone now
+    with caplog.at_level(logging.WARNING, logger="prism.jobs"):
+        worker = threading.Thread(target=run_worker, args=(queue,), kwargs={"stop": stop, "wait_s": 0.2})
+        worker.start()
+        wait_for("a warning", lambda: any("Redis failed" in r.getMessage() for r in caplog.records), 20)
+        assert worker.is_alive()  # it retries rather than exiting
+        stop.set()
+        worker.join(timeout=40)
+    assert not worker.is_alive()
+    assert "Retrying in" in next(r.getMessage() for r in caplog.records if "Redis failed" in r.getMessage())
     queue.close()

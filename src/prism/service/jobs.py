@@ -291,6 +291,7 @@ class RedisJobQueue:
                               hint="Write e.g. redis://host:6379/0 (or rediss:// for TLS).") from exc
         self._ns = namespace
         self._stream = namespace + "stream"
+        self._scan_from = "0-0"  # XAUTOCLAIM's cursor over the pending entries
         self._visibility_ms = int(visibility_timeout_s * 1000)
         self._max_attempts = max_attempts
         self._keep_s = keep_finished_s
@@ -361,7 +362,10 @@ class RedisJobQueue:
     def _reclaim(self, worker: str) -> tuple[str, str] | None:
         """An entry whose worker stopped renewing it for the visibility timeout, now owned by `worker`."""
         reply: Any = self._client.xautoclaim(self._stream, self.GROUP, worker, min_idle_time=self._visibility_ms,
-                                             start_id="0-0", count=1)
+                                             start_id=self._scan_from, count=1)
+        # Each call looks at a few pending entries from the cursor on, so idle ones behind many
+        # running ones are still reached; "0-0" back means the scan went round.
+        self._scan_from = str(reply[0])
         for message_id, fields in reply[1]:
             if fields:  # Redis 6.2 lists entries deleted meanwhile with no fields
                 return str(message_id), str(fields["job"])
@@ -475,11 +479,17 @@ def run_worker(queue: JobQueue, *, name: str | None = None, stop: threading.Even
     name = name or worker_name()
     stop = stop or threading.Event()
     finished: list[Job] = []
+    pause_s = 1.0
     while not stop.is_set() and (max_jobs is None or len(finished) < max_jobs):
-        lease = queue.claim(name, wait_s)
-        if lease is None:
+        try:
+            lease = queue.claim(name, wait_s)
+            job = None if lease is None else run_one(queue, lease, handlers, heartbeat_s, stop)
+        except BackendUnavailableError as exc:  # Redis away: wait and retry; a lapsed job is redelivered
+            log.warning("%s Retrying in %.0f s.", exc.message, pause_s)
+            stop.wait(pause_s)
+            pause_s = min(pause_s * 2, 30.0)
             continue
-        job = run_one(queue, lease, handlers, heartbeat_s, stop)
+        pause_s = 1.0
         if job is not None:
             finished.append(job)
             if on_job is not None:
