@@ -6,7 +6,9 @@ first use; tests/services.py says where they come from and when a missing one sk
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +30,18 @@ def prism_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """postgresql:// URL of a real PostgreSQL 16 with pgvector, shared by the session."""
-    with service_url("postgres", "PRISM_TEST_DATABASE_URL", tmp_path_factory.mktemp("postgres")) as url:
-        yield url
+def postgres_url() -> Iterator[str]:
+    """postgresql:// URL of a real PostgreSQL 16 with pgvector, shared by the session.
+
+    Its data folder is outside pytest's temp root: as root the server runs as another user, and
+    pytest resets its root to mode 0700 whenever another session starts, locking that user out.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="prism-test-pg-"))
+    try:
+        with service_url("postgres", "PRISM_TEST_DATABASE_URL", folder) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,3 +76,15 @@ def test_a_missing_service_skips_outside_ci_and_fails_in_it(monkeypatch: pytest.
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="Redis is required in CI but gone"):
         unavailable("Redis", "gone")
+
+
+def test_without_a_redis_server_binary_the_tests_skip_with_one_line(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import services
+
+    monkeypatch.setenv("CI", "")
+    monkeypatch.setenv("PRISM_REQUIRE_SERVICES", "")
+    monkeypatch.setattr(services, "redis_binary", lambda: None)
+    with pytest.raises(pytest.skip.Exception) as info, services.redis_server(tmp_path):
+        pass
+    assert "\n" not in str(info.value) and "no redis-server binary" in str(info.value)
