@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 
 from prism.errors import InputError, NotFoundError
-from prism.service.jobs import InProcessJobQueue, Job, JobQueue, ProgressFn, RedisJobQueue, run_worker
+from prism.service.jobs import InProcessJobQueue, Job, JobQueue, ProgressFn, RedisJobQueue
+from prism.service.worker import run_worker
 
 MakeQueue = Callable[..., JobQueue]
 

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from prism.config import Settings
 from prism.serve.http.app import create_app
 from prism.serve.http.settings import ServerSettings
-from prism.service.jobs import RedisJobQueue, run_worker
+from prism.service.jobs import RedisJobQueue
+from prism.service.worker import run_worker
 
 API_SECRET = "jobs-secret-" + "j" * 40
 APP_PY = "def refresh_token(user):\n    '''Refresh the access token.'''\n    return user.token + 1\n"

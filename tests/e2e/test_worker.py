@@ -25,7 +25,8 @@ import pytest
 
 from prism.engine import Prism
 from prism.index.indexer import index_lock
-from prism.service.jobs import Job, RedisJobQueue, run_worker, submit_index
+from prism.service.jobs import Job, RedisJobQueue
+from prism.service.worker import run_worker, submit_index
 from services import redis_server
 
 SHOP = Path(__file__).parent.parent / "fixtures" / "repos" / "shop"

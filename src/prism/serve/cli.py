@@ -450,7 +450,8 @@ def worker(
 
     from prism.errors import ConfigError
     from prism.serve.http.settings import ServerSettings
-    from prism.service.jobs import Job, RedisJobQueue, run_worker, worker_name
+    from prism.service.jobs import Job, RedisJobQueue
+    from prism.service.worker import run_worker, worker_name
 
     with reporting(json_out):
         url = ServerSettings().redis_url

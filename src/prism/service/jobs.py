@@ -1,4 +1,4 @@
-"""Index jobs: the JobQueue Protocol, its in-process and Redis Streams queues, and the worker loop that runs them.
+"""Index jobs: the JobQueue Protocol and its in-process and Redis Streams queues (service/worker.py runs them).
 
 A job is submitted (`queued`), claimed by one worker (`running`, with a lease), and finished
 (`done` with a result, or `failed` with an error); a client polls it by id. Delivery is at least
@@ -23,9 +23,6 @@ lease, so its idle timeout would have to exceed the longest indexing run.
 from __future__ import annotations
 
 import json
-import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -33,17 +30,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from prism.errors import BackendUnavailableError, ConfigError, IndexLockedError, NotFoundError, PrismError
-
-log = logging.getLogger("prism.jobs")
+from prism.errors import BackendUnavailableError, ConfigError, NotFoundError
 
 JobState = Literal["queued", "running", "done", "failed"]
 FINISHED: frozenset[str] = frozenset({"done", "failed"})
 ProgressFn = Callable[[str, int, int], None]  # phase, done, total: the indexer's progress callback
-Handler = Callable[["Job", ProgressFn, Callable[[], bool]], Mapping[str, object]]  # job, progress, should_stop
 
 VISIBILITY_TIMEOUT_S = 30.0
 MAX_ATTEMPTS = 3
@@ -422,124 +415,3 @@ def _job_from(fields: Mapping[str, str]) -> Job:
 def make_job_queue(redis_url: str | None) -> JobQueue:
     """Redis when PRISM_REDIS_URL is set (every replica and `prism worker` share it), else this process's memory."""
     return RedisJobQueue(redis_url) if redis_url else InProcessJobQueue()
-
-
-# -- running jobs ----------------------------------------------------------------------------
-
-LOCK_RETRY_S = 0.25
-
-
-def index_job(job: Job, progress: ProgressFn, should_stop: Callable[[], bool]) -> Mapping[str, object]:
-    """Bring a project's index up to date: payload `root`, optional `index_dir`, `force` ("true"), `embedder`.
-
-    Another indexer holding the project's lock (a second job for it, `prism watch`) is waited
-    for rather than failed: the job then finds little left to do.
-    """
-    from prism.config import Settings
-    from prism.engine import Prism
-
-    settings = Settings()
-    if job.payload.get("embedder"):
-        settings = settings.model_copy(update={"embedder": job.payload["embedder"]})
-    index_dir = job.payload.get("index_dir")
-    with Prism(job.payload["root"], settings=settings, index_dir=Path(index_dir) if index_dir else None) as prism:
-        while True:
-            try:
-                report = prism.index(force=job.payload.get("force") == "true", progress=progress)
-            except IndexLockedError:
-                if should_stop():
-                    raise
-                time.sleep(LOCK_RETRY_S)
-                continue
-            return {"project": str(prism.root), **report.to_dict()}
-
-
-HANDLERS: dict[str, Handler] = {"index": index_job}
-
-
-def submit_index(queue: JobQueue, root: Path, *, index_dir: Path | None = None, force: bool = False,
-                 project: str | None = None, embedder: str | None = None) -> Job:
-    """Queue an index job; `project` names a server project, `embedder` overrides the workers' PRISM_EMBEDDER."""
-    payload = {"root": str(root), "force": "true" if force else "false"}
-    optional = {"index_dir": str(index_dir) if index_dir else None, "project": project, "embedder": embedder}
-    payload.update({name: value for name, value in optional.items() if value})
-    return queue.submit("index", payload)
-
-
-def worker_name() -> str:
-    """Unique per process: Redis tracks each consumer's pending entries by this name."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def run_worker(queue: JobQueue, *, name: str | None = None, stop: threading.Event | None = None,
-               handlers: Mapping[str, Handler] = HANDLERS, max_jobs: int | None = None, wait_s: float = 1.0,
-               heartbeat_s: float = VISIBILITY_TIMEOUT_S / 3,
-               on_job: Callable[[Job], None] | None = None) -> list[Job]:
-    """Claim and run jobs until `stop` is set (or `max_jobs` ran); returns the jobs this worker finished."""
-    name = name or worker_name()
-    stop = stop or threading.Event()
-    finished: list[Job] = []
-    pause_s = 1.0
-    while not stop.is_set() and (max_jobs is None or len(finished) < max_jobs):
-        try:
-            lease = queue.claim(name, wait_s)
-            job = None if lease is None else run_one(queue, lease, handlers, heartbeat_s, stop)
-        except BackendUnavailableError as exc:  # Redis away: wait and retry; a lapsed job is redelivered
-            log.warning("%s Retrying in %.0f s.", exc.message, pause_s)
-            stop.wait(pause_s)
-            pause_s = min(pause_s * 2, 30.0)
-            continue
-        pause_s = 1.0
-        if job is not None:
-            finished.append(job)
-            if on_job is not None:
-                on_job(job)
-    return finished
-
-
-def run_one(queue: JobQueue, lease: Lease, handlers: Mapping[str, Handler], heartbeat_s: float,
-            stop: threading.Event) -> Job | None:
-    """Run one leased job with a heartbeat beside it; the job as finished, or None if the lease was lost."""
-    latest: list[tuple[str, int, int]] = [("", 0, 0)]
-    lost = threading.Event()
-    quit_beating = threading.Event()
-
-    def beat() -> None:
-        while not quit_beating.wait(heartbeat_s):
-            try:
-                if not queue.heartbeat(lease, *latest[-1]):
-                    lost.set()
-                    return
-            except PrismError as exc:  # Redis away for a moment: the lease may lapse, the job rerun
-                log.warning("job %s: heartbeat failed: %s", lease.job.id, exc.message)
-
-    def progress(phase: str, done: int, total: int) -> None:
-        latest.append((phase, done, total))
-        del latest[:-1]
-
-    beater = threading.Thread(target=beat, name=f"heartbeat-{lease.job.id[:8]}", daemon=True)
-    beater.start()
-    log.info("job %s (%s) started, attempt %d", lease.job.id, lease.job.kind, lease.job.attempts)
-    try:
-        handler = handlers.get(lease.job.kind)
-        if handler is None:
-            ended = queue.fail(lease, f"Unknown job kind {lease.job.kind!r}; this worker runs {sorted(handlers)}.")
-        else:
-            try:
-                result = handler(lease.job, progress, lambda: stop.is_set() or lost.is_set())
-            except PrismError as exc:
-                ended = queue.fail(lease, f"{exc.message} {exc.hint}".strip())
-            except Exception as exc:  # a bug in a handler fails its job, not the worker
-                log.exception("job %s failed", lease.job.id)
-                ended = queue.fail(lease, f"{type(exc).__name__}: {exc}")
-            else:
-                ended = queue.finish(lease, result)
-    finally:
-        quit_beating.set()
-        beater.join()
-    job = queue.get(lease.job.id)
-    if not ended:
-        log.warning("job %s: lease lost to another worker; its result here was dropped", lease.job.id)
-        return None
-    log.info("job %s %s", job.id, job.state)
-    return job

@@ -120,7 +120,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
                  "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
                  type(state.limiter).__name__)
         yield
-        close_jobs(app)  # first: a running in-process job finishes before its projects close
+        close_jobs(app)  # first: a running in-process job gets a moment to finish
         state.usage.flush()
         state.projects.close()
         if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):

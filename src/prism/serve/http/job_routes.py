@@ -19,16 +19,8 @@ from prism.serve.http import schemas as s
 from prism.serve.http.auth import server_state
 from prism.serve.http.errors import FeatureUnavailableError
 from prism.serve.http.routes import endpoint
-from prism.service.jobs import (
-    InProcessJobQueue,
-    Job,
-    JobQueue,
-    JobState,
-    make_job_queue,
-    run_worker,
-    submit_index,
-    unknown_job,
-)
+from prism.service.jobs import InProcessJobQueue, Job, JobQueue, JobState, make_job_queue, unknown_job
+from prism.service.worker import run_worker, submit_index
 
 jobs_api = APIRouter(prefix="/api/v1")
 _guard = threading.Lock()
