@@ -9,7 +9,8 @@ PrismError
 ├── ModelError           bundled model missing or corrupt           exit 1, HTTP 503
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
-└── NotFoundError        handle/symbol/path not found               exit 1, HTTP 404
+├── NotFoundError        handle/symbol/path/job not found           exit 1, HTTP 404
+└── BackendUnavailableError  a configured server (Redis) is unreachable  exit 1, HTTP 503
 """
 
 from __future__ import annotations
@@ -83,3 +84,8 @@ class PathError(InputError):
 class NotFoundError(PrismError):
     http_status = 404
     code = "not_found"
+
+
+class BackendUnavailableError(PrismError):
+    http_status = 503
+    code = "backend_unavailable"

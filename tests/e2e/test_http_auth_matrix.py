@@ -51,6 +51,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/projects/{project}/search"): ("search", "project"),
     ("POST", "/api/v1/projects/{project}/context"): ("context", "project"),
     ("GET", "/api/v1/projects/{project}/code"): ("code.read", "project"),
+    ("POST", "/api/v1/projects/{project}/jobs"): ("index.write", "project"),
+    ("GET", "/api/v1/projects/{project}/jobs/{job_id}"): ("projects.read", "project"),
     ("GET", "/api/v1/usage"): ("authenticated", "own"),
     ("GET", "/api/v1/keys"): ("keys.manage", "server"),
     ("POST", "/api/v1/keys"): ("keys.manage", "server"),
@@ -154,7 +156,7 @@ def call(app: FastAPI, client: TestClient, operation: tuple[str, str], variant: 
     except ProjectError:
         state.projects.create(PROJECT)
     method, path = operation
-    url = path.replace("{project}", PROJECT)
+    url = path.replace("{project}", PROJECT).replace("{job_id}", "0" * 32)  # an unknown job: 404 once let in
     if "{key_id}" in path and variant.target is not None:
         victim, _ = state.keys.create("victim", None, variant.target.projects, variant.target.expires_at,
                                       actions=variant.target.actions)

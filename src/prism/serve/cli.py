@@ -436,6 +436,52 @@ app.command("audit")(audit)
 app.add_typer(keys_app, name="keys")
 
 
+# -- index job workers (prism.service.jobs) ----------------------------------------------------
+@app.command()
+def worker(
+    name: Annotated[str | None, typer.Option("--name", help="This worker's consumer name in Redis, unique per process (default: host:pid:random).")] = None,
+    max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Exit after finishing this many jobs (default: run until stopped).")] = None,
+    visibility_timeout: Annotated[float, typer.Option("--visibility-timeout", min=1.0, help="Seconds without a heartbeat after which another worker takes a job over.")] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="On exit, print one JSON object with the jobs this worker finished.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run index jobs from the Redis queue (PRISM_REDIS_URL) until stopped; SIGTERM or Ctrl-C lets the current job finish."""
+    import signal
+    import threading
+
+    from prism.errors import ConfigError
+    from prism.serve.http.settings import ServerSettings
+    from prism.service.jobs import Job, RedisJobQueue
+    from prism.service.worker import run_worker, worker_name
+
+    with reporting(json_out):
+        url = ServerSettings().redis_url
+        if url is None:
+            raise ConfigError("`prism worker` needs PRISM_REDIS_URL.", value="PRISM_REDIS_URL",
+                              hint="Set PRISM_REDIS_URL=redis://host:6379/0 (without Redis, `prism index` and the server index in-process).")
+        queue = RedisJobQueue(url.get_secret_value(), visibility_timeout_s=visibility_timeout)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        name = name or worker_name()
+        talk = not json_out and not quiet
+        if talk:
+            err.print(f"Worker {name} waiting for index jobs (Ctrl-C to stop).", highlight=False)
+
+        def report(job: Job) -> None:
+            if talk:
+                detail = job.error or ", ".join(f"{k} {v}" for k, v in job.result.items() if isinstance(v, int))
+                err.print(f"job {job.id} {job.state} (attempt {job.attempts}): {detail}", highlight=False)
+
+        try:
+            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs,
+                                  heartbeat_s=visibility_timeout / 3, on_job=report)
+        finally:
+            queue.close()
+        if json_out:
+            emit_json({"worker": name, "jobs": [job.to_dict() for job in finished]})
+
+
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
     debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"

@@ -56,10 +56,12 @@ def test_rate_backend_names_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ServerSettings(workers=4, rate_backend="memory").limiter_backend == "memory"
     monkeypatch.setenv("PRISM_RATE_BACKEND", " SQLite ")
     assert load_server_settings().limiter_backend == "sqlite"
-    monkeypatch.setenv("PRISM_RATE_BACKEND", "redis")  # the scale-out backend is not built yet
+    monkeypatch.setenv("PRISM_RATE_BACKEND", "Redis")
+    assert load_server_settings().limiter_backend == "redis"
+    monkeypatch.setenv("PRISM_RATE_BACKEND", "memcached")
     with pytest.raises(ConfigError, match="PRISM_RATE_BACKEND") as info:
         load_server_settings()
-    assert "'auto', 'memory' or 'sqlite'" in info.value.message and "redis" not in info.value.message
+    assert "'auto', 'memory', 'sqlite' or 'redis'" in info.value.message
     monkeypatch.setenv("PRISM_RATE_BACKEND", "auto")
     monkeypatch.setenv("PRISM_WORKERS", "0")
     with pytest.raises(ConfigError, match="PRISM_WORKERS"):

@@ -23,8 +23,9 @@ from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
+from prism.serve.http.job_routes import close_jobs, jobs_api
 from prism.serve.http.keys import KeyStore
-from prism.serve.http.limits import RateLimiter, SqliteRateLimiter, make_limiter
+from prism.serve.http.limits import RateLimiter, RedisRateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
 from prism.serve.http.middleware import EdgeMiddleware
 from prism.serve.http.projects import ProjectRegistry
@@ -54,12 +55,13 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
     db = ServerDB(folder / "server.db")
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
     box = SecretBox(root)
+    redis_url = server.redis_url.get_secret_value() if server.redis_url else None
     state = ServerState(
         settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
         projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes,
                                  max_project_bytes=server.max_project_bytes,
                                  max_project_files=server.max_project_files),
-        limiter=limiter or make_limiter(server.limiter_backend, folder), usage=UsageCounter(db),
+        limiter=limiter or make_limiter(server.limiter_backend, folder, redis_url), usage=UsageCounter(db),
     )
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
     tighten(folder)  # what an older version (or another umask) left readable by others
@@ -85,8 +87,8 @@ def _recover(state: ServerState) -> None:
 
 
 def _secret_values(server: ServerSettings) -> list[str]:
-    """The configured secrets, for the log filter that redacts them."""
-    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
+    """The configured secrets, for the log filter that redacts them (a Redis URL may hold a password)."""
+    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret, server.redis_url) if s is not None]
 
 
 def _secured_openapi(app: FastAPI) -> dict[str, Any]:
@@ -133,10 +135,11 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
                  "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
                  type(state.limiter).__name__)
         yield
+        close_jobs(app)  # first: a running in-process job gets a moment to finish
         recovery.join(RECOVERY_JOIN_S)
         state.usage.flush()
         state.projects.close()
-        if isinstance(state.limiter, SqliteRateLimiter):
+        if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
             state.limiter.close()
 
     app = FastAPI(title="PRISM", version=PRISM_VERSION, openapi_url=OPENAPI_URL, docs_url=None,
@@ -157,6 +160,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
 
     app.include_router(router)
     app.include_router(api)
+    app.include_router(jobs_api)
     app.include_router(metrics_route(lambda: generate_latest(registry)))
     check_route_table(app)
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]

@@ -24,7 +24,7 @@ from prism.errors import ConfigError
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-LimiterBackend = Literal["memory", "sqlite"]
+LimiterBackend = Literal["memory", "sqlite", "redis"]
 RateBackend = Literal["auto", LimiterBackend]
 MIN_SECRET_CHARS = 32
 MIN_SECRET_DISTINCT = 8  # "changeme" repeated has 7; random hex of 32 characters has ~14
@@ -113,8 +113,15 @@ class ServerSettings(BaseSettings):
     rate_backend: RateBackend = Field(
         "auto", validation_alias=AliasChoices("PRISM_RATE_BACKEND"),
         description="Where rate buckets live: `memory` (this process), `sqlite` (PRISM_HOME/server/"
-                    "ratelimit.db, shared by every worker on the host) or `auto` (sqlite when "
-                    "workers > 1, else memory). Several hosts need the Redis limiter (not yet built).",
+                    "ratelimit.db, shared by every worker on the host), `redis` (PRISM_REDIS_URL, shared "
+                    "by every replica) or `auto` (redis when PRISM_REDIS_URL is set, else sqlite when "
+                    "workers > 1, else memory).",
+    )
+    redis_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PRISM_REDIS_URL"),
+        description="Redis for scale-out (`redis://[:password@]host:6379/0`, `rediss://` for TLS): "
+                    "rate limits shared by every replica and the indexing job queue `prism worker` "
+                    "serves. Unset: everything stays in this host's PRISM_HOME.",
     )
     workers: int = Field(
         1, ge=1, le=64, validation_alias=AliasChoices("PRISM_WORKERS"),
@@ -147,13 +154,20 @@ class ServerSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     def rate_for(self, role: Role) -> str:
         return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
 
     @property
     def limiter_backend(self) -> LimiterBackend:
-        """`rate_backend` with `auto` resolved: workers share SQLite buckets, one process keeps them in memory."""
+        """`rate_backend` with `auto` resolved: replicas share Redis, workers SQLite, one process keeps memory."""
         if self.rate_backend == "auto":
+            if self.redis_url is not None:
+                return "redis"
             return "sqlite" if self.workers > 1 else "memory"
         return self.rate_backend
 
