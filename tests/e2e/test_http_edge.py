@@ -89,11 +89,11 @@ def test_an_unexpected_error_answers_500_with_id_and_headers_and_keeps_the_conne
 def test_a_wrong_method_lists_every_method_of_the_path(base_url: str) -> None:
     with httpx.Client(base_url=base_url, timeout=10) as client:
         projects = client.options("/api/v1/projects")  # GET and POST are two routes on one path
-        key = client.request("PATCH", "/api/v1/keys/0123456789ab")  # DELETE only
+        key = client.request("PUT", "/api/v1/keys/0123456789ab")  # DELETE and PATCH only
     assert projects.status_code == 405
     assert {m.strip() for m in projects.headers["allow"].split(",")} == {"GET", "POST"}
     assert projects.json()["error"]["code"] == "method_not_allowed"
-    assert {m.strip() for m in key.headers["allow"].split(",")} == {"DELETE"}
+    assert {m.strip() for m in key.headers["allow"].split(",")} == {"DELETE", "PATCH"}
 
 
 def test_schema_and_behaviour_agree_on_what_the_probe_found(prism_home: Path) -> None:
