@@ -7,9 +7,10 @@ Rules, in the order they apply to each entry:
   Go- or PHP-style vendoring (a ``modules.txt``/``autoload.php`` inside, or a ``go.mod``/
   ``composer.json`` beside it);
 * ``.gitignore`` and ``.prismignore`` files apply to their own directory and everything below,
-  with git semantics (deeper files win, ``!negation`` re-includes); ``.git/info/exclude`` applies
-  at the root; ``WalkOptions.exclude`` is applied on top of all of them and ``include``, when given,
-  keeps only the files it matches;
+  with git's exact semantics (ignore.py: deeper files win, ``!negation`` re-includes, nothing
+  inside an ignored folder comes back); the repository's ``info/exclude`` and the global git
+  excludes file apply too; ``WalkOptions.exclude`` is applied on top of all of them and
+  ``include``, when given, keeps only the files it matches;
 * lockfiles, minified bundles and source maps are skipped as ``generated``; tables, notebooks,
   logs and vector art as ``data`` (unless ``include`` globs are given); files over
   ``max_file_bytes`` as ``too_large``; files with a known binary extension or a NUL byte in their
@@ -32,6 +33,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from prism.errors import PathError
+from prism.ingest.ignore import IgnoreRules, base_rules
 from prism.ingest.languages import detect_language
 from prism.models import SourceFile
 
@@ -108,21 +110,6 @@ class Skipped:
     reason: str  # "too_large", "binary", "data", "unreadable", "symlink_loop", "outside_root", "generated"
 
 
-@dataclass(frozen=True)
-class _Rules:
-    """The ignore specs in force in one directory, deepest last."""
-
-    specs: tuple[tuple[str, GitIgnoreSpec], ...]  # (directory prefix "a/b/" or "", spec)
-
-    def ignored(self, rel: str) -> bool:
-        # Deeper ignore files override shallower ones: the deepest spec with an opinion wins.
-        for prefix, spec in reversed(self.specs):
-            result = spec.check_file(rel[len(prefix) :])
-            if result.include is not None:
-                return result.include
-        return False
-
-
 def is_binary(data: bytes) -> bool:
     """True when the first 8 KiB hold a NUL byte (git's heuristic; UTF-16 counts as binary)."""
     return b"\0" in data[:SNIFF_BYTES]
@@ -132,16 +119,6 @@ def is_generated(name: str) -> bool:
     """Lockfiles, minified bundles and source maps: text, but not code anybody reads."""
     lower = name.lower()
     return name in LOCKFILES or lower.endswith(GENERATED_SUFFIXES) or lower.endswith(".map")
-
-
-def _load_spec(path: Path) -> GitIgnoreSpec | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return None
-    lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return GitIgnoreSpec.from_lines(lines) if lines else None
 
 
 def _is_vendoring(names: set[str], child: str, entries: dict[str, os.DirEntry[str]]) -> bool:
@@ -168,11 +145,8 @@ def walk(
         if on_skip is not None:
             on_skip(Skipped(rel, reason))
 
-    base_specs: list[tuple[str, GitIgnoreSpec]] = []
-    info_exclude = _load_spec(Path(root_real, ".git", "info", "exclude"))
-    if info_exclude is not None:
-        base_specs.append(("", info_exclude))
-    yield from _walk_dir(root_real, "", _Rules(tuple(base_specs)), (root_real,), options, exclude, include, skip)
+    rules = base_rules(Path(root_real), IGNORE_FILES)
+    yield from _walk_dir(root_real, "", rules, (root_real,), options, exclude, include, skip)
 
 
 def _inside(root_real: str, target: str) -> bool:
@@ -182,7 +156,7 @@ def _inside(root_real: str, target: str) -> bool:
 def _walk_dir(
     dir_path: str,
     prefix: str,
-    rules: _Rules,
+    rules: IgnoreRules,
     ancestors: tuple[str, ...],
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
@@ -199,14 +173,9 @@ def _walk_dir(
     names = set(entries)
     if prefix and "pyvenv.cfg" in names:  # a virtualenv, whatever its name
         return
-    specs = list(rules.specs)
-    for ignore_name in IGNORE_FILES:
-        if ignore_name in names:
-            spec = _load_spec(Path(dir_path, ignore_name))
-            if spec is not None:
-                specs.append((prefix, spec))
-    if len(specs) != len(rules.specs):
-        rules = _Rules(tuple(specs))
+    present = tuple(n for n in IGNORE_FILES if n in names)
+    if present:
+        rules = rules.with_files(Path(dir_path), prefix, present)
 
     # Sort so that the output is globally sorted: a directory "a" sorts as "a/".
     keyed: list[tuple[str, os.DirEntry[str], bool]] = []
@@ -223,7 +192,7 @@ def _walk_dir(
         if is_dir:
             if entry.name in SKIP_DIRS or (entry.name == "vendor" and _is_vendoring(names, entry.name, entries)):
                 continue
-            if rules.ignored(key_rel := prefix + key) or (exclude is not None and exclude.match_file(key_rel)):
+            if rules.ignored(rel, is_dir=True) or (exclude is not None and exclude.match_file(prefix + key)):
                 continue
             real = entry.path
             if entry.is_symlink():
@@ -246,7 +215,7 @@ def _walk_dir(
 def _check_file(
     entry: os.DirEntry[str],
     rel: str,
-    rules: _Rules,
+    rules: IgnoreRules,
     root_real: str,
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
