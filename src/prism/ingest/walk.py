@@ -38,6 +38,7 @@ from prism.ingest.languages import detect_language
 from prism.models import SourceFile
 
 SNIFF_BYTES = 8192
+NUL = b"\0"
 
 SKIP_DIRS = frozenset(
     {
@@ -108,6 +109,7 @@ class WalkOptions:
 class Skipped:
     path: str
     reason: str  # "too_large", "binary", "data", "unreadable", "symlink_loop", "outside_root", "generated"
+    detail: str = ""  # what tripped the rule, in words: "a NUL byte at offset 12", "2,400,000 bytes"
 
 
 def is_binary(data: bytes) -> bool:
@@ -141,9 +143,9 @@ def walk(
     exclude = GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
     include = GitIgnoreSpec.from_lines(options.include) if options.include else None
 
-    def skip(rel: str, reason: str) -> None:
+    def skip(rel: str, reason: str, detail: str = "") -> None:
         if on_skip is not None:
-            on_skip(Skipped(rel, reason))
+            on_skip(Skipped(rel, reason, detail))
 
     rules = base_rules(Path(root_real), IGNORE_FILES)
     yield from _walk_dir(root_real, "", rules, (root_real,), options, exclude, include, skip)
@@ -161,7 +163,7 @@ def _walk_dir(
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
     include: GitIgnoreSpec | None,
-    skip: Callable[[str, str], None],
+    skip: Callable[..., None],
 ) -> Iterator[SourceFile]:
     root_real = ancestors[0]
     try:
@@ -220,7 +222,7 @@ def _check_file(
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
     include: GitIgnoreSpec | None,
-    skip: Callable[[str, str], None],
+    skip: Callable[..., None],
 ) -> SourceFile | None:
     name = entry.name
     if name in IGNORE_FILES or rules.ignored(rel):
@@ -249,13 +251,14 @@ def _check_file(
         return None
     extension = os.path.splitext(name)[1].lower()
     if extension in BINARY_EXTENSIONS:
-        skip(rel, "binary")
+        skip(rel, "binary", f"a binary file extension ({extension})")
         return None
     if extension in DATA_EXTENSIONS and not options.include:
         skip(rel, "data")
         return None
     if st.st_size > options.max_file_bytes:
-        skip(rel, "too_large")
+        skip(rel, "too_large", f"{st.st_size:,} bytes, over the {options.max_file_bytes:,}-byte limit"
+                               " (PRISM_MAX_FILE_BYTES)")
         return None
     try:
         with open(entry.path, "rb") as handle:
@@ -263,10 +266,14 @@ def _check_file(
     except OSError:
         skip(rel, "unreadable")
         return None
+    language = detect_language(rel)
     if is_binary(head):
-        skip(rel, "binary")
+        where = f"a NUL byte at offset {head.index(NUL):,}"
+        if language is not None:  # a source file: most likely one stray byte, worth saying so
+            where += f" of this {language} file (remove it, or convert the file to UTF-8, to index it)"
+        skip(rel, "binary", where)
         return None
-    return SourceFile(path=rel, size=st.st_size, mtime=st.st_mtime, language=detect_language(rel))
+    return SourceFile(path=rel, size=st.st_size, mtime=st.st_mtime, language=language)
 
 
 def resolve_inside(root: Path, path: str) -> Path:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -67,17 +67,52 @@ def open_project(project: Path | None, index_dir: Path | None) -> Prism:
     return Prism(root, settings=settings, index_dir=index_dir)
 
 
-def show_progress(json_out: bool, quiet: bool) -> bool:
-    return not json_out and not quiet and err.is_terminal
+PROGRESS_LABELS = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
+PROGRESS_LINE_INTERVAL_S = 5.0
+
+
+def show_progress(json_out: bool, quiet: bool) -> str | None:
+    """"bar" on a terminal, "lines" elsewhere (CI, logs, MCP), None with --quiet."""
+    if quiet:
+        return None
+    if err.is_terminal:
+        return None if json_out else "bar"
+    return "lines"
+
+
+def progress_lines(write: Callable[[str], None], interval_s: float = PROGRESS_LINE_INTERVAL_S,
+                   clock: Callable[[], float] = time.monotonic) -> ProgressFn:
+    """Progress as plain lines: a phase's start, then every interval_s, and its end."""
+    last: dict[str, float] = {}
+    started: dict[str, float] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        now = clock()
+        first = phase not in started
+        if first:
+            started[phase] = now
+        if first or done >= total or now - last[phase] >= interval_s:
+            last[phase] = now
+            elapsed = now - started[phase]
+            rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
+            share = f" ({done / total:.0%})" if total else ""
+            write(f"{PROGRESS_LABELS.get(phase, phase)}: {done:,}/{total:,}{share}, "
+                  f"{elapsed:.0f}s{rate}")
+
+    return update
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
-    """A rich progress bar per phase (index, embed) on stderr, or nothing off a terminal."""
-    if not enabled:
+def progress_bar(mode: str | None) -> Iterator[ProgressFn | None]:
+    """A rich progress bar per phase (index, embed) on a terminal, plain lines every few
+    seconds elsewhere, or nothing."""
+    if mode is None:
         yield None
         return
-    labels = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
+    if mode == "lines":
+        yield progress_lines(lambda line: print(line, file=sys.stderr, flush=True))
+        return
+    labels = PROGRESS_LABELS
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("[cyan]{task.fields[rate]}"),
@@ -105,35 +140,64 @@ def index(
     project: ProjectOpt = None,
     index_dir: IndexDirOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Re-read and re-chunk every file.")] = False,
-    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Compute dense vectors too.")] = True,
-    include: Annotated[list[str] | None, typer.Option("--include", help="Only index files matching this glob (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = None,
+    embed: Annotated[bool | None, typer.Option("--embed/--no-embed", help="Compute dense vectors too (remembered; default: PRISM_EMBED).")] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only index files matching this glob (repeatable; remembered for later runs).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable; remembered for later runs).")] = None,
+    reset_filters: Annotated[bool, typer.Option("--reset-filters", help="Forget the remembered --include/--exclude globs: index the whole tree.")] = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Create or update the index of a project (incremental: unchanged files cost nothing)."""
     with reporting(json_out):
         prism = open_project(path or project, index_dir)
+        globs = {"include": tuple(include) if include else None, "exclude": tuple(exclude) if exclude else None}
+        if reset_filters:
+            globs = {k: v or () for k, v in globs.items()}
         with progress_bar(show_progress(json_out, quiet)) as progress:
-            report = prism.index(force=force, embed=embed, include=tuple(include or ()),
-                                 exclude=tuple(exclude or ()), progress=progress)
-        data: dict[str, Any] = {"project": str(prism.root), **report.to_dict(), "stats": prism.store.stats()}
+            report = prism.index(force=force, embed=embed, include=globs["include"], exclude=globs["exclude"],
+                                 progress=progress, remember=True)
+        data: dict[str, Any] = {"project": str(prism.root),
+                                **report.to_dict(), "stats": prism.store.stats()}
         if json_out:
             emit_json(data)
         elif not quiet:
             stats = prism.store.stats()
+            vectors = (f"{report.embedded} embedded" if prism.options().embed is not False
+                       else "no vectors (--no-embed)")
             err.print(
                 f"[green]Indexed[/] {prism.root}: {report.files_indexed} files updated, "
                 f"{report.files_unchanged} unchanged, {report.files_deleted} deleted, "
-                f"{report.chunks_written} chunks written, {report.embedded} embedded "
+                f"{report.chunks_written} chunks written, {vectors} "
                 f"in {report.seconds:.1f}s (index: {stats['files']} files, {stats['chunks']} chunks, "
                 f"{stats['tokens']:,} tokens).", highlight=False)
+            counts = report.to_dict()["skipped"]
+            if isinstance(counts, dict) and counts:
+                listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                err.print(f"Skipped {len(report.skipped)} files ({listed}); `prism status --skipped` "
+                          "lists them with reasons.", highlight=False)
             for warning in report.warnings[:5]:
                 err.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+def describe_vectors(data: dict[str, Any]) -> str:
+    """The status line about dense vectors: what is true, and what to do if anything."""
+    if data["vectors"] == "off":
+        return "vectors not computed (--no-embed; `prism index --embed` computes them)"
+    model = data["embedding_model"]
+    if not model:
+        return f"vectors not computed yet ({data['chunks']:,} chunks; `prism index` computes them)"
+    pending = data["pending_embeddings"]
+    left = f"{pending:,} chunks still without a vector" if pending else "every chunk embedded"
+    return f"{model} ({data['embedding_dim']} dims; {left})"
+
+
 @app.command()
-def status(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False) -> None:
+def status(
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    skipped: Annotated[bool, typer.Option("--skipped", help="List the files the last index skipped, with reasons.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Show what the index holds and how many files changed on disk since it was built."""
     with reporting(json_out):
         prism = open_project(project, index_dir)
@@ -141,14 +205,30 @@ def status(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: 
         if json_out:
             emit_json(data)
             return
+        if skipped:
+            files = data["skipped_files"]
+            assert isinstance(files, list)
+            if not files:
+                err.print("The last index skipped no files.")
+            for item in files:
+                out.print(f"{item['path']}  [yellow]{item['reason']}[/]  {item['detail']}", highlight=False)
+            return
         table = Table(show_header=False, box=None)
         last = data.get("last_indexed")
+        others = ", ".join(f"{k} {v}" for k, v in list(dict(data["other_extensions"]).items())[:5])  # type: ignore[call-overload]
+        languages = ", ".join(f"{k} {v}" for k, v in dict(data["languages"]).items())  # type: ignore[call-overload]
+        options = dict(data["options"])  # type: ignore[call-overload]
+        globs = "; ".join(f"--{k} {' '.join(options[k])}" for k in ("include", "exclude") if options[k])
+        counts = dict(data["skipped"])  # type: ignore[call-overload]
         rows = [
             ("project", data["project"]),
             ("files", f"{data['files']:,}"), ("chunks", f"{data['chunks']:,}"),
             ("tokens", f"{data['tokens']:,}"),
-            ("languages", ", ".join(f"{k} {v}" for k, v in dict(data["languages"]).items())),  # type: ignore[call-overload]
-            ("model", f"{data['embedding_model']} ({data['pending_embeddings']} chunks waiting)"),
+            ("languages", languages + (f" (other: {others})" if others else "")),
+            ("vectors", describe_vectors(data)),
+            ("filters", f"{globs} (`prism index --reset-filters` clears them)" if globs else "none: the whole tree"),
+            ("skipped", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " (--skipped lists them)"
+             if counts else "none"),
             ("last indexed", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if isinstance(last, float) else "never"),
             ("changed on disk", ", ".join(f"{k} {v}" for k, v in dict(data["changed_on_disk"]).items())),  # type: ignore[call-overload]
             ("index", data["index_dir"]),
