@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from prism.errors import NotFoundError, PathError
+from prism.errors import InputError, NotFoundError, PathError
 from prism.models import StoredChunk
 from prism.pack.select import handle_of, symbol_of
 
 _RANGE = re.compile(r"^(?P<path>[^:]+):L?(?P<start>\d+)(?:-L?(?P<end>\d+))?$")
+_RANGE_LIKE = re.compile(r"^(?P<path>[^:]+):L?(?P<start>-?\d+)(?:-L?(?P<end>-?\d+))?$")
 _HANDLE = re.compile(r"^#?[0-9a-f]{6,64}$")
 
 
@@ -81,10 +82,22 @@ def _range(store: ChunkSource, root: Path, path: str, start: int, end: int) -> S
     return ShownCode(rel, start, end, symbol, "", "\n".join(lines[start - 1:end]))
 
 
+def _check_range(text: str) -> None:
+    """A path:start-end range must run forwards from line 1: anything else is a clear error."""
+    shaped = _RANGE_LIKE.match(text)
+    if shaped is None:
+        return
+    start, end = int(shaped.group("start")), int(shaped.group("end") or shaped.group("start"))
+    if start < 1 or end < start:
+        raise InputError(f"{text!r} is not a line range: lines count from 1 and run start-end, "
+                         "start first.", hint=f"Use e.g. {shaped.group('path')}:10-40.", value=text)
+
+
 def find_chunks(target: str, store: ChunkSource, by_hash: Callable[[str], list[int]],
                 root: Path) -> list[ShownCode]:
     """Everything `target` names; raises NotFoundError when it names nothing."""
     text = target.strip()
+    _check_range(text)
     match = _RANGE.match(text)
     if match:
         start = int(match.group("start"))

@@ -134,6 +134,23 @@ def progress_bar(mode: str | None) -> Iterator[ProgressFn | None]:
 # -- commands ------------------------------------------------------------------------------
 
 
+def print_version(value: bool) -> None:
+    if value:
+        from prism import __version__
+
+        out.print(f"prism {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an internal error (or set PRISM_DEBUG=1); works before or after the command.")] = False,
+) -> None:
+    """PRISM: index a codebase and give AI assistants the code a task needs, within an exact token budget."""
+    # --debug is read by main() before typer runs; it is declared here so that --help shows it.
+
+
 @app.command()
 def index(
     path: Annotated[Path | None, typer.Argument(help="Project folder (default: current project).")] = None,
@@ -318,7 +335,7 @@ def search(
     index_dir: IndexDirOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="How many results (1-100).")] = 10,
     files: Annotated[bool, typer.Option("--files", help="One result per file, best first.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Show each ranking feature's share of the score.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show each ranking feature's share of the score, in percent (they add up to 100; --json gives the raw contributions).")] = False,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language (repeatable).")] = None,
     path: Annotated[str | None, typer.Option("--path", help="Only paths under this prefix or matching this glob.")] = None,
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this chunk kind: function, method, class, module, section, window (repeatable).")] = None,
@@ -336,6 +353,12 @@ def search(
         if bad:
             raise InputError(f"Unknown --kind {bad[0]!r}.", hint=f"Use one of: {', '.join(CHUNK_KINDS)}.",
                              value=bad[0])
+        from prism.ingest.languages import known_languages
+
+        unknown = [name for name in lang or () if name not in known_languages()]
+        if unknown:
+            raise InputError(f"Unknown --lang {unknown[0]!r}.",
+                             hint=f"Use one of: {', '.join(known_languages())}.", value=unknown[0])
         filters = SearchFilters(languages=tuple(lang or ()), path=path, kinds=tuple(kind or ()),  # type: ignore[arg-type]
                                 since=parse_since(since), min_score=min_score)
         prism = open_project(project, index_dir)
@@ -350,12 +373,12 @@ def search(
         for rank, hit in enumerate(response.hits, 1):
             c = hit.chunk.chunk
             stale = " [red](changed on disk)[/]" if hit.stale else ""
-            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name and not files else ""
-            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {c.path}:{c.start_line}-{c.end_line}{symbol}{stale}",
-                      highlight=False)
+            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name else ""
+            where = (f"{c.path}  [dim]best match L{c.start_line}-{c.end_line}[/]" if files
+                     else f"{c.path}:{c.start_line}-{c.end_line}")
+            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {where}{symbol}{stale}", highlight=False)
             if explain:
-                parts = ", ".join(f"{k} {v * 1000:.1f}" for k, v in sorted(hit.explain.items(), key=lambda kv: -kv[1]))
-                out.print(f"    [dim]{parts}[/]", highlight=False)
+                out.print(f"    [dim]{explain_shares(hit.explain)}[/]", highlight=False)
             if not files:
                 from rich.markup import escape
 
@@ -365,8 +388,18 @@ def search(
                           highlight=False)
 
 
+def explain_shares(parts: dict[str, float]) -> str:
+    """Each ranking feature's share of the raw score, in percent (the shares add up to 100 %)."""
+    total = sum(parts.values())
+    if not total:
+        return "no ranking features contributed"
+    ordered = sorted(parts.items(), key=lambda kv: -kv[1])
+    return "shares of the score: " + ", ".join(f"{k} {v / total:.0%}" for k, v in ordered)
+
+
 # -- prism mcp -------------------------------------------------------------------------------
 
+MCP_HTTP_PORT = 8766  # one more than `prism serve`'s 8765, so that both can run side by side
 mcp_app = typer.Typer(help="Serve PRISM to Claude Code and other MCP clients.", no_args_is_help=False)
 app.add_typer(mcp_app, name="mcp")
 
@@ -377,7 +410,7 @@ def mcp(
     project: Annotated[list[Path] | None, typer.Option("--project", "-p", help="Serve this project (repeatable; default: the client's roots, else the current project).")] = None,
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
     host: Annotated[str, typer.Option("--host", help="HTTP bind address; anything but loopback requires a bearer token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8765,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port (`prism serve` defaults to 8765).")] = MCP_HTTP_PORT,
     token: Annotated[str | None, typer.Option("--token", envvar="PRISM_MCP_TOKEN", help="Bearer token HTTP clients must send (generated for a non-loopback --host).")] = None,
     watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Re-index files as they change.")] = True,
 ) -> None:
@@ -403,32 +436,37 @@ def mcp(
 @mcp_app.command("install")
 def mcp_install(
     scope: Annotated[str, typer.Option("--scope", help="user (every project you open), project (.mcp.json, shared via git) or local.")] = "user",
-    write: Annotated[bool, typer.Option("--write", help="Also write the server into PROJECT/.mcp.json.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Also write the server into PROJECT/.mcp.json (as `prism mcp`, found on PATH).")] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line (and write .mcp.json)."""
+    """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line, or write .mcp.json."""
     from prism.errors import InputError
-    from prism.serve.mcp_install import claude_add_line, mcp_json_entry, prism_command, write_mcp_json
+    from prism.serve.mcp_install import SHARED_COMMAND, claude_add_line, mcp_json_entry, prism_command, write_mcp_json
 
     with reporting(json_out):
         if scope not in ("user", "project", "local"):
             raise InputError(f"Unknown --scope {scope!r}.", hint="Use user, project or local.", value=scope)
-        command = prism_command()
-        line = claude_add_line(scope, command)  # type: ignore[arg-type]
+        # --scope project *is* .mcp.json (what `claude mcp add --scope project` writes): write it
+        # with a command teammates can run, and print no add line that would write it again.
+        line = None if scope == "project" else claude_add_line(scope, prism_command())  # type: ignore[arg-type]
         written = None
         if write or scope == "project":
             root = project.resolve() if project is not None else find_project_root(Path.cwd(), Settings())
-            written = write_mcp_json(root, command)
+            written = write_mcp_json(root, SHARED_COMMAND)
         if json_out:
             emit_json({"command": line, "mcp_json": str(written) if written else None,
-                       "entry": mcp_json_entry(command)})
+                       "entry": mcp_json_entry(SHARED_COMMAND if written else prism_command())})
             return
-        out.print(line, highlight=False, markup=False)
-        err.print("Run the line above once; Claude Code then starts PRISM in every project you open "
-                  "and PRISM indexes each one in the background.", highlight=False)
+        if line is not None:
+            out.print(line, highlight=False, markup=False)
+            reach = "every project you open" if scope == "user" else "this project, for you only"
+            err.print(f"Run the line above once; Claude Code then starts PRISM in {reach} "
+                      "and PRISM indexes each one in the background.", highlight=False)
         if written:
-            err.print(f"Wrote the prism server into {written}.", highlight=False)
+            err.print(f"Wrote the prism server into {written} as `prism mcp`: commit it to share it. "
+                      "Each teammate needs `prism` on their PATH (e.g. `pipx install` this repository) "
+                      "and approves the project server once when Claude Code asks.", highlight=False)
 
 
 # -- prism context / show / stats ------------------------------------------------------------
