@@ -57,17 +57,20 @@ _INDEX_REPORT = [
     ("skipped", "object", "reason → number of files skipped for it"),
     ("skipped_files", "array", "the first 200 skipped files"),
     ("skipped_files[].path", "string", "relative path"),
-    ("skipped_files[].reason", "string", "too_large, binary, data, generated, unreadable, symlink_loop or outside_root"),
+    ("skipped_files[].reason", "string",
+     "too_large, binary, data, generated, unreadable, symlink_loop or outside_root"),
     ("skipped_files[].detail", "string", "what tripped the rule, e.g. `a NUL byte at offset 6`"),
     ("warnings", "array", "up to 50 messages (parse fallbacks, binary source files)"),
 ]
 JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
     "index": [("project", "string", "absolute project folder"), *_INDEX_REPORT,
-              ("stats", "object", "the index after the run: files, chunks, tokens, languages, last_indexed, partial_files")],
+              ("stats", "object",
+               "the index after the run: files, chunks, tokens, languages, last_indexed, partial_files")],
     "status": [
         ("project", "string", "absolute project folder"), ("index_dir", "string", "where the index lives"),
         ("files", "int", "files in the index"), ("chunks", "int", "chunks in the index"),
-        ("tokens", "int", "tokens in all chunks"), ("languages", "object", "language → files; files without one count as `other`; the counts add up to `files`"),
+        ("tokens", "int", "tokens in all chunks"),
+        ("languages", "object", "language → files; files without one count as `other`; they add up to `files`"),
         ("other_extensions", "object", "extension → files, for the `other` files"),
         ("last_indexed", "number|null", "unix time of the last `prism index` run"),
         ("partial_files", "int", "files whose chunks were cut short"),

@@ -26,7 +26,8 @@ def repo(tmp_path: Path) -> Path:
         "def add(a, b):\n    \"\"\"Add two numbers.\"\"\"\n    return a + b\n\n\n"
         "class Calculator:\n    def total(self, xs):\n        return sum(xs)\n")
     (root / "tests").mkdir()
-    (root / "tests" / "test_calc.py").write_text("from src.calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    (root / "tests" / "test_calc.py").write_text(
+        "from src.calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n")
     (root / "locale").mkdir()
     (root / "locale" / "django.po").write_text('msgid "hello"\nmsgstr "bonjour"\n')
     (root / "locale" / "fr.po").write_text('msgid "bye"\nmsgstr "au revoir"\n')
@@ -227,3 +228,11 @@ def test_markdown_omitted_section_lists_real_handles(repo: Path) -> None:
     handle = section.split(" #", 1)[1].split(" ", 1)[0]
     _, shown, _ = invoke("show", handle, "--project", str(repo))
     assert shown.strip()
+
+
+def test_readme_python_snippet_runs(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(snippet.replace("path/to/repo", str(repo)), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "src/calc.py:" in printed and "tokens:" in printed

@@ -120,7 +120,8 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
     chunks = ordered(chunks)
     if frame.fmt == "json":
         doc: dict[str, object] = {
-            "schema_version": PACK_SCHEMA_VERSION, "budget": frame.budget, "tokens": tokens, "tokenizer": frame.tokenizer,
+            "schema_version": PACK_SCHEMA_VERSION,
+            "budget": frame.budget, "tokens": tokens, "tokenizer": frame.tokenizer,
             "intent": frame.intent, "chunks": [c.to_dict() for c in chunks],
             "omitted": [o.to_dict() for o in omitted], "omitted_total": omitted_total,
             "savings": savings,
