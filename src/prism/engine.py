@@ -7,8 +7,8 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,13 +63,6 @@ class ProjectOptions:
                        embed if isinstance(embed, bool) else None)
         except (ValueError, TypeError, AttributeError):
             return cls()  # unreadable options: index as if none were stored
-
-
-def _count_reasons(reasons: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for reason in reasons:
-        counts[reason] = counts.get(reason, 0) + 1
-    return counts
 
 
 def find_project_root(start: Path, settings: Settings) -> Path:
@@ -420,7 +413,7 @@ class Prism:
             "pending_embeddings": store.count_pending_embeddings(model) if model else stats["chunks"],
             "vectors": "off" if options.embed is False else ("on" if model else "not computed"),
             "options": options.to_dict(),
-            "skipped": _count_reasons(r for _, r, _ in skipped),
+            "skipped": dict(Counter(r for _, r, _ in skipped)),
             "skipped_files": [{"path": p, "reason": r, "detail": d} for p, r, d in skipped],
             "changed_on_disk": {k: len(v) for k, v in changes.items()},
             "stale_files": sum(len(v) for v in changes.values()),

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.progress import (
@@ -71,7 +71,10 @@ PROGRESS_LABELS = {"index": "Indexing files", "embed": "Embedding chunks", "scan
 PROGRESS_LINE_INTERVAL_S = 5.0
 
 
-def show_progress(json_out: bool, quiet: bool) -> str | None:
+ProgressMode = Literal["bar", "lines"] | None
+
+
+def show_progress(json_out: bool, quiet: bool) -> ProgressMode:
     """"bar" on a terminal, "lines" elsewhere (CI, logs, MCP), None with --quiet."""
     if quiet:
         return None
@@ -103,7 +106,7 @@ def progress_lines(write: Callable[[str], None], interval_s: float = PROGRESS_LI
 
 
 @contextmanager
-def progress_bar(mode: str | None) -> Iterator[ProgressFn | None]:
+def progress_bar(mode: ProgressMode) -> Iterator[ProgressFn | None]:
     """A rich progress bar per phase (index, embed) on a terminal, plain lines every few
     seconds elsewhere, or nothing."""
     if mode is None:
