@@ -17,7 +17,13 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+JSON_SCHEMA_VERSION = 1  # of every --json document; docs/cli.md describes each shape
+
+
 def emit_json(data: object) -> None:
+    """One JSON document on stdout; an object gets ``schema_version`` first."""
+    if isinstance(data, dict) and "schema_version" not in data:
+        data = {"schema_version": JSON_SCHEMA_VERSION, **data}
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
