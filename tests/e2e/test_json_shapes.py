@@ -111,8 +111,11 @@ def test_documented_shapes_match_the_real_output(repo: Path, prism_home: Path) -
     check(created, shapes["keys create"])
     key_id = str(created["key"]["key_id"])  # type: ignore[index]
     check(run("keys", "list"), shapes["keys list"])
+    check(run("keys", "edit", key_id, "--description", "for CI"), shapes["keys edit"])
+    check(run("keys", "revoke-token", "some-jti"), shapes["keys revoke-token"])
     check(run("keys", "rotate", key_id), shapes["keys rotate"])
     check(run("keys", "revoke", key_id), shapes["keys revoke"])
+    check(run("audit"), shapes["audit"])
     check(run("show", "no_such_symbol_anywhere", *project), shapes["error"])
     check(run("forget", *project), shapes["forget"])
 
