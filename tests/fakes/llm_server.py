@@ -75,7 +75,7 @@ class FakeProviders:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
@@ -124,7 +124,8 @@ class FakeProviders:
                                 {"Retry-After": retry_after} if retry_after else None)
                     return
                 if not self._authorised(kind):
-                    self._error(kind, 401, f"Invalid API key: {(self.headers.get('x-api-key') or self.headers.get('Authorization') or '')}")
+                    given = self.headers.get("x-api-key") or self.headers.get("Authorization") or ""
+                    self._error(kind, 401, f"Invalid API key: {given}")  # echoes it, as some providers do
                     return
                 model = body.get("model") or self.path.rsplit("/ai/run/", 1)[-1]
                 if model == "missing":
