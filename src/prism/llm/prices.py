@@ -22,7 +22,7 @@ from prism.llm.settings import LLMSettings, split_model
 class Price:
     input_usd_per_mtok: float | None  # None: unknown (cost reported as unknown)
     output_usd_per_mtok: float | None
-    context_tokens: int = 8192
+    context_tokens: int = 0  # 0: unknown
     tier: int = 1
     local: bool = False
 
@@ -52,7 +52,7 @@ def _entry(spec: str, raw: object) -> Price:
         return Price(
             input_usd_per_mtok=None if raw.get("input_usd_per_mtok") is None else float(raw["input_usd_per_mtok"]),
             output_usd_per_mtok=None if raw.get("output_usd_per_mtok") is None else float(raw["output_usd_per_mtok"]),
-            context_tokens=int(raw.get("context_tokens", 8192)), tier=int(raw.get("tier", 1)),
+            context_tokens=int(raw.get("context_tokens", 0)), tier=int(raw.get("tier", 1)),
             local=bool(raw.get("local", False)))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"The price of {spec} in PRISM_PRICES_FILE has a value that is not a number.",
@@ -86,5 +86,5 @@ def price_for(spec: str, table: dict[str, Price], settings: LLMSettings) -> Pric
         return table[f"{provider}:*"]
     host = urllib.parse.urlsplit(settings.openai_base_url).hostname or ""
     if provider == "openai" and not host.endswith("openai.com"):
-        return Price(0.0, 0.0, 8_192, 1, local=True)
+        return Price(0.0, 0.0, 0, 1, local=True)
     return Price(None, None)

@@ -50,7 +50,7 @@ def tier_needed(intent: str, pack_tokens: int) -> int:
 def _refusal(spec: str, price: Price, need: int, estimate: float | None, spent: Spent,
              budget: DailyBudget | None) -> str | None:
     """Why `spec` cannot take this call, or None when it can."""
-    if price.context_tokens < need:
+    if price.context_tokens and price.context_tokens < need:  # 0: unknown, the provider will say
         return f"context window {price.context_tokens:,} < {need:,} tokens"
     if budget is not None and budget.tokens is not None and spent.tokens + need > budget.tokens:
         return f"daily token budget spent ({spent.tokens:,} of {budget.tokens:,}; this call needs up to {need:,})"
@@ -64,10 +64,13 @@ def _refusal(spec: str, price: Price, need: int, estimate: float | None, spent: 
 
 def choose_model(intent: str, prompt_tokens: int, answer_tokens: int, candidates: Sequence[tuple[str, Price]],
                  spent: Mapping[str, Spent], budgets: Mapping[str, DailyBudget], *,
-                 allow_fallback: bool = True) -> Decision:
-    """Pick one of `candidates` (`provider:model`, price) for a call of prompt + answer tokens."""
+                 allow_fallback: bool = True, required_tier: int | None = None) -> Decision:
+    """Pick one of `candidates` (`provider:model`, price) for a call of prompt + answer tokens.
+
+    required_tier overrides the tier the intent and size call for (1 for a model the user named).
+    """
     need = prompt_tokens + answer_tokens
-    tier = tier_needed(intent, prompt_tokens)
+    tier = tier_needed(intent, prompt_tokens) if required_tier is None else required_tier
     fits: list[tuple[str, Price, float | None]] = []
     reasons: list[str] = []
     for spec, price in candidates:
