@@ -34,7 +34,7 @@ def test_bare_and_prism_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_invalid_value_is_a_config_error_without_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRISM_LLM_BUDGETS", '{"anthropic": {"tokens": -5}}')
-    with pytest.raises(ConfigError, match="PRISM_LLM_BUDGETS.anthropic.tokens") as caught:
+    with pytest.raises(ConfigError, match=r"PRISM_LLM_BUDGETS\.anthropic\.tokens") as caught:
         load_llm_settings()
     assert "-5" not in str(caught.value)
 
