@@ -11,8 +11,10 @@ from typing import Any
 
 import typer.main
 from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from prism.config import Settings
+from prism.llm.settings import LLMSettings
 from prism.serve.cli import app
 from prism.serve.http.settings import ServerSettings
 
@@ -62,13 +64,24 @@ def settings_reference() -> str:
               "Generated from `prism.serve.http.settings.ServerSettings`. Where two names are shown, the",
               "second is the original PRISM's name and is read too.", "",
               "| variable | default | meaning |", "|---|---|---|"]
-    for field in ServerSettings.model_fields.values():
+    lines += _aliased_rows(ServerSettings)
+    lines += ["", "## Model providers (`prism ask`, remote embedders)", "",
+              "Generated from `prism.llm.settings.LLMSettings`. Where two names are shown, the second is the",
+              "name the provider's own tools read and is read too. Keys are never printed or logged.", "",
+              "| variable | default | meaning |", "|---|---|---|"]
+    lines += _aliased_rows(LLMSettings)
+    return "\n".join(lines) + "\n"
+
+
+def _aliased_rows(settings: type[BaseSettings]) -> list[str]:
+    rows = []
+    for field in settings.model_fields.values():
         alias = field.validation_alias
         names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
         default = field.get_default(call_default_factory=True, validated_data={})
         variables = ", ".join(f"`{n}`" for n in names)
-        lines.append(f"| {variables} | `{default}` | {field.description or ''} |")
-    return "\n".join(lines) + "\n"
+        rows.append(f"| {variables} | `{default}` | {field.description or ''} |")
+    return rows
 
 
 def main() -> int:

@@ -87,12 +87,15 @@ class LLMSettings(BaseSettings):
     router_models: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("ROUTER_MODELS", bare=False),
         description="Candidates for DEFAULT_MODEL=auto, comma-separated `provider:model` (default: the price "
-                    "table's models of every provider that has a key, and Ollama's when OLLAMA_HOST is set).",
+                    "table's models of every provider that has a key). List Ollama models here to let the "
+                    "router prefer them.",
     )
     embed_concurrency: int = Field(4, ge=1, le=64, validation_alias=_env("EMBED_CONCURRENCY", bare=False),
-                                   description="Embedding requests in flight at once to a remote embedder.")
-    embed_request_batch: int = Field(32, ge=1, le=2048, validation_alias=_env("EMBED_REQUEST_BATCH", bare=False),
-                                     description="Texts per request to a remote embedder.")
+                                   description="Requests in flight at once to a remote embedder (each indexing "
+                                               "batch of PRISM_EMBED_BATCH chunks is split into requests).")
+    embed_request_batch: int = Field(8, ge=1, le=2048, validation_alias=_env("EMBED_REQUEST_BATCH", bare=False),
+                                     description="Texts per request to a remote embedder; for a GPU server raise it "
+                                                 "and PRISM_EMBED_BATCH together (e.g. 64 and 256).")
 
     @field_validator("router_models", mode="before")
     @classmethod
