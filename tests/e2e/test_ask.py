@@ -77,7 +77,7 @@ def test_ask_streams_to_stdout_and_flags_on_stderr(shop: Path, fake: FakeProvide
     assert result.exit_code == 0, result.output
     assert result.stdout == fake.answer + "\n"
     assert "Not in the pack: shop/nowhere.py:90-99" in result.stderr
-    assert "chose anthropic:claude-haiku-4-5" in result.stderr and "1/2 citations in the pack" in result.stderr
+    assert "anthropic:claude-haiku-4-5 was named" in result.stderr and "1/2 citations in the pack" in result.stderr
     assert fake.requests[-1]["path"] == "/v1/messages"
 
 
@@ -105,7 +105,8 @@ def test_auto_prefers_the_free_local_model_and_falls_back_when_spent(shop: Path,
     monkeypatch.setenv("PRISM_PRICES_FILE", str(shop / "prices.json"))
     (shop / "prices.json").write_text(json.dumps({"openai:local-coder": {
         "input_usd_per_mtok": 0, "output_usd_per_mtok": 0, "context_tokens": 32000, "tier": 2, "local": True}}))
-    assert ask_json(shop)["model"] == "openai:local-coder"
+    first = ask_json(shop)
+    assert first["model"] == "openai:local-coder" and first["routing"]["named"] is False  # type: ignore[index]
     monkeypatch.setenv("PRISM_LLM_BUDGETS", json.dumps({"openai": {"tokens": 10}}))
     data = ask_json(shop)
     assert data["model"] == "anthropic:claude-haiku-4-5"

@@ -9,6 +9,7 @@ its chunks come from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,8 @@ class Answer:
             "whole_files_tokens": self.whole_files_tokens, "tokens_saved": self.tokens_saved,
             "citations": [c.to_dict() for c in self.citations],
             "unsupported_citations": [str(c) for c in self.unsupported],
-            "routing": {"tier_needed": self.decision.tier_needed, "need_tokens": self.decision.need_tokens,
+            "routing": {"named": self.decision.named, "tier_needed": self.decision.tier_needed,
+                        "need_tokens": self.decision.need_tokens,
                         "fallback": self.decision.fallback, "reasons": list(self.decision.reasons)},
         }
 
@@ -92,8 +94,11 @@ def choose(settings: LLMSettings, ledger: UsageLedger, intent: str, prompt_token
     spec = (model or settings.default_model).strip()
     candidates = router_candidates(settings, table) if spec == "auto" else [(spec, price_for(spec, table, settings))]
     spent = {provider: ledger.spent_today(provider) for provider in {split_model(s)[0] for s, _ in candidates}}
-    return choose_model(intent, prompt_tokens, settings.answer_tokens, candidates, spent, settings.llm_budgets,
-                        required_tier=None if spec == "auto" else 1)
+    if spec == "auto":
+        return choose_model(intent, prompt_tokens, settings.answer_tokens, candidates, spent, settings.llm_budgets)
+    decision = choose_model(intent, prompt_tokens, settings.answer_tokens, candidates, spent, settings.llm_budgets,
+                            required_tier=1)
+    return dataclasses.replace(decision, named=True)
 
 
 def ask(prism: Prism, question: str, *, settings: LLMSettings, budget_tokens: int = 8000, model: str | None = None,

@@ -33,10 +33,14 @@ class Decision:
     estimated_usd: float | None
     fallback: bool
     reasons: tuple[str, ...]  # one line per candidate, in the order considered
+    named: bool = False  # the user named the model: only its window and budget were checked
 
     def explain(self) -> str:
-        head = (f"Task needs tier {self.tier_needed} and {self.need_tokens:,} tokens of context; chose {self.model}"
-                f"{' (fallback)' if self.fallback else ''}.")
+        if self.named:
+            head = f"{self.model} was named (--model or DEFAULT_MODEL); {self.need_tokens:,} tokens of context."
+        else:
+            head = (f"Task needs tier {self.tier_needed} and {self.need_tokens:,} tokens of context; chose "
+                    f"{self.model}{' (fallback)' if self.fallback else ''}.")
         return "\n".join([head, *(f"  {line}" for line in self.reasons)])
 
 

@@ -99,7 +99,7 @@ class Transport:
             if attempt < self.retries:
                 self._wait(attempt, None)
         raise ProviderUnavailableError(
-            f"{self.provider} at {request.url.scheme}://{request.url.netloc.decode()} {last} "
+            f"{self.provider} at {request.url.scheme}://{request.url.netloc.decode()}: {last} "
             f"({self.retries + 1} attempts).",
             hint="Check that the server runs and the base URL / host setting points at it.",
             value=request.url.host)

@@ -472,7 +472,8 @@ def ask(
             err.print(answer.decision.explain(), highlight=False)
         for citation in answer.unsupported:
             err.print(f"[yellow]Not in the pack:[/] {citation} (the model cites code it was not shown)", highlight=False)
-        cost = "unknown cost" if answer.cost_usd is None else f"${answer.cost_usd:.4f}"
+        cost = ("unknown cost" if answer.cost_usd is None else "free" if answer.cost_usd == 0
+                else f"${answer.cost_usd:.4f}")
         err.print(f"[dim]{answer.model}: {answer.prompt_tokens:,} prompt + {answer.completion_tokens:,} completion tokens"
                   f"{' (estimated)' if answer.usage_estimated else ''}, {cost}; {answer.tokens_saved:,} tokens saved "
                   f"vs whole files; {len(answer.citations) - len(answer.unsupported)}/{len(answer.citations)} "
