@@ -47,7 +47,14 @@ def test_each_provider_gets_its_own_request_shape(fake: FakeProviders, llm_setti
     assert anthropic["body"]["system"] == "Answer briefly."
     assert [m["role"] for m in anthropic["body"]["messages"]] == ["user"]
     assert by_path["/api/chat"]["body"]["options"]["num_predict"] == 64
+    assert by_path["/api/chat"]["body"]["options"]["num_ctx"] == 4096  # never below Ollama's larger default
     assert f"/client/v4/accounts/acct/ai/run/{MODEL}" in by_path
+
+
+def test_ollama_window_covers_a_long_prompt(fake: FakeProviders, llm_settings: LLMSettings) -> None:
+    prompt = [Message("user", "x" * 60_000)]  # a packed context of ~15-20 k tokens
+    list(make_provider("ollama", llm_settings).chat(MODEL, prompt, max_tokens=1024))
+    assert fake.requests[-1]["body"]["options"]["num_ctx"] == 21504  # 20,000 + 1,024, rounded up to 1,024
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

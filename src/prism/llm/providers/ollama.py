@@ -25,6 +25,14 @@ def ollama_url(host: str) -> str:
     return f"{parts.scheme}://{hostname}:{parts.port or default_port}{parts.path}"
 
 
+def context_window(messages: Sequence[Message], max_tokens: int) -> int:
+    """num_ctx for a request: Ollama silently drops the start of a prompt longer than its window
+    (default 2,048–4,096 tokens), which would cut the packed context; code runs ~3.5–4 characters
+    per token, so a third of the characters is a safe upper bound. Rounded up to 1,024."""
+    need = sum(len(m.content) for m in messages) // 3 + max_tokens
+    return max(4096, -(-need // 1024) * 1024)
+
+
 class OllamaProvider:
     name = "ollama"
 
@@ -37,7 +45,7 @@ class OllamaProvider:
 
     def chat(self, model: str, messages: Sequence[Message], *, max_tokens: int) -> ChatStream:
         body = {"model": model, "messages": [{"role": m.role, "content": m.content} for m in messages],
-                "stream": True, "options": {"num_predict": max_tokens}}
+                "stream": True, "options": {"num_predict": max_tokens, "num_ctx": context_window(messages, max_tokens)}}
         response = self.transport.send("POST", f"{self.base_url}/api/chat", json_body=body, stream=True,
                                        on_error=self._errors(model))
         usage = Usage()
