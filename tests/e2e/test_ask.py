@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ QUESTION = "How is the cart total computed with a discount code?"
 
 
 @pytest.fixture
-def fake() -> FakeProviders:  # type: ignore[misc]
+def fake() -> Iterator[FakeProviders]:
     with fake_providers() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 @pytest.fixture
