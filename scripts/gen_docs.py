@@ -11,8 +11,10 @@ from typing import Any
 
 import typer.main
 from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from prism.config import Settings
+from prism.llm.settings import LLMSettings
 from prism.serve.cli import app
 from prism.serve.http.settings import ServerSettings
 
@@ -158,6 +160,18 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
                ("jobs[].worker", "string|null?", "the worker that ran it"),
                ("jobs[].created_at", "number?", "unix time"), ("jobs[].started_at", "number|null?", "unix time"),
                ("jobs[].finished_at", "number|null?", "unix time")],
+    "ask": [("question", "string", "the question asked"), ("model", "string", "provider:model that answered"),
+            ("answer", "string", "the model's answer"), ("intent", "string", "the task's intent"),
+            ("usage", "object", "prompt_tokens, completion_tokens, estimated (true when the provider gave none)"),
+            ("cost_usd", "number|null", "from the price table (null when the model has no price)"),
+            ("pack_tokens", "int", "tokens of the packed context sent"),
+            ("whole_files_tokens", "int", "tokens of the whole files those chunks come from"),
+            ("tokens_saved", "int", "whole files minus the pack"),
+            ("citations", "array", "every path:start-end the answer cites"),
+            ("citations[].path", "string", "cited file"), ("citations[].start_line", "int", "first line"),
+            ("citations[].end_line", "int", "last line"), ("citations[].in_pack", "bool", "the range was in the pack"),
+            ("unsupported_citations", "array", "cited ranges that were not in the pack"),
+            ("routing", "object", "named, tier_needed, need_tokens, fallback, reasons: why this model")],
     "error": [("error", "object", "any command, on an error (exit 1 or 2)"),
               ("error.code", "string", "stable error code"), ("error.message", "string", "what failed"),
               ("error.details", "object", "hint (the next step) and value (the offending input), when known")],
@@ -205,13 +219,24 @@ def settings_reference() -> str:
               "Generated from `prism.serve.http.settings.ServerSettings`. Where two names are shown, the",
               "second is the original PRISM's name and is read too.", "",
               "| variable | default | meaning |", "|---|---|---|"]
-    for field in ServerSettings.model_fields.values():
+    lines += _aliased_rows(ServerSettings)
+    lines += ["", "## Model providers (`prism ask`, remote embedders)", "",
+              "Generated from `prism.llm.settings.LLMSettings`. Where two names are shown, the second is the",
+              "name the provider's own tools read and is read too. Keys are never printed or logged.", "",
+              "| variable | default | meaning |", "|---|---|---|"]
+    lines += _aliased_rows(LLMSettings)
+    return "\n".join(lines) + "\n"
+
+
+def _aliased_rows(settings: type[BaseSettings]) -> list[str]:
+    rows = []
+    for field in settings.model_fields.values():
         alias = field.validation_alias
         names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
         default = field.get_default(call_default_factory=True, validated_data={})
         variables = ", ".join(f"`{n}`" for n in names)
-        lines.append(f"| {variables} | `{default}` | {field.description or ''} |")
-    return "\n".join(lines) + "\n"
+        rows.append(f"| {variables} | `{default}` | {field.description or ''} |")
+    return rows
 
 
 def main() -> int:
