@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
 from prism.pack.tokens import Tokenizer, get_tokenizer
+from prism.private_files import private_dir
 
 if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --help` and MCP start stay fast
     from collections.abc import Sequence
@@ -250,7 +251,7 @@ class Prism:
     def _write_project_file(self) -> None:
         meta = self.index_dir / PROJECT_FILE
         if not meta.exists():
-            self.index_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.index_dir)
             meta.write_text(json.dumps({"root": str(self.root), "created_at": time.time()}),
                             encoding="utf-8")
 

@@ -29,6 +29,7 @@ from prism.ingest.chunk import CHUNKER_VERSION, chunk_file
 from prism.ingest.languages import detect_language
 from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
 from prism.models import SourceFile
+from prism.private_files import private_dir
 
 # Progress callback: (phase, done, total). Phases: "scan", "index", "embed".
 ProgressFn = Callable[[str, int, int], None]
@@ -76,7 +77,7 @@ def skipped_to_dict(item: Skipped) -> dict[str, str]:
 @contextmanager
 def index_lock(index_dir: Path) -> Iterator[None]:
     """Hold the project's writer lock; a second writer fails at once with a clear message."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(index_dir)
     lock = filelock.FileLock(str(index_dir / "index.lock"), timeout=0)
     try:
         lock.acquire()

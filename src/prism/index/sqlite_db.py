@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError, IndexLockedError, NotWritableError
+from prism.private_files import create_private_file
 
 Migration = tuple[int, str]  # (version, SQL script); version 1 is the first
 
@@ -176,7 +177,7 @@ def open_database(path: Path, migrations: Sequence[Migration], *, timeout_s: flo
         elif read_only:
             conn = connect_read_only(path)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(path)  # an index holds the project's code: owner only
             conn = connect_wal(path, timeout_s)
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys=ON")

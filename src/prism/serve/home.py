@@ -2,7 +2,7 @@
 
 It holds the key database, the development secret, uploaded code and its indexes. `prism serve`
 sets the umask PRIVATE_UMASK, so everything it creates (SQLite's -wal and -shm files, index
-folders, lock files) is private; the helpers here create the first files privately for every
+folders, lock files) is private; `prism.private_files` creates the first files privately for every
 other caller too (the `prism keys` CLI, an app mounted in-process), and `tighten` fixes what an
 older version left readable by others.
 """
@@ -15,35 +15,12 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from prism.private_files import DIR_MODE, FILE_MODE, create_private_file, private_dir
+
+__all__ = ["DIR_MODE", "FILE_MODE", "PRIVATE_UMASK", "create_private_file", "private_dir", "tighten"]
+
 log = logging.getLogger("prism.http")
 PRIVATE_UMASK = 0o077
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents as 0700 folders (existing ones are left as they are)."""
-    missing = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=DIR_MODE)
-        except FileExistsError:  # another worker made it first
-            continue
-        os.chmod(folder, DIR_MODE)  # mkdir's mode passes through the umask
-    return path
-
-
-def create_private_file(path: Path) -> Path:
-    """Create `path` empty with mode 0600 unless it exists (SQLite gives its -wal and -shm files
-    the mode of the database file, so a private database stays private)."""
-    private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
-    os.close(fd)
-    return path
 
 
 def tighten(folder: Path) -> int:
