@@ -4,13 +4,16 @@ Each test runs through the `backend` fixture, parametrised over the implementati
 is a way to open a store on one project's data, again and again (to see what survives a
 close, a forget or a restore). Scores are compared between calls on one backend, never to
 fixed numbers: BM25 and vector search differ in their units from engine to engine.
-A new backend is one more entry in BACKENDS: a function from a scratch folder to a Backend.
+A new backend is one more entry in BACKENDS: a function from a scratch folder and the test's
+request to a Backend. The PostgreSQL backend gives each test a project of its own in the shared
+session server (`postgres_url`), so tests never see each other's rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,16 +45,25 @@ class Backend:
         return store
 
 
-def sqlite_backend(folder: Path) -> Backend:
+def sqlite_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     return Backend("sqlite", lambda: SqliteStore(folder / "index" / "index.db"), [])
 
 
-BACKENDS = {"sqlite": sqlite_backend}
+def postgres_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
+    from prism.index.postgres import PostgresStore
+
+    url = str(request.getfixturevalue("postgres_url"))  # asked only here: SQLite runs need no server
+    project = f"contract-{uuid.uuid4().hex}"
+    return Backend("postgres", lambda: PostgresStore.connect(url, project, max_size=2), [])
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
+    "sqlite": sqlite_backend, "postgres": postgres_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    made = BACKENDS[request.param](tmp_path)
+    made = BACKENDS[request.param](tmp_path, request)
     yield made
     for store in made.opened:
         store.close()  # closing twice (after forget) is allowed
