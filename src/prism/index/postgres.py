@@ -34,7 +34,14 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from prism.errors import IndexCorruptError, IndexLockedError, InputError, PrismError
+from prism.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    IndexCorruptError,
+    IndexLockedError,
+    InputError,
+    PrismError,
+)
 from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -45,6 +52,8 @@ log = logging.getLogger("prism.usage")
 MIGRATION_LOCK = 0x5052_4953  # pg_advisory_xact_lock key while migrating ("PRIS")
 TS_WEIGHTS = "{0.1667,0.3333,0.5,1.0}"  # D body, C doc, B path, A symbol: FTS_WEIGHTS / 6
 EF_SEARCH = 200  # HNSW candidates per query (pgvector's default is 40)
+CONNECT_TIMEOUT_S = 5  # an unreachable server is reported in seconds, not after the pool's 30 s wait
+URL_HINT = "Set PRISM_DATABASE_URL to postgresql://user:password@host:5432/database (or unset it for SQLite)."
 
 MIGRATIONS: list[tuple[int, str]] = [(1, """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -139,9 +148,42 @@ def prism_errors(where: str) -> Iterator[None]:
         raise IndexLockedError(f"The index in {where} stayed locked by another writer ({exc}).",
                                hint="Run the command again.", value=where) from exc
     except psycopg.OperationalError as exc:
-        raise IndexCorruptError(f"The database {where} cannot be reached ({exc}).",
-                                hint="Check PRISM_DATABASE_URL and that PostgreSQL is running.",
-                                value=where) from exc
+        raise BackendUnavailableError(f"The database {where} cannot be reached ({exc}).",
+                                      hint="Check PRISM_DATABASE_URL and that PostgreSQL is running.",
+                                      value=where) from exc
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL URL"
+    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+
+
+def check_url(url: str) -> None:
+    """A postgresql:// URL that psycopg can parse, else a ConfigError naming the problem."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"The database URL must start with postgresql:// (got {url.split(':', 1)[0]!r}).",
+                          hint=URL_HINT)
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).strip().replace(url, "<the URL>")  # libpq quotes the URL, password and all
+        raise ConfigError(f"The database URL cannot be read: {reason}.", hint=URL_HINT) from exc
+
+
+def probe(url: str) -> None:
+    """Connect once, so that a wrong host, password or database fails now, with PostgreSQL's reason."""
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise BackendUnavailableError(f"PostgreSQL at {redacted(url)} cannot be reached: {reason}.",
+                                      hint="Check that the server runs and that PRISM_DATABASE_URL names its "
+                                           "host, port, user, password and database.",
+                                      value=redacted(url)) from exc
 
 
 def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str) -> None:
@@ -179,9 +221,15 @@ class PostgresStore:
 
     @classmethod
     def connect(cls, url: str, project: str, *, max_size: int = 8) -> PostgresStore:
-        """A store with a pool of its own (servers share one pool between projects instead)."""
+        """A store with a pool of its own (servers share one pool between projects instead).
+
+        A malformed URL is a ConfigError, a server that cannot be reached a BackendUnavailableError.
+        """
+        check_url(url)
+        probe(url)
         pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True}, name="postgresql")
+            url, min_size=1, max_size=max_size, open=True, timeout=30.0,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}, name=redacted(url))
         return cls(pool, project, owns_pool=True)
 
     # -- plumbing ----------------------------------------------------------------------------
