@@ -281,6 +281,23 @@ def by_name_of(store: Store, cid: int) -> str:
     return store.get_chunks([cid])[0].chunk.name
 
 
+def test_export_gives_back_what_was_written(store: Store) -> None:
+    files = sample()
+    warned = IndexedFile(FileRecord("bad.py", "0" * 64, 3, 5.5, "python", ("parse error at 1", "line 2")),
+                         (chunk("bad.py", "oops", "    pass"),), ("text-oops",))
+    store.write_files([*files, warned])
+    assert list(store.export_files()) == [*files, warned]  # the same records, chunks and order
+    vectors = [(f"text-{i}", unit([1.0, 1 / 3, float(i), 1e-7])) for i in range(5)]
+    store.put_embeddings(MODEL, vectors)
+    batches = list(store.export_embeddings(MODEL, batch=2))
+    assert [len(b) for b in batches] == [2, 2, 1]
+    exported = {h: v for batch in batches for h, v in batch}
+    assert exported.keys() == dict(vectors).keys()
+    for text_hash, vector in vectors:  # bit for bit: a migration must not move any vector
+        assert exported[text_hash].dtype == np.float32 and exported[text_hash].tobytes() == vector.tobytes()
+    assert list(store.export_embeddings("another-model")) == []
+
+
 def test_pending_put_drop_prune(store: Store) -> None:
     store.write_files(sample())
     assert store.count_pending_embeddings(MODEL) == 6

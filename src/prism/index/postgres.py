@@ -426,6 +426,31 @@ class PostgresStore:
             yield from rows
             last = rows[-1].id
 
+    def export_files(self) -> Iterator[IndexedFile]:
+        with self._read() as conn:
+            files = conn.execute("SELECT id, path, sha256, size, mtime, language, warnings FROM prism_files"
+                                 " WHERE project = %s ORDER BY id", (self.project,)).fetchall()
+        for fid, path, sha, size, mtime, language, warnings in files:
+            with self._read() as conn:
+                rows = conn.execute(f"SELECT {_CHUNK_COLUMNS}, c.text_hash FROM prism_chunks c JOIN prism_files f"
+                                    " ON f.id = c.file_id WHERE c.file_id = %s ORDER BY c.id", (fid,)).fetchall()
+            record = FileRecord(path, sha, int(size), float(mtime), language,
+                                tuple(warnings.split("\n")) if warnings else ())
+            yield IndexedFile(record, tuple(_row_to_chunk(r[:-1]).chunk for r in rows),
+                              tuple(str(r[-1]) for r in rows))
+
+    def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:
+        last = ""
+        while True:
+            with self._read() as conn:  # pgvector's text form round-trips float32 exactly
+                rows = conn.execute("SELECT text_hash, vector::text FROM prism_embeddings WHERE project = %s"
+                                    " AND model = %s AND text_hash > %s ORDER BY text_hash LIMIT %s",
+                                    (self.project, model, last, batch)).fetchall()
+            if not rows:
+                return
+            yield [(str(h), np.asarray(json.loads(v), dtype=np.float32)) for h, v in rows]
+            last = str(rows[-1][0])
+
     def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:
         clean = "".join(ch for ch in prefix.lower() if ch in "0123456789abcdef")
         if len(clean) < 6:
