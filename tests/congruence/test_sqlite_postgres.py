@@ -13,11 +13,11 @@ terms, column weights and counts), so almost everything is compared for equality
 - ranked lists — lexical, hybrid (the default), files mode, filtered, and find_symbol — equal as
   lists: with equal scores, ties fall back to insertion order on both (ids ascend as chunks are
   written, in the same order);
-- context packs: the same ranked hits (up to 100, checked equal) go in, yet packs differ a
-  little — which chunks are degraded to signatures and one chunk more or less at the budget's
-  edge (not yet traced: packing also reads the code graph and file sizes) — so the packed
-  chunks (path, lines) overlap by Jaccard ≥ PACK_OVERLAP (0.8; 0.80–1.0 measured) and both
-  fit the budget;
+- context packs: packing reads up to 100 hits, and past the top 10 the two stores' scores may
+  differ in the last bits (the same BM25 terms summed in another order), which can swap chunks
+  that tie exactly; a swap changes what is degraded and what fits at the budget's edge. Seen
+  once in several runs (a separate run gave identical packs), so the packed chunks (path, lines)
+  must overlap by Jaccard ≥ PACK_OVERLAP (0.8; 0.80–1.0 measured) and both fit the budget;
 - dense-only search: cosine similarities equal to 1e-5 (pgvector computes in float32, numpy
   sums float32 products differently) and the same top-10 *set* (two chunks within 1e-5 of each
   other may swap). HNSW is approximate in general; over a few hundred rows with ef_search 200
