@@ -10,7 +10,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     tokenizer: str = Field(
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."
     )
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL (with pgvector) for every project's index "
+                          "(`postgresql://user:password@host:5432/db`); unset: embedded SQLite under PRISM_HOME. "
+                          "`prism migrate` moves an index between the two.",
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def project_slug(root: Path) -> str:

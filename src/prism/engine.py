@@ -145,10 +145,11 @@ class Prism:
     >>> prism.index()
     >>> prism.search("where are tokens refreshed?")
 
-    Built from parts: by default an embedded SQLite store under the index folder, the
-    configured embedder (loaded on first use), a fresh result cache and the machine-wide
-    embedding cache. Pass `store`, `embedder`, `results` or `embedding_cache` to use others;
-    an injected store stays open until its owner closes it.
+    Built from parts: by default an embedded SQLite store under the index folder (or, with
+    PRISM_DATABASE_URL set, the project's rows in that PostgreSQL database, keyed by
+    `project_id`), the configured embedder (loaded on first use), a fresh result cache and
+    the machine-wide embedding cache. Pass `store`, `embedder`, `results` or `embedding_cache`
+    to use others; an injected store stays open until its owner closes it.
     """
 
     def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
@@ -181,17 +182,29 @@ class Prism:
     # -- plumbing --------------------------------------------------------------------------
 
     @property
+    def project_id(self) -> str:
+        """The project's stable name in a shared database: its index folder's name (`project_slug`)."""
+        return self.index_dir.name
+
+    @property
     def is_indexed(self) -> bool:
-        if self._injected_store is not None:  # the first sync records its chunker first of all
-            return self._injected_store.get_meta("chunker_version") is not None
+        if self._injected_store is not None or self.settings.database_url is not None:
+            # the first sync records its chunker first of all
+            return self.store.get_meta("chunker_version") is not None
         return (self.index_dir / INDEX_FILE).exists()
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            from prism.index.sqlite import SqliteStore
+            url = self.settings.database_url
+            if url is not None:
+                from prism.index.postgres import PostgresStore
 
-            self._store = SqliteStore(self.index_dir / INDEX_FILE)
+                self._store = PostgresStore.connect(url.get_secret_value(), self.project_id)
+            else:
+                from prism.index.sqlite import SqliteStore
+
+                self._store = SqliteStore(self.index_dir / INDEX_FILE)
         return self._store
 
     def require_index(self) -> Store:
@@ -271,18 +284,19 @@ class Prism:
         from prism.index.indexer import Indexer, index_lock
 
         with index_lock(self.index_dir):
+            store = self.store  # opened first: an unreachable database leaves no project behind
             self._write_project_file()
             stored = self.options()
             if remember:
                 stored = ProjectOptions(stored.include if include is None else include,
                                         stored.exclude if exclude is None else exclude,
                                         stored.embed if embed is None else embed)
-                self.store.set_meta({"options": json.dumps(stored.to_dict())})
+                store.set_meta({"options": json.dumps(stored.to_dict())})
             include = stored.include if include is None else include
             exclude = stored.exclude if exclude is None else exclude
             if embed is None:
                 embed = self.settings.embed if stored.embed is None else stored.embed
-            indexer = Indexer(self.root, self.store, self.settings, self.tokenizer.count)
+            indexer = Indexer(self.root, store, self.settings, self.tokenizer.count)
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
                                   order=order)
             if embed:
@@ -338,6 +352,9 @@ class Prism:
         with index_lock(self.index_dir):
             if injected is not None:
                 injected.forget()
+            elif self.settings.database_url is not None:  # the rows live in the database
+                self.store.forget()
+                self._store = None
             elif self._store is not None:  # an unopened index is deleted unread: it may be corrupt
                 self._store.forget()
                 self._store = None

@@ -10,7 +10,7 @@ PrismError
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
 ├── NotFoundError        handle/symbol/path/job not found           exit 1, HTTP 404
-└── BackendUnavailableError  a configured server (Redis) is unreachable  exit 1, HTTP 503
+└── BackendUnavailableError  a configured server (PostgreSQL, Redis) is unreachable  exit 1, HTTP 503
 """
 
 from __future__ import annotations

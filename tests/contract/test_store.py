@@ -4,13 +4,16 @@ Each test runs through the `backend` fixture, parametrised over the implementati
 is a way to open a store on one project's data, again and again (to see what survives a
 close, a forget or a restore). Scores are compared between calls on one backend, never to
 fixed numbers: BM25 and vector search differ in their units from engine to engine.
-A new backend is one more entry in BACKENDS: a function from a scratch folder to a Backend.
+A new backend is one more entry in BACKENDS: a function from a scratch folder and the test's
+request to a Backend. The PostgreSQL backend gives each test a project of its own in the shared
+session server (`postgres_url`), so tests never see each other's rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,16 +45,25 @@ class Backend:
         return store
 
 
-def sqlite_backend(folder: Path) -> Backend:
+def sqlite_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     return Backend("sqlite", lambda: SqliteStore(folder / "index" / "index.db"), [])
 
 
-BACKENDS = {"sqlite": sqlite_backend}
+def postgres_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
+    from prism.index.postgres import PostgresStore
+
+    url = str(request.getfixturevalue("postgres_url"))  # asked only here: SQLite runs need no server
+    project = f"contract-{uuid.uuid4().hex}"
+    return Backend("postgres", lambda: PostgresStore.connect(url, project, max_size=2), [])
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
+    "sqlite": sqlite_backend, "postgres": postgres_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    made = BACKENDS[request.param](tmp_path)
+    made = BACKENDS[request.param](tmp_path, request)
     yield made
     for store in made.opened:
         store.close()  # closing twice (after forget) is allowed
@@ -267,6 +279,23 @@ def embed_all(store: Store, vectors: dict[str, np.ndarray]) -> None:
 
 def by_name_of(store: Store, cid: int) -> str:
     return store.get_chunks([cid])[0].chunk.name
+
+
+def test_export_gives_back_what_was_written(store: Store) -> None:
+    files = sample()
+    warned = IndexedFile(FileRecord("bad.py", "0" * 64, 3, 5.5, "python", ("parse error at 1", "line 2")),
+                         (chunk("bad.py", "oops", "    pass"),), ("text-oops",))
+    store.write_files([*files, warned])
+    assert list(store.export_files()) == [*files, warned]  # the same records, chunks and order
+    vectors = [(f"text-{i}", unit([1.0, 1 / 3, float(i), 1e-7])) for i in range(5)]
+    store.put_embeddings(MODEL, vectors)
+    batches = list(store.export_embeddings(MODEL, batch=2))
+    assert [len(b) for b in batches] == [2, 2, 1]
+    exported = {h: v for batch in batches for h, v in batch}
+    assert exported.keys() == dict(vectors).keys()
+    for text_hash, vector in vectors:  # bit for bit: a migration must not move any vector
+        assert exported[text_hash].dtype == np.float32 and exported[text_hash].tobytes() == vector.tobytes()
+    assert list(store.export_embeddings("another-model")) == []
 
 
 def test_pending_put_drop_prune(store: Store) -> None:

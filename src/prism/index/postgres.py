@@ -6,8 +6,12 @@ A first implementation of the Store Protocol, shaped to pass `tests/contract/tes
   embedded store indexes) with the `simple` configuration, which keeps them as they are;
   path, symbol, doc and body are weights B, A, C, D. Document frequencies are kept exact in
   `prism_terms`, updated in the same transaction as the chunks.
-- Lexical score: Σ weight × IDF × ts_rank per term (BM25-like: ts_rank has no IDF of its own).
-  It ranks like BM25 but its numbers differ from the embedded store's.
+- Lexical score: FTS5's bm25() computed in SQL, so both stores give the same scores: per term,
+  f = Σ column weight × hits in that column (kept per chunk in `tf`, a JSON object: a tsvector
+  holds at most 256 positions per term and none past 16383, too few for minified files),
+  IDF = ln((N − n + 0.5) / (n + 0.5)) (1e-6 when not positive), and
+  IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)) with k1 = 1.2, b = 0.75, D the row's term count
+  (`length`) and avgdl the mean over the project (`prism_counts`). The tsvector only finds rows.
 - Vectors: one `vector` column of any dimension plus `dim`; an HNSW index per dimension as a
   partial expression index (`vector::vector(dim)` where dim = n). pgvector 0.6 has no iterative
   scan, so a filtered query that the index answers with too few rows is run again exactly.
@@ -34,7 +38,15 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from prism.errors import IndexCorruptError, IndexLockedError, InputError, PrismError
+from prism.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    IndexCorruptError,
+    IndexLockedError,
+    InputError,
+    PrismError,
+)
+from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -43,8 +55,10 @@ from prism.models import Chunk, SearchFilters, StoredChunk
 log = logging.getLogger("prism.usage")
 
 MIGRATION_LOCK = 0x5052_4953  # pg_advisory_xact_lock key while migrating ("PRIS")
-TS_WEIGHTS = "{0.1667,0.3333,0.5,1.0}"  # D body, C doc, B path, A symbol: FTS_WEIGHTS / 6
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's constants
 EF_SEARCH = 200  # HNSW candidates per query (pgvector's default is 40)
+CONNECT_TIMEOUT_S = 5  # an unreachable server is reported in seconds, not after the pool's 30 s wait
+URL_HINT = "Set PRISM_DATABASE_URL to postgresql://user:password@host:5432/database (or unset it for SQLite)."
 
 MIGRATIONS: list[tuple[int, str]] = [(1, """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -63,7 +77,7 @@ CREATE TABLE prism_chunks (
     start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, content TEXT NOT NULL,
     content_hash TEXT NOT NULL, tokens INTEGER NOT NULL, parent TEXT NOT NULL,
     defines TEXT NOT NULL, imports TEXT NOT NULL, calls TEXT NOT NULL, text_hash TEXT NOT NULL,
-    terms TSVECTOR NOT NULL);
+    terms TSVECTOR NOT NULL, tf JSONB NOT NULL, length INTEGER NOT NULL);
 CREATE INDEX prism_chunks_file ON prism_chunks (file_id);
 CREATE INDEX prism_chunks_path ON prism_chunks (project, path);
 CREATE INDEX prism_chunks_text_hash ON prism_chunks (project, text_hash);
@@ -76,6 +90,7 @@ CREATE INDEX prism_refs_name ON prism_refs (project, name, kind);
 CREATE INDEX prism_refs_chunk ON prism_refs (chunk_id);
 CREATE TABLE prism_terms (project TEXT NOT NULL, term TEXT NOT NULL, df BIGINT NOT NULL,
                           PRIMARY KEY (project, term));
+CREATE TABLE prism_counts (project TEXT PRIMARY KEY, chunks BIGINT NOT NULL, length BIGINT NOT NULL);
 CREATE TABLE prism_embeddings (
     project TEXT NOT NULL, model TEXT NOT NULL, text_hash TEXT NOT NULL, dim INTEGER NOT NULL,
     vector vector NOT NULL, PRIMARY KEY (project, model, text_hash));
@@ -90,7 +105,7 @@ CREATE TABLE prism_feedback (
 CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
 """)]
 # Every table holding a project's rows, parents first (the order a restore writes them in).
-TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_embeddings",
+TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_counts", "prism_embeddings",
           "prism_usage", "prism_feedback")
 _CHUNK_COLUMNS = (
     "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
@@ -99,6 +114,11 @@ _CHUNK_COLUMNS = (
 )
 _TERMS_SQL = ("setweight(to_tsvector('simple', %s), 'B') || setweight(to_tsvector('simple', %s), 'A')"
               " || setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D')")
+# A row's BM25 over the query's (term, weight n, IDF): f is the term's weighted hits in `tf`.
+_BM25_SQL = (
+    "(SELECT SUM(q.n * q.idf * (c.tf->>q.term)::float8 * %s / ((c.tf->>q.term)::float8"
+    " + %s * (1 - %s + %s * c.length / %s))) FROM unnest(%s::text[], %s::float8[], %s::float8[])"
+    " AS q(term, n, idf) WHERE c.tf ? q.term)")
 
 
 def _lexeme(term: str) -> str:
@@ -139,9 +159,42 @@ def prism_errors(where: str) -> Iterator[None]:
         raise IndexLockedError(f"The index in {where} stayed locked by another writer ({exc}).",
                                hint="Run the command again.", value=where) from exc
     except psycopg.OperationalError as exc:
-        raise IndexCorruptError(f"The database {where} cannot be reached ({exc}).",
-                                hint="Check PRISM_DATABASE_URL and that PostgreSQL is running.",
-                                value=where) from exc
+        raise BackendUnavailableError(f"The database {where} cannot be reached ({exc}).",
+                                      hint="Check PRISM_DATABASE_URL and that PostgreSQL is running.",
+                                      value=where) from exc
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the PostgreSQL URL"
+    return f"{parts.get('host') or 'localhost'}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+
+
+def check_url(url: str) -> None:
+    """A postgresql:// URL that psycopg can parse, else a ConfigError naming the problem."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"The database URL must start with postgresql:// (got {url.split(':', 1)[0]!r}).",
+                          hint=URL_HINT)
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).strip().replace(url, "<the URL>")  # libpq quotes the URL, password and all
+        raise ConfigError(f"The database URL cannot be read: {reason}.", hint=URL_HINT) from exc
+
+
+def probe(url: str) -> None:
+    """Connect once, so that a wrong host, password or database fails now, with PostgreSQL's reason."""
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise BackendUnavailableError(f"PostgreSQL at {redacted(url)} cannot be reached: {reason}.",
+                                      hint="Check that the server runs and that PRISM_DATABASE_URL names its "
+                                           "host, port, user, password and database.",
+                                      value=redacted(url)) from exc
 
 
 def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str) -> None:
@@ -179,9 +232,15 @@ class PostgresStore:
 
     @classmethod
     def connect(cls, url: str, project: str, *, max_size: int = 8) -> PostgresStore:
-        """A store with a pool of its own (servers share one pool between projects instead)."""
+        """A store with a pool of its own (servers share one pool between projects instead).
+
+        A malformed URL is a ConfigError, a server that cannot be reached a BackendUnavailableError.
+        """
+        check_url(url)
+        probe(url)
         pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True}, name="postgresql")
+            url, min_size=1, max_size=max_size, open=True, timeout=30.0,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}, name=redacted(url))
         return cls(pool, project, owns_pool=True)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -260,17 +319,24 @@ class PostgresStore:
         return ids
 
     def _insert_chunk(self, conn: psycopg.Connection[Any], file_id: int, chunk: Chunk, text_hash: str) -> int:
+        # the four columns the embedded store's FTS5 table holds, and their term count (BM25's D)
+        columns = (terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
+                   terms_text(chunk.docstring), terms_text(chunk.content))
+        tf: dict[str, float] = {}
+        for weight, text in zip(FTS_WEIGHTS, columns, strict=True):
+            for term in text.split():
+                tf[term] = tf.get(term, 0.0) + weight
         row = conn.execute(
             "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
             " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
-            f" text_hash, terms) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, {_TERMS_SQL})"
+            f" text_hash, terms, tf, length) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            f" {_TERMS_SQL}, %s::jsonb, %s)"
             " RETURNING id",
             (self.project, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
              chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
              chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
              json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
-             terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
-             terms_text(chunk.docstring), terms_text(chunk.content))).fetchone()
+             *columns, json.dumps(tf), sum(len(c.split()) for c in columns))).fetchone()
         assert row is not None
         chunk_id = int(row[0])
         refs = [(self.project, chunk_id, "defines", n) for n in sorted({chunk.qualified_name, chunk.name,
@@ -290,6 +356,11 @@ class PostgresStore:
             " unnest(tsvector_to_array(c.terms)) AS term WHERE c.id = ANY(%s) GROUP BY term"
             " ON CONFLICT (project, term) DO UPDATE SET df = prism_terms.df + EXCLUDED.df",
             (self.project, sign, chunk_ids))
+        conn.execute(
+            "INSERT INTO prism_counts(project, chunks, length) SELECT %s, %s * COUNT(*), %s * COALESCE(SUM(length), 0)"
+            " FROM prism_chunks WHERE id = ANY(%s) ON CONFLICT (project) DO UPDATE SET"
+            " chunks = prism_counts.chunks + EXCLUDED.chunks, length = prism_counts.length + EXCLUDED.length",
+            (self.project, sign, sign, chunk_ids))
         if sign < 0:
             conn.execute("DELETE FROM prism_terms WHERE project=%s AND df <= 0", (self.project,))
 
@@ -354,6 +425,31 @@ class PostgresStore:
                 return
             yield from rows
             last = rows[-1].id
+
+    def export_files(self) -> Iterator[IndexedFile]:
+        with self._read() as conn:
+            files = conn.execute("SELECT id, path, sha256, size, mtime, language, warnings FROM prism_files"
+                                 " WHERE project = %s ORDER BY id", (self.project,)).fetchall()
+        for fid, path, sha, size, mtime, language, warnings in files:
+            with self._read() as conn:
+                rows = conn.execute(f"SELECT {_CHUNK_COLUMNS}, c.text_hash FROM prism_chunks c JOIN prism_files f"
+                                    " ON f.id = c.file_id WHERE c.file_id = %s ORDER BY c.id", (fid,)).fetchall()
+            record = FileRecord(path, sha, int(size), float(mtime), language,
+                                tuple(warnings.split("\n")) if warnings else ())
+            yield IndexedFile(record, tuple(_row_to_chunk(r[:-1]).chunk for r in rows),
+                              tuple(str(r[-1]) for r in rows))
+
+    def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:
+        last = ""
+        while True:
+            with self._read() as conn:  # pgvector's text form round-trips float32 exactly
+                rows = conn.execute("SELECT text_hash, vector::text FROM prism_embeddings WHERE project = %s"
+                                    " AND model = %s AND text_hash > %s ORDER BY text_hash LIMIT %s",
+                                    (self.project, model, last, batch)).fetchall()
+            if not rows:
+                return
+            yield [(str(h), np.asarray(json.loads(v), dtype=np.float32)) for h, v in rows]
+            last = str(rows[-1][0])
 
     def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:
         clean = "".join(ch for ch in prefix.lower() if ch in "0123456789abcdef")
@@ -424,7 +520,8 @@ class PostgresStore:
             return []
         with self._read() as conn:
             rows = conn.execute("SELECT chunk_id, name FROM prism_refs WHERE project=%s AND kind=%s"
-                                " AND name = ANY(%s)", (self.project, kind, wanted)).fetchall()
+                                " AND name = ANY(%s) ORDER BY name, chunk_id",  # SQLite's index order
+                                (self.project, kind, wanted)).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
     def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]:
@@ -432,15 +529,20 @@ class PostgresStore:
             return []
         with self._read() as conn:
             rows = conn.execute("SELECT chunk_id, name FROM prism_refs WHERE project=%s AND kind=%s"
-                                " AND chunk_id = ANY(%s)", (self.project, kind, list(chunk_ids))).fetchall()
+                                " AND chunk_id = ANY(%s) ORDER BY chunk_id, name",
+                                (self.project, kind, list(chunk_ids))).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
     # -- lexical -------------------------------------------------------------------------------------
 
     def count_chunks(self) -> int:
+        return self._counts()[0]
+
+    def _counts(self) -> tuple[int, int]:
+        """Chunks and their total term count, kept beside the chunks (no scan per query)."""
         with self._read() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM prism_chunks WHERE project=%s", (self.project,)).fetchone()
-        return int(row[0]) if row else 0
+            row = conn.execute("SELECT chunks, length FROM prism_counts WHERE project=%s", (self.project,)).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         wanted = sorted(set(terms))
@@ -456,23 +558,25 @@ class PostgresStore:
         if not terms:
             return []
         counts = self.document_frequencies([t for t, _ in terms])
-        total = max(self.count_chunks(), 1)
-        scored = [(t, n * math.log(1 + (total - counts[t] + 0.5) / (counts[t] + 0.5)))
+        total, length = self._counts()
+        scored = [(t, n, max(math.log((total - counts[t] + 0.5) / (counts[t] + 0.5)), 1e-6))
                   for t, n in terms if counts.get(t)]
         if not scored:
             return []
-        rank = " + ".join(f"%s * ts_rank('{TS_WEIGHTS}', c.terms, %s::tsquery, 1)" for _ in scored)
+        avgdl = length / max(total, 1)
+        names = [t for t, _, _ in scored]
+        rank_args: list[object] = [BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, avgdl, names,
+                                   [float(n) for _, n, _ in scored], [idf for _, _, idf in scored]]
         where, params = self._filter_sql(filters)
         gate = ""
         gate_params: list[object] = []
         if require:
             gate = "AND c.terms @@ %s::tsquery"
             gate_params = [" | ".join(_lexeme(t) for t in require)]
-        query = (f"SELECT c.id, {rank} AS score FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+        query = (f"SELECT c.id, {_BM25_SQL} AS score FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
                  f" WHERE c.project = %s AND c.terms @@ %s::tsquery {gate} {where}"
                  " ORDER BY score DESC, c.id LIMIT %s")
-        args: list[object] = [x for t, w in scored for x in (w, _lexeme(t))]
-        args += [self.project, " | ".join(_lexeme(t) for t, _ in scored), *gate_params, *params, limit]
+        args = [*rank_args, self.project, " | ".join(_lexeme(t) for t in names), *gate_params, *params, limit]
         with self._read() as conn:
             rows = conn.execute(query, args).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]

@@ -301,6 +301,27 @@ class SqliteStore:
             " WHERE f.path=? ORDER BY c.start_line, c.end_line", (path,))
         return [_row_to_chunk(r) for r in rows]
 
+    def export_files(self) -> Iterator[IndexedFile]:
+        files = self._conn.execute("SELECT id, path, sha256, size, mtime, language, warnings FROM files"
+                                   " ORDER BY id").fetchall()
+        for fid, path, sha, size, mtime, language, warnings in files:
+            rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, c.text_hash FROM chunks c JOIN files f"
+                                      " ON f.id = c.file_id WHERE c.file_id = ? ORDER BY c.id", (fid,)).fetchall()
+            record = FileRecord(path, sha, int(size), float(mtime), language,
+                                tuple(warnings.split("\n")) if warnings else ())
+            yield IndexedFile(record, tuple(_row_to_chunk(r[:-1]).chunk for r in rows),
+                              tuple(str(r[-1]) for r in rows))
+
+    def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:
+        last = ""
+        while True:
+            rows = self._conn.execute("SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash > ?"
+                                      " ORDER BY text_hash LIMIT ?", (model, last, batch)).fetchall()
+            if not rows:
+                return
+            yield [(str(h), np.frombuffer(v, dtype=np.float32)) for h, v in rows]
+            last = str(rows[-1][0])
+
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk, in id order (for rebuilds and exports)."""
         last = 0

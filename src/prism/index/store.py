@@ -204,8 +204,20 @@ class FeedbackLog(Protocol):
         ...
 
 
+class IndexExport(Protocol):
+    """The index as `write_files` and `put_embeddings` take it: what `prism migrate` copies."""
+
+    def export_files(self) -> Iterator[IndexedFile]:
+        """Every file with its chunks (in the order they were written) and their text hashes."""
+        ...
+
+    def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, NDArray[np.float32]]]]:
+        """Every vector of `model`, as batches of (text hash, vector)."""
+        ...
+
+
 class Store(ChunkReader, CodeGraph, LexicalIndex, VectorIndex, IndexWriter, UsageLog, FeedbackLog,
-            Protocol):
+            IndexExport, Protocol):
     """One project's data in one backend."""
 
     def backup(self, dest: Path) -> None:

@@ -559,6 +559,59 @@ app.add_typer(keys_app, name="keys")
 
 # -- index job workers (prism.service.jobs) ----------------------------------------------------
 @app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="Where the index goes: a postgresql:// URL, or `sqlite` (the embedded store under PRISM_HOME).")],
+    source: Annotated[str | None, typer.Option("--from", help="With --to sqlite: the PostgreSQL URL to copy from (default: PRISM_DATABASE_URL).")] = None,
+    project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Copy a project's index between the embedded SQLite store and PostgreSQL, vectors included (nothing is re-embedded); the source is left as it was."""
+    from prism.errors import ConfigError, ProjectError
+    from prism.index.indexer import index_lock
+    from prism.index.postgres import PostgresStore, redacted
+    from prism.index.sqlite import SqliteStore
+    from prism.index.store import Store
+    from prism.index.transfer import copy_index
+
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        embedded = prism.index_dir / "index.db"
+        if to.startswith(("postgresql://", "postgres://")):
+            if not embedded.is_file():
+                raise ProjectError(f"No embedded index for {prism.root} to migrate.",
+                                   hint=f"Run `prism index {prism.root}` without PRISM_DATABASE_URL first.", value=prism.root)
+            opened: tuple[Store, Store] = (SqliteStore(embedded), PostgresStore.connect(to, prism.project_id))
+            names = (str(embedded), redacted(to))
+            after = f"Set PRISM_DATABASE_URL to that URL to use it (the SQLite index in {prism.index_dir} is still there)."
+        elif to == "sqlite":
+            url = source or (prism.settings.database_url.get_secret_value() if prism.settings.database_url else None)
+            if not url:
+                raise ConfigError("`prism migrate --to sqlite` needs the PostgreSQL database to copy from.",
+                                  hint="Pass --from postgresql://… or set PRISM_DATABASE_URL.")
+            opened = (PostgresStore.connect(url, prism.project_id), SqliteStore(embedded))
+            names = (redacted(url), str(embedded))
+            after = "Unset PRISM_DATABASE_URL to use it (the rows in PostgreSQL are still there)."
+        else:
+            raise ConfigError(f"--to must be a postgresql:// URL or `sqlite`, not {to.split(':', 1)[0]!r}.",
+                              hint="Example: prism migrate --to postgresql://prism:secret@db:5432/prism")
+        try:
+            with index_lock(prism.index_dir):  # no `prism index` of this project while it moves
+                if opened[0].get_meta("chunker_version") is None:
+                    raise ProjectError(f"{names[0]} holds no index for {prism.root}.",
+                                       hint=f"Run `prism index {prism.root}` first.", value=prism.root)
+                moved = copy_index(*opened)
+        finally:
+            for store in opened:
+                store.close()
+        data = {"project": str(prism.root), "from": names[0], "to": names[1], "files": moved.files,
+                "chunks": moved.chunks, "vectors": moved.vectors}
+        if json_out:
+            emit_json(data)
+        else:
+            err.print(f"Copied {moved.files:,} files, {moved.chunks:,} chunks and {moved.vectors:,} vectors "
+                      f"from {names[0]} to {names[1]}. {after}", highlight=False)
+
+
+@app.command()
 def worker(
     name: Annotated[str | None, typer.Option("--name", help="This worker's consumer name in Redis, unique per process (default: host:pid:random).")] = None,
     max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Exit after finishing this many jobs (default: run until stopped).")] = None,
