@@ -447,11 +447,14 @@ class Prism:
         Dense retrieval joins in when the index has vectors and the model loads; otherwise
         search runs lexically and says so in `warnings`.
         """
+        from prism.ingest.paths import check_scope
         from prism.models import Hit
         from prism.retrieve.query import clean_query
         from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
 
         validate_limit(limit)
+        if filters is not None:
+            check_scope(filters.scope)
         query = clean_query(query)
         if not query.strip():
             raise InputError("The search query is empty.",
@@ -529,6 +532,7 @@ class Prism:
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,
+            scope=filters.scope if filters is not None else "all",
             savings_for=lambda chunks: self._savings(chunks, budget_tokens, ranking))
         self.results.put(key, pack)
         if record_usage:

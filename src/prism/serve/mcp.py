@@ -84,6 +84,8 @@ def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
 # -- the tools -------------------------------------------------------------------------------
 
 MaxTokens = Annotated[int, Field(ge=MIN_TOKENS, description="Response budget in tokens (capped at 25000).")]
+ScopeArg = Annotated[Literal["all", "code", "tests", "docs"],
+                     Field(description="code leaves out tests, docs and changelogs")]
 
 
 class PrismTools:
@@ -101,12 +103,13 @@ class PrismTools:
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
         path: Annotated[str | None, Field(description="Path prefix or glob, e.g. src/api/ or **/*.ts")] = None,
         language: Annotated[str | None, Field(description="e.g. python, typescript")] = None,
+        scope: ScopeArg = "all",
         max_tokens: MaxTokens = 2_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("search_code", max_tokens)
-        filters = SearchFilters(languages=(language,) if language else (), path=path)
+        filters = SearchFilters(languages=(language,) if language else (), path=path, scope=scope)
         return await self._run(functools.partial(self._search, view, query, limit, filters, budget))
 
     def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
@@ -129,14 +132,17 @@ class PrismTools:
             Literal["bugfix", "feature", "explain", "refactor", "test", "search", "general"] | None,
             Field(description="Default: detected from the task."),
         ] = None,
+        scope: ScopeArg = "all",
         max_tokens: MaxTokens = 8_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("get_context", max_tokens)
-        return await self._run(functools.partial(self._context, view, task, intent, budget))
+        filters = SearchFilters(scope=scope) if scope != "all" else None
+        return await self._run(functools.partial(self._context, view, task, intent, budget, filters))
 
-    def _context(self, view: View, task: str, intent: str | None, budget: int) -> str:
+    def _context(self, view: View, task: str, intent: str | None, budget: int,
+                 filters: SearchFilters | None = None) -> str:
         projects = self._ready_projects(view)
         notes = _notes([p.state() for p in projects])
         header = f"> {notes}\n\n" if notes else ""
@@ -145,7 +151,7 @@ class PrismTools:
         for project in projects:
             with project.lock:
                 pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
-                                              fmt="markdown", intent=intent)
+                                              fmt="markdown", intent=intent, filters=filters)
                 stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
             title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
             parts.append(title + render_context(pack, stale))

@@ -378,3 +378,28 @@ def test_http_session_roots_are_capped(tmp_path: Path, prism_settings: Settings,
         anyio.run(main)
     finally:
         ws.close()
+
+
+def test_search_code_and_get_context_take_a_scope(tmp_path: Path, prism_settings: Settings) -> None:
+    repo = make_repo(tmp_path, "scoped", "omega_value")
+    (repo / "CHANGELOG.md").write_text("# Changelog\n\n## 2.0\n\n- omega_value now doubles omega_value.\n")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_core.py").write_text("def test_omega_value():\n    assert omega_value(1) == 2\n")
+    ws = Workspace(prism_settings, [repo], background=False)
+    ws.projects[0].reader.index()
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            every = text_of(await client.call_tool("search_code", {"query": "omega_value"}))
+            assert "CHANGELOG.md" in every and "tests/test_core.py" in every
+            code = text_of(await client.call_tool("search_code", {"query": "omega_value", "scope": "code"}))
+            assert "pkg/core.py" in code and "CHANGELOG.md" not in code and "test_core" not in code
+            pack = text_of(await client.call_tool("get_context", {"task": "omega_value", "scope": "code"}))
+            assert "omega_value" in pack and "CHANGELOG" not in pack and "test_omega_value" not in pack
+            bad = await client.call_tool("search_code", {"query": "omega_value", "scope": "source"})
+            assert bad.is_error
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
