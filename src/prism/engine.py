@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
     from prism.index.symbols import SymbolRefs
     from prism.models import SearchFilters, SourceFile
     from prism.pack.records import Pack, PackedChunk, Savings
+    from prism.pack.repomap import RepoMap
     from prism.pack.show import ShownCode
     from prism.retrieve.search import SearchConfig, SearchResponse
 
@@ -575,6 +576,29 @@ class Prism:
             whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
             bm25_tokens=used, bm25_files=len(sent),
             bm25_chunks_covered=sum(1 for c in full if c.path in set(sent)), chunks_full=len(full))
+
+    def map(self, *, budget_tokens: int = 2000, query: str | None = None, paths: Sequence[str] = (),
+            tokenizer: str | None = None) -> RepoMap:
+        """The file tree with each file's top symbols (PageRank over the code graph), in at most
+        budget_tokens tokens; a query's hits and the given paths (prefixes) rank higher."""
+        from prism.pack.packer import check_request
+        from prism.pack.repomap import RepoMap, build_map
+
+        check_request(budget_tokens, "markdown")
+        store = self.require_index()
+        counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
+        prefixes = tuple(p.strip("/") for p in paths if p.strip("/"))
+        key = ("map", store.generation(), budget_tokens, query, prefixes, counter.name)
+        cached = self.results.get(key)
+        if isinstance(cached, RepoMap):
+            return cached
+        focus = {h.chunk.id for h in self.search(query, limit=20).hits} if query and query.strip() else set()
+        chunks = list(store.iter_chunks())
+        focus |= {sc.id for sc in chunks
+                  if any(sc.chunk.path == p or sc.chunk.path.startswith(p + "/") for p in prefixes)}
+        result = build_map(chunks, counter, budget_tokens, focus)
+        self.results.put(key, result)
+        return result
 
     def find_symbol(self, name: str, *, limit: int = 50, references: bool = True) -> SymbolRefs:
         """Where `name` (a plain or qualified name) is defined and, from the refs graph,

@@ -528,6 +528,30 @@ def context(
                       highlight=False)
 
 
+@app.command(name="map")
+def repo_map(
+    paths: Annotated[list[str] | None, typer.Argument(help="Folders or files to focus on: they and what they use rank higher.")] = None,
+    budget: Annotated[int, typer.Option("--budget", "-b", min=1, help="Hard limit on the map, in tokens.")] = 2000,
+    query: Annotated[str | None, typer.Option("--query", help="Focus on the code this question or task finds.")] = None,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="Count tokens for: cl100k_base, o200k_base, claude (cl100k + safety margin), ...")] = None,
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The file tree with each file's top symbols, ranked by the code graph (PageRank), within the budget."""
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        result = prism.map(budget_tokens=budget, query=query, paths=paths or (), tokenizer=tokenizer)
+        if json_out:
+            emit_json({"project": str(prism.root), **result.to_dict()})
+            return
+        sys.stdout.write(result.text)
+        sys.stdout.flush()
+        if err.is_terminal:
+            err.print(f"[dim]{result.tokens:,}/{budget:,} tokens, {len(result.files)} of "
+                      f"{result.total_files} files.[/]", highlight=False)
+
+
 @app.command()
 def show(
     target: Annotated[str, typer.Argument(help="A handle from `prism context`, a path:start-end range, or a symbol.")],

@@ -45,7 +45,7 @@ HARD_CAP_TOKENS = 25_000  # Claude Code's own limit for one MCP tool result
 MIN_TOKENS = 64
 DEFAULT_TOKENS: dict[str, int] = {
     "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
-    "index_status": 800, "reindex": 800,
+    "index_status": 800, "reindex": 800, "repo_map": 2_000,
 }
 READY_WAIT_S = 3.0  # how long a first call on a new index waits for its first batch of files
 REINDEX_WAIT_S = 60.0
@@ -197,6 +197,33 @@ class PrismTools:
         text = render_symbol(name, rows, _notes([p.state() for p in projects]), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
 
+    async def repo_map(
+        self,
+        query: Annotated[str | None, Field(description="Rank higher what this task finds")] = None,
+        path: Annotated[str | None, Field(description="Rank higher this folder or file")] = None,
+        max_tokens: MaxTokens = 2_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        view = await self.ws.view_for(ctx)
+        budget = clamp_tokens("repo_map", max_tokens)
+        return await self._run(functools.partial(self._map, view, query, path, budget))
+
+    def _map(self, view: View, query: str | None, path: str | None, budget: int) -> str:
+        projects = self._ready_projects(view)
+        notes = _notes([p.state() for p in projects])
+        header = f"> {notes}\n\n" if notes else ""
+        share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
+        owner, inner = view.project_for(path) if path else (None, "")
+        parts = []
+        for project in projects:
+            focus = inner if project is owner else None
+            with project.lock:
+                found = project.reader.map(budget_tokens=max(share, MIN_TOKENS), query=query,
+                                           paths=(focus,) if focus else (), tokenizer=self.tokenizer.name)
+            title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
+            parts.append(title + found.text)
+        return bound(self.tokenizer, header + "\n\n".join(parts), budget)
+
     async def index_status(self, max_tokens: MaxTokens = 800,
                            ctx: Context[Any, Any] | None = None) -> str:
         view = await self.ws.view_for(ctx)
@@ -278,7 +305,7 @@ def _notes(notes: Sequence[str]) -> str:
 
 # -- the server ------------------------------------------------------------------------------
 
-TOOL_NAMES = ("search_code", "get_context", "read_code", "find_symbol", "index_status", "reindex")
+TOOL_NAMES = ("search_code", "get_context", "read_code", "find_symbol", "repo_map", "index_status", "reindex")
 DESCRIPTIONS: dict[str, str] = {
     "search_code": (
         "Hybrid code search (lexical + semantic + exact symbol/path). Returns ranked chunks: "
@@ -297,6 +324,10 @@ DESCRIPTIONS: dict[str, str] = {
     "find_symbol": (
         "Where a function, class or method is defined (signature, docstring) and, from the "
         "code graph, which code calls or imports it."
+    ),
+    "repo_map": (
+        "Map of the repository: its file tree with each file's top classes and functions "
+        "(signature, line), ranked by how much other code uses them; fits max_tokens."
     ),
     "index_status": (
         "Index health per project: background phase and progress, files, chunks, tokens, "
