@@ -41,7 +41,15 @@ from prism.serve.mcp_workspace import Project, View, Workspace
 
 log = logging.getLogger("prism.serve.mcp")
 
-HARD_CAP_TOKENS = 25_000  # Claude Code's own limit for one MCP tool result
+# Claude Code shows a tool result of at most 25,000 tokens (MAX_MCP_OUTPUT_TOKENS, its own
+# count) and saves one over about 50,000 characters to a file instead of showing it. Its count
+# is Claude's tokenizer, which runs up to ~15 % above cl100k on code ("claude" in pack/tokens.py):
+# 20,000 of ours stays under 25,000 of its; and dense code passes 50,000 characters well before
+# 20,000 tokens, so characters are capped too (with room for the client's own framing).
+CLAUDE_CODE_MAX_TOKENS = 25_000
+CLAUDE_CODE_MAX_CHARS = 50_000
+HARD_CAP_TOKENS = 20_000
+MAX_RESULT_CHARS = 45_000
 MIN_TOKENS = 64
 DEFAULT_TOKENS: dict[str, int] = {
     "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
@@ -68,7 +76,12 @@ def clamp_tokens(tool: str, max_tokens: int | None) -> int:
 
 
 def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
-    """`text` itself when it fits, else its longest prefix that fits with a note saying so."""
+    """`text` itself when it fits max_tokens and MAX_RESULT_CHARS, else its longest prefix that
+    fits both, with a note saying so."""
+    if len(text) > MAX_RESULT_CHARS:
+        note = f"\n… [cut to {MAX_RESULT_CHARS:,} characters, what Claude Code shows inline; narrow the request]"
+        cut = text[: MAX_RESULT_CHARS - len(note)]
+        text = (cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + note
     if tokenizer.count(text) <= max_tokens:
         return text
     note = f"\n… [cut to max_tokens={max_tokens}; narrow the request or raise max_tokens]"
@@ -81,9 +94,22 @@ def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
     return out if tokenizer.count(out) <= max_tokens else truncate_to_tokens(tokenizer, out, max_tokens)
 
 
+def within_chars(render: Callable[[int], str], tokens: int) -> str:
+    """render(tokens), or, when that passes MAX_RESULT_CHARS (dense code), render of a budget
+    scaled down to fit: a smaller whole answer rather than one cut at the end."""
+    text = render(tokens)
+    for _ in range(3):
+        if len(text) <= MAX_RESULT_CHARS or tokens <= MIN_TOKENS:
+            break
+        tokens = max(MIN_TOKENS, int(tokens * MAX_RESULT_CHARS / len(text) * 0.95))
+        text = render(tokens)
+    return text
+
+
 # -- the tools -------------------------------------------------------------------------------
 
-MaxTokens = Annotated[int, Field(ge=MIN_TOKENS, description="Response budget in tokens (capped at 25000).")]
+MaxTokens = Annotated[int, Field(ge=MIN_TOKENS,
+                                 description=f"Response budget in tokens (capped at {HARD_CAP_TOKENS}).")]
 ScopeArg = Annotated[Literal["all", "code", "tests", "docs"],
                      Field(description="code leaves out tests, docs and changelogs")]
 
@@ -147,15 +173,19 @@ class PrismTools:
         notes = _notes([p.state() for p in projects])
         header = f"> {notes}\n\n" if notes else ""
         share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
-        parts = []
-        for project in projects:
-            with project.lock:
-                pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
-                                              fmt="markdown", intent=intent, filters=filters)
-                stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
-            title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
-            parts.append(title + render_context(pack, stale))
-        return bound(self.tokenizer, header + "\n\n".join(parts), budget)
+
+        def packed(tokens: int) -> str:
+            parts = []
+            for project in projects:
+                with project.lock:
+                    pack = project.reader.context(task, budget_tokens=max(tokens, MIN_TOKENS),
+                                                  fmt="markdown", intent=intent, filters=filters)
+                    stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
+                title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
+                parts.append(title + render_context(pack, stale))
+            return header + "\n\n".join(parts)
+
+        return bound(self.tokenizer, within_chars(packed, share), budget)
 
     async def read_code(
         self,
@@ -214,15 +244,19 @@ class PrismTools:
         header = f"> {notes}\n\n" if notes else ""
         share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
         owner, inner = view.project_for(path) if path else (None, "")
-        parts = []
-        for project in projects:
-            focus = inner if project is owner else None
-            with project.lock:
-                found = project.reader.map(budget_tokens=max(share, MIN_TOKENS), query=query,
-                                           paths=(focus,) if focus else (), tokenizer=self.tokenizer.name)
-            title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
-            parts.append(title + found.text)
-        return bound(self.tokenizer, header + "\n\n".join(parts), budget)
+
+        def mapped(tokens: int) -> str:
+            parts = []
+            for project in projects:
+                focus = inner if project is owner else None
+                with project.lock:
+                    found = project.reader.map(budget_tokens=max(tokens, MIN_TOKENS), query=query,
+                                               paths=(focus,) if focus else (), tokenizer=self.tokenizer.name)
+                title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
+                parts.append(title + found.text)
+            return header + "\n\n".join(parts)
+
+        return bound(self.tokenizer, within_chars(mapped, share), budget)
 
     async def index_status(self, max_tokens: MaxTokens = 800,
                            ctx: Context[Any, Any] | None = None) -> str:

@@ -403,3 +403,60 @@ def test_search_code_and_get_context_take_a_scope(tmp_path: Path, prism_settings
         anyio.run(main)
     finally:
         ws.close()
+
+
+def dense_repo(root: Path) -> Path:
+    """Over 20,000 tokens of code at ~4-5 characters a token: the character cap binds first."""
+    repo = root / "dense"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / ".git").mkdir()
+    for f in range(24):
+        body = "".join(
+            f"def transform_customer_record_{f}_{n}(customer_record, normalisation_settings):\n"
+            f'    """Normalise the customer record {n} of batch {f} with the settings given."""\n'
+            + "".join(f"        customer_record = normalise_customer_field(customer_record, "
+                      f"normalisation_settings, field_number_{k})\n" for k in range(8))
+            + "    return customer_record\n\n\n" for n in range(12))
+        (repo / "pkg" / f"records_{f}.py").write_text(body + "def normalise_customer_field(r, s, k):\n    return r\n")
+    return repo
+
+
+def test_every_tool_at_its_maximum_stays_under_claude_codes_limits(tmp_path: Path,
+                                                                   prism_settings: Settings) -> None:
+    """Claude Code shows at most 25,000 tokens and ~50,000 characters of one tool result."""
+    from prism.serve.mcp import CLAUDE_CODE_MAX_CHARS, CLAUDE_CODE_MAX_TOKENS
+
+    repo = dense_repo(tmp_path)
+    ws = Workspace(prism_settings, [repo], background=False)
+    reader = ws.projects[0].reader
+    reader.index(embed=False)
+    assert reader.status()["tokens"] > 2 * HARD_CAP_TOKENS
+    claude = get_tokenizer("claude")
+    biggest = 10**9
+    calls: dict[str, dict[str, Any]] = {
+        "search_code": {"query": "normalise customer record field settings", "limit": 100},
+        "get_context": {"task": "how are customer records normalised? transform_customer_record"},
+        "read_code": {"target": "pkg/records_0.py"},
+        "find_symbol": {"name": "normalise_customer_field"},
+        "repo_map": {},
+        "index_status": {},
+        "reindex": {},
+    }
+    assert set(calls) == set(TOOL_NAMES)  # a new tool must be added here
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for name, args in calls.items():
+                result = await client.call_tool(name, {**args, "max_tokens": biggest})
+                text = text_of(result)
+                assert not result.is_error, (name, text[:300])
+                assert TOK.count(text) <= HARD_CAP_TOKENS, (name, TOK.count(text))
+                assert claude.count(text) <= CLAUDE_CODE_MAX_TOKENS, (name, claude.count(text))
+                assert len(text) <= CLAUDE_CODE_MAX_CHARS, (name, len(text))
+                if name == "get_context":  # re-packed smaller, not cut at the end
+                    assert len(text) > 20_000 and "cut to" not in text
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
