@@ -30,6 +30,7 @@ from prism.engine import Prism
 from prism.errors import PrismError
 from prism.models import Hit, SearchFilters
 from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
+from prism.retrieve.fusion import merge_across
 from prism.serve.mcp_render import (
     render_context,
     render_hits,
@@ -110,6 +111,7 @@ def within_chars(render: Callable[[int], str], tokens: int) -> str:
 
 MaxTokens = Annotated[int, Field(ge=MIN_TOKENS,
                                  description=f"Response budget in tokens (capped at {HARD_CAP_TOKENS}).")]
+ReposArg = Annotated[list[str] | None, Field(description="Only these open repositories (labels); default all")]
 ScopeArg = Annotated[Literal["all", "code", "tests", "docs"],
                      Field(description="code leaves out tests, docs and changelogs")]
 
@@ -130,24 +132,27 @@ class PrismTools:
         path: Annotated[str | None, Field(description="Path prefix or glob, e.g. src/api/ or **/*.ts")] = None,
         language: Annotated[str | None, Field(description="e.g. python, typescript")] = None,
         scope: ScopeArg = "all",
+        repos: ReposArg = None,
         max_tokens: MaxTokens = 2_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("search_code", max_tokens)
         filters = SearchFilters(languages=(language,) if language else (), path=path, scope=scope)
-        return await self._run(functools.partial(self._search, view, query, limit, filters, budget))
+        return await self._run(functools.partial(self._search, view, query, limit, filters, budget, repos))
 
-    def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
-        results: list[tuple[float, Project, Hit]] = []
+    def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int,
+                repos: Sequence[str] | None = None) -> str:
+        projects = self._ready_projects(view, repos)
+        per_project: list[Sequence[Hit]] = []
         notes = []
-        for project in self._ready_projects(view):
+        for project in projects:
             with project.lock:
                 response = project.reader.search(query, limit=limit, filters=filters)
-            results.extend((h.score, project, h) for h in response.hits)
+            per_project.append(response.hits)
             notes += [project.state(), *response.warnings]
-        results.sort(key=lambda item: -item[0])
-        rows = [(view.display_path(p, h.chunk.chunk.path), h, h.stale) for _, p, h in results[:limit]]
+        merged = merge_across(per_project)[:limit]  # scores comparable across repositories
+        rows = [(view.display_path(projects[i], h.chunk.chunk.path), h, h.stale) for i, h in merged]
         text = render_hits(query, rows, _notes(notes), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
 
@@ -159,17 +164,18 @@ class PrismTools:
             Field(description="Default: detected from the task."),
         ] = None,
         scope: ScopeArg = "all",
+        repos: ReposArg = None,
         max_tokens: MaxTokens = 8_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("get_context", max_tokens)
         filters = SearchFilters(scope=scope) if scope != "all" else None
-        return await self._run(functools.partial(self._context, view, task, intent, budget, filters))
+        return await self._run(functools.partial(self._context, view, task, intent, budget, filters, repos))
 
     def _context(self, view: View, task: str, intent: str | None, budget: int,
-                 filters: SearchFilters | None = None) -> str:
-        projects = self._ready_projects(view)
+                 filters: SearchFilters | None = None, repos: Sequence[str] | None = None) -> str:
+        projects = self._ready_projects(view, repos)
         notes = _notes([p.state() for p in projects])
         header = f"> {notes}\n\n" if notes else ""
         share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
@@ -312,9 +318,16 @@ class PrismTools:
         except PrismError as exc:
             raise ToolError(str(exc)) from exc
 
-    def _ready_projects(self, view: View) -> list[Project]:
-        """Projects with an index to read, after giving a fresh one a moment to commit its first batch."""
+    def _ready_projects(self, view: View, repos: Sequence[str] | None = None) -> list[Project]:
+        """Projects with an index to read (those named in `repos`, when given), after giving a
+        fresh one a moment to commit its first batch."""
         projects = view.projects
+        if repos:
+            unknown = [r for r in repos if r not in view.labels.values()]
+            if unknown:
+                raise ToolError(f"No open repository is called {unknown[0]!r}; "
+                                f"open ones: {', '.join(view.labels.values())}.")
+            projects = [p for p in projects if view.label(p) in repos]
         for project in projects:
             if project.worker is not None and not project.waited:
                 project.waited = True  # only the first call on a never-synced index waits

@@ -460,3 +460,37 @@ def test_every_tool_at_its_maximum_stays_under_claude_codes_limits(tmp_path: Pat
         anyio.run(main)
     finally:
         ws.close()
+
+
+def test_search_over_several_repositories_ranks_them_on_one_scale(tmp_path: Path,
+                                                                  prism_settings: Settings) -> None:
+    weak = make_repo(tmp_path, "weak", "alpha_value")
+    (weak / "pkg" / "notes.py").write_text("def gamma_like():\n    # a value, like gamma\n    return 0\n")
+    strong = make_repo(tmp_path, "strong", "gamma_value")
+    ws = Workspace(prism_settings, [weak, strong], background=False)  # the weak one is listed first
+    for project in ws.projects:
+        project.reader.index()
+
+    def scores(text: str) -> list[tuple[str, float]]:
+        return [(m.group(1), float(m.group(2))) for m in re.finditer(r"^\d+\. (\S+?)/\S+ .*score=([\d.]+)", text, re.M)]
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            both = scores(text_of(await client.call_tool("search_code", {"query": "gamma_value"})))
+            # Each project's own best scores 1; merged, the exact symbol's repository leads and
+            # the other's best match scores below it.
+            assert both[0] == ("strong", 1.0)
+            assert {label for label, _ in both} == {"weak", "strong"}
+            assert all(score < 1.0 for label, score in both if label == "weak")
+            only = scores(text_of(await client.call_tool("search_code", {"query": "gamma_value",
+                                                                         "repos": ["weak"]})))
+            assert only and {label for label, _ in only} == {"weak"}
+            pack = text_of(await client.call_tool("get_context", {"task": "gamma_value", "repos": ["strong"]}))
+            assert "gamma_value" in pack and "alpha_value" not in pack
+            bad = await client.call_tool("search_code", {"query": "x", "repos": ["nope"]})
+            assert bad.is_error and "strong" in text_of(bad)
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
