@@ -22,11 +22,8 @@ def is_code(language: str | None) -> bool:
 
 
 def in_secondary_place(path: str) -> bool:
-    """Test files (test_x.py, x_test.py, conftest.py) and anything under a test/fixture/doc folder."""
-    parts = path.split("/")
-    name = parts[-1]
-    return (name.startswith("test_") or name.endswith(("_test.py", "conftest.py"))
-            or any(p in SECONDARY_DIRS for p in parts[:-1]))
+    """Test files (`place_of`) and anything under a test, fixture, example, doc or benchmark folder."""
+    return place_of(path) == "tests" or any(p in SECONDARY_DIRS for p in path.split("/")[:-1])
 
 
 TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata"})

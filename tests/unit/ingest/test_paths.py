@@ -45,3 +45,11 @@ def test_an_unknown_scope_is_an_input_error_naming_the_choices() -> None:
     assert check_scope("docs") == "docs"
     with pytest.raises(InputError, match="all, code, tests, docs"):
         check_scope("source")
+
+
+def test_the_ranking_prior_uses_the_same_test_classifier() -> None:
+    from prism.ingest.paths import in_secondary_place
+
+    assert in_secondary_place("web/button.spec.ts") and in_secondary_place("server/handler_test.go")
+    assert in_secondary_place("examples/demo.py") and in_secondary_place("benchmarks/run.py")
+    assert not in_secondary_place("src/app.py") and not in_secondary_place("README.md")
