@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
     from prism.index.symbols import SymbolRefs
     from prism.models import SearchFilters, SourceFile
     from prism.pack.records import Pack, PackedChunk, Savings
+    from prism.pack.repomap import RepoMap
     from prism.pack.show import ShownCode
     from prism.retrieve.search import SearchConfig, SearchResponse
 
@@ -465,11 +466,14 @@ class Prism:
         Dense retrieval joins in when the index has vectors and the model loads; otherwise
         search runs lexically and says so in `warnings`.
         """
+        from prism.ingest.paths import check_scope
         from prism.models import Hit
         from prism.retrieve.query import clean_query
         from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
 
         validate_limit(limit)
+        if filters is not None:
+            check_scope(filters.scope)
         query = clean_query(query)
         if not query.strip():
             raise InputError("The search query is empty.",
@@ -547,6 +551,7 @@ class Prism:
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,
+            scope=filters.scope if filters is not None else "all",
             savings_for=lambda chunks: self._savings(chunks, budget_tokens, ranking))
         self.results.put(key, pack)
         if record_usage:
@@ -589,6 +594,29 @@ class Prism:
             whole_files_tokens=sum(sizes.values()), whole_files_count=len(sizes),
             bm25_tokens=used, bm25_files=len(sent),
             bm25_chunks_covered=sum(1 for c in full if c.path in set(sent)), chunks_full=len(full))
+
+    def map(self, *, budget_tokens: int = 2000, query: str | None = None, paths: Sequence[str] = (),
+            tokenizer: str | None = None) -> RepoMap:
+        """The file tree with each file's top symbols (PageRank over the code graph), in at most
+        budget_tokens tokens; a query's hits and the given paths (prefixes) rank higher."""
+        from prism.pack.packer import check_request
+        from prism.pack.repomap import RepoMap, build_map
+
+        check_request(budget_tokens, "markdown")
+        store = self.require_index()
+        counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
+        prefixes = tuple(p.strip("/") for p in paths if p.strip("/"))
+        key = ("map", store.generation(), budget_tokens, query, prefixes, counter.name)
+        cached = self.results.get(key)
+        if isinstance(cached, RepoMap):
+            return cached
+        focus = {h.chunk.id for h in self.search(query, limit=20).hits} if query and query.strip() else set()
+        chunks = list(store.iter_chunks())
+        focus |= {sc.id for sc in chunks
+                  if any(sc.chunk.path == p or sc.chunk.path.startswith(p + "/") for p in prefixes)}
+        result = build_map(chunks, counter, budget_tokens, focus)
+        self.results.put(key, result)
+        return result
 
     def find_symbol(self, name: str, *, limit: int = 50, references: bool = True) -> SymbolRefs:
         """Where `name` (a plain or qualified name) is defined and, from the refs graph,

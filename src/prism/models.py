@@ -78,6 +78,9 @@ class SearchFilters:
     kinds: tuple[ChunkKind, ...] = ()
     since: float | None = None  # unix time: only files indexed/modified after it
     min_score: float | None = None
+    # all | code | tests | docs (prism.ingest.paths.place_of). Search applies it to every
+    # candidate; SqliteStore also applies it in its queries, so it does not thin the pools.
+    scope: str = "all"
 
 
 @dataclass(frozen=True)

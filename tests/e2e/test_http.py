@@ -342,3 +342,24 @@ def test_secrets_are_never_logged(prism_home: Path, caplog: pytest.LogCaptureFix
     for secret in (API_SECRET, JWT_SECRET, key, key[len("prism_") + 13:], token, token.split(".")[2]):
         assert secret not in text
     assert "[redacted]" in text
+
+
+def test_search_and_context_bodies_take_a_scope(app_client: tuple[TestClient, dict[str, str]]) -> None:
+    client, tokens = app_client
+    make_indexed(client, tokens["admin"])
+    admin, reader = auth(tokens["admin"]), auth(tokens["reader"])
+    assert client.post("/api/v1/projects/demo/index", headers=admin, json={"files": [
+        {"path": "CHANGELOG.md", "content": "# Changelog\n\n## 1.2\n\n- refresh_token refreshes the token.\n"},
+        {"path": "tests/test_app.py", "content": "def test_refresh_token():\n    assert refresh_token(1)\n"},
+    ]}).status_code == 200
+    query = {"query": "refresh token", "limit": 10}
+    found = client.post("/api/v1/projects/demo/search", headers=reader, json=query).json()["results"]
+    every = {r["path"] for r in found}
+    assert {"CHANGELOG.md", "tests/test_app.py"} <= every
+    code = client.post("/api/v1/projects/demo/search", headers=reader, json={**query, "filters": {"scope": "code"}})
+    assert {r["path"] for r in code.json()["results"]} == {"src/app.py"}
+    pack = client.post("/api/v1/projects/demo/context", headers=reader,
+                       json={"query": "refresh token", "budget_tokens": 500, "scope": "tests"}).json()
+    assert {c["path"] for c in pack["chunks"]} == {"tests/test_app.py"}
+    assert_envelope(client.post("/api/v1/projects/demo/search", headers=reader,
+                                json={**query, "filters": {"scope": "source"}}), 422)

@@ -62,6 +62,7 @@ def test_documented_shapes_match_the_real_output(repo: Path, prism_home: Path) -
     check(run("search", "add numbers", "--explain", *project), shapes["search"])
     result = runner.invoke(app, ["context", "what helpers call add?", "--budget", "300", *project, "--json"])
     check(json.loads(result.stdout), shapes["context"])
+    check(run("map", "--budget", "200", *project), shapes["map"])
     check(run("show", "src/calc.py:1-3", *project), shapes["show"])
     check(run("stats", *project), shapes["stats"])
     check(run("mcp", "install", *project), shapes["mcp install"])

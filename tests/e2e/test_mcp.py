@@ -24,7 +24,7 @@ from prism.pack.tokens import get_tokenizer
 
 pytestmark = pytest.mark.slow
 
-TOOLS = {"search_code", "get_context", "read_code", "find_symbol", "index_status", "reindex"}
+TOOLS = {"search_code", "get_context", "read_code", "find_symbol", "repo_map", "index_status", "reindex"}
 
 AUTH = '''"""Authentication: sessions and their tokens."""
 
@@ -151,11 +151,15 @@ async def exercise(client: Client, repo: Path) -> None:
 
     await call("reindex", {"max_tokens": 200})
 
+    mapped = await call("repo_map", {"max_tokens": 400, "path": "app"})
+    assert "app/" in mapped and "refresh_token" in mapped
+
     # Budgets hold however small, on every tool.
     for name, args in [("search_code", {"query": "helper value step"}),
                        ("get_context", {"task": "explain the helpers"}),
                        ("read_code", {"target": "app/big.py"}),
                        ("find_symbol", {"name": "helper_3"}),
+                       ("repo_map", {"query": "helpers"}),
                        ("index_status", {})]:
         for budget in (64, 150):
             await call(name, {**args, "max_tokens": budget})

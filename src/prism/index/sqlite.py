@@ -36,6 +36,7 @@ from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_sn
 from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
+from prism.ingest.paths import place_of
 from prism.models import Chunk, SearchFilters, StoredChunk
 
 __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore", "connect_wal",
@@ -432,6 +433,10 @@ class SqliteStore:
         if filters.since is not None:
             clauses.append("(f.mtime >= ? OR f.indexed_at >= ?)")
             params.extend([filters.since, filters.since])
+        if filters.scope != "all":
+            self._conn.create_function("prism_place", 2, place_of, deterministic=True)
+            clauses.append("prism_place(c.path, c.kind) = ?")
+            params.append(filters.scope)
         if filters.path:
             if any(ch in filters.path for ch in "*?["):
                 spec = pathspec.GitIgnoreSpec.from_lines([filters.path])

@@ -3,6 +3,14 @@ fixtures, examples or docs (rarely where a reported bug is fixed; indexed after 
 
 from __future__ import annotations
 
+from typing import Literal
+
+from prism.errors import InputError
+
+Place = Literal["code", "tests", "docs"]
+Scope = Literal["all", "code", "tests", "docs"]
+SCOPES: tuple[Scope, ...] = ("all", "code", "tests", "docs")
+
 CODE_LANGUAGES = frozenset({
     "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby",
     "php", "kotlin", "swift", "scala", "bash", "lua"})
@@ -14,8 +22,49 @@ def is_code(language: str | None) -> bool:
 
 
 def in_secondary_place(path: str) -> bool:
-    """Test files (test_x.py, x_test.py, conftest.py) and anything under a test/fixture/doc folder."""
-    parts = path.split("/")
-    name = parts[-1]
-    return (name.startswith("test_") or name.endswith(("_test.py", "conftest.py"))
-            or any(p in SECONDARY_DIRS for p in parts[:-1]))
+    """Test files (`place_of`) and anything under a test, fixture, example, doc or benchmark folder."""
+    return place_of(path) == "tests" or any(p in SECONDARY_DIRS for p in path.split("/")[:-1])
+
+
+TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata"})
+TEST_SUFFIXES = ("_test.py", "_test.go", "_test.rs", "_test.rb", "_spec.rb", "_test.cc", "_test.cpp")
+# Case-sensitive: FooTest.java is a test, latest.java is not.
+CLASS_TEST_SUFFIXES = ("Test.java", "Tests.java", "Test.kt", "Tests.kt", "Test.cs", "Tests.cs", "Tests.swift")
+TEST_INFIXES = (".test.", ".spec.")  # foo.test.ts, foo.spec.js, foo.spec.tsx
+DOC_DIRS = frozenset({"docs", "doc", "documentation", "man", "locale", "locales"})
+DOC_SUFFIXES = (".md", ".mdx", ".markdown", ".rst", ".adoc", ".asciidoc", ".po", ".pot")
+DOC_STEMS = frozenset({"changelog", "changes", "history", "news", "releases", "release-notes",
+                       "readme", "authors", "contributors", "license", "licence", "copying", "notice"})
+
+
+def place_of(path: str, kind: str = "") -> Place:
+    """Where a chunk lives: tests, docs (prose, changelogs, translations) or code (the rest).
+
+    The one classifier behind `--scope`/`--code-only`, the packer's test pull and test weighting.
+    Tests are decided first: a Markdown file under tests/ is a test fixture, not documentation.
+    """
+    lowered = path.lower()
+    parts = lowered.split("/")
+    name, folders = parts[-1], parts[:-1]
+    if (any(p in TEST_DIRS for p in folders) or name.startswith("test_") or name == "conftest.py"
+            or name.endswith(TEST_SUFFIXES) or path.endswith(CLASS_TEST_SUFFIXES)
+            or any(i in name for i in TEST_INFIXES)):
+        return "tests"
+    stem = name.split(".", 1)[0]
+    if (kind == "section" or name.endswith(DOC_SUFFIXES) or stem in DOC_STEMS
+            or any(p in DOC_DIRS for p in folders)):
+        return "docs"
+    return "code"
+
+
+def in_scope(path: str, kind: str, scope: str) -> bool:
+    """Whether a chunk at `path` of `kind` passes a scope filter ("all" passes everything)."""
+    return scope == "all" or place_of(path, kind) == scope
+
+
+def check_scope(scope: str) -> Scope:
+    """A scope name, validated (an InputError names the choices)."""
+    for known in SCOPES:
+        if known == scope:
+            return known
+    raise InputError(f"Unknown scope {scope!r}.", hint=f"Use one of: {', '.join(SCOPES)}.", value=scope)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from prism.errors import InputError
+from prism.ingest.paths import in_scope
 from prism.models import Hit
 from prism.pack.assemble import Frame
 from prism.pack.closure import Graph, expand
@@ -39,8 +40,9 @@ def check_request(budget_tokens: int, fmt: str) -> Format:
 
 
 def candidates_for(hits: Sequence[Hit], intent: Intent, graph: Graph | None,
-                   with_closure: bool) -> list[Candidate]:
-    """Ranked hits as valued candidates, plus tests (test intent) and graph neighbours (--expand)."""
+                   with_closure: bool, scope: str = "all") -> list[Candidate]:
+    """Ranked hits as valued candidates, plus tests (test intent) and graph neighbours (--expand),
+    the neighbours kept to `scope` as search kept the hits."""
     profile = profile_for(intent)
     out: list[Candidate] = []
     for rank, hit in enumerate(hits):
@@ -49,22 +51,23 @@ def candidates_for(hits: Sequence[Hit], intent: Intent, graph: Graph | None,
             value *= profile.test_weight
         out.append(Candidate(hit.chunk, value, hit.score, "hit"))
     out.sort(key=lambda c: -c.value)
+    neighbours: list[Candidate] = []
     if graph is not None and intent == "test":
-        out.extend(expand(out, graph, profile, tests_only=True))
+        neighbours += expand(out, graph, profile, tests_only=True)
     if graph is not None and with_closure:
-        out.extend(expand(out, graph, profile))
-    return out
+        neighbours += expand(out + neighbours, graph, profile)
+    return out + [c for c in neighbours if in_scope(c.chunk.chunk.path, c.chunk.chunk.kind, scope)]
 
 
 def build_pack(query: str, hits: Sequence[Hit], *, budget_tokens: int, tokenizer: Tokenizer,
                fmt: str = "markdown", intent: str | None = None, with_closure: bool = False,
-               graph: Graph | None = None, line_numbers: bool = False,
+               graph: Graph | None = None, line_numbers: bool = False, scope: str = "all",
                savings_for: Callable[[Sequence[PackedChunk]], Savings | None] | None = None) -> Pack:
     """Pack ranked hits into at most budget_tokens tokens of rendered output."""
     started = time.perf_counter()
     chosen_format = check_request(budget_tokens, fmt)
     chosen_intent = resolve_intent(query, intent)
-    candidates = candidates_for(hits, chosen_intent, graph, with_closure)
+    candidates = candidates_for(hits, chosen_intent, graph, with_closure, scope)
     frame = Frame(budget=budget_tokens, tokenizer=tokenizer.name, intent=chosen_intent,
                   fmt=chosen_format, line_numbers=line_numbers)
     packed = pack_candidates(candidates, budget_tokens, tokenizer, frame, profile_for(chosen_intent),

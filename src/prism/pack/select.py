@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from prism.errors import InputError
+from prism.ingest.paths import place_of
 from prism.models import LEVELS, Chunk, Level, StoredChunk
 from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitted_entry, ordered, render_text
 from prism.pack.degrade import render
@@ -65,10 +66,7 @@ def symbol_of(chunk: Chunk) -> str:
 
 
 def is_test_path(path: str) -> bool:
-    lowered = path.lower()
-    name = lowered.rsplit("/", 1)[-1]
-    return ("/tests/" in f"/{lowered}" or "/test/" in f"/{lowered}" or name.startswith("test_")
-            or name.endswith(("_test.py", "_test.go", ".test.ts", ".test.js", ".spec.ts", ".spec.js")))
+    return place_of(path) == "tests"
 
 
 def rank_value(rank: int, profile: IntentProfile) -> float:

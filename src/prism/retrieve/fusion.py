@@ -1,8 +1,12 @@
-"""Weighted reciprocal rank fusion: merge rankings whose scores are not comparable."""
+"""Weighted reciprocal rank fusion: merge rankings whose scores are not comparable; and the
+merge of several projects' results into one ranking."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from prism.models import Hit
 
 RRF_K = 60.0
 
@@ -24,3 +28,17 @@ def fuse_reciprocal_rank(rankings: Mapping[str, Sequence[int]], weights: Mapping
             fused[item] = fused.get(item, 0.0) + share
             parts.setdefault(item, {})[name] = share
     return fused, parts
+
+
+def merge_across(lists: Sequence[Sequence[Hit]]) -> list[tuple[int, Hit]]:
+    """Hits of several projects' searches as one ranking: (list index, hit) best first.
+
+    Each search reports score = its total / its own best total, so every project's first hit
+    scores 1. The totals themselves are sums of the same weighted reciprocal-rank contributions
+    (`explain`), so they are compared instead, and each merged score is a total over the best
+    total of all lists: a repository with the exact symbol outranks one with only loose matches.
+    """
+    totals = [(i, hit, sum(hit.explain.values()) or hit.score) for i, hits in enumerate(lists) for hit in hits]
+    best = max((t for _, _, t in totals), default=1.0) or 1.0
+    ordered = sorted(enumerate(totals), key=lambda item: (-item[1][2], item[0]))
+    return [(i, replace(hit, score=total / best)) for _, (i, hit, total) in ordered]

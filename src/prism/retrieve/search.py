@@ -14,7 +14,7 @@ from typing import overload
 
 from prism.errors import InputError
 from prism.index.store import Store
-from prism.ingest.paths import in_secondary_place, is_code
+from prism.ingest.paths import in_scope, in_secondary_place, is_code
 from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
@@ -86,7 +86,8 @@ def is_secondary(sc: StoredChunk) -> bool:
 
 def _has_filters(filters: SearchFilters | None) -> bool:
     return filters is not None and bool(
-        filters.languages or filters.kinds or filters.path or filters.since is not None)
+        filters.languages or filters.kinds or filters.path or filters.since is not None
+        or filters.scope != "all")
 
 
 class Searcher:
@@ -193,6 +194,9 @@ class Searcher:
         if filtered is not None:
             candidate_ids = self.store.filter_ids(candidate_ids, filtered)
         chunks = {sc.id: sc for sc in self.store.get_chunks(sorted(candidate_ids))}
+        if filters is not None and filters.scope != "all":  # whatever the backend did with it
+            chunks = {cid: sc for cid, sc in chunks.items()
+                      if in_scope(sc.chunk.path, sc.chunk.kind, filters.scope)}
         explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in chunks}
         for cid, sc in chunks.items():
             if named_files:

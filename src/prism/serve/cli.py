@@ -306,6 +306,17 @@ def watch(
                           f"in {report.seconds * 1000:.0f} ms", highlight=False)
 
 
+def chosen_scope(scope: str, code_only: bool) -> str:
+    """--scope, validated; --code-only is --scope code (and cannot ask for another one)."""
+    from prism.errors import InputError
+    from prism.ingest.paths import check_scope
+
+    if code_only and scope not in ("all", "code"):
+        raise InputError(f"--code-only and --scope {scope} ask for different chunks.",
+                         hint="Pass one of them.", value=scope)
+    return "code" if code_only else check_scope(scope)
+
+
 def parse_since(value: str | None) -> float | None:
     """--since as unix time: an ISO date/time, a unix timestamp, or an age such as 7d, 12h, 30m."""
     import datetime as dt
@@ -344,6 +355,8 @@ def search(
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this chunk kind: function, method, class, module, section, window (repeatable).")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only files changed since: 2024-05-01, 7d, 12h or a unix time.")] = None,
     min_score: Annotated[float | None, typer.Option("--min-score", min=0.0, max=1.0, help="Drop results scoring below this (0-1, best result = 1).")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="Only chunks in: code, tests, docs (prose, changelogs, translations) or all.")] = "all",
+    code_only: Annotated[bool, typer.Option("--code-only", help="Same as --scope code: leave out tests, docs and changelogs.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the code a question or task needs (hybrid lexical + semantic + exact-symbol ranking)."""
@@ -363,7 +376,8 @@ def search(
             raise InputError(f"Unknown --lang {unknown[0]!r}.",
                              hint=f"Use one of: {', '.join(known_languages())}.", value=unknown[0])
         filters = SearchFilters(languages=tuple(lang or ()), path=path, kinds=tuple(kind or ()),  # type: ignore[arg-type]
-                                since=parse_since(since), min_score=min_score)
+                                since=parse_since(since), min_score=min_score,
+                                scope=chosen_scope(scope, code_only))
         prism = open_project(project, index_dir)
         response = prism.search(text, limit=limit, files=files, filters=filters)
         if json_out:
@@ -487,19 +501,24 @@ def context(
     intent: Annotated[str, typer.Option("--intent", help="auto, bugfix, feature, explain, refactor, test, search or general.")] = "auto",
     tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="Count tokens for: cl100k_base, o200k_base, claude (cl100k + safety margin), ...")] = None,
     line_numbers: Annotated[bool, typer.Option("--line-numbers", help="Number the lines of code shown in full.")] = False,
+    scope: Annotated[str, typer.Option("--scope", help="Only chunks in: code, tests, docs (prose, changelogs, translations) or all.")] = "all",
+    code_only: Annotated[bool, typer.Option("--code-only", help="Same as --scope code: leave out tests, docs and changelogs.")] = False,
     project: ProjectOpt = None,
     index_dir: IndexDirOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Same as --format json: one JSON document (≤ budget tokens) on stdout.")] = False,
 ) -> None:
     """Pack the code a task needs into an exact token budget, ready to paste into a prompt."""
     with reporting(json_out):
+        from prism.models import SearchFilters
         from prism.pack.packer import check_request
 
         check_request(budget, fmt)  # --json wins over --format, but a bad --format is still an error
+        chosen = chosen_scope(scope, code_only)
         text = read_stdin() if query == "-" else query
         prism = open_project(project, index_dir)
         pack = prism.context(text, budget_tokens=budget, fmt="json" if json_out else fmt, expand=expand,
-                             intent=intent, tokenizer=tokenizer, line_numbers=line_numbers)
+                             intent=intent, tokenizer=tokenizer, line_numbers=line_numbers,
+                             filters=SearchFilters(scope=chosen) if chosen != "all" else None)
         sys.stdout.write(pack.text)
         sys.stdout.flush()
         if not json_out and fmt != "json" and err.is_terminal:
@@ -507,6 +526,30 @@ def context(
             err.print(f"[dim]{pack.tokens:,}/{budget:,} tokens, {len(pack.chunks)} chunks, intent {pack.intent}, "
                       f"{pack.omitted_total} omitted; {max(saved, 0):,} tokens saved vs whole files.[/]",
                       highlight=False)
+
+
+@app.command(name="map")
+def repo_map(
+    paths: Annotated[list[str] | None, typer.Argument(help="Folders or files to focus on: they and what they use rank higher.")] = None,
+    budget: Annotated[int, typer.Option("--budget", "-b", min=1, help="Hard limit on the map, in tokens.")] = 2000,
+    query: Annotated[str | None, typer.Option("--query", help="Focus on the code this question or task finds.")] = None,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="Count tokens for: cl100k_base, o200k_base, claude (cl100k + safety margin), ...")] = None,
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The file tree with each file's top symbols, ranked by the code graph (PageRank), within the budget."""
+    with reporting(json_out):
+        prism = open_project(project, index_dir)
+        result = prism.map(budget_tokens=budget, query=query, paths=paths or (), tokenizer=tokenizer)
+        if json_out:
+            emit_json({"project": str(prism.root), **result.to_dict()})
+            return
+        sys.stdout.write(result.text)
+        sys.stdout.flush()
+        if err.is_terminal:
+            err.print(f"[dim]{result.tokens:,}/{budget:,} tokens, {len(result.files)} of "
+                      f"{result.total_files} files.[/]", highlight=False)
 
 
 @app.command()

@@ -30,6 +30,7 @@ from prism.engine import Prism
 from prism.errors import PrismError
 from prism.models import Hit, SearchFilters
 from prism.pack.tokens import Tokenizer, get_tokenizer, truncate_to_tokens
+from prism.retrieve.fusion import merge_across
 from prism.serve.mcp_render import (
     render_context,
     render_hits,
@@ -41,11 +42,19 @@ from prism.serve.mcp_workspace import Project, View, Workspace
 
 log = logging.getLogger("prism.serve.mcp")
 
-HARD_CAP_TOKENS = 25_000  # Claude Code's own limit for one MCP tool result
+# Claude Code shows a tool result of at most 25,000 tokens (MAX_MCP_OUTPUT_TOKENS, its own
+# count) and saves one over about 50,000 characters to a file instead of showing it. Its count
+# is Claude's tokenizer, which runs up to ~15 % above cl100k on code ("claude" in pack/tokens.py):
+# 20,000 of ours stays under 25,000 of its; and dense code passes 50,000 characters well before
+# 20,000 tokens, so characters are capped too (with room for the client's own framing).
+CLAUDE_CODE_MAX_TOKENS = 25_000
+CLAUDE_CODE_MAX_CHARS = 50_000
+HARD_CAP_TOKENS = 20_000
+MAX_RESULT_CHARS = 45_000
 MIN_TOKENS = 64
 DEFAULT_TOKENS: dict[str, int] = {
     "search_code": 2_000, "get_context": 8_000, "read_code": 4_000, "find_symbol": 2_000,
-    "index_status": 800, "reindex": 800,
+    "index_status": 800, "reindex": 800, "repo_map": 2_000,
 }
 READY_WAIT_S = 3.0  # how long a first call on a new index waits for its first batch of files
 REINDEX_WAIT_S = 60.0
@@ -68,7 +77,12 @@ def clamp_tokens(tool: str, max_tokens: int | None) -> int:
 
 
 def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
-    """`text` itself when it fits, else its longest prefix that fits with a note saying so."""
+    """`text` itself when it fits max_tokens and MAX_RESULT_CHARS, else its longest prefix that
+    fits both, with a note saying so."""
+    if len(text) > MAX_RESULT_CHARS:
+        note = f"\n… [cut to {MAX_RESULT_CHARS:,} characters, what Claude Code shows inline; narrow the request]"
+        cut = text[: MAX_RESULT_CHARS - len(note)]
+        text = (cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + note
     if tokenizer.count(text) <= max_tokens:
         return text
     note = f"\n… [cut to max_tokens={max_tokens}; narrow the request or raise max_tokens]"
@@ -81,9 +95,25 @@ def bound(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
     return out if tokenizer.count(out) <= max_tokens else truncate_to_tokens(tokenizer, out, max_tokens)
 
 
+def within_chars(render: Callable[[int], str], tokens: int) -> str:
+    """render(tokens), or, when that passes MAX_RESULT_CHARS (dense code), render of a budget
+    scaled down to fit: a smaller whole answer rather than one cut at the end."""
+    text = render(tokens)
+    for _ in range(3):
+        if len(text) <= MAX_RESULT_CHARS or tokens <= MIN_TOKENS:
+            break
+        tokens = max(MIN_TOKENS, int(tokens * MAX_RESULT_CHARS / len(text) * 0.95))
+        text = render(tokens)
+    return text
+
+
 # -- the tools -------------------------------------------------------------------------------
 
-MaxTokens = Annotated[int, Field(ge=MIN_TOKENS, description="Response budget in tokens (capped at 25000).")]
+MaxTokens = Annotated[int, Field(ge=MIN_TOKENS,
+                                 description=f"Response budget in tokens (capped at {HARD_CAP_TOKENS}).")]
+ReposArg = Annotated[list[str] | None, Field(description="Only these open repositories (labels); default all")]
+ScopeArg = Annotated[Literal["all", "code", "tests", "docs"],
+                     Field(description="code leaves out tests, docs and changelogs")]
 
 
 class PrismTools:
@@ -101,24 +131,28 @@ class PrismTools:
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
         path: Annotated[str | None, Field(description="Path prefix or glob, e.g. src/api/ or **/*.ts")] = None,
         language: Annotated[str | None, Field(description="e.g. python, typescript")] = None,
+        scope: ScopeArg = "all",
+        repos: ReposArg = None,
         max_tokens: MaxTokens = 2_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("search_code", max_tokens)
-        filters = SearchFilters(languages=(language,) if language else (), path=path)
-        return await self._run(functools.partial(self._search, view, query, limit, filters, budget))
+        filters = SearchFilters(languages=(language,) if language else (), path=path, scope=scope)
+        return await self._run(functools.partial(self._search, view, query, limit, filters, budget, repos))
 
-    def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int) -> str:
-        results: list[tuple[float, Project, Hit]] = []
+    def _search(self, view: View, query: str, limit: int, filters: SearchFilters, budget: int,
+                repos: Sequence[str] | None = None) -> str:
+        projects = self._ready_projects(view, repos)
+        per_project: list[Sequence[Hit]] = []
         notes = []
-        for project in self._ready_projects(view):
+        for project in projects:
             with project.lock:
                 response = project.reader.search(query, limit=limit, filters=filters)
-            results.extend((h.score, project, h) for h in response.hits)
+            per_project.append(response.hits)
             notes += [project.state(), *response.warnings]
-        results.sort(key=lambda item: -item[0])
-        rows = [(view.display_path(p, h.chunk.chunk.path), h, h.stale) for _, p, h in results[:limit]]
+        merged = merge_across(per_project)[:limit]  # scores comparable across repositories
+        rows = [(view.display_path(projects[i], h.chunk.chunk.path), h, h.stale) for i, h in merged]
         text = render_hits(query, rows, _notes(notes), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
 
@@ -129,27 +163,35 @@ class PrismTools:
             Literal["bugfix", "feature", "explain", "refactor", "test", "search", "general"] | None,
             Field(description="Default: detected from the task."),
         ] = None,
+        scope: ScopeArg = "all",
+        repos: ReposArg = None,
         max_tokens: MaxTokens = 8_000,
         ctx: Context[Any, Any] | None = None,
     ) -> str:
         view = await self.ws.view_for(ctx)
         budget = clamp_tokens("get_context", max_tokens)
-        return await self._run(functools.partial(self._context, view, task, intent, budget))
+        filters = SearchFilters(scope=scope) if scope != "all" else None
+        return await self._run(functools.partial(self._context, view, task, intent, budget, filters, repos))
 
-    def _context(self, view: View, task: str, intent: str | None, budget: int) -> str:
-        projects = self._ready_projects(view)
+    def _context(self, view: View, task: str, intent: str | None, budget: int,
+                 filters: SearchFilters | None = None, repos: Sequence[str] | None = None) -> str:
+        projects = self._ready_projects(view, repos)
         notes = _notes([p.state() for p in projects])
         header = f"> {notes}\n\n" if notes else ""
         share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
-        parts = []
-        for project in projects:
-            with project.lock:
-                pack = project.reader.context(task, budget_tokens=max(share, MIN_TOKENS),
-                                              fmt="markdown", intent=intent)
-                stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
-            title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
-            parts.append(title + render_context(pack, stale))
-        return bound(self.tokenizer, header + "\n\n".join(parts), budget)
+
+        def packed(tokens: int) -> str:
+            parts = []
+            for project in projects:
+                with project.lock:
+                    pack = project.reader.context(task, budget_tokens=max(tokens, MIN_TOKENS),
+                                                  fmt="markdown", intent=intent, filters=filters)
+                    stale = _stale_paths(project.reader, [c.path for c in pack.chunks])
+                title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
+                parts.append(title + render_context(pack, stale))
+            return header + "\n\n".join(parts)
+
+        return bound(self.tokenizer, within_chars(packed, share), budget)
 
     async def read_code(
         self,
@@ -190,6 +232,37 @@ class PrismTools:
         rows = [(view.display_path(p, ""), result) for p, result in found]
         text = render_symbol(name, rows, _notes([p.state() for p in projects]), self.tokenizer, budget)
         return bound(self.tokenizer, text, budget)
+
+    async def repo_map(
+        self,
+        query: Annotated[str | None, Field(description="Rank higher what this task finds")] = None,
+        path: Annotated[str | None, Field(description="Rank higher this folder or file")] = None,
+        max_tokens: MaxTokens = 2_000,
+        ctx: Context[Any, Any] | None = None,
+    ) -> str:
+        view = await self.ws.view_for(ctx)
+        budget = clamp_tokens("repo_map", max_tokens)
+        return await self._run(functools.partial(self._map, view, query, path, budget))
+
+    def _map(self, view: View, query: str | None, path: str | None, budget: int) -> str:
+        projects = self._ready_projects(view)
+        notes = _notes([p.state() for p in projects])
+        header = f"> {notes}\n\n" if notes else ""
+        share = (budget - self.tokenizer.count(header) - 8 * len(projects)) // len(projects)
+        owner, inner = view.project_for(path) if path else (None, "")
+
+        def mapped(tokens: int) -> str:
+            parts = []
+            for project in projects:
+                focus = inner if project is owner else None
+                with project.lock:
+                    found = project.reader.map(budget_tokens=max(tokens, MIN_TOKENS), query=query,
+                                               paths=(focus,) if focus else (), tokenizer=self.tokenizer.name)
+                title = f"# {view.label(project)}\n\n" if len(projects) > 1 else ""
+                parts.append(title + found.text)
+            return header + "\n\n".join(parts)
+
+        return bound(self.tokenizer, within_chars(mapped, share), budget)
 
     async def index_status(self, max_tokens: MaxTokens = 800,
                            ctx: Context[Any, Any] | None = None) -> str:
@@ -245,9 +318,16 @@ class PrismTools:
         except PrismError as exc:
             raise ToolError(str(exc)) from exc
 
-    def _ready_projects(self, view: View) -> list[Project]:
-        """Projects with an index to read, after giving a fresh one a moment to commit its first batch."""
+    def _ready_projects(self, view: View, repos: Sequence[str] | None = None) -> list[Project]:
+        """Projects with an index to read (those named in `repos`, when given), after giving a
+        fresh one a moment to commit its first batch."""
         projects = view.projects
+        if repos:
+            unknown = [r for r in repos if r not in view.labels.values()]
+            if unknown:
+                raise ToolError(f"No open repository is called {unknown[0]!r}; "
+                                f"open ones: {', '.join(view.labels.values())}.")
+            projects = [p for p in projects if view.label(p) in repos]
         for project in projects:
             if project.worker is not None and not project.waited:
                 project.waited = True  # only the first call on a never-synced index waits
@@ -272,7 +352,7 @@ def _notes(notes: Sequence[str]) -> str:
 
 # -- the server ------------------------------------------------------------------------------
 
-TOOL_NAMES = ("search_code", "get_context", "read_code", "find_symbol", "index_status", "reindex")
+TOOL_NAMES = ("search_code", "get_context", "read_code", "find_symbol", "repo_map", "index_status", "reindex")
 DESCRIPTIONS: dict[str, str] = {
     "search_code": (
         "Hybrid code search (lexical + semantic + exact symbol/path). Returns ranked chunks: "
@@ -291,6 +371,10 @@ DESCRIPTIONS: dict[str, str] = {
     "find_symbol": (
         "Where a function, class or method is defined (signature, docstring) and, from the "
         "code graph, which code calls or imports it."
+    ),
+    "repo_map": (
+        "Map of the repository: its file tree with each file's top classes and functions "
+        "(signature, line), ranked by how much other code uses them; fits max_tokens."
     ),
     "index_status": (
         "Index health per project: background phase and progress, files, chunks, tokens, "

@@ -378,3 +378,119 @@ def test_http_session_roots_are_capped(tmp_path: Path, prism_settings: Settings,
         anyio.run(main)
     finally:
         ws.close()
+
+
+def test_search_code_and_get_context_take_a_scope(tmp_path: Path, prism_settings: Settings) -> None:
+    repo = make_repo(tmp_path, "scoped", "omega_value")
+    (repo / "CHANGELOG.md").write_text("# Changelog\n\n## 2.0\n\n- omega_value now doubles omega_value.\n")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_core.py").write_text("def test_omega_value():\n    assert omega_value(1) == 2\n")
+    ws = Workspace(prism_settings, [repo], background=False)
+    ws.projects[0].reader.index()
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            every = text_of(await client.call_tool("search_code", {"query": "omega_value"}))
+            assert "CHANGELOG.md" in every and "tests/test_core.py" in every
+            code = text_of(await client.call_tool("search_code", {"query": "omega_value", "scope": "code"}))
+            assert "pkg/core.py" in code and "CHANGELOG.md" not in code and "test_core" not in code
+            pack = text_of(await client.call_tool("get_context", {"task": "omega_value", "scope": "code"}))
+            assert "omega_value" in pack and "CHANGELOG" not in pack and "test_omega_value" not in pack
+            bad = await client.call_tool("search_code", {"query": "omega_value", "scope": "source"})
+            assert bad.is_error
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def dense_repo(root: Path) -> Path:
+    """Over 20,000 tokens of code at ~4-5 characters a token: the character cap binds first."""
+    repo = root / "dense"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / ".git").mkdir()
+    for f in range(24):
+        body = "".join(
+            f"def transform_customer_record_{f}_{n}(customer_record, normalisation_settings):\n"
+            f'    """Normalise the customer record {n} of batch {f} with the settings given."""\n'
+            + "".join(f"        customer_record = normalise_customer_field(customer_record, "
+                      f"normalisation_settings, field_number_{k})\n" for k in range(8))
+            + "    return customer_record\n\n\n" for n in range(12))
+        (repo / "pkg" / f"records_{f}.py").write_text(body + "def normalise_customer_field(r, s, k):\n    return r\n")
+    return repo
+
+
+def test_every_tool_at_its_maximum_stays_under_claude_codes_limits(tmp_path: Path,
+                                                                   prism_settings: Settings) -> None:
+    """Claude Code shows at most 25,000 tokens and ~50,000 characters of one tool result."""
+    from prism.serve.mcp import CLAUDE_CODE_MAX_CHARS, CLAUDE_CODE_MAX_TOKENS
+
+    repo = dense_repo(tmp_path)
+    ws = Workspace(prism_settings, [repo], background=False)
+    reader = ws.projects[0].reader
+    reader.index(embed=False)
+    assert reader.status()["tokens"] > 2 * HARD_CAP_TOKENS
+    claude = get_tokenizer("claude")
+    biggest = 10**9
+    calls: dict[str, dict[str, Any]] = {
+        "search_code": {"query": "normalise customer record field settings", "limit": 100},
+        "get_context": {"task": "how are customer records normalised? transform_customer_record"},
+        "read_code": {"target": "pkg/records_0.py"},
+        "find_symbol": {"name": "normalise_customer_field"},
+        "repo_map": {},
+        "index_status": {},
+        "reindex": {},
+    }
+    assert set(calls) == set(TOOL_NAMES)  # a new tool must be added here
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            for name, args in calls.items():
+                result = await client.call_tool(name, {**args, "max_tokens": biggest})
+                text = text_of(result)
+                assert not result.is_error, (name, text[:300])
+                assert TOK.count(text) <= HARD_CAP_TOKENS, (name, TOK.count(text))
+                assert claude.count(text) <= CLAUDE_CODE_MAX_TOKENS, (name, claude.count(text))
+                assert len(text) <= CLAUDE_CODE_MAX_CHARS, (name, len(text))
+                if name == "get_context":  # re-packed smaller, not cut at the end
+                    assert len(text) > 20_000 and "cut to" not in text
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()
+
+
+def test_search_over_several_repositories_ranks_them_on_one_scale(tmp_path: Path,
+                                                                  prism_settings: Settings) -> None:
+    weak = make_repo(tmp_path, "weak", "alpha_value")
+    (weak / "pkg" / "notes.py").write_text("def gamma_like():\n    # a value, like gamma\n    return 0\n")
+    strong = make_repo(tmp_path, "strong", "gamma_value")
+    ws = Workspace(prism_settings, [weak, strong], background=False)  # the weak one is listed first
+    for project in ws.projects:
+        project.reader.index()
+
+    def scores(text: str) -> list[tuple[str, float]]:
+        return [(m.group(1), float(m.group(2))) for m in re.finditer(r"^\d+\. (\S+?)/\S+ .*score=([\d.]+)", text, re.M)]
+
+    async def main() -> None:
+        async with Client(build_server(ws), mode="legacy") as client:
+            both = scores(text_of(await client.call_tool("search_code", {"query": "gamma_value"})))
+            # Each project's own best scores 1; merged, the exact symbol's repository leads and
+            # the other's best match scores below it.
+            assert both[0] == ("strong", 1.0)
+            assert {label for label, _ in both} == {"weak", "strong"}
+            assert all(score < 1.0 for label, score in both if label == "weak")
+            only = scores(text_of(await client.call_tool("search_code", {"query": "gamma_value",
+                                                                         "repos": ["weak"]})))
+            assert only and {label for label, _ in only} == {"weak"}
+            pack = text_of(await client.call_tool("get_context", {"task": "gamma_value", "repos": ["strong"]}))
+            assert "gamma_value" in pack and "alpha_value" not in pack
+            bad = await client.call_tool("search_code", {"query": "x", "repos": ["nope"]})
+            assert bad.is_error and "strong" in text_of(bad)
+
+    try:
+        anyio.run(main)
+    finally:
+        ws.close()

@@ -86,7 +86,8 @@ class NotIndexedError(ConflictError):
 
 
 class _Packer(Protocol):
-    def context(self, query: str, *, budget_tokens: int, fmt: str, expand: bool, intent: str) -> Any: ...
+    def context(self, query: str, *, budget_tokens: int, fmt: str, expand: bool, intent: str,
+                filters: SearchFilters | None = None) -> Any: ...
 
 
 def _principal(request: Request) -> Principal:
@@ -196,7 +197,7 @@ def search(request: Request, project: s.ProjectName, body: s.SearchRequest) -> s
     engine = _indexed_engine(server_state(request), project)
     f = body.filters
     filters = SearchFilters(languages=tuple(f.languages), path=f.path, kinds=tuple(f.kinds),
-                            since=f.since, min_score=f.min_score)
+                            since=f.since, min_score=f.min_score, scope=f.scope)
     result = engine.search(body.query, limit=body.limit, files=body.files, filters=filters)
     data = result.to_dict(explain=body.explain)
     return s.SearchResponse.model_validate(data)
@@ -210,7 +211,8 @@ def context(request: Request, project: s.ProjectName, body: s.ContextRequest) ->
         raise FeatureUnavailableError("Context packing is not available in this build.",
                                       hint="Use /search until the token optimizer ships.")
     pack = cast(_Packer, engine).context(body.query, budget_tokens=body.budget_tokens, fmt=body.format,
-                                         expand=body.expand, intent=body.intent)
+                                         expand=body.expand, intent=body.intent,
+                                         filters=SearchFilters(scope=body.scope) if body.scope != "all" else None)
     return _pack_out(pack)
 
 

@@ -136,6 +136,10 @@ class IndexResponse(BaseModel):
 # -- search --------------------------------------------------------------------------------
 
 
+Scope = Annotated[Literal["all", "code", "tests", "docs"], Field(
+    description="Only chunks in code, tests or docs (prose, changelogs, translations); all by default.")]
+
+
 class Filters(Strict):
     languages: Annotated[list[str], Field(max_length=32, json_schema_extra={
         "items": {"type": "string", "enum": sorted(LANGUAGES)}})] = Field(default_factory=list)
@@ -145,6 +149,7 @@ class Filters(Strict):
     kinds: Annotated[list[ChunkKind], Field(max_length=len(CHUNK_KINDS))] = Field(default_factory=list)
     since: Annotated[float | None, Field(ge=0, le=1e11)] = None
     min_score: Annotated[float | None, Field(ge=0, le=1e6)] = None
+    scope: Scope = "all"
 
     @field_validator("languages")
     @classmethod
@@ -204,6 +209,7 @@ class ContextRequest(Strict):
     format: Literal["markdown", "xml", "json"] = "markdown"
     expand: bool = Field(False, description="Also pull in what the chosen code calls or imports.")
     intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
+    scope: Scope = "all"
 
 
 class PackedChunk(BaseModel):
