@@ -57,7 +57,7 @@ class AlertSender:
                         return
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 log.warning("alert webhook attempt %d failed: %s", attempt + 1, type(exc).__name__)
-            if self._stop.wait(self.backoff_s * 2 ** attempt):
+            if attempt + 1 < self.attempts and self._stop.wait(self.backoff_s * 2 ** attempt):
                 break
         log.error("alert not delivered after %d attempts: %s", self.attempts, payload.get("message", ""))
 
