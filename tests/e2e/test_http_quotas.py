@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -125,3 +126,26 @@ def test_malformed_quotas_are_refused_with_the_setting_named() -> None:
     [quota] = parse_quotas('[{"resource": "tokens_served", "per": "project", "limit": 1000, "alert": "90%"}]')
     assert (quota.per, quota.alert_at, quota.target) == ("project", 900, None)
     assert parse_quotas(None) == () and parse_quotas("") == ()
+
+
+def test_replicas_on_one_redis_share_a_project_quota(tmp_path: Path, redis_url: str) -> None:
+    """Two servers with their own PRISM_HOME and one Redis: the meter, and so the quota, is theirs together."""
+    project = "q" + uuid.uuid4().hex[:10]  # the session's Redis is shared: a fresh project, fresh counts
+    quotas = json.dumps([{"resource": "searches", "per": "project", "limit": 3}])
+    apps = [create_app(server_settings(quotas=quotas, redis_url=redis_url),
+                       Settings(home=tmp_path / name, embedder="hashing")) for name in ("a", "b")]
+    tokens = [app.state.prism.keys.create("admin", "admin")[1] for app in apps]
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+        clients = list(zip((first, second), tokens, strict=True))
+        for client, token in clients:
+            make_indexed(client, token, project)
+
+        def search(client: TestClient, token: str) -> int:
+            return client.post(f"/api/v1/projects/{project}/search", json={"query": "refresh token"},
+                               headers=auth(token)).status_code
+
+        assert [search(*clients[0]), search(*clients[0]), search(*clients[1])] == [200, 200, 200]
+        for app in (*apps, *apps):  # what the background flushes do within a second: write, then read all
+            app.state.prism.meter.flush()
+        assert [search(*clients[0]), search(*clients[1])] == [429, 429]
+        assert not (tmp_path / "a" / "server" / "meter.db").exists()
