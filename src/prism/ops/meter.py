@@ -58,8 +58,17 @@ def end_request(token: Token[Counter[str] | None]) -> None:
     _tally.reset(token)
 
 
+_day_cache: tuple[int, str] = (-1, "")
+
+
 def utc_day(at: float | None = None) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(time.time() if at is None else at))
+    """The UTC date, `YYYY-MM-DD` (formatted once a day: every request asks, several times)."""
+    global _day_cache
+    number = int((time.time() if at is None else at) // 86400)
+    cached = _day_cache
+    if cached[0] != number:
+        cached = _day_cache = (number, time.strftime("%Y-%m-%d", time.gmtime(number * 86400)))
+    return cached[1]
 
 
 def seconds_to_next_utc_day(at: float | None = None) -> int:
@@ -220,18 +229,28 @@ def _days_from(since_day: str) -> Iterator[str]:
         day += timedelta(days=1)
 
 
+Sum = tuple[str, str, str, str]  # day, metric, "key" | "project" | "server", subject
+
+
+def _sums(cell: Cell) -> tuple[Sum, Sum, Sum]:
+    """The three running totals a cell adds to: its key's, its project's and the server's."""
+    return ((cell.day, cell.metric, "key", cell.key), (cell.day, cell.metric, "project", cell.project),
+            (cell.day, cell.metric, "server", ""))
+
+
 class Meter:
     """Batches counts in memory; a background thread writes them every `flush_every_s`.
 
-    `used_today` (what quotas read) is today's total as last read from the backend plus what
-    this process has not written yet: another worker's counts arrive within its flush interval.
+    `used_today` (what quotas read, several times a request) is one dictionary look-up: today's
+    totals as last read from the backend, plus what this process has not written yet. Another
+    worker's counts arrive within its flush interval.
     """
 
     def __init__(self, backend: MeterBackend, flush_every_s: float = 1.0) -> None:
         self.backend = backend
         self._pending: Counter[Cell] = Counter()
-        self._today: dict[Cell, int] = {}  # backend totals of `_today_day`, refreshed at each flush
-        self._today_day = ""
+        self._unwritten: Counter[Sum] = Counter()  # the sums of `_pending` and of a batch being written
+        self._written: Counter[Sum] = Counter()  # the backend's sums for today, read at each flush
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
@@ -254,39 +273,47 @@ class Meter:
         with self._lock:
             for metric, n in tally.items():
                 if n:
-                    self._pending[Cell(day, key, project, route, metric)] += n
+                    cell = Cell(day, key, project, route, metric)
+                    self._pending[cell] += n
+                    for total in _sums(cell):
+                        self._unwritten[total] += n
 
     def flush(self) -> None:
-        """Write what is pending; on failure keep it for the next flush (and say so once per failure)."""
+        """Write what is pending; on failure keep it for the next flush (and log a warning)."""
         with self._flush_lock:
             with self._lock:
                 pending, self._pending = self._pending, Counter()
             try:
                 if pending:
                     self.backend.add(pending)
-                self._refresh_today()
+                written: Counter[Sum] = Counter()
+                today = utc_day()
+                for cell, n in self.backend.rows(today):
+                    if cell.day == today:
+                        for total in _sums(cell):
+                            written[total] += n
             except Exception as exc:  # a database or Redis failure must not lose the counts
                 log.warning("meter write failed, retrying at the next flush: %s", type(exc).__name__)
                 with self._lock:
                     self._pending.update(pending)
-
-    def _refresh_today(self) -> None:
-        day = utc_day()
-        totals: dict[Cell, int] = {}
-        for cell, n in self.backend.rows(day):
-            if cell.day == day:
-                totals[cell] = totals.get(cell, 0) + n
-        with self._lock:
-            self._today, self._today_day = totals, day
+                return
+            with self._lock:
+                self._written = written
+                for cell, n in pending.items():
+                    for total in _sums(cell):
+                        self._unwritten[total] -= n
+                self._unwritten = +self._unwritten  # drop the zeros
 
     def used_today(self, metric: str, *, key: str | None = None, project: str | None = None) -> int:
         """Today's total of `metric`, for one key, one project, or (neither) the whole server."""
-        day = utc_day()
+        if key is not None:
+            total = (utc_day(), metric, "key", key)
+        elif project is not None:
+            total = (utc_day(), metric, "project", project)
+        else:
+            total = (utc_day(), metric, "server", "")
         with self._lock:
-            cells: Iterable[tuple[Cell, int]] = [
-                *(self._today.items() if self._today_day == day else ()), *self._pending.items()]
-            return sum(n for cell, n in cells if cell.day == day and cell.metric == metric
-                       and (key is None or cell.key == key) and (project is None or cell.project == project))
+            return self._written[total] + self._unwritten[total]
 
     def rows(self, since_day: str, key: str | None = None) -> list[tuple[Cell, int]]:
         """Every count since `since_day` (this process's pending ones written first)."""

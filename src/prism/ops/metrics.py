@@ -89,17 +89,27 @@ class ServerMetrics:
                                     ["operation"], registry=self._own, buckets=BUCKETS)
         self.work = Counter("prism_work", "Metered work: tokens served and saved, cache hits and misses, "
                             "embeddings, refusals (see the meter's METRICS)", ["metric"], registry=self._own)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._work: dict[str, Counter] = {}
         self._state = state
         if state is not None and not self.multiprocess:
             self._own.register(state)
 
     def observe(self, record: RequestRecord) -> None:
-        status = str(record.status)
-        self.requests.labels(record.method, record.route, status).inc()
-        self.latency.labels(record.route, status).observe(record.seconds)
+        series = (record.method, record.route, record.status)
+        children = self._children.get(series)
+        if children is None:  # `labels()` costs more than the rest of this method: look each series up once
+            status = str(record.status)
+            children = self._children[series] = (self.requests.labels(record.method, record.route, status),
+                                                  self.latency.labels(record.route, status))
+        children[0].inc()
+        children[1].observe(record.seconds)
         for metric, n in record.tally.items():
             if metric != "requests" and n:
-                self.work.labels(metric).inc(n)
+                work = self._work.get(metric)
+                if work is None:
+                    work = self._work[metric] = self.work.labels(metric)
+                work.inc(n)
             if metric in OPERATIONS and record.status < 400:
                 self.operations.labels(OPERATIONS[metric]).observe(record.seconds)
 
