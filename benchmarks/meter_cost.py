@@ -7,7 +7,8 @@ quotas configured. The shared build machine is loaded, so wall-clock latency (an
 moves with the neighbours: CPU time per request is the number compared. Requests go through
 Starlette's TestClient (no socket), which itself costs CPU, so the share of the meter in a
 real uvicorn request is somewhat larger than the share here; the absolute µs per request is
-the figure to carry over. The meter's background flush thread runs in both arms only in "with".
+the figure to carry over. The meter's flush thread runs in both arms (in "without" it has
+nothing to write, only today's totals to read each second).
 
     .venv/bin/python benchmarks/meter_cost.py [--rounds 6] [--requests 200] [--out benchmarks/results/meter_cost.md]
 """
