@@ -256,6 +256,7 @@ class Meter:
         self._stop = threading.Event()
         self._flush_every_s = flush_every_s
         self._thread: threading.Thread | None = None
+        self._failing = False
 
     def start(self) -> None:
         """Start the flushing thread (the server does at startup; tests may flush by hand)."""
@@ -279,7 +280,7 @@ class Meter:
                         self._unwritten[total] += n
 
     def flush(self) -> None:
-        """Write what is pending; on failure keep it for the next flush (and log a warning)."""
+        """Write what is pending; on failure keep it for the next flush (and warn once per outage)."""
         with self._flush_lock:
             with self._lock:
                 pending, self._pending = self._pending, Counter()
@@ -293,10 +294,15 @@ class Meter:
                         for total in _sums(cell):
                             written[total] += n
             except Exception as exc:  # a database or Redis failure must not lose the counts
-                log.warning("meter write failed, retrying at the next flush: %s", type(exc).__name__)
+                if not self._failing:  # one warning per outage, not one a second
+                    log.warning("meter write failed, retrying every flush: %s", type(exc).__name__)
+                self._failing = True
                 with self._lock:
                     self._pending.update(pending)
                 return
+            if self._failing:
+                log.warning("meter writes work again")
+                self._failing = False
             with self._lock:
                 self._written = written
                 for cell, n in pending.items():

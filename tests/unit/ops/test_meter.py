@@ -8,6 +8,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
 from prism.ops.meter import (
     NONE,
     Cell,
@@ -55,13 +57,16 @@ class BrokenBackend:
         pass
 
 
-def test_a_failed_write_loses_nothing_and_raises_nothing() -> None:
+def test_a_failed_write_loses_nothing_and_raises_nothing(caplog: pytest.LogCaptureFixture) -> None:
     backend = BrokenBackend()
     meter = Meter(backend)
     meter.record("key:a", "p", "/r", {"requests": 1})
     meter.flush()  # fails: kept
     meter.record("key:a", "p", "/r", {"requests": 1})
+    meter.flush()  # fails again: still kept, no second warning
     assert meter.used_today("requests") == 2
+    assert [r.getMessage() for r in caplog.records].count("meter write failed, retrying every flush: "
+                                                         "OperationalError") == 1
     backend.fail = False
     meter.flush()
     assert backend.added == [{Cell(utc_day(), "key:a", "p", "/r", "requests"): 2}]
