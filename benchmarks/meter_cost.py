@@ -124,9 +124,10 @@ def main() -> int:
         with_us, without_us = statistics.median(arms["with"]), statistics.median(arms["without"])
         lines.append(f"| {kind} | {with_us:.0f} | {without_us:.0f} | {with_us - without_us:.0f} | "
                      f"{100 * (with_us - without_us) / without_us:+.1f} % |")
+    rounds = {k: {a: [round(x) for x in v] for a, v in arms.items()} for k, arms in results.items()}
     lines += ["", f"Called directly (no HTTP), the meter's whole per-request path costs **{direct_us:.1f} µs** "
-              "of CPU per request (20,000 calls, flush thread included).", "", "Rounds (µs): " + json.dumps({k: {a: [round(x) for x in v] for a, v in arms.items()}
-                                                for k, arms in results.items()}), ""]
+              "of CPU per request (20,000 calls, flush thread included).", "",
+              "Rounds (µs): " + json.dumps(rounds), ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.e2e.test_json_shapes import check, documented
 from typer.testing import CliRunner
 
+from json_shapes import check, documented
 from prism.ops.meter import open_meter, utc_day
 from prism.serve.cli import app
 
