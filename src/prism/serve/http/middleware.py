@@ -17,6 +17,7 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +152,7 @@ class EdgeMiddleware:
         return replay
 
 
-def _record(scope: Scope, status: int, seconds: float, request_id: str, tally: dict[str, int]) -> RequestRecord:
+def _record(scope: Scope, status: int, seconds: float, request_id: str, tally: Counter[str]) -> RequestRecord:
     route = scope.get("route")
     path = getattr(route, "path", None) or "unmatched"
     need = (getattr(route, "openapi_extra", None) or {}).get(PERMISSION_KEY)
