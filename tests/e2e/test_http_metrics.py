@@ -20,10 +20,12 @@ def scrape(client: TestClient, token: str) -> dict[tuple[str, tuple[tuple[str, s
 
 
 def test_tokens_cache_hits_and_index_sizes_are_metered(prism_home: Path) -> None:
-    app = create_app(server_settings(), Settings(home=prism_home, embedder="hashing"))
+    app = create_app(server_settings(rate_reader="1/600"), Settings(home=prism_home, embedder="hashing"))
     key, admin = app.state.prism.keys.create("admin", "admin")
+    reader = app.state.prism.keys.create("reader", "reader")[1]
     with TestClient(app) as client:
         make_indexed(client, admin)
+        limited = [client.get("/api/v1/projects", headers=auth(reader)).status_code for _ in range(2)]
         packs = [client.post("/api/v1/projects/demo/context", headers=auth(admin),
                              json={"query": "refresh token", "budget_tokens": 400}).json() for _ in range(2)]
         for _ in range(3):
@@ -32,6 +34,8 @@ def test_tokens_cache_hits_and_index_sizes_are_metered(prism_home: Path) -> None
         metrics = scrape(client, admin)
         usage = client.get("/api/v1/usage", headers=auth(admin)).json()["usage"]
 
+    assert limited == [200, 429]
+    assert metrics[("prism_work_total", (("metric", "rate_limited"),))] == 1
     served = sum(p["tokens"] for p in packs)
     assert metrics[("prism_work_total", (("metric", "tokens_served"),))] == served
     # the first pack misses (and so does the search inside it); the second pack and the last two searches hit

@@ -115,6 +115,11 @@ def test_a_quota_alerts_past_its_threshold_and_refuses_past_its_limit(
         server = next(r for r in table if r["per"] == "server")
         assert server["subject"] == "*" and server["used"] >= 9
 
+        metrics = client.get("/metrics", headers=auth(admin)).text
+        assert 'prism_work_total{metric="quota_refused"} 1.0' in metrics
+        assert f'prism_quota_used{{per="key",resource="searches",subject="{admin_id}"}} 4.0' in metrics
+        assert f'prism_quota_limit{{per="key",resource="searches",subject="{admin_id}"}} 4.0' in metrics
+
 
 def test_malformed_quotas_are_refused_with_the_setting_named() -> None:
     for text, words in (("{", "not JSON"), ('[{"resource": "naps", "limit": 1}]', "needs a resource"),
