@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
+from prism.ops.meter import count
 from prism.pack.tokens import Tokenizer, get_tokenizer
 from prism.private_files import private_dir
 
@@ -491,6 +492,7 @@ class Prism:
                 self._searcher_lexical = loader is None
         key = ("search", store.generation(), query, limit, files, filters, config)
         outcome = self.results.get(key)
+        count("cache_hits" if isinstance(outcome, SearchOutcome) else "cache_misses")
         if not isinstance(outcome, SearchOutcome):
             outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
             if not outcome.warnings:  # a degraded (e.g. lexical-only) answer is not worth keeping
@@ -538,6 +540,7 @@ class Prism:
         key = ("context", store.generation(), query, budget_tokens, fmt, expand, chosen, counter.name,
                line_numbers, filters)
         cached = self.results.get(key)
+        count("cache_hits" if isinstance(cached, Pack) else "cache_misses")
         if isinstance(cached, Pack):
             pack = cached
             if record_usage:
@@ -567,6 +570,10 @@ class Prism:
         else:
             whole_files = sum(store.file_tokens(list(dict.fromkeys(c.path for c in pack.chunks))).values())
         saved = whole_files - pack.tokens
+        # One computation, two records: the project's usage log (`prism stats`) and the meter
+        # (per key and day, when this runs inside a server request).
+        count("tokens_served", pack.tokens)
+        count("tokens_saved", max(saved, 0))
         store.record_usage(UsageEvent(
             "context", pack.intent, budget_tokens, pack.tokens, max(saved, 0),
             len(pack.chunks), pack.seconds))

@@ -54,6 +54,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/projects/{project}/jobs"): ("index.write", "project"),
     ("GET", "/api/v1/projects/{project}/jobs/{job_id}"): ("projects.read", "project"),
     ("GET", "/api/v1/usage"): ("authenticated", "own"),
+    ("GET", "/api/v1/usage/quotas"): ("usage.read", "server"),
     ("GET", "/api/v1/keys"): ("keys.manage", "server"),
     ("POST", "/api/v1/keys"): ("keys.manage", "server"),
     ("PATCH", "/api/v1/keys/{key_id}"): ("keys.manage", "server"),

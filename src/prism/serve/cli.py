@@ -593,10 +593,11 @@ def stats(
 
 
 # -- team server (prism.serve.http) ----------------------------------------------------------
-from prism.serve.http.commands import audit, keys_app, serve  # noqa: E402  (server commands live beside the server)
+from prism.serve.http.commands import audit, keys_app, serve, usage  # noqa: E402  (server commands live beside the server)
 
 app.command("serve")(serve)
 app.command("audit")(audit)
+app.command("usage")(usage)
 app.add_typer(keys_app, name="keys")
 
 

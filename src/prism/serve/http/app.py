@@ -16,9 +16,13 @@ from typing import Any
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from prism.config import Settings
+from prism.errors import PrismError
+from prism.ops.alerts import AlertSender
+from prism.ops.meter import RequestRecord, open_meter
+from prism.ops.metrics import IndexInfo, ServerMetrics, StateCollector, prepare_multiprocess_dir
+from prism.ops.quotas import QuotaBook, parse_quotas
 from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
@@ -31,7 +35,7 @@ from prism.serve.http.middleware import EdgeMiddleware
 from prism.serve.http.projects import ProjectRegistry
 from prism.serve.http.routes import PRISM_VERSION, api, metrics_route, router
 from prism.serve.http.settings import ServerSettings, load_server_settings, validate_for_start
-from prism.serve.http.state import ServerState, UsageCounter
+from prism.serve.http.state import ServerState
 from prism.serve.http.workers import APP as WORKER_APP
 from prism.serve.http.workers import balanced_sockets_supported, serve_workers
 from prism.serve.secrets import SecretBox, load_or_create_dev_secret
@@ -56,16 +60,35 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
     box = SecretBox(root)
     redis_url = server.redis_url.get_secret_value() if server.redis_url else None
+    meter = open_meter(engine.home, redis_url)
+    webhook = server.alert_webhook.get_secret_value() if server.alert_webhook else None
+    quotas = QuotaBook(parse_quotas(server.quotas), meter, AlertSender(webhook) if webhook else None)
     state = ServerState(
         settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
         projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes,
                                  max_project_bytes=server.max_project_bytes,
                                  max_project_files=server.max_project_files),
-        limiter=limiter or make_limiter(server.limiter_backend, folder, redis_url), usage=UsageCounter(db),
+        limiter=limiter or make_limiter(server.limiter_backend, folder, redis_url), meter=meter, quotas=quotas,
     )
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
     tighten(folder)  # what an older version (or another umask) left readable by others
     return state
+
+
+def _index_infos(state: ServerState) -> list[IndexInfo]:
+    """Size and freshness of each indexed project, for the scrape-time gauges."""
+    infos = []
+    for record in state.projects.all():
+        try:
+            if not state.projects.status(record.name).indexed:
+                continue
+            stats = state.projects.engine(record.name).store.stats()
+        except (PrismError, OSError):  # a project being deleted or rebuilt: left out of this scrape
+            continue
+        last = stats.get("last_indexed")
+        infos.append(IndexInfo(record.name, int(str(stats.get("chunks", 0))), int(str(stats.get("files", 0))),
+                               float(str(last)) if last else None))
+    return infos
 
 
 def _load_model(state: ServerState) -> None:
@@ -88,7 +111,8 @@ def _recover(state: ServerState) -> None:
 
 def _secret_values(server: ServerSettings) -> list[str]:
     """The configured secrets, for the log filter that redacts them (a Redis URL may hold a password)."""
-    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret, server.redis_url) if s is not None]
+    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret, server.redis_url,
+                                           server.alert_webhook) if s is not None]
 
 
 def _secured_openapi(app: FastAPI) -> dict[str, Any]:
@@ -131,13 +155,16 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
             state.readiness.checks["model"] = "ok"
         recovery = threading.Thread(target=_recover, args=(state,), name="prism-recover", daemon=True)
         recovery.start()
+        state.meter.start()
         log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s, "
                  "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
                  type(state.limiter).__name__)
         yield
         close_jobs(app)  # first: a running in-process job gets a moment to finish
         recovery.join(RECOVERY_JOIN_S)
-        state.usage.flush()
+        state.meter.close()
+        if state.quotas.alerts is not None:
+            state.quotas.alerts.close()
         state.projects.close()
         if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
             state.limiter.close()
@@ -149,19 +176,17 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     app.state.prism = state
     install_error_handlers(app)
 
-    registry = CollectorRegistry()
-    requests = Counter("prism_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
-    latency = Histogram("prism_http_request_seconds", "HTTP request latency", ["route"], registry=registry,
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    metrics = ServerMetrics(StateCollector(lambda: _index_infos(state), state.quotas.table))
 
-    def observe(method: str, route: str, status: int, seconds: float) -> None:
-        requests.labels(method, route, str(status)).inc()
-        latency.labels(route).observe(seconds)
+    def observe(record: RequestRecord) -> None:
+        metrics.observe(record)
+        state.meter.record(record.key, record.project, record.route, record.tally)
+        state.quotas.observe(record.key, record.project, record.tally)
 
     app.include_router(router)
     app.include_router(api)
     app.include_router(jobs_api)
-    app.include_router(metrics_route(lambda: generate_latest(registry)))
+    app.include_router(metrics_route(metrics.render))
     check_route_table(app)
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
 
@@ -189,6 +214,7 @@ def prepare_home(server: ServerSettings, engine: Settings) -> None:
     if server.api_secret is None:
         load_or_create_dev_secret(folder)
     ServerDB(folder / "server.db").close()
+    parse_quotas(server.quotas)  # a malformed PRISM_QUOTAS stops the start here, before workers
 
 
 def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
@@ -207,6 +233,8 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     prepare_home(server, Settings())
     options: dict[str, Any] = {"log_level": log_level, "access_log": False, "log_config": None,
                                "server_header": False, "proxy_headers": False, "timeout_keep_alive": KEEP_ALIVE_S}
+    if workers > 1:  # every worker writes its metrics here; a scrape of any worker sums them all
+        prepare_multiprocess_dir(Settings().home)
     if workers > 1 and balanced_sockets_supported():
         configure_logging(server.log_level, _secret_values(server))  # the supervisor's own lines
         status = serve_workers(host, port, workers, options)

@@ -20,6 +20,7 @@ import jwt
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from prism.ops.meter import NONE, count
 from prism.serve.http.audit import Actor
 from prism.serve.http.errors import (
     AuthenticationError,
@@ -177,6 +178,7 @@ def _spend(state: ServerState, request: Request, bucket: str, which: Literal["ad
     if which == "key" or not decision.allowed:
         request.state.ratelimit = decision.headers(rate)
     if not decision.allowed:
+        count("rate_limited")
         raise RateLimitedError(f"Too many requests for this {which}.",
                                headers=decision.headers(rate),
                                hint=f"Retry after {decision.headers(rate)['Retry-After']} s.")
@@ -196,6 +198,7 @@ def permission(need: Need, reach: Reach = "project") -> Any:
         client = request.client.host if request.client else "unknown"
         _spend(state, request, f"addr:{client}", "address")
         principal = authenticate(state, request)
+        request.state.principal = principal  # the edge meters and logs the request under it, refused or not
         if need != "authenticated" and need not in principal.actions:
             raise PermissionDeniedError(f"This credential lacks the `{need}` action.",
                                         hint=f"Use a key whose actions include {need}.", value=need)
@@ -209,9 +212,7 @@ def permission(need: Need, reach: Reach = "project") -> Any:
                                         hint="Use a key made for every project (projects: *).",
                                         value=",".join(principal.projects))
         _spend(state, request, f"{principal.kind}:{principal.subject}", "key", principal.role)
-        route = request.scope.get("route")
-        state.usage.record(principal.usage_id, getattr(route, "path", request.url.path))
-        request.state.principal = principal
+        state.quotas.check(principal.usage_id, project if isinstance(project, str) else NONE, need)
         return principal
 
     check.permission = need  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The `prism serve`, `prism keys …` and `prism audit` commands (typer), kept light to import.
+"""The `prism serve`, `prism keys …`, `prism audit` and `prism usage` commands (typer), kept light to import.
 
 Keys are written straight into the server database, so a revoke or rotate is seen by a
 running server on its next request. The plaintext key is printed once and never stored. The
@@ -21,7 +21,7 @@ from prism.serve.http.db import ServerDB
 from prism.serve.http.keys import ApiKey, KeyStore
 from prism.serve.http.scopes import parse_actions, sorted_actions
 from prism.serve.http.settings import ROLES, load_server_settings, validate_for_start
-from prism.serve.output import emit_json, err, reporting
+from prism.serve.output import emit_json, err, out, reporting
 from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
 MAX_EXPIRES_DAYS = 3650  # as the API's KeyCreate.expires_days
@@ -208,6 +208,67 @@ def audit(
             request = f"  request {event['request_id']}" if event["request_id"] else ""
             sys.stdout.write(f"{event['id']}  {event['time']}  {event['principal']}  {event['event']}  "
                              f"{event['target']}{where}{request}\n")
+
+
+BAR_WIDTH = 30
+
+
+def _bar(used: int, limit: int, target: int | None, alert: int) -> str:
+    """A rich-markup bar: filled to `used`, green below the target, yellow below the alert, red past it;
+    `┊` marks the target and `!` the alert threshold."""
+    filled = min(BAR_WIDTH, round(BAR_WIDTH * used / limit))
+    colour = "red" if used >= alert else "yellow" if target is not None and used >= target else "green"
+    empty = [" "] * (BAR_WIDTH - filled)
+    for mark, at in (("┊", target), ("!", alert)):
+        position = None if at is None else min(BAR_WIDTH - 1, BAR_WIDTH * at // limit) - filled
+        if position is not None and position >= 0:
+            empty[position] = f"[dim]{mark}[/]"
+    return f"[{colour}]{'█' * filled}[/]" + "".join(empty)
+
+
+def usage(
+    days: Annotated[int, typer.Option("--days", min=1, max=400, help="UTC days of totals to show.")] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Today's use of each daily quota (with bars: target ┊, alert !) and the meter's totals per day."""
+    from rich.table import Table
+
+    from prism.ops.meter import open_meter, totals, utc_day
+    from prism.ops.quotas import QuotaBook, parse_quotas
+
+    with reporting(json_out):
+        server = load_server_settings()
+        redis_url = server.redis_url.get_secret_value() if server.redis_url else None
+        meter = open_meter(Settings().home, redis_url)
+        try:
+            quotas = QuotaBook(parse_quotas(server.quotas), meter).table()
+            since = utc_day(time.time() - (days - 1) * 86400)
+            by_day = totals(meter.rows(since), ("day",))
+            per_day = {day: dict(sorted(counts.items())) for (day,), counts in sorted(by_day.items())}
+        finally:
+            meter.close()
+        if json_out:
+            emit_json({"day": utc_day(), "quotas": quotas, "days": per_day})
+            return
+        table = Table(title=f"Quotas, {utc_day()} (UTC)" if quotas else "No quotas set (PRISM_QUOTAS): unlimited")
+        for column in ("resource", "per", "subject", "used", "limit", "target", "alert", ""):
+            table.add_column(column, justify="right" if column in ("used", "limit", "target", "alert") else "left")
+        for row in quotas:
+            used, limit, alert = (int(str(row[k])) for k in ("used", "limit", "alert"))
+            target = None if row["target"] is None else int(str(row["target"]))
+            table.add_row(str(row["resource"]), str(row["per"]), str(row["subject"]), f"{used:,}", f"{limit:,}",
+                          "-" if target is None else f"{target:,}", f"{alert:,}",
+                          _bar(used, limit, target, alert) + f" {row['percent']}%")
+        out.print(table)
+        daily = Table(title=f"Metered, last {days} day(s)")
+        metrics = ("requests", "searches", "context_packs", "tokens_served", "tokens_saved", "cache_hits",
+                   "cache_misses", "embeddings", "errors")
+        daily.add_column("day")
+        for metric in metrics:
+            daily.add_column(metric.replace("_", " "), justify="right")
+        for day, counts in per_day.items():
+            daily.add_row(day, *(f"{counts.get(m, 0):,}" for m in metrics))
+        out.print(daily)
 
 
 def serve(

@@ -1,5 +1,9 @@
 """EdgeMiddleware: request ids, the body-size limit (before parsing), security and rate headers, access log,
-and the 500 for an unexpected error (so that it, too, carries the request id and the headers).
+metering, and the 500 for an unexpected error (so that it, too, carries the request id and the headers).
+
+Each request gets a meter tally (`prism.ops.meter.count` adds to it from any layer); when it
+ends, the edge writes one JSON access line (request id, method, route, status, latency, key,
+project) and hands a `RequestRecord` to `observe` (metrics, meter, quotas).
 
 A pure ASGI middleware (no BaseHTTPMiddleware overhead). It reads the body itself, up to
 the limit, before any route sees it: a declared Content-Length over the limit is refused
@@ -13,11 +17,14 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from prism.ops.meter import NONE, RequestRecord, begin_request, end_request
+from prism.serve.http.auth import PERMISSION_KEY
 from prism.serve.http.errors import envelope
 from prism.serve.http.logs import request_id_var
 
@@ -33,7 +40,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
-Observer = Callable[[str, str, int, float], None]  # method, route, status, seconds
+Observer = Callable[[RequestRecord], None]
+# What a successful request of a route with this action counts, beside one request.
+COUNTED_BY_NEED = {"search": "searches", "context": "context_packs", "index.write": "index_writes"}
 
 
 class EdgeMiddleware:
@@ -54,6 +63,7 @@ class EdgeMiddleware:
         request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        tally, tally_token = begin_request()
         status = 500
         started = False
 
@@ -87,11 +97,17 @@ class EdgeMiddleware:
                           "The server hit an unexpected error; it has been logged.", request_id, close=False)
         finally:
             seconds = time.perf_counter() - start
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            record = _record(scope, status, seconds, request_id, tally)
+            fields = {"method": record.method, "route": record.route, "status": status if started else "aborted",
+                      "latency_ms": round(seconds * 1000, 2), "key_id": record.key, "project": record.project}
+            log.info("%s %s %s %.1fms", record.method, record.route, fields["status"], seconds * 1000,
+                     extra={"fields": fields})
             if self.observe is not None:
-                self.observe(scope["method"], route, status, seconds)
-            log.info("%s %s %s %.1fms", scope["method"], route, status if started else "aborted",
-                     seconds * 1000)
+                try:
+                    self.observe(record)
+                except Exception:  # metering must never fail the answer (it has been sent)
+                    log.exception("metering the request failed")
+            end_request(tally_token)
             request_id_var.reset(token)
 
     async def _read_body(self, headers: dict[str, str], receive: Receive, send: Send,
@@ -134,6 +150,23 @@ class EdgeMiddleware:
             return await receive()
 
         return replay
+
+
+def _record(scope: Scope, status: int, seconds: float, request_id: str, tally: Counter[str]) -> RequestRecord:
+    route = scope.get("route")
+    path = getattr(route, "path", None) or "unmatched"
+    need = (getattr(route, "openapi_extra", None) or {}).get(PERMISSION_KEY)
+    tally["requests"] += 1
+    if status >= 500:
+        tally["errors"] += 1
+    if status < 400 and need in COUNTED_BY_NEED:
+        tally[COUNTED_BY_NEED[need]] += 1
+    project = (scope.get("path_params") or {}).get("project")
+    principal = scope["state"].get("principal")
+    return RequestRecord(scope["method"], path, status, seconds, request_id,
+                         key=getattr(principal, "usage_id", NONE),
+                         project=project if isinstance(project, str) and route is not None else NONE,
+                         need=need if isinstance(need, str) else None, tally=dict(tally))
 
 
 async def _reject(send: Send, status: int, code: str, message: str, request_id: str,

@@ -22,6 +22,7 @@ from pydantic import Field
 from prism.engine import Prism
 from prism.errors import InputError, PathError
 from prism.models import SearchFilters
+from prism.ops.meter import KEEP_DAYS, count, totals, utc_day
 from prism.serve.http import schemas as s
 from prism.serve.http.auth import (
     PERMISSION_KEY,
@@ -49,6 +50,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429, 503)
 _LINES_RE = re.compile(r"^(?P<path>.+?):(?P<start>\d{1,9})(?:-(?P<end>\d{1,9}))?$")
 MAX_READ_LINES = 5000
+MAX_USAGE_ROWS = 1000
 
 try:
     PRISM_VERSION = version("prism-context")
@@ -173,6 +175,7 @@ def index_project(request: Request, project: s.ProjectName, body: s.IndexRequest
     outcomes, report = state.projects.index_request(project, [(f.path, f.content) for f in body.files],
                                                     body.delete, force=body.force, embed=body.embed)
     files = [s.FileResult(path=o.path, status=o.status, reason=o.reason) for o in outcomes]
+    count("embeddings", report.embedded)
     return s.IndexResponse(project=project, files=files, failed=sum(o.status == "failed" for o in outcomes),
                            report=report.to_dict())
 
@@ -248,13 +251,27 @@ def read_code(request: Request, project: s.ProjectName,
 
 
 @endpoint(api, "GET", "/usage", "authenticated", own=True,
-          summary="Requests per credential, day and route: the caller's own, or everyone's with "
-                  "`usage.read` on every project.")
-def usage(request: Request) -> s.UsageResponse:
+          summary="Metered use per credential, day, project and route: the caller's own, or everyone's "
+                  "with `usage.read` on every project.")
+def usage(request: Request, days: int = Query(31, ge=1, le=KEEP_DAYS, description="How many UTC days back.")
+          ) -> s.UsageResponse:
     state, principal = server_state(request), _principal(request)
     everyone = "usage.read" in principal.actions and principal.scope.unscoped
-    rows = state.usage.report(None if everyone else principal.usage_id)
-    return s.UsageResponse(usage=[s.UsageRow.model_validate(r) for r in rows])
+    since = utc_day(time.time() - (days - 1) * 86400)
+    grouped = totals(state.meter.rows(since, None if everyone else principal.usage_id),
+                     ("day", "key", "project", "route"))
+    rows = [s.UsageRow(principal=key, day=day, project=project, route=route, requests=counts.pop("requests", 0),
+                       work=dict(sorted(counts.items())))
+            for (day, key, project, route), counts in grouped.items()]
+    rows.sort(key=lambda r: (-int(r.day.replace("-", "")), r.principal, r.project, r.route))
+    return s.UsageResponse(usage=rows[:MAX_USAGE_ROWS])
+
+
+@endpoint(api, "GET", "/usage/quotas", "usage.read",
+          summary="Today's use of every configured quota (resource, per, subject, limit, target, alert).")
+def usage_quotas(request: Request) -> s.QuotaResponse:
+    state = server_state(request)
+    return s.QuotaResponse(day=utc_day(), quotas=[s.QuotaRow.model_validate(r) for r in state.quotas.table()])
 
 
 def _key_out(key: ApiKey) -> s.KeyInfo:

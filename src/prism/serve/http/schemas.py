@@ -273,8 +273,28 @@ class Stats(BaseModel):
 class UsageRow(BaseModel):
     principal: str
     day: str
+    project: str = Field(description="The project the requests named, or `-`.")
     route: str
     requests: int
+    work: dict[str, int] = Field(default_factory=dict,
+                                 description="Other metered work: searches, tokens_served, cache_hits, …")
+
+
+class QuotaRow(BaseModel):
+    resource: str
+    per: str
+    subject: str = Field(description="The key (`key:<id>`), the project, or `*` for the whole server.")
+    day: str
+    used: int
+    limit: int
+    target: int | None
+    alert: int
+    percent: float
+
+
+class QuotaResponse(BaseModel):
+    day: str
+    quotas: list[QuotaRow]
 
 
 class UsageResponse(BaseModel):

@@ -134,6 +134,18 @@ class ServerSettings(BaseSettings):
                     "Python's GIL, so a few threads per worker answer a queue sooner than dozens "
                     "taking turns (and keep the worker responsive to health checks).",
     )
+    quotas: str | None = Field(
+        None, validation_alias=AliasChoices("PRISM_QUOTAS"),
+        description="Daily quotas, a JSON list of `{\"resource\", \"per\", \"limit\", \"target\", \"alert\"}`: "
+                    "resource is requests, searches, context_packs, embeddings, tokens_served or index_writes; "
+                    "per is key, project or server; alert is a count or `\"80%\"` of the limit (the default). "
+                    "Past the limit → 429 quota_exceeded until 00:00 UTC. Unset: unlimited.",
+    )
+    alert_webhook: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PRISM_ALERT_WEBHOOK"),
+        description="URL that gets a JSON POST when a quota crosses its alert threshold or limit "
+                    "(once per quota, subject and day; retried with backoff, never blocking a request).",
+    )
     secrets_file: Path | None = Field(
         None, validation_alias=_env("SECRETS_FILE"),
         description="A file of NAME=value lines (e.g. a mounted secret); fills unset secrets.",
@@ -154,7 +166,7 @@ class ServerSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "alert_webhook", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
