@@ -18,9 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pathspec
 
 from prism.errors import InputError, PrismError
@@ -38,6 +37,9 @@ from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
 from prism.models import Chunk, SearchFilters, StoredChunk
+
+if TYPE_CHECKING:  # numpy loads on the first vector operation: a lexical search never needs it
+    import numpy as np
 
 __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore", "connect_wal",
            "fts_match"]
@@ -314,6 +316,8 @@ class SqliteStore:
                               tuple(str(r[-1]) for r in rows))
 
     def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:
+        import numpy as np
+
         last = ""
         while True:
             rows = self._conn.execute("SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash > ?"
@@ -504,6 +508,8 @@ class SqliteStore:
         return int(row[0])
 
     def put_embeddings(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        import numpy as np
+
         with self._lock, self._transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)",
@@ -541,6 +547,8 @@ class SqliteStore:
         tagged with the index generation, so a fresh process (a CLI search) maps it in
         milliseconds instead of decoding every vector row from SQLite.
         """
+        import numpy as np
+
         gen = self.generation()
         cached = self._vectors
         if cached is not None and cached[0] == model and cached[1] == gen:

@@ -12,8 +12,10 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads on the first vector operation: a lexical search never needs it
+    import numpy as np
 
 
 @functools.cache
@@ -32,6 +34,8 @@ def single_threaded_blas() -> None:
 def best_similarities(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray, limit: int,
                       allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
     """Exact nearest rows: (id, best cosine to any query) best first, over `allowed` ids if given."""
+    import numpy as np
+
     single_threaded_blas()
     if len(ids) == 0:
         return []
@@ -55,6 +59,8 @@ def _snapshot_paths(index: Path, model: str) -> tuple[Path, Path, Path]:
 
 def load_snapshot(index: Path, model: str, gen: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The matrix saved for this model at index generation `gen`, memory-mapped; None if there is none."""
+    import numpy as np
+
     data_path, ids_path, meta_path = _snapshot_paths(index, model)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -71,6 +77,8 @@ def load_snapshot(index: Path, model: str, gen: int, dim: int) -> tuple[np.ndarr
 
 def save_snapshot(index: Path, model: str, gen: int, ids: np.ndarray, matrix: np.ndarray) -> None:
     """Save the matrix beside the index, best effort: a read-only index folder just means no snapshot."""
+    import numpy as np
+
     data_path, ids_path, meta_path = _snapshot_paths(index, model)
     try:
         meta_path.unlink(missing_ok=True)  # the tag goes last: a half-written snapshot is never used

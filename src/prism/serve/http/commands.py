@@ -10,19 +10,17 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prism.config import Settings
 from prism.errors import InputError
-from prism.serve.http.audit import AuditLog, cli_actor
-from prism.serve.http.db import ServerDB
-from prism.serve.http.keys import ApiKey, KeyStore
-from prism.serve.http.scopes import parse_actions, sorted_actions
-from prism.serve.http.settings import ROLES, load_server_settings, validate_for_start
 from prism.serve.output import emit_json, err, out, reporting
-from prism.serve.secrets import SecretBox, load_or_create_dev_secret
+
+if TYPE_CHECKING:  # the server's modules (settings, database, keys, crypto) load only when a command runs
+    from prism.serve.http.audit import AuditLog
+    from prism.serve.http.keys import ApiKey, KeyStore
 
 MAX_EXPIRES_DAYS = 3650  # as the API's KeyCreate.expires_days
 
@@ -44,12 +42,25 @@ class _Server:
 
 def _server() -> _Server:
     """The key store the server uses: same database, same secret (API_SECRET or the dev secret)."""
+    from prism.serve.http.audit import AuditLog
+    from prism.serve.http.db import ServerDB
+    from prism.serve.http.keys import KeyStore
+    from prism.serve.http.settings import load_server_settings, validate_for_start
+    from prism.serve.secrets import SecretBox, load_or_create_dev_secret
+
     server = load_server_settings()
     validate_for_start(server)
     folder = Settings().home / "server"
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
     db = ServerDB(folder / "server.db")
     return _Server(KeyStore(db, SecretBox(root)), AuditLog(db), server.jwt_max_ttl_s, server.jwt_leeway_s)
+
+
+def cli_actor() -> str:
+    """`cli:<user>`, the audit principal of these commands (the audit module loads on first use)."""
+    from prism.serve.http.audit import cli_actor as actor
+
+    return actor()
 
 
 def _expiry(days: float | None) -> float | None:
@@ -63,6 +74,8 @@ def _expiry(days: float | None) -> float | None:
 
 
 def _show(key: ApiKey) -> str:
+    from prism.serve.http.scopes import sorted_actions
+
     expires = time.strftime("%Y-%m-%d", time.gmtime(key.expires_at)) if key.expires_at else "never"
     state = "revoked" if key.revoked_at else "active"
     return (f"{key.key_id}  {key.name}  role={key.role}  actions={','.join(sorted_actions(key.actions))}  "
@@ -83,6 +96,9 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed once, on stdout."""
+    from prism.serve.http.scopes import parse_actions
+    from prism.serve.http.settings import ROLES
+
     with reporting(json_out):
         if role is not None and actions:
             raise InputError("Give --role or --actions, not both.", hint="A role is a preset of actions.")
@@ -235,6 +251,7 @@ def usage(
 
     from prism.ops.meter import open_meter, totals, utc_day
     from prism.ops.quotas import QuotaBook, parse_quotas
+    from prism.serve.http.settings import load_server_settings
 
     with reporting(json_out):
         server = load_server_settings()
