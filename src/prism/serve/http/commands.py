@@ -19,7 +19,7 @@ from prism.errors import InputError
 from prism.serve.output import emit_json, err, out, reporting
 
 if TYPE_CHECKING:  # the server's modules (settings, database, keys, crypto) load only when a command runs
-    from prism.serve.http.audit import AuditLog
+    from prism.serve.http.audit import Actor, AuditLog
     from prism.serve.http.keys import ApiKey, KeyStore
 
 MAX_EXPIRES_DAYS = 3650  # as the API's KeyCreate.expires_days
@@ -56,7 +56,7 @@ def _server() -> _Server:
     return _Server(KeyStore(db, SecretBox(root)), AuditLog(db), server.jwt_max_ttl_s, server.jwt_leeway_s)
 
 
-def cli_actor() -> str:
+def cli_actor() -> Actor:
     """`cli:<user>`, the audit principal of these commands (the audit module loads on first use)."""
     from prism.serve.http.audit import cli_actor as actor
 
