@@ -8,7 +8,8 @@ PrismError
 ├── ModelError           bundled model missing or corrupt           exit 1, HTTP 503
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
-└── NotFoundError        handle/symbol/path not found               exit 1, HTTP 404
+├── NotFoundError        handle/symbol/path not found               exit 1, HTTP 404
+└── BackupError          a backup is missing, corrupt, or would overwrite data  exit 1
 """
 
 from __future__ import annotations
@@ -77,3 +78,7 @@ class PathError(InputError):
 class NotFoundError(PrismError):
     http_status = 404
     code = "not_found"
+
+
+class BackupError(PrismError):
+    code = "backup_error"

@@ -1,0 +1,1 @@
+"""Operations around a PRISM home: backups, verification and restore, maintenance, doctor."""
