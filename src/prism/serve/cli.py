@@ -435,6 +435,14 @@ app.command("serve")(serve)
 app.command("audit")(audit)
 app.add_typer(keys_app, name="keys")
 
+# -- operations (prism.ops): backup, restore, maintain, doctor ---------------------------------
+from prism.serve.ops_commands import backup_app, doctor, maintain, restore  # noqa: E402
+
+app.add_typer(backup_app, name="backup")
+app.command("restore")(restore)
+app.command("maintain")(maintain)
+app.command("doctor")(doctor)
+
 
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
