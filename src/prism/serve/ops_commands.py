@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -26,7 +25,7 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skipped": 
 class _BackupGroup(TyperGroup):
     """`prism backup DEST …` runs `backup create`; `prism backup verify SRC` checks a backup."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's vendored click Context
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["create", *args]
         return super().parse_args(ctx, args)
@@ -142,8 +141,9 @@ def restore(
 
 def maintain(
     daily: Annotated[bool, typer.Option("--daily", help="Disk space and each index's freshness.")] = False,
-    weekly: Annotated[bool, typer.Option("--weekly", help="Refresh changed files, optimize every index "
-                                         "(FTS merge, ANALYZE, VACUUM), expire caches, drop orphaned vectors.")] = False,
+    weekly: Annotated[bool, typer.Option(
+        "--weekly", help="Refresh changed files, optimize every index (FTS merge, ANALYZE, VACUUM), "
+                         "expire caches, drop orphaned vectors.")] = False,
     monthly: Annotated[bool, typer.Option("--monthly", help="Verify the latest backup, list keys expired or "
                                           "unused for 30 days, check dependency versions.")] = False,
     backups: Annotated[Path | None, typer.Option("--backups", help="The folder `prism backup` writes into "
