@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from prism.errors import InputError
 from prism.ops.home import (
     DEV_SECRET,
     EMBEDDINGS_DB,
@@ -121,6 +122,9 @@ def create_backup(home: Path, dest: Path, *, open_server: ServerOpener | None = 
     from prism.index.sqlite import SqliteStore
 
     now = time.time() if now is None else now
+    if dest.resolve() == home.resolve():
+        raise InputError(f"Cannot write backups of {home} into the home itself.",
+                         hint="Pass a folder outside PRISM_HOME, ideally on another disk.", value=dest)
     dest.mkdir(parents=True, exist_ok=True)
     name = backup_name(now)
     suffix = 1
