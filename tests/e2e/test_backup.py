@@ -85,7 +85,7 @@ def backup_under_load(client: TestClient, admin: str, reader: str, home: Path, d
                     warmed.wait()
                 if stop.is_set() and counts[slot] > 3:
                     return
-        except BaseException as exc:  # noqa: BLE001  (reported by the main thread)
+        except BaseException as exc:
             failures.append(repr(exc))
             warmed.abort()
 
@@ -100,7 +100,7 @@ def backup_under_load(client: TestClient, admin: str, reader: str, home: Path, d
                 assert answer.status_code == 200, answer.text
                 if version == 2:
                     warmed.wait()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failures.append(repr(exc))
             warmed.abort()
 
