@@ -40,14 +40,135 @@ def _command_md(name: str, command: Any, depth: int) -> list[str]:
     return lines
 
 
+# The --json shape of each command: (field, type, meaning). "a[].b" is field b of each item of
+# list a; "a.b" field b of object a; a type ending in "?" marks a field that may be absent.
+# tests/e2e/test_json_shapes.py runs every command and compares its output with this table.
+_KEY = [("key_id", "string", "the id (12 hex characters after `prism_`)"), ("name", "string", "who uses it"),
+        ("role", "string", "reader, writer or admin"), ("projects", "array", "allowed projects (`*`: all)"),
+        ("created_at", "number", "unix time"), ("expires_at", "number|null", "unix time, or null"),
+        ("last_used_at", "number|null", "unix time, or null"), ("revoked_at", "number|null", "unix time, or null")]
+_INDEX_REPORT = [
+    ("files_seen", "int", "files the walk admitted"), ("files_indexed", "int", "files read and (re)chunked"),
+    ("files_unchanged", "int", "files skipped because size/mtime or content hash matched"),
+    ("files_deleted", "int", "files gone from disk, removed from the index"),
+    ("chunks_written", "int", "chunks stored by this run"), ("embedded", "int", "vectors computed or copied"),
+    ("pending_embeddings", "int", "chunks left without a vector (with --no-embed)"),
+    ("seconds", "number", "wall time of the run"),
+    ("skipped", "object", "reason → number of files skipped for it"),
+    ("skipped_files", "array", "the first 200 skipped files"),
+    ("skipped_files[].path", "string", "relative path"),
+    ("skipped_files[].reason", "string",
+     "too_large, binary, data, generated, unreadable, symlink_loop or outside_root"),
+    ("skipped_files[].detail", "string", "what tripped the rule, e.g. `a NUL byte at offset 6`"),
+    ("warnings", "array", "up to 50 messages (parse fallbacks, binary source files)"),
+]
+JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
+    "index": [("project", "string", "absolute project folder"), *_INDEX_REPORT,
+              ("stats", "object",
+               "the index after the run: files, chunks, tokens, languages, last_indexed, partial_files")],
+    "status": [
+        ("project", "string", "absolute project folder"), ("index_dir", "string", "where the index lives"),
+        ("files", "int", "files in the index"), ("chunks", "int", "chunks in the index"),
+        ("tokens", "int", "tokens in all chunks"),
+        ("languages", "object", "language → files; files without one count as `other`; they add up to `files`"),
+        ("other_extensions", "object", "extension → files, for the `other` files"),
+        ("last_indexed", "number|null", "unix time of the last `prism index` run"),
+        ("partial_files", "int", "files whose chunks were cut short"),
+        ("embedding_model", "string|null", "the model of the vectors, null when none were computed"),
+        ("embedding_dim", "int|null", "vector size"),
+        ("pending_embeddings", "int", "chunks without a vector"),
+        ("vectors", "string", "on, off (indexed with --no-embed) or not computed"),
+        ("options", "object", "what `prism index` remembers"),
+        ("options.include", "array", "--include globs"), ("options.exclude", "array", "--exclude globs"),
+        ("options.embed", "bool|null", "--embed/--no-embed, null when never given"),
+        ("skipped", "object", "reason → files skipped by the last run"),
+        ("skipped_files", "array", "every file the last run skipped (up to 10,000), as in `prism index`"),
+        ("changed_on_disk", "object", "added, modified, deleted: files changed since the last run"),
+        ("stale_files", "int", "their sum"),
+    ],
+    "projects": [("projects", "array", "indexed projects"), ("projects[].root", "string", "project folder"),
+                 ("projects[].index_dir", "string", "its index"), ("projects[].created_at", "number", "unix time")],
+    "forget": [("project", "string", "project folder"), ("removed", "bool", "false when there was no index")],
+    "watch": [(name, kind, meaning) for name, kind, meaning in _INDEX_REPORT if not name.startswith("skipped_files[]")],
+    "search": [
+        ("query", "string", "the query as searched"), ("level", "string", "chunk, or file with --files"),
+        ("results", "array", "best first"), ("results[].path", "string", "relative path"),
+        ("results[].start_line", "int", "first line (1-based)"), ("results[].end_line", "int", "last line"),
+        ("results[].symbol", "string", "qualified name (`Class.method`), or the path for a module header"),
+        ("results[].kind", "string", "function, method, class, module, section or window"),
+        ("results[].score", "number", "0-1, the best result is 1"),
+        ("results[].stale", "bool", "the file changed on disk since it was indexed"),
+        ("results[].snippet", "string", "the first lines"), ("results[].language", "string", "language"),
+        ("results[].explain", "object?", "with --explain: each feature's raw contribution to the score"),
+        ("warnings", "array?", "present when results are degraded (e.g. lexical only)"),
+    ],
+    "context": [
+        ("budget", "int", "--budget"), ("tokens", "int", "true token count of this document (≤ budget)"),
+        ("tokenizer", "string", "what counted them"), ("intent", "string", "detected or given intent"),
+        ("chunks", "array", "the packed code, grouped by file"), ("chunks[].path", "string", "relative path"),
+        ("chunks[].start_line", "int", "first line"), ("chunks[].end_line", "int", "last line"),
+        ("chunks[].symbol", "string", "qualified name"),
+        ("chunks[].level", "string", "full, light, skeleton, signature or reference"),
+        ("chunks[].tokens", "int", "tokens of its content"), ("chunks[].handle", "string", "for `prism show`"),
+        ("chunks[].content", "string", "the code at that level"),
+        ("omitted", "array", "candidates that did not fit, as many as fit the budget"),
+        ("omitted[].path", "string", "relative path"), ("omitted[].start_line", "int", "first line"),
+        ("omitted[].end_line", "int", "last line"), ("omitted[].symbol", "string", "qualified name"),
+        ("omitted[].handle", "string", "for `prism show`"), ("omitted[].tokens", "int", "its size in full"),
+        ("omitted_total", "int", "how many were left out in all"),
+        ("savings", "object", "tokens saved against sending whole files (empty when it did not fit)"),
+    ],
+    "show": [("target", "string", "what was asked for"), ("results", "array", "the code it names"),
+             ("results[].path", "string", "relative path"), ("results[].start_line", "int", "first line"),
+             ("results[].end_line", "int", "last line"), ("results[].symbol", "string", "enclosing symbol"),
+             ("results[].handle", "string", "chunk handle, empty for a line range"),
+             ("results[].content", "string", "the original code")],
+    "stats": [("project", "string", "project folder"), ("queries", "int", "context queries answered"),
+              ("tokens_served", "int", "tokens of code sent"), ("tokens_saved", "int", "against whole files"),
+              ("mean_ms", "number", "mean answer time"), ("last_at", "number|null", "unix time of the last query"),
+              ("by_intent", "object", "intent → queries")],
+    "mcp install": [("command", "string|null", "the `claude mcp add` line (null for --scope project)"),
+                    ("mcp_json", "string|null", "the .mcp.json written, if any"),
+                    ("entry", "object", "the server entry: type, command, args")],
+    "keys create": [("key", "object", "the key's metadata"), *[(f"key.{n}", t, m) for n, t, m in _KEY],
+                    ("api_key", "string", "the secret, shown this once")],
+    "keys list": [("keys", "array", "every key"), *[(f"keys[].{n}", t, m) for n, t, m in _KEY]],
+    "keys revoke": [("key", "object", "the revoked key"), *[(f"key.{n}", t, m) for n, t, m in _KEY]],
+    "keys rotate": [("key", "object", "the key, same id"), *[(f"key.{n}", t, m) for n, t, m in _KEY],
+                    ("api_key", "string", "the new secret"), ("replaces", "string", "the key id rotated")],
+    "error": [("error", "object", "any command, on an error (exit 1 or 2)"),
+              ("error.code", "string", "stable error code"), ("error.message", "string", "what failed"),
+              ("error.details", "object", "hint (the next step) and value (the offending input), when known")],
+}
+
+
+def json_reference() -> list[str]:
+    lines = ["## JSON output", "",
+             "With `--json` a command prints exactly one JSON object on stdout (`prism watch`: one per",
+             "update); progress and messages go to stderr. Every object starts with `schema_version`",
+             "(now 1): it is raised when a field changes meaning or goes away; new fields may appear",
+             "without a raise. `a[].b` is field `b` of each item of list `a`; a `?` type may be absent.",
+             "`tests/e2e/test_json_shapes.py` checks these tables against the real output.", ""]
+    for name, fields in JSON_SHAPES.items():
+        title = "Errors" if name == "error" else f"`prism {name} --json`"
+        lines += [f"### {title}", "", "| field | type | meaning |", "|---|---|---|",
+                  "| `schema_version` | int | 1 |"]
+        lines += [f"| `{field}` | {kind.replace('|', ' or ')} | {meaning} |" for field, kind, meaning in fields]
+        lines.append("")
+    return lines
+
+
 def cli_reference() -> str:
     root = typer.main.get_command(app)
     assert hasattr(root, "commands")
     lines = ["# CLI reference", "", "Generated by `scripts/gen_docs.py` from the commands' `--help`.", "",
-             "Every command takes `--json`: exactly one JSON document on stdout. Exit codes: 0 success,",
-             "1 an error you can fix (the message says how), 2 bad usage, 3 a bug.", ""]
+             "Every command takes `--json`: exactly one JSON document on stdout (its fields are listed",
+             "under [JSON output](#json-output)). Exit codes: 0 success, 1 an error you can fix (the",
+             "message says how), 2 bad usage, 3 a bug. `prism --version` prints the version; `--debug`",
+             "(before or after the command) prints the traceback of an internal error.", ""]
     for name, command in sorted(root.commands.items()):  # type: ignore[attr-defined]
         lines += _command_md(f"prism {name}", command, 2)
+    lines += json_reference()
     return "\n".join(lines).rstrip() + "\n"
 
 

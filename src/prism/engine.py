@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,28 @@ class ProjectInfo:
     root: str
     index_dir: str
     created_at: float
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """What `prism index` remembers for a project: its globs and whether it computes vectors."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    embed: bool | None = None  # None: the PRISM_EMBED setting
+
+    def to_dict(self) -> dict[str, object]:
+        return {"include": list(self.include), "exclude": list(self.exclude), "embed": self.embed}
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ProjectOptions:
+        try:
+            data = json.loads(text or "{}")
+            embed = data.get("embed")
+            return cls(tuple(map(str, data.get("include") or ())), tuple(map(str, data.get("exclude") or ())),
+                       embed if isinstance(embed, bool) else None)
+        except (ValueError, TypeError, AttributeError):
+            return cls()  # unreadable options: index as if none were stored
 
 
 def find_project_root(start: Path, settings: Settings) -> Path:
@@ -135,6 +157,10 @@ class Prism:
                  embedding_cache: EmbeddingCache | None = None) -> None:
         self.settings = settings or Settings()
         self.root = Path(root).resolve()
+        if self.root.is_file():
+            raise ProjectError(f"{self.root} is a file; PRISM indexes a project folder.",
+                               hint=f"Pass its folder ({self.root.parent}); to index only some files, "
+                                    f"add --include '{self.root.name}'.", value=self.root)
         if not self.root.is_dir():
             raise ProjectError(f"Project folder {self.root} does not exist.",
                                hint="Pass an existing folder with --project.", value=self.root)
@@ -231,21 +257,34 @@ class Prism:
     # -- index -----------------------------------------------------------------------------
 
     def index(self, *, force: bool = False, embed: bool | None = None,
-              include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+              include: tuple[str, ...] | None = None, exclude: tuple[str, ...] | None = None,
               progress: ProgressFn | None = None,
-              order: Callable[[SourceFile], object] | None = None) -> IndexReport:
-        """Create or update the index; with embed (default from settings) also fill vectors.
+              order: Callable[[SourceFile], object] | None = None,
+              remember: bool = False) -> IndexReport:
+        """Create or update the index; with embed also fill vectors.
 
+        include/exclude/embed left as None take the project's stored options (`options()`),
+        else the settings; with `remember`, the values given become the stored options.
         `order` sorts the files before they are written (those first become searchable first).
         """
         from prism.index.indexer import Indexer, index_lock
 
         with index_lock(self.index_dir):
             self._write_project_file()
+            stored = self.options()
+            if remember:
+                stored = ProjectOptions(stored.include if include is None else include,
+                                        stored.exclude if exclude is None else exclude,
+                                        stored.embed if embed is None else embed)
+                self.store.set_meta({"options": json.dumps(stored.to_dict())})
+            include = stored.include if include is None else include
+            exclude = stored.exclude if exclude is None else exclude
+            if embed is None:
+                embed = self.settings.embed if stored.embed is None else stored.embed
             indexer = Indexer(self.root, self.store, self.settings, self.tokenizer.count)
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
                                   order=order)
-            if self.settings.embed if embed is None else embed:
+            if embed:
                 started = time.perf_counter()
                 report.embedded = self._embed(indexer, progress, None)
                 report.seconds += time.perf_counter() - started  # the summary states the whole run
@@ -278,6 +317,12 @@ class Prism:
         finally:
             if opened and shared is not None:
                 shared.close()
+
+    def options(self) -> ProjectOptions:
+        """The include/exclude globs and vector choice stored by `prism index` (defaults if none)."""
+        if not self.is_indexed:
+            return ProjectOptions()
+        return ProjectOptions.from_json(self.store.get_meta("options"))
 
     def embedder_id(self) -> str:
         return self._embedder.model_id if self._embedder is not None else self.settings.embedder
@@ -336,7 +381,9 @@ class Prism:
 
         store = self.require_index()
         states = store.file_states()
-        options = WalkOptions(max_file_bytes=self.settings.max_file_bytes)
+        stored = self.options()
+        options = WalkOptions(max_file_bytes=self.settings.max_file_bytes, include=stored.include,
+                              exclude=stored.exclude)
         added: list[str] = []
         modified: list[str] = []
         seen: set[str] = set()
@@ -352,17 +399,40 @@ class Prism:
 
     def status(self) -> dict[str, object]:
         """Counts, languages, model, last indexed time and staleness, as one JSON-ready dict."""
+        from prism.ingest.languages import detect_language
+
         store = self.require_index()
         stats = store.stats()
         model = store.get_meta("embed_model")
         changes = self.changes_on_disk()
+        # Languages by path, so that they add up to the file count: files without a language
+        # count as "other", broken down by extension in other_extensions.
+        languages: dict[str, int] = {}
+        others: dict[str, int] = {}
+        for path in store.file_states():
+            language = detect_language(path)
+            if language is None:
+                extension = os.path.splitext(path.rsplit("/", 1)[-1])[1].lower() or "(none)"
+                others[extension] = others.get(extension, 0) + 1
+            languages[language or "other"] = languages.get(language or "other", 0) + 1
+        last_sync = store.get_meta("last_sync")
+        last = max(float(stats["last_indexed"] or 0.0), float(last_sync or 0.0)) or None  # type: ignore[arg-type]
+        skipped = json.loads(store.get_meta("skipped") or "[]")
+        options = self.options()
         return {
             "project": str(self.root),
             "index_dir": str(self.index_dir),
             **stats,
+            "languages": dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "other_extensions": dict(sorted(others.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "last_indexed": last,
             "embedding_model": model,
             "embedding_dim": int(store.get_meta("embed_dim") or 0) or None,
             "pending_embeddings": store.count_pending_embeddings(model) if model else stats["chunks"],
+            "vectors": "off" if options.embed is False else ("on" if model else "not computed"),
+            "options": options.to_dict(),
+            "skipped": dict(Counter(r for _, r, _ in skipped)),
+            "skipped_files": [{"path": p, "reason": r, "detail": d} for p, r, d in skipped],
             "changed_on_disk": {k: len(v) for k, v in changes.items()},
             "stale_files": sum(len(v) for v in changes.values()),
         }
@@ -387,11 +457,16 @@ class Prism:
             raise InputError("The search query is empty.",
                              hint="Pass a question, identifier or issue text (or - to read stdin).")
         store = self.require_index()
+        # A project indexed with --no-embed searches lexically, without warning about the
+        # vectors its user chose not to compute.
+        loader = None if self.options().embed is False else self._query_embedder
         with self._searcher_lock:  # concurrent first requests build one searcher, not several
             searcher = getattr(self, "_searcher", None)
-            if searcher is None or searcher.store is not store:
-                searcher = Searcher(store, self._query_embedder)
+            if (searcher is None or searcher.store is not store
+                    or getattr(self, "_searcher_lexical", False) != (loader is None)):
+                searcher = Searcher(store, loader)
                 self._searcher = searcher
+                self._searcher_lexical = loader is None
         key = ("search", store.generation(), query, limit, files, filters, config)
         outcome = self.results.get(key)
         if not isinstance(outcome, SearchOutcome):

@@ -5,10 +5,12 @@ PrismError
 ├── ProjectError         no such project / not indexed              exit 1, HTTP 404
 ├── IndexLockedError     another process is indexing this project   exit 1, HTTP 409
 ├── IndexCorruptError    the index file cannot be read              exit 1, HTTP 503
+├── NotWritableError     PRISM_HOME (or the index folder) read-only  exit 1, HTTP 503
 ├── ModelError           bundled model missing or corrupt           exit 1, HTTP 503
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
-├── NotFoundError        handle/symbol/path not found               exit 1, HTTP 404
+├── NotFoundError        handle/symbol/path/job not found           exit 1, HTTP 404
+├── BackendUnavailableError  a configured server (Redis) is unreachable  exit 1, HTTP 503
 └── BackupError          a backup is missing, corrupt, or would overwrite data  exit 1
 """
 
@@ -59,6 +61,11 @@ class IndexCorruptError(PrismError):
     code = "index_corrupt"
 
 
+class NotWritableError(PrismError):
+    http_status = 503
+    code = "not_writable"
+
+
 class ModelError(PrismError):
     http_status = 503
     code = "model_unavailable"
@@ -78,6 +85,11 @@ class PathError(InputError):
 class NotFoundError(PrismError):
     http_status = 404
     code = "not_found"
+
+
+class BackendUnavailableError(PrismError):
+    http_status = 503
+    code = "backend_unavailable"
 
 
 class BackupError(PrismError):

@@ -42,7 +42,7 @@ class Chunk:
     docstring: str
     start_line: int  # 1-based, inclusive
     end_line: int  # 1-based, inclusive
-    content: str  # exact source text of lines start_line..end_line
+    content: str  # exact source text of lines start_line..end_line (a slice, for a line over the chunk limit)
     content_hash: str  # sha256 hex of content
     tokens: int  # token count of content (prism.pack.tokens default counter)
     defines: tuple[str, ...] = ()  # identifiers this chunk defines

@@ -1,14 +1,22 @@
-"""Contract suite for the RateLimiter Protocol: in-process and SQLite buckets give the same decisions and headers."""
+"""Contract suite for the RateLimiter Protocol: memory, SQLite and Redis buckets give the same decisions and headers."""
 
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from prism.serve.http.limits import Decision, Rate, RateLimiter, SqliteRateLimiter, TokenBucketLimiter
+from prism.serve.http.limits import (
+    Decision,
+    Rate,
+    RateLimiter,
+    RedisRateLimiter,
+    SqliteRateLimiter,
+    TokenBucketLimiter,
+)
 
 
 class Clock:
@@ -19,18 +27,21 @@ class Clock:
         return self.now
 
 
-def build(kind: str, clock: Clock, folder: Path) -> RateLimiter:
+def build(kind: str, clock: Clock, folder: Path, request: pytest.FixtureRequest) -> RateLimiter:
     if kind == "memory":
         return TokenBucketLimiter(clock=clock)
+    if kind == "redis":  # the session's real Redis; a fresh prefix keeps each test's buckets apart
+        url = request.getfixturevalue("redis_url")
+        return RedisRateLimiter(url, clock=clock, prefix=f"test:{uuid.uuid4().hex}:")
     return SqliteRateLimiter(folder / "ratelimit.db", clock=clock, prune_every_s=5.0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def limiter_clock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RateLimiter, Clock]]:
     clock = Clock()
-    limiter = build(request.param, clock, tmp_path)
+    limiter = build(request.param, clock, tmp_path, request)
     yield limiter, clock
-    if isinstance(limiter, SqliteRateLimiter):
+    if isinstance(limiter, SqliteRateLimiter | RedisRateLimiter):
         limiter.close()
 
 
@@ -74,24 +85,25 @@ def test_a_clock_step_back_neither_refills_nor_drains(limiter_clock: tuple[RateL
     assert limiter.hit("k", rate).remaining == 3
 
 
-def test_both_backends_decide_identically(tmp_path: Path) -> None:
-    """Congruence: one random sequence of keys, costs and time steps, both backends, same headers."""
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_every_backend_decides_like_memory(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Congruence: one random sequence of keys, costs and time steps, memory and `kind`, same headers."""
     rng = random.Random(7)
     rates = {"reader": Rate.parse("5/10"), "writer": Rate.parse("50/60"), "addr": Rate.parse("3/1")}
-    memory_clock, sqlite_clock = Clock(), Clock()
-    memory = build("memory", memory_clock, tmp_path)
-    sqlite = build("sqlite", sqlite_clock, tmp_path)
-    assert isinstance(sqlite, SqliteRateLimiter)
+    memory_clock, other_clock = Clock(), Clock()
+    memory = build("memory", memory_clock, tmp_path, request)
+    other = build(kind, other_clock, tmp_path, request)
+    assert isinstance(other, SqliteRateLimiter | RedisRateLimiter)
     outcomes: list[tuple[Decision, Decision]] = []
     for _ in range(600):
         step = rng.choice([0.0, 0.0, 0.05, 0.25, 1.0, 7.5])
         memory_clock.now += step
-        sqlite_clock.now += step
+        other_clock.now += step
         name = rng.choice(sorted(rates))
         key = f"{name}:{rng.randrange(3)}"
         cost = rng.choice([1, 1, 1, 2])
-        outcomes.append((memory.hit(key, rates[name], cost), sqlite.hit(key, rates[name], cost)))
-    sqlite.close()
+        outcomes.append((memory.hit(key, rates[name], cost), other.hit(key, rates[name], cost)))
+    other.close()
     for (mem, sql), index in zip(outcomes, range(len(outcomes)), strict=True):
         assert mem == sql, f"hit {index} differs"
     assert {m.allowed for m, _ in outcomes} == {True, False}  # the sequence exercised both outcomes

@@ -18,8 +18,8 @@ from prism.serve.http.app import create_app
 from prism.serve.http.limits import TokenBucketLimiter
 from prism.serve.http.settings import ServerSettings
 
-API_SECRET = "api-secret-" + "a" * 40
-JWT_SECRET = "jwt-secret-" + "b" * 40
+API_SECRET = "api-secret-Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e"  # strong enough for production
+JWT_SECRET = "jwt-secret-pA7dK2mN9qR4sT6vW8xY3zB5cE7gH1"
 APP_PY = (
     "def refresh_token(user):\n"
     "    '''Refresh the user's access token.'''\n"
@@ -286,7 +286,8 @@ def test_anonymous_access_only_when_enabled_in_development(prism_home: Path) -> 
     open_app = TestClient(create_app(server_settings(allow_anonymous=True), engine))
     assert open_app.get("/api/v1/projects").status_code == 200
     assert_envelope(open_app.get("/api/v1/keys"), 403)  # anonymous is a reader
-    closed = TestClient(create_app(server_settings(environment="production"), engine))
+    closed = TestClient(create_app(server_settings(environment="production", cors_origins=["https://a.example"]),
+                                   engine))
     assert_envelope(closed.get("/api/v1/projects"), 401, "unauthenticated")
 
 

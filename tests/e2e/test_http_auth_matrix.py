@@ -32,7 +32,8 @@ from prism.serve.http.scopes import ACTIONS, ROLE_ACTIONS, Scope
 from prism.serve.http.settings import ROLES, ServerSettings
 from prism.serve.http.state import ServerState
 
-JWT_SECRET = "jwt-" + "s" * 40
+API_SECRET = "matrix-api-Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e"  # production refuses weak secrets
+JWT_SECRET = "matrix-jwt-pA7dK2mN9qR4sT6vW8xY3zB5cE7gH1"
 PROJECT = "alpha"
 READER = Scope(ROLE_ACTIONS["reader"], ("*",), None)
 ADMIN = Scope(ROLE_ACTIONS["admin"], ("*",), None)
@@ -50,6 +51,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/projects/{project}/search"): ("search", "project"),
     ("POST", "/api/v1/projects/{project}/context"): ("context", "project"),
     ("GET", "/api/v1/projects/{project}/code"): ("code.read", "project"),
+    ("POST", "/api/v1/projects/{project}/jobs"): ("index.write", "project"),
+    ("GET", "/api/v1/projects/{project}/jobs/{job_id}"): ("projects.read", "project"),
     ("GET", "/api/v1/usage"): ("authenticated", "own"),
     ("GET", "/api/v1/keys"): ("keys.manage", "server"),
     ("POST", "/api/v1/keys"): ("keys.manage", "server"),
@@ -98,7 +101,8 @@ def _jwt(exp: float, projects: list[str] | str) -> str:
 
 def build(home: Path) -> tuple[FastAPI, dict[str, Credential], dict[str, str]]:
     """An app with project alpha; credentials that should get in somewhere, and ones that never should."""
-    server = ServerSettings(api_secret="a" * 48, jwt_secret=JWT_SECRET, environment="production",
+    server = ServerSettings(api_secret=API_SECRET, jwt_secret=JWT_SECRET, environment="production",
+                            cors_origins=["https://prism.example"],
                             rate_reader="100000/1", rate_writer="100000/1", rate_admin="100000/1")
     app = create_app(server, Settings(home=home, embedder="hashing"), load_model=False)
     state: ServerState = app.state.prism
@@ -152,7 +156,7 @@ def call(app: FastAPI, client: TestClient, operation: tuple[str, str], variant: 
     except ProjectError:
         state.projects.create(PROJECT)
     method, path = operation
-    url = path.replace("{project}", PROJECT)
+    url = path.replace("{project}", PROJECT).replace("{job_id}", "0" * 32)  # an unknown job: 404 once let in
     if "{key_id}" in path and variant.target is not None:
         victim, _ = state.keys.create("victim", None, variant.target.projects, variant.target.expires_at,
                                       actions=variant.target.actions)

@@ -32,7 +32,8 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = open_database(path, [(1, _SCHEMA)])
+        # Read-only (or empty, in memory) in a read-only PRISM_HOME.
+        self.conn = open_database(path, [(1, _SCHEMA)], memory_if_unwritable=True)
         self._lock = threading.Lock()
 
     def close(self) -> None:

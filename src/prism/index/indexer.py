@@ -10,6 +10,7 @@ where it stopped: unchanged files (same SHA-256) cost a stat, or a read after `g
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from prism.index.embed import Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
 from prism.index.store import FileRecord, IndexedFile, Store
 from prism.ingest.chunk import CHUNKER_VERSION, chunk_file
+from prism.ingest.languages import detect_language
 from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
 from prism.models import SourceFile
 
@@ -33,6 +35,8 @@ ProgressFn = Callable[[str, int, int], None]
 
 BATCH_FILES = 64
 BATCH_CHUNKS = 2000
+MAX_REPORTED_SKIPS = 200  # in an index report; the index keeps up to MAX_STORED_SKIPS for status
+MAX_STORED_SKIPS = 10_000
 
 
 @dataclass
@@ -59,8 +63,14 @@ class IndexReport:
             "files_unchanged": self.files_unchanged, "files_deleted": self.files_deleted,
             "chunks_written": self.chunks_written, "embedded": self.embedded,
             "pending_embeddings": self.pending_embeddings, "seconds": round(self.seconds, 3),
-            "skipped": skipped, "warnings": self.warnings[:50],
+            "skipped": skipped,
+            "skipped_files": [skipped_to_dict(s) for s in self.skipped[:MAX_REPORTED_SKIPS]],
+            "warnings": self.warnings[:50],
         }
+
+
+def skipped_to_dict(item: Skipped) -> dict[str, str]:
+    return {"path": item.path, "reason": item.reason, "detail": item.detail}
 
 
 @contextmanager
@@ -150,8 +160,11 @@ class Indexer:
         gone = [path for path in states if path not in seen]
         self.store.delete_files(gone)
         report.files_deleted = len(gone)
+        report.warnings.extend(f"{s.path}: skipped as binary: {s.detail}." for s in report.skipped
+                               if s.reason == "binary" and detect_language(s.path) is not None)
+        skipped = [[s.path, s.reason, s.detail] for s in report.skipped[:MAX_STORED_SKIPS]]
         self.store.set_meta({"root": str(self.root), "last_sync": str(time.time()),
-                             "chunker_version": CHUNKER_VERSION})
+                             "chunker_version": CHUNKER_VERSION, "skipped": json.dumps(skipped)})
         report.seconds = time.perf_counter() - started
         return report
 

@@ -7,13 +7,14 @@ one place that turns SQLite's errors into `PrismError`s a user can act on.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from prism.errors import IndexCorruptError, IndexLockedError
+from prism.errors import IndexCorruptError, IndexLockedError, NotWritableError
 
 Migration = tuple[int, str]  # (version, SQL script); version 1 is the first
 
@@ -41,6 +42,29 @@ def connect_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing database in a folder this process cannot write.
+
+    `mode=ro` still needs the WAL's shared-memory file; when SQLite cannot create it (a read-only
+    PRISM_HOME), `immutable=1` reads the database file as it is, without locks.
+    """
+    uri = path.resolve().as_uri()
+    for flags in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{flags}", uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        return conn
+    raise sqlite3.OperationalError("unable to open database file")
+
+
+def writable(path: Path) -> bool:
+    """True when this process may write the file and create its -wal/-shm beside it."""
+    return os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
+
+
 def is_busy(exc: sqlite3.Error) -> bool:
     """True for "database is locked/busy": another writer held the file past the busy timeout."""
     text = str(exc).lower()
@@ -54,8 +78,11 @@ def _locked(path: Path, exc: sqlite3.Error) -> IndexLockedError:
 
 
 def _corrupt(path: Path, exc: sqlite3.Error) -> IndexCorruptError:
-    return IndexCorruptError(f"The index at {path} cannot be read ({exc}).",
-                             hint="Run `prism forget` and `prism index` to rebuild it.", value=path)
+    readable = os.access(path, os.R_OK) and os.access(path.parent, os.X_OK)
+    return IndexCorruptError(
+        f"The index at {path} cannot be read ({exc}).", value=path,
+        hint="Run `prism forget` and `prism index` to rebuild it." if readable else
+             "This user may not read it: check the permissions of the file and its folder.")
 
 
 @contextmanager
@@ -102,9 +129,11 @@ def split_statements(script: str) -> Iterator[str]:
         yield buffer.strip()
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path) -> None:
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path, *,
+            read_only: bool = False) -> None:
     """Apply the migrations newer than the file's `user_version`, once, even when several
-    processes open a new file at the same time; a file from a newer PRISM is refused."""
+    processes open a new file at the same time; a file from a newer PRISM is refused, and so is
+    an upgrade of a file this process may only read."""
     latest = max(version for version, _ in migrations)
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if current > latest:
@@ -113,6 +142,10 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Pat
             hint="Upgrade PRISM, or run `prism forget` and re-index.", value=path)
     if current == latest:
         return
+    if read_only:
+        raise NotWritableError(
+            f"The index at {path} needs an upgrade (schema {current} → {latest}), but its folder "
+            "is not writable.", hint="Run `prism index` once with write access to PRISM_HOME.", value=path)
     with transaction(conn):
         # Re-read under the write lock: another process may have migrated meanwhile.
         current = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -124,20 +157,30 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Pat
                 conn.execute(f"PRAGMA user_version={version}")
 
 
-def open_database(path: Path, migrations: Sequence[Migration], *,
-                  timeout_s: float = 30.0, foreign_keys: bool = False) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate a WAL database.
+def open_database(path: Path, migrations: Sequence[Migration], *, timeout_s: float = 30.0,
+                  foreign_keys: bool = False, memory_if_unwritable: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate a WAL database; read-only when its folder is not
+    writable (a read-only PRISM_HOME), so that read commands still work.
 
+    `memory_if_unwritable` gives an empty in-memory database instead of failing when the file
+    does not exist and cannot be created (a side file such as feedback.db).
     Raises IndexCorruptError when the file cannot be read as this schema, IndexLockedError
     when another writer holds it past the busy timeout.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    read_only = path.exists() and not writable(path)
     conn: sqlite3.Connection | None = None
     try:
-        conn = connect_wal(path, timeout_s)
+        if memory_if_unwritable and not path.exists() and path.parent.is_dir() \
+                and not os.access(path.parent, os.W_OK):
+            conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        elif read_only:
+            conn = connect_read_only(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect_wal(path, timeout_s)
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys=ON")
-        migrate(conn, migrations, path)
+        migrate(conn, migrations, path, read_only=read_only)
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()

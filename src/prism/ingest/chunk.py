@@ -4,7 +4,9 @@
 Markdown and reStructuredText → sections (sections.py), anything else → line windows. A file that
 does not parse (an exception, or syntax errors covering most of it) falls back to windows with a
 warning. Chunks over ``max_chunk_tokens`` are cut at statement boundaries into consecutive parts
-that share kind and qualified name (span.py). Every non-blank line ends up in at least one chunk.
+that share kind and qualified name (span.py); a line that alone exceeds the limit is cut into
+slices of itself. Every non-blank line ends up in at least one chunk, and no chunk exceeds
+``max_chunk_tokens``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from dataclasses import replace
 
 from prism.ingest.languages import LANGUAGES, get_parser
 from prism.ingest.sections import markdown_headings, rst_headings, section_spans
-from prism.ingest.span import Span, split_span, window_spans
+from prism.ingest.span import Span, split_line, split_span, window_spans
 from prism.ingest.units import Outline, error_fraction, outline
 from prism.models import Chunk, ParsedFile
 
 MAX_CALLS = 200
 # Bump when a change to ingest gives different chunks for the same file: indexes built by
 # another version are re-chunked on their next sync (vectors are reused by text hash).
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
+MAX_PARSED_LINE_CHARS = 20_000  # a file with a longer line is not parsed into units
 MAX_ERROR_FRACTION = 0.5  # above this share of bytes in ERROR nodes, a parse is not trusted
 
 
@@ -48,6 +51,11 @@ def chunk_file(
         spans: list[Span] = []
     elif language == "rst":
         spans = section_spans(lines, rst_headings(lines), path)
+    elif language in LANGUAGES and (longest := max(map(len, lines))) > MAX_PARSED_LINE_CHARS:
+        # minified or generated: units of one line would all be that line; windows are as good
+        warnings.append(f"{path}: a line of {longest:,} characters (minified or generated?); "
+                        "indexed as line windows.")
+        spans = window_spans(lines, path, window_lines, window_overlap)
     elif language in LANGUAGES:
         try:
             facts = _parse(path, text, lines, language)
@@ -59,13 +67,27 @@ def chunk_file(
         spans = window_spans(lines, path, window_lines, window_overlap)
 
     final: list[Span] = []
+    cut_rows: set[int] = set()  # rows already cut into slices (units and windows can share a row)
+
+    def over(row: int) -> bool:  # a token is at least one character: short lines always fit
+        return len(lines[row]) > max_chunk_tokens and count_tokens(lines[row]) > max_chunk_tokens
+
     for span in spans:
         if span.end >= len(lines):  # defensive: tree-sitter rows past the last line
             span = replace(span, end=len(lines) - 1)
-        if count_tokens("\n".join(lines[span.start : span.end + 1])) > max_chunk_tokens:
-            final.extend(split_span(span, lines, count_tokens, max_chunk_tokens))
-        else:
+        if span.start == span.end and (span.start in cut_rows or over(span.start)):
+            parts = [span]  # one line over the limit: sliced below, once
+        elif count_tokens("\n".join(lines[span.start : span.end + 1])) <= max_chunk_tokens:
             final.append(span)
+            continue
+        else:
+            parts = split_span(span, lines, count_tokens, max_chunk_tokens)
+        for part in parts:
+            if part.start != part.end or (part is not span and not over(part.start)):
+                final.append(part)
+            elif part.start not in cut_rows:
+                cut_rows.add(part.start)
+                final.extend(split_line(part, lines[part.start], count_tokens, max_chunk_tokens))
     chunks = tuple(_build(path, lang, span, lines, facts, count_tokens) for span in final)
     return ParsedFile(path=path, language=lang, chunks=chunks, warnings=tuple(warnings))
 
@@ -115,6 +137,8 @@ def _build(
     count_tokens: Callable[[str], int],
 ) -> Chunk:
     content = "\n".join(lines[span.start : span.end + 1])
+    if span.columns is not None:
+        content = lines[span.start][span.columns[0] : span.columns[1]]
     defines = span.defines
     if span.kind == "module":
         defines = _unique(_in_rows(facts.defines, span.start, span.end))

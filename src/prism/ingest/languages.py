@@ -92,3 +92,8 @@ def get_language(name: str) -> tree_sitter.Language:
 def get_parser(name: str) -> tree_sitter.Parser:
     """A fresh parser (parsers are not thread-safe, languages are)."""
     return tree_sitter.Parser(get_language(name))
+
+
+def known_languages() -> tuple[str, ...]:
+    """Every language name a chunk can carry (grammars, plain-text formats and "text"), sorted."""
+    return tuple(sorted({*LANGUAGES, *PLAIN_TEXT.values(), "text"}))

@@ -1,7 +1,8 @@
 """Line spans: the draft record chunks are built from, line windows, and token-bounded splitting.
 
 Everything here works on 0-based row numbers over ``text.split("\\n")`` (the rows tree-sitter
-counts), so a span never starts or ends inside a line.
+counts), so a span never starts or ends inside a line, except a part of one line that alone
+exceeds the chunk limit (``split_line``: a minified bundle, a data blob on one line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Span:
     docstring: str = ""
     defines: tuple[str, ...] = ()
     boundaries: tuple[int, ...] = ()  # rows where a split part may start (statement starts)
+    columns: tuple[int, int] | None = None  # a part of one row: its [start, end) characters
 
 
 def is_blank(line: str) -> bool:
@@ -136,3 +138,46 @@ def split_span(
             )
         )
     return result
+
+
+def split_line(span: Span, line: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[Span]:
+    """Cut a one-row span whose line alone exceeds ``max_tokens`` into parts that fit.
+
+    Each part is a slice of the line (``columns``), cut after whitespace or punctuation near the
+    end of what fits when there is some. Parts keep the span's kind and names (windows get a
+    ``#Lrow:col`` name); the first keeps the docstring.
+    """
+    cuts: list[tuple[int, int]] = []
+    start, total = 0, len(line)
+    guess = max(1, max_tokens * 3)  # characters per part, corrected by each count
+    while start < total:
+        end = min(total, start + guess)
+        tokens = count_tokens(line[start:end])
+        while tokens > max_tokens and end - start > 1:
+            end = start + max(1, (end - start) * max_tokens // (tokens + 1))
+            tokens = count_tokens(line[start:end])
+        if end < total:
+            soft = _soft_cut(line, start, end)
+            if soft != end and (counted := count_tokens(line[start:soft])) <= max_tokens:
+                end, tokens = soft, counted
+        cuts.append((start, end))
+        guess = max(1, (end - start) * max_tokens // max(tokens, 1))
+        start = end
+    row = span.start
+    parts: list[Span] = []
+    for index, (a, b) in enumerate(cuts):
+        qualified = span.qualified_name
+        if span.kind == "window":
+            qualified = qualified.rsplit("#L", 1)[0] + f"#L{row + 1}" + (f":{a + 1}" if a else "")
+        parts.append(replace(span, start=row, end=row, columns=(a, b), qualified_name=qualified,
+                             docstring=span.docstring if index == 0 else "", boundaries=()))
+    return parts
+
+
+def _soft_cut(line: str, start: int, end: int) -> int:
+    """``end``, moved back to just after a space or punctuation in the part's last fifth."""
+    floor = start + (end - start) * 4 // 5
+    for position in range(end, floor, -1):
+        if line[position - 1] in " \t,;{}()[]":
+            return position
+    return end

@@ -7,9 +7,10 @@ Rules, in the order they apply to each entry:
   Go- or PHP-style vendoring (a ``modules.txt``/``autoload.php`` inside, or a ``go.mod``/
   ``composer.json`` beside it);
 * ``.gitignore`` and ``.prismignore`` files apply to their own directory and everything below,
-  with git semantics (deeper files win, ``!negation`` re-includes); ``.git/info/exclude`` applies
-  at the root; ``WalkOptions.exclude`` is applied on top of all of them and ``include``, when given,
-  keeps only the files it matches;
+  with git's exact semantics (ignore.py: deeper files win, ``!negation`` re-includes, nothing
+  inside an ignored folder comes back); the repository's ``info/exclude`` and the global git
+  excludes file apply too; ``WalkOptions.exclude`` is applied on top of all of them and
+  ``include``, when given, keeps only the files it matches;
 * lockfiles, minified bundles and source maps are skipped as ``generated``; tables, notebooks,
   logs and vector art as ``data`` (unless ``include`` globs are given); files over
   ``max_file_bytes`` as ``too_large``; files with a known binary extension or a NUL byte in their
@@ -32,10 +33,12 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from prism.errors import PathError
+from prism.ingest.ignore import IgnoreRules, base_rules
 from prism.ingest.languages import detect_language
 from prism.models import SourceFile
 
 SNIFF_BYTES = 8192
+NUL = b"\0"
 
 SKIP_DIRS = frozenset(
     {
@@ -107,21 +110,7 @@ class WalkOptions:
 class Skipped:
     path: str
     reason: str  # "too_large", "binary", "data", "unreadable", "symlink_loop", "outside_root", "generated"
-
-
-@dataclass(frozen=True)
-class _Rules:
-    """The ignore specs in force in one directory, deepest last."""
-
-    specs: tuple[tuple[str, GitIgnoreSpec], ...]  # (directory prefix "a/b/" or "", spec)
-
-    def ignored(self, rel: str) -> bool:
-        # Deeper ignore files override shallower ones: the deepest spec with an opinion wins.
-        for prefix, spec in reversed(self.specs):
-            result = spec.check_file(rel[len(prefix) :])
-            if result.include is not None:
-                return result.include
-        return False
+    detail: str = ""  # what tripped the rule, in words: "a NUL byte at offset 12", "2,400,000 bytes"
 
 
 def is_binary(data: bytes) -> bool:
@@ -133,16 +122,6 @@ def is_generated(name: str) -> bool:
     """Lockfiles, minified bundles and source maps: text, but not code anybody reads."""
     lower = name.lower()
     return name in LOCKFILES or lower.endswith(GENERATED_SUFFIXES) or lower.endswith(".map")
-
-
-def _load_spec(path: Path) -> GitIgnoreSpec | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return None
-    lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return GitIgnoreSpec.from_lines(lines) if lines else None
 
 
 def _is_vendoring(names: set[str], child: str, entries: dict[str, os.DirEntry[str]]) -> bool:
@@ -165,15 +144,12 @@ def walk(
     exclude = GitIgnoreSpec.from_lines(options.exclude) if options.exclude else None
     include = GitIgnoreSpec.from_lines(options.include) if options.include else None
 
-    def skip(rel: str, reason: str) -> None:
+    def skip(rel: str, reason: str, detail: str = "") -> None:
         if on_skip is not None:
-            on_skip(Skipped(rel, reason))
+            on_skip(Skipped(rel, reason, detail))
 
-    base_specs: list[tuple[str, GitIgnoreSpec]] = []
-    info_exclude = _load_spec(Path(root_real, ".git", "info", "exclude"))
-    if info_exclude is not None:
-        base_specs.append(("", info_exclude))
-    yield from _walk_dir(root_real, "", _Rules(tuple(base_specs)), (root_real,), options, exclude, include, skip)
+    rules = base_rules(Path(root_real), IGNORE_FILES)
+    yield from _walk_dir(root_real, "", rules, (root_real,), options, exclude, include, skip)
 
 
 def _inside(root_real: str, target: str) -> bool:
@@ -189,12 +165,12 @@ def _admits(root_real: str, rel: str, options: WalkOptions) -> bool:
 def _walk_dir(
     dir_path: str,
     prefix: str,
-    rules: _Rules,
+    rules: IgnoreRules,
     ancestors: tuple[str, ...],
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
     include: GitIgnoreSpec | None,
-    skip: Callable[[str, str], None],
+    skip: Callable[..., None],
 ) -> Iterator[SourceFile]:
     root_real = ancestors[0]
     try:
@@ -206,14 +182,9 @@ def _walk_dir(
     names = set(entries)
     if prefix and "pyvenv.cfg" in names:  # a virtualenv, whatever its name
         return
-    specs = list(rules.specs)
-    for ignore_name in IGNORE_FILES:
-        if ignore_name in names:
-            spec = _load_spec(Path(dir_path, ignore_name))
-            if spec is not None:
-                specs.append((prefix, spec))
-    if len(specs) != len(rules.specs):
-        rules = _Rules(tuple(specs))
+    present = tuple(n for n in IGNORE_FILES if n in names)
+    if present:
+        rules = rules.with_files(Path(dir_path), prefix, present)
 
     # Sort so that the output is globally sorted: a directory "a" sorts as "a/".
     keyed: list[tuple[str, os.DirEntry[str], bool]] = []
@@ -232,7 +203,7 @@ def _walk_dir(
         if is_dir:
             if entry.name in SKIP_DIRS or (entry.name == "vendor" and _is_vendoring(names, entry.name, entries)):
                 continue
-            if rules.ignored(key_rel := prefix + key) or (exclude is not None and exclude.match_file(key_rel)):
+            if rules.ignored(rel, is_dir=True) or (exclude is not None and exclude.match_file(prefix + key)):
                 continue
             real = entry.path
             if entry.is_symlink():
@@ -257,12 +228,12 @@ def _walk_dir(
 def _check_file(
     entry: os.DirEntry[str],
     rel: str,
-    rules: _Rules,
+    rules: IgnoreRules,
     root_real: str,
     options: WalkOptions,
     exclude: GitIgnoreSpec | None,
     include: GitIgnoreSpec | None,
-    skip: Callable[[str, str], None],
+    skip: Callable[..., None],
 ) -> SourceFile | None:
     name = entry.name
     if name in IGNORE_FILES or rules.ignored(rel):
@@ -293,13 +264,14 @@ def _check_file(
         return None
     extension = os.path.splitext(name)[1].lower()
     if extension in BINARY_EXTENSIONS:
-        skip(rel, "binary")
+        skip(rel, "binary", f"a binary file extension ({extension})")
         return None
     if extension in DATA_EXTENSIONS and not options.include:
         skip(rel, "data")
         return None
     if st.st_size > options.max_file_bytes:
-        skip(rel, "too_large")
+        skip(rel, "too_large", f"{st.st_size:,} bytes, over the {options.max_file_bytes:,}-byte limit"
+                               " (PRISM_MAX_FILE_BYTES)")
         return None
     try:
         with open(entry.path, "rb") as handle:
@@ -307,10 +279,14 @@ def _check_file(
     except OSError:
         skip(rel, "unreadable")
         return None
+    language = detect_language(rel)
     if is_binary(head):
-        skip(rel, "binary")
+        where = f"a NUL byte at offset {head.index(NUL):,}"
+        if language is not None:  # a source file: most likely one stray byte, worth saying so
+            where += f" of this {language} file (remove it, or convert the file to UTF-8, to index it)"
+        skip(rel, "binary", where)
         return None
-    return SourceFile(path=rel, size=st.st_size, mtime=st.st_mtime, language=detect_language(rel))
+    return SourceFile(path=rel, size=st.st_size, mtime=st.st_mtime, language=language)
 
 
 def resolve_inside(root: Path, path: str) -> Path:

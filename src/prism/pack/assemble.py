@@ -15,6 +15,7 @@ from itertools import groupby
 from prism.pack.records import Format, OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer
 
+PACK_SCHEMA_VERSION = 1  # of the JSON pack (docs/cli.md)
 FENCE_LANGUAGE = {"csharp": "cs", "text": "", "tsx": "tsx"}
 
 
@@ -119,6 +120,7 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
     chunks = ordered(chunks)
     if frame.fmt == "json":
         doc: dict[str, object] = {
+            "schema_version": PACK_SCHEMA_VERSION,
             "budget": frame.budget, "tokens": tokens, "tokenizer": frame.tokenizer,
             "intent": frame.intent, "chunks": [c.to_dict() for c in chunks],
             "omitted": [o.to_dict() for o in omitted], "omitted_total": omitted_total,
@@ -146,7 +148,7 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
             parts.append("## Omitted (fetch with `prism show HANDLE`)")
             parts.extend(omitted_entry(o, frame) for o in omitted)
             if more > 0:
-                parts.append(f"- … and {more} more")
+                parts.append(f"- … and {more} more (a larger --budget, or `prism search`, brings them up)")
     if frame.fmt == "xml":
         parts.append("</context>")
     return "\n".join(parts) + "\n"

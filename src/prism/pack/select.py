@@ -26,6 +26,7 @@ from prism.pack.memo import Memo
 from prism.pack.records import OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
+MANIFEST_RESERVE_TOKENS = 200  # 5 % of the budget (more when tiny): a few `prism show` handles
 MIN_BUDGET = 16
 MAX_MANIFEST = 25
 MAX_PRICING_ROUNDS = 6  # 4 left a fifth of JSON packs to the eager fallback (p95 243 → 122 ms)
@@ -417,6 +418,8 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
         if extra * 3 <= budget_tokens:
             frame_cost += extra
     room = budget_tokens - frame_cost - 2 - budget_tokens // 200
+    if len(merged) > 1:  # keep room for a few handles in the omitted manifest (one at least)
+        room -= min(MANIFEST_RESERVE_TOKENS, max(budget_tokens // 20, min(48, budget_tokens // 5)))
     savings: Savings | None = None
     seen_paths: frozenset[str] = frozenset()
     for _ in range(8):

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from prism.errors import NotFoundError, PathError
+from prism.errors import InputError, NotFoundError, PathError
 from prism.ingest.read import read_project_file
 from prism.ingest.walk import WalkOptions
 from prism.models import StoredChunk
 from prism.pack.select import handle_of, symbol_of
 
 _RANGE = re.compile(r"^(?P<path>[^:]+):L?(?P<start>\d+)(?:-L?(?P<end>\d+))?$")
+_RANGE_LIKE = re.compile(r"^(?P<path>[^:]+):L?(?P<start>-?\d+)(?:-L?(?P<end>-?\d+))?$")
 _HANDLE = re.compile(r"^#?[0-9a-f]{6,64}$")
 
 
@@ -84,6 +85,17 @@ def _range(store: ChunkSource, root: Path, options: WalkOptions, path: str, star
     return ShownCode(rel, start, end, symbol, "", "\n".join(lines[start - 1:end]))
 
 
+def _check_range(text: str) -> None:
+    """A path:start-end range must run forwards from line 1: anything else is a clear error."""
+    shaped = _RANGE_LIKE.match(text)
+    if shaped is None:
+        return
+    start, end = int(shaped.group("start")), int(shaped.group("end") or shaped.group("start"))
+    if start < 1 or end < start:
+        raise InputError(f"{text!r} is not a line range: lines count from 1 and run start-end, "
+                         "start first.", hint=f"Use e.g. {shaped.group('path')}:10-40.", value=text)
+
+
 def find_chunks(target: str, store: ChunkSource, by_hash: Callable[[str], list[int]],
                 root: Path, options: WalkOptions) -> list[ShownCode]:
     """Everything `target` names; raises NotFoundError when it names nothing.
@@ -92,6 +104,7 @@ def find_chunks(target: str, store: ChunkSource, by_hash: Callable[[str], list[i
     `read_project_file`, which serves only what the index would admit (`options` as indexing).
     """
     text = target.strip()
+    _check_range(text)
     match = _RANGE.match(text)
     if match:
         start = int(match.group("start"))

@@ -8,8 +8,9 @@ the total divided by the best total, so the first result scores 1.0.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 from prism.errors import InputError
 from prism.index.store import Store
@@ -285,6 +286,20 @@ class SearchResponse:
     files: bool = False
     warnings: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    # A response reads as its hits: `for hit in hits`, `len(hits)`, `hits[0]`.
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Hit, ...]: ...
+    def __getitem__(self, index: int | slice) -> Hit | tuple[Hit, ...]:
+        return self.hits[index]
 
     def to_dict(self, *, explain: bool = False) -> dict[str, object]:
         """The stable JSON shape scripts rely on (CLI --json, HTTP, MCP)."""

@@ -11,10 +11,10 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.progress import (
@@ -67,17 +67,55 @@ def open_project(project: Path | None, index_dir: Path | None) -> Prism:
     return Prism(root, settings=settings, index_dir=index_dir)
 
 
-def show_progress(json_out: bool, quiet: bool) -> bool:
-    return not json_out and not quiet and err.is_terminal
+PROGRESS_LABELS = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
+PROGRESS_LINE_INTERVAL_S = 5.0
+
+
+ProgressMode = Literal["bar", "lines"] | None
+
+
+def show_progress(json_out: bool, quiet: bool) -> ProgressMode:
+    """"bar" on a terminal, "lines" elsewhere (CI, logs, MCP), None with --quiet."""
+    if quiet:
+        return None
+    if err.is_terminal:
+        return None if json_out else "bar"
+    return "lines"
+
+
+def progress_lines(write: Callable[[str], None], interval_s: float = PROGRESS_LINE_INTERVAL_S,
+                   clock: Callable[[], float] = time.monotonic) -> ProgressFn:
+    """Progress as plain lines: a phase's start, then every interval_s, and its end."""
+    last: dict[str, float] = {}
+    started: dict[str, float] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        now = clock()
+        first = phase not in started
+        if first:
+            started[phase] = now
+        if first or done >= total or now - last[phase] >= interval_s:
+            last[phase] = now
+            elapsed = now - started[phase]
+            rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
+            share = f" ({done / total:.0%})" if total else ""
+            write(f"{PROGRESS_LABELS.get(phase, phase)}: {done:,}/{total:,}{share}, "
+                  f"{elapsed:.0f}s{rate}")
+
+    return update
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
-    """A rich progress bar per phase (index, embed) on stderr, or nothing off a terminal."""
-    if not enabled:
+def progress_bar(mode: ProgressMode) -> Iterator[ProgressFn | None]:
+    """A rich progress bar per phase (index, embed) on a terminal, plain lines every few
+    seconds elsewhere, or nothing."""
+    if mode is None:
         yield None
         return
-    labels = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
+    if mode == "lines":
+        yield progress_lines(lambda line: print(line, file=sys.stderr, flush=True))
+        return
+    labels = PROGRESS_LABELS
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("[cyan]{task.fields[rate]}"),
@@ -99,41 +137,87 @@ def progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
 # -- commands ------------------------------------------------------------------------------
 
 
+def print_version(value: bool) -> None:
+    if value:
+        from prism import __version__
+
+        out.print(f"prism {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an internal error (or set PRISM_DEBUG=1); works before or after the command.")] = False,
+) -> None:
+    """PRISM: index a codebase and give AI assistants the code a task needs, within an exact token budget."""
+    # --debug is read by main() before typer runs; it is declared here so that --help shows it.
+
+
 @app.command()
 def index(
     path: Annotated[Path | None, typer.Argument(help="Project folder (default: current project).")] = None,
     project: ProjectOpt = None,
     index_dir: IndexDirOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Re-read and re-chunk every file.")] = False,
-    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="Compute dense vectors too.")] = True,
-    include: Annotated[list[str] | None, typer.Option("--include", help="Only index files matching this glob (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable).")] = None,
+    embed: Annotated[bool | None, typer.Option("--embed/--no-embed", help="Compute dense vectors too (remembered; default: PRISM_EMBED).")] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only index files matching this glob (repeatable; remembered for later runs).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip files matching this glob (repeatable; remembered for later runs).")] = None,
+    reset_filters: Annotated[bool, typer.Option("--reset-filters", help="Forget the remembered --include/--exclude globs: index the whole tree.")] = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Create or update the index of a project (incremental: unchanged files cost nothing)."""
     with reporting(json_out):
         prism = open_project(path or project, index_dir)
+        globs = {"include": tuple(include) if include else None, "exclude": tuple(exclude) if exclude else None}
+        if reset_filters:
+            globs = {k: v or () for k, v in globs.items()}
         with progress_bar(show_progress(json_out, quiet)) as progress:
-            report = prism.index(force=force, embed=embed, include=tuple(include or ()),
-                                 exclude=tuple(exclude or ()), progress=progress)
-        data: dict[str, Any] = {"project": str(prism.root), **report.to_dict(), "stats": prism.store.stats()}
+            report = prism.index(force=force, embed=embed, include=globs["include"], exclude=globs["exclude"],
+                                 progress=progress, remember=True)
+        data: dict[str, Any] = {"project": str(prism.root),
+                                **report.to_dict(), "stats": prism.store.stats()}
         if json_out:
             emit_json(data)
         elif not quiet:
             stats = prism.store.stats()
+            vectors = (f"{report.embedded} embedded" if prism.options().embed is not False
+                       else "no vectors (--no-embed)")
             err.print(
                 f"[green]Indexed[/] {prism.root}: {report.files_indexed} files updated, "
                 f"{report.files_unchanged} unchanged, {report.files_deleted} deleted, "
-                f"{report.chunks_written} chunks written, {report.embedded} embedded "
+                f"{report.chunks_written} chunks written, {vectors} "
                 f"in {report.seconds:.1f}s (index: {stats['files']} files, {stats['chunks']} chunks, "
                 f"{stats['tokens']:,} tokens).", highlight=False)
+            counts = report.to_dict()["skipped"]
+            if isinstance(counts, dict) and counts:
+                listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                err.print(f"Skipped {len(report.skipped)} files ({listed}); `prism status --skipped` "
+                          "lists them with reasons.", highlight=False)
             for warning in report.warnings[:5]:
                 err.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+def describe_vectors(data: dict[str, Any]) -> str:
+    """The status line about dense vectors: what is true, and what to do if anything."""
+    if data["vectors"] == "off":
+        return "vectors not computed (--no-embed; `prism index --embed` computes them)"
+    model = data["embedding_model"]
+    if not model:
+        return f"vectors not computed yet ({data['chunks']:,} chunks; `prism index` computes them)"
+    pending = data["pending_embeddings"]
+    left = f"{pending:,} chunks still without a vector" if pending else "every chunk embedded"
+    return f"{model} ({data['embedding_dim']} dims; {left})"
+
+
 @app.command()
-def status(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False) -> None:
+def status(
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    skipped: Annotated[bool, typer.Option("--skipped", help="List the files the last index skipped, with reasons.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Show what the index holds and how many files changed on disk since it was built."""
     with reporting(json_out):
         prism = open_project(project, index_dir)
@@ -141,14 +225,30 @@ def status(project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: 
         if json_out:
             emit_json(data)
             return
+        if skipped:
+            files = data["skipped_files"]
+            assert isinstance(files, list)
+            if not files:
+                err.print("The last index skipped no files.")
+            for item in files:
+                out.print(f"{item['path']}  [yellow]{item['reason']}[/]  {item['detail']}", highlight=False)
+            return
         table = Table(show_header=False, box=None)
         last = data.get("last_indexed")
+        others = ", ".join(f"{k} {v}" for k, v in list(dict(data["other_extensions"]).items())[:5])  # type: ignore[call-overload]
+        languages = ", ".join(f"{k} {v}" for k, v in dict(data["languages"]).items())  # type: ignore[call-overload]
+        options = dict(data["options"])  # type: ignore[call-overload]
+        globs = "; ".join(f"--{k} {' '.join(options[k])}" for k in ("include", "exclude") if options[k])
+        counts = dict(data["skipped"])  # type: ignore[call-overload]
         rows = [
             ("project", data["project"]),
             ("files", f"{data['files']:,}"), ("chunks", f"{data['chunks']:,}"),
             ("tokens", f"{data['tokens']:,}"),
-            ("languages", ", ".join(f"{k} {v}" for k, v in dict(data["languages"]).items())),  # type: ignore[call-overload]
-            ("model", f"{data['embedding_model']} ({data['pending_embeddings']} chunks waiting)"),
+            ("languages", languages + (f" (other: {others})" if others else "")),
+            ("vectors", describe_vectors(data)),
+            ("filters", f"{globs} (`prism index --reset-filters` clears them)" if globs else "none: the whole tree"),
+            ("skipped", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + " (--skipped lists them)"
+             if counts else "none"),
             ("last indexed", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last)) if isinstance(last, float) else "never"),
             ("changed on disk", ", ".join(f"{k} {v}" for k, v in dict(data["changed_on_disk"]).items())),  # type: ignore[call-overload]
             ("index", data["index_dir"]),
@@ -238,7 +338,7 @@ def search(
     index_dir: IndexDirOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="How many results (1-100).")] = 10,
     files: Annotated[bool, typer.Option("--files", help="One result per file, best first.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Show each ranking feature's share of the score.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show each ranking feature's share of the score, in percent (they add up to 100; --json gives the raw contributions).")] = False,
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only this language (repeatable).")] = None,
     path: Annotated[str | None, typer.Option("--path", help="Only paths under this prefix or matching this glob.")] = None,
     kind: Annotated[list[str] | None, typer.Option("--kind", help="Only this chunk kind: function, method, class, module, section, window (repeatable).")] = None,
@@ -256,6 +356,12 @@ def search(
         if bad:
             raise InputError(f"Unknown --kind {bad[0]!r}.", hint=f"Use one of: {', '.join(CHUNK_KINDS)}.",
                              value=bad[0])
+        from prism.ingest.languages import known_languages
+
+        unknown = [name for name in lang or () if name not in known_languages()]
+        if unknown:
+            raise InputError(f"Unknown --lang {unknown[0]!r}.",
+                             hint=f"Use one of: {', '.join(known_languages())}.", value=unknown[0])
         filters = SearchFilters(languages=tuple(lang or ()), path=path, kinds=tuple(kind or ()),  # type: ignore[arg-type]
                                 since=parse_since(since), min_score=min_score)
         prism = open_project(project, index_dir)
@@ -270,12 +376,12 @@ def search(
         for rank, hit in enumerate(response.hits, 1):
             c = hit.chunk.chunk
             stale = " [red](changed on disk)[/]" if hit.stale else ""
-            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name and not files else ""
-            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {c.path}:{c.start_line}-{c.end_line}{symbol}{stale}",
-                      highlight=False)
+            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name else ""
+            where = (f"{c.path}  [dim]best match L{c.start_line}-{c.end_line}[/]" if files
+                     else f"{c.path}:{c.start_line}-{c.end_line}")
+            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {where}{symbol}{stale}", highlight=False)
             if explain:
-                parts = ", ".join(f"{k} {v * 1000:.1f}" for k, v in sorted(hit.explain.items(), key=lambda kv: -kv[1]))
-                out.print(f"    [dim]{parts}[/]", highlight=False)
+                out.print(f"    [dim]{explain_shares(hit.explain)}[/]", highlight=False)
             if not files:
                 from rich.markup import escape
 
@@ -285,8 +391,18 @@ def search(
                           highlight=False)
 
 
+def explain_shares(parts: dict[str, float]) -> str:
+    """Each ranking feature's share of the raw score, in percent (the shares add up to 100 %)."""
+    total = sum(parts.values())
+    if not total:
+        return "no ranking features contributed"
+    ordered = sorted(parts.items(), key=lambda kv: -kv[1])
+    return "shares of the score: " + ", ".join(f"{k} {v / total:.0%}" for k, v in ordered)
+
+
 # -- prism mcp -------------------------------------------------------------------------------
 
+MCP_HTTP_PORT = 8766  # one more than `prism serve`'s 8765, so that both can run side by side
 mcp_app = typer.Typer(help="Serve PRISM to Claude Code and other MCP clients.", no_args_is_help=False)
 app.add_typer(mcp_app, name="mcp")
 
@@ -297,7 +413,7 @@ def mcp(
     project: Annotated[list[Path] | None, typer.Option("--project", "-p", help="Serve this project (repeatable; default: the client's roots, else the current project).")] = None,
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
     host: Annotated[str, typer.Option("--host", help="HTTP bind address; anything but loopback requires a bearer token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8765,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port (`prism serve` defaults to 8765).")] = MCP_HTTP_PORT,
     token: Annotated[str | None, typer.Option("--token", envvar="PRISM_MCP_TOKEN", help="Bearer token HTTP clients must send (generated for a non-loopback --host).")] = None,
     watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Re-index files as they change.")] = True,
     allow_root: Annotated[list[Path] | None, typer.Option("--allow-root", help="HTTP: also serve a client's roots inside this folder (repeatable; default: only inside the served project).")] = None,
@@ -326,32 +442,37 @@ def mcp(
 @mcp_app.command("install")
 def mcp_install(
     scope: Annotated[str, typer.Option("--scope", help="user (every project you open), project (.mcp.json, shared via git) or local.")] = "user",
-    write: Annotated[bool, typer.Option("--write", help="Also write the server into PROJECT/.mcp.json.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Also write the server into PROJECT/.mcp.json (as `prism mcp`, found on PATH).")] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line (and write .mcp.json)."""
+    """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line, or write .mcp.json."""
     from prism.errors import InputError
-    from prism.serve.mcp_install import claude_add_line, mcp_json_entry, prism_command, write_mcp_json
+    from prism.serve.mcp_install import SHARED_COMMAND, claude_add_line, mcp_json_entry, prism_command, write_mcp_json
 
     with reporting(json_out):
         if scope not in ("user", "project", "local"):
             raise InputError(f"Unknown --scope {scope!r}.", hint="Use user, project or local.", value=scope)
-        command = prism_command()
-        line = claude_add_line(scope, command)  # type: ignore[arg-type]
+        # --scope project *is* .mcp.json (what `claude mcp add --scope project` writes): write it
+        # with a command teammates can run, and print no add line that would write it again.
+        line = None if scope == "project" else claude_add_line(scope, prism_command())  # type: ignore[arg-type]
         written = None
         if write or scope == "project":
             root = project.resolve() if project is not None else find_project_root(Path.cwd(), Settings())
-            written = write_mcp_json(root, command)
+            written = write_mcp_json(root, SHARED_COMMAND)
         if json_out:
             emit_json({"command": line, "mcp_json": str(written) if written else None,
-                       "entry": mcp_json_entry(command)})
+                       "entry": mcp_json_entry(SHARED_COMMAND if written else prism_command())})
             return
-        out.print(line, highlight=False, markup=False)
-        err.print("Run the line above once; Claude Code then starts PRISM in every project you open "
-                  "and PRISM indexes each one in the background.", highlight=False)
+        if line is not None:
+            out.print(line, highlight=False, markup=False)
+            reach = "every project you open" if scope == "user" else "this project, for you only"
+            err.print(f"Run the line above once; Claude Code then starts PRISM in {reach} "
+                      "and PRISM indexes each one in the background.", highlight=False)
         if written:
-            err.print(f"Wrote the prism server into {written}.", highlight=False)
+            err.print(f"Wrote the prism server into {written} as `prism mcp`: commit it to share it. "
+                      "Each teammate needs `prism` on their PATH (e.g. `pipx install` this repository) "
+                      "and approves the project server once when Claude Code asks.", highlight=False)
 
 
 # -- prism context / show / stats ------------------------------------------------------------
@@ -442,6 +563,52 @@ app.add_typer(backup_app, name="backup")
 app.command("restore")(restore)
 app.command("maintain")(maintain)
 app.command("doctor")(doctor)
+
+
+# -- index job workers (prism.service.jobs) ----------------------------------------------------
+@app.command()
+def worker(
+    name: Annotated[str | None, typer.Option("--name", help="This worker's consumer name in Redis, unique per process (default: host:pid:random).")] = None,
+    max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Exit after finishing this many jobs (default: run until stopped).")] = None,
+    visibility_timeout: Annotated[float, typer.Option("--visibility-timeout", min=1.0, help="Seconds without a heartbeat after which another worker takes a job over.")] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="On exit, print one JSON object with the jobs this worker finished.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run index jobs from the Redis queue (PRISM_REDIS_URL) until stopped; SIGTERM or Ctrl-C lets the current job finish."""
+    import signal
+    import threading
+
+    from prism.errors import ConfigError
+    from prism.serve.http.settings import ServerSettings
+    from prism.service.jobs import Job, RedisJobQueue
+    from prism.service.worker import run_worker, worker_name
+
+    with reporting(json_out):
+        url = ServerSettings().redis_url
+        if url is None:
+            raise ConfigError("`prism worker` needs PRISM_REDIS_URL.", value="PRISM_REDIS_URL",
+                              hint="Set PRISM_REDIS_URL=redis://host:6379/0 (without Redis, `prism index` and the server index in-process).")
+        queue = RedisJobQueue(url.get_secret_value(), visibility_timeout_s=visibility_timeout)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        name = name or worker_name()
+        talk = not json_out and not quiet
+        if talk:
+            err.print(f"Worker {name} waiting for index jobs (Ctrl-C to stop).", highlight=False)
+
+        def report(job: Job) -> None:
+            if talk:
+                detail = job.error or ", ".join(f"{k} {v}" for k, v in job.result.items() if isinstance(v, int))
+                err.print(f"job {job.id} {job.state} (attempt {job.attempts}): {detail}", highlight=False)
+
+        try:
+            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs,
+                                  heartbeat_s=visibility_timeout / 3, on_job=report)
+        finally:
+            queue.close()
+        if json_out:
+            emit_json({"worker": name, "jobs": [job.to_dict() for job in finished]})
 
 
 def main() -> None:

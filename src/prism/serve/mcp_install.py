@@ -26,6 +26,10 @@ def prism_command() -> list[str]:
     return ["prism", "mcp"]
 
 
+# What a shared .mcp.json runs: a command every teammate has, not this machine's path.
+SHARED_COMMAND = ["prism", "mcp"]
+
+
 def claude_add_line(scope: Scope = "user", command: list[str] | None = None,
                     env: dict[str, str] | None = None) -> str:
     """The `claude mcp add` command line for this server (user scope: every project you open)."""
@@ -46,7 +50,11 @@ def mcp_json_entry(command: list[str] | None = None, env: dict[str, str] | None 
 
 def write_mcp_json(project: Path, command: list[str] | None = None,
                    env: dict[str, str] | None = None) -> Path:
-    """Add (or replace) the prism entry in `project/.mcp.json`, keeping every other server."""
+    """Add (or replace) the prism entry in `project/.mcp.json`, keeping every other server.
+
+    The file is shared through git, so the default command is `prism mcp` from PATH.
+    """
+    command = command or SHARED_COMMAND
     path = project / ".mcp.json"
     data: dict[str, object] = {}
     if path.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Iterator
@@ -10,13 +11,19 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from prism.errors import PrismError
+from prism.errors import NotWritableError, PrismError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+JSON_SCHEMA_VERSION = 1  # of every --json document; docs/cli.md describes each shape
+
+
 def emit_json(data: object) -> None:
+    """One JSON document on stdout; an object gets ``schema_version`` first."""
+    if isinstance(data, dict) and "schema_version" not in data:
+        data = {"schema_version": JSON_SCHEMA_VERSION, **data}
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
@@ -26,10 +33,25 @@ def reporting(json_out: bool) -> Iterator[None]:
     """Turn PrismErrors into a message (or JSON error envelope) and the error's exit code."""
     try:
         yield
-    except PrismError as exc:
+    except (PrismError, OSError) as raised:
+        exc = raised if isinstance(raised, PrismError) else not_writable(raised)
+        if exc is None:
+            raise
         if json_out:
             emit_json({"error": exc.to_dict()})
         err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         if exc.hint:
             err.print(f"[dim]{exc.hint}[/]", highlight=False)
         raise typer.Exit(exc.exit_code) from None
+
+
+def not_writable(exc: OSError) -> NotWritableError | None:
+    """A write refused by a read-only or foreign PRISM_HOME, said as such (not as a bug); None otherwise."""
+    if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return None
+    place = exc.filename or "a file under PRISM_HOME"
+    return NotWritableError(
+        f"PRISM cannot write {place}: {exc.strerror or 'not writable'}.",
+        hint="Indexing needs a writable PRISM_HOME: fix that folder's permissions or mount, or point PRISM_HOME "
+             "(or --index-dir) at a writable folder. status, search, context and show still read an existing "
+             "index from a read-only home.", value=place)

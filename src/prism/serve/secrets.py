@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from prism.errors import ConfigError
+from prism.serve.home import private_dir
 
 DEV_SECRET_FILE = "dev-secret"
 
@@ -36,7 +37,7 @@ def load_or_create_dev_secret(folder: Path) -> str:
     file and hard-links it into place, so exactly one secret wins and nobody reads a half-written
     file.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     path = folder / DEV_SECRET_FILE
     if not path.exists():
         temp = folder / f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"

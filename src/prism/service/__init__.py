@@ -1,1 +1,2 @@
-"""What runs around engines: background indexing and watching (later: job queue, workers, project catalog)."""
+"""The service layer above the engine: work that outlives one request (background indexing and
+watching, index jobs and their workers)."""

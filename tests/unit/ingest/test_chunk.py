@@ -38,7 +38,11 @@ def assert_covers_every_line(parsed: ParsedFile, text: str) -> None:
     lines = text.split("\n")
     covered: set[int] = set()
     for c in parsed.chunks:
-        assert c.content == "\n".join(lines[c.start_line - 1 : c.end_line])
+        whole = "\n".join(lines[c.start_line - 1 : c.end_line])
+        if c.start_line == c.end_line and c.content != whole:  # a slice of a line over the limit
+            assert c.content and c.content in whole
+        else:
+            assert c.content == whole
         assert c.content_hash == hashlib.sha256(c.content.encode()).hexdigest()
         assert c.tokens == words(c.content)
         covered.update(range(c.start_line, c.end_line + 1))
@@ -362,10 +366,36 @@ def test_oversize_class_header_and_method_split() -> None:
     assert_covers_every_line(parsed, text)
 
 
-def test_single_huge_line_is_kept_whole() -> None:
-    text = "x = [" + ", ".join(str(n) for n in range(500)) + "]\n"
+def test_a_line_over_the_limit_is_cut_into_slices_that_fit() -> None:
+    text = "import os\nx = [" + ", ".join(str(n) for n in range(500)) + "]\ny = 1\n"
     parsed = chunk("data.py", text, max_chunk_tokens=50)
-    assert [(c.start_line, c.end_line) for c in parsed.chunks] == [(1, 1)]
+    slices = [c for c in parsed.chunks if c.start_line == c.end_line == 2]
+    assert len(slices) >= 10 and all(c.tokens <= 50 for c in parsed.chunks)
+    assert "".join(c.content for c in slices) == text.split("\n")[1]  # in order, nothing lost
+    assert_covers_every_line(parsed, text)
+
+
+@pytest.mark.parametrize(("size", "limit"), [(900_000, 1500), (5_000_000, 1500)])
+def test_one_line_files_respect_the_chunk_limit_with_the_real_tokenizer(size: int, limit: int) -> None:
+    from prism.pack.tokens import get_tokenizer
+
+    count = get_tokenizer().count
+    line = ("var a" + "b" * 5 + "=function(c){return c+1};") * (size // 31 + 1)
+    text = line[:size] + "\n"
+    parsed = chunk_file("bundle.js", text, "javascript", count_tokens=count, max_chunk_tokens=limit)
+    assert parsed.chunks and max(c.tokens for c in parsed.chunks) <= limit
+    assert all(c.tokens == count(c.content) for c in parsed.chunks[:20])
+    assert sum(len(c.content) for c in parsed.chunks) == size
+
+
+def test_overlapping_windows_cut_a_long_line_once() -> None:
+    text = "\n".join(["short"] * 5 + ["w " * 400] + ["short"] * 5) + "\n"
+    parsed = chunk("notes.txt", text, max_chunk_tokens=100, window_lines=8, window_overlap=4)
+    slices = [c for c in parsed.chunks if c.start_line == c.end_line == 6]
+    assert "".join(c.content for c in slices) == "w " * 400  # each part once, in order
+    assert all(c.tokens <= 100 for c in parsed.chunks)
+    assert slices[1].qualified_name.startswith("notes.txt#L6:")
+    assert_covers_every_line(parsed, text)
 
 
 def test_parse_failure_falls_back_to_windows_with_warning() -> None:

@@ -38,18 +38,32 @@ def test_write_mcp_json_refuses_broken_json(tmp_path: Path) -> None:
     assert "not valid JSON" in info.value.message and "--write" in info.value.hint
 
 
-def test_cli_install_prints_the_line_and_writes_project_file(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_install_project_scope_writes_a_portable_mcp_json_and_no_add_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRISM_HOME", str(tmp_path / "home"))
     repo = tmp_path / "repo"
     repo.mkdir()
-    result = CliRunner().invoke(app, ["mcp", "install", "--scope", "project", "--project", str(repo), "--json"])
+    result = CliRunner().invoke(app, ["mcp", "install", "--scope", "project", "--write", "--project", str(repo)])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["command"].startswith("claude mcp add --transport stdio --scope project prism -- ")
-    assert data["command"].endswith(" mcp")
+    # the shared file names `prism` on PATH, not this machine's virtualenv
     written = json.loads((repo / ".mcp.json").read_text())
-    assert written["mcpServers"]["prism"]["args"] == ["mcp"]
+    assert written["mcpServers"]["prism"] == {"type": "stdio", "command": "prism", "args": ["mcp"]}
+    assert "claude mcp add" not in result.stdout  # it would write the same file a second time
+    assert "every project you open" not in result.stderr  # that is the user-scope message
+    assert ".mcp.json as `prism mcp`" in result.stderr and "PATH" in result.stderr
+    data = json.loads(CliRunner().invoke(app, ["mcp", "install", "--scope", "project", "--project",
+                                               str(repo), "--json"]).stdout)
+    assert data["command"] is None and data["entry"]["command"] == "prism"
+
+
+def test_cli_install_user_scope_prints_the_add_line_with_this_prism(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["mcp", "install", "--json"])
+    data = json.loads(result.stdout)
+    assert data["command"].startswith("claude mcp add --transport stdio --scope user prism -- ")
+    assert data["command"].endswith(" mcp") and data["mcp_json"] is None
+    result = CliRunner().invoke(app, ["mcp", "install", "--scope", "user", "--write", "--project", str(tmp_path)])
+    assert "every project you open" in result.stderr
+    assert json.loads((tmp_path / ".mcp.json").read_text())["mcpServers"]["prism"]["command"] == "prism"
 
 
 def test_cli_install_rejects_unknown_scope() -> None:

@@ -19,11 +19,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from prism.config import Settings
+from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
+from prism.serve.http.job_routes import close_jobs, jobs_api
 from prism.serve.http.keys import KeyStore
-from prism.serve.http.limits import RateLimiter, SqliteRateLimiter, make_limiter
+from prism.serve.http.limits import RateLimiter, RedisRateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
 from prism.serve.http.middleware import EdgeMiddleware
 from prism.serve.http.projects import ProjectRegistry
@@ -40,6 +42,7 @@ WORKER_HEALTHCHECK_S = 60
 # Idle connections stay open longer than clients keep them (httpx and most pools: 5 s), so a
 # client never sends a request on a connection the server is closing at that moment.
 KEEP_ALIVE_S = 30
+RECOVERY_JOIN_S = 30  # at shutdown, wait this long for a recovery in progress before closing its engines
 RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
                 "Retry-After", "X-Request-ID"]
 
@@ -52,12 +55,16 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
     db = ServerDB(folder / "server.db")
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
     box = SecretBox(root)
+    redis_url = server.redis_url.get_secret_value() if server.redis_url else None
     state = ServerState(
         settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
-        projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes),
-        limiter=limiter or make_limiter(server.limiter_backend, folder), usage=UsageCounter(db),
+        projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes,
+                                 max_project_bytes=server.max_project_bytes,
+                                 max_project_files=server.max_project_files),
+        limiter=limiter or make_limiter(server.limiter_backend, folder, redis_url), usage=UsageCounter(db),
     )
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
+    tighten(folder)  # what an older version (or another umask) left readable by others
     return state
 
 
@@ -71,9 +78,17 @@ def _load_model(state: ServerState) -> None:
         state.readiness.checks["model"] = "ok"
 
 
+def _recover(state: ServerState) -> None:
+    """Finish the indexing a killed server left half done (see ProjectRegistry.recover)."""
+    try:
+        state.projects.recover()
+    except Exception:  # the projects report their state; the server keeps serving
+        log.exception("recovering interrupted index requests failed")
+
+
 def _secret_values(server: ServerSettings) -> list[str]:
-    """The configured secrets, for the log filter that redacts them."""
-    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret) if s is not None]
+    """The configured secrets, for the log filter that redacts them (a Redis URL may hold a password)."""
+    return [s.get_secret_value() for s in (server.api_secret, server.jwt_secret, server.redis_url) if s is not None]
 
 
 def _secured_openapi(app: FastAPI) -> dict[str, Any]:
@@ -114,13 +129,17 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
             threading.Thread(target=_load_model, args=(state,), name="prism-model", daemon=True).start()
         else:
             state.readiness.checks["model"] = "ok"
+        recovery = threading.Thread(target=_recover, args=(state,), name="prism-recover", daemon=True)
+        recovery.start()
         log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s, "
                  "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
                  type(state.limiter).__name__)
         yield
+        close_jobs(app)  # first: a running in-process job gets a moment to finish
+        recovery.join(RECOVERY_JOIN_S)
         state.usage.flush()
         state.projects.close()
-        if isinstance(state.limiter, SqliteRateLimiter):
+        if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
             state.limiter.close()
 
     app = FastAPI(title="PRISM", version=PRISM_VERSION, openapi_url=OPENAPI_URL, docs_url=None,
@@ -141,6 +160,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
 
     app.include_router(router)
     app.include_router(api)
+    app.include_router(jobs_api)
     app.include_router(metrics_route(lambda: generate_latest(registry)))
     check_route_table(app)
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
@@ -159,6 +179,7 @@ def app_from_env() -> FastAPI:
 
     Each worker process calls it; PRISM_WORKERS (set by `run`) makes `auto` pick the shared limiter.
     """
+    os.umask(PRIVATE_UMASK)
     return create_app()
 
 
@@ -180,6 +201,7 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> None
     import uvicorn
 
     os.environ["PRISM_WORKERS"] = str(workers)
+    os.umask(PRIVATE_UMASK)  # everything the server writes under PRISM_HOME is private to its user
     server = load_server_settings()
     validate_for_start(server)  # raises for unsafe settings; each app logs the warnings itself
     prepare_home(server, Settings())

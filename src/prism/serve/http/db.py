@@ -16,6 +16,7 @@ from pathlib import Path
 
 from prism.errors import IndexCorruptError
 from prism.index.sqlite_db import connect_wal, copy_database
+from prism.serve.home import create_private_file
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -104,7 +105,7 @@ class ServerDB:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600; SQLite gives -wal and -shm the same mode
         self._lock = threading.RLock()
         try:
             self._conn = connect_wal(path, timeout_s=5.0)

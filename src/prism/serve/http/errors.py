@@ -1,8 +1,9 @@
 """One error envelope for every failure: `{"error": {"code", "message", "details"}}`, with request id.
 
 Handlers cover PrismError (its http_status and code), FastAPI validation errors (422 naming
-each field), Starlette HTTP errors (unknown route 404, wrong method 405) and anything
-unexpected (500 with the request id only: the traceback goes to the log, never the client).
+each field) and Starlette HTTP errors (unknown route 404, wrong method 405). Anything
+unexpected is answered by EdgeMiddleware (500 with the request id only: the traceback goes to
+the log, never the client).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class PayloadTooLargeError(PrismError):
     code = "payload_too_large"
 
 
+class QuotaExceededError(PayloadTooLargeError):
+    code = "quota_exceeded"
+
+
 class RateLimitedError(PrismError):
     http_status = 429
     code = "rate_limited"
@@ -66,6 +71,7 @@ class FeatureUnavailableError(PrismError):
     code = "unavailable"
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 HTTP_CODES: dict[int, str] = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
@@ -137,14 +143,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         message = str(exc.detail)
     headers = dict(exc.headers) if exc.headers else None
+    if status == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     return error_response(status, HTTP_CODES.get(status, "http_error"), message, {}, _request_id(request),
                           headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "The server hit an unexpected error; it has been logged.",
-                          {}, _request_id(request))
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -154,4 +165,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PrismError, _prism_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -1,12 +1,13 @@
 """Rate limiting: the RateLimiter Protocol, its in-process and SQLite token buckets, and the RateLimit-* headers.
 
 A `Rate` of `600/60` is a bucket of 600 tokens refilled at 10 per second: bursts up to 600,
-600 per minute sustained. The Protocol has one method so a Redis implementation (scale-out)
-can be dropped in. `TokenBucketLimiter` keeps buckets in process memory and is exact under
-threads (one lock, monotonic clock); `SqliteRateLimiter` keeps them in one SQLite file that
-every worker process on the host shares (`prism serve --workers N`), one short write
-transaction per hit. Both spend tokens with the same arithmetic (`_take`), so they return the
-same decisions and headers for the same sequence of hits.
+600 per minute sustained. The Protocol has one method. `TokenBucketLimiter` keeps buckets in
+process memory and is exact under threads (one lock, monotonic clock); `SqliteRateLimiter`
+keeps them in one SQLite file that every worker process on the host shares (`prism serve
+--workers N`), one short write transaction per hit; `RedisRateLimiter` keeps them in Redis for
+several hosts (`PRISM_REDIS_URL`), one atomic Lua script per hit. All spend tokens with the same
+arithmetic (`_take`, mirrored in the script), so they return the same decisions and headers for
+the same sequence of hits.
 """
 
 from __future__ import annotations
@@ -102,12 +103,46 @@ def _take(tokens: float, at: float, now: float, rate: Rate, cost: int) -> tuple[
     allowed = tokens >= cost
     if allowed:
         tokens -= cost
+    return tokens, _decision(tokens, allowed, rate, cost)
+
+
+def _decision(tokens: float, allowed: bool, rate: Rate, cost: int) -> Decision:
+    """The headers' view of a bucket left holding `tokens` after a hit of `cost`."""
     missing = max(0.0, cost - tokens)
-    return tokens, Decision(
+    return Decision(
         allowed=allowed, limit=rate.capacity, remaining=int(tokens),
         reset_s=(rate.capacity - tokens) / rate.per_second,
         retry_after_s=0.0 if allowed else missing / rate.per_second,
     )
+
+
+class _Fallback:
+    """In-process buckets for `retry_after_s` after a shared store fails: one warning per outage, not 500s."""
+
+    def __init__(self, where: str, retry_after_s: float) -> None:
+        self._where = where
+        self._retry_after_s = retry_after_s
+        self._buckets: TokenBucketLimiter | None = None
+        self._until = 0.0
+
+    def active(self) -> TokenBucketLimiter | None:
+        """The local buckets while the outage's retry period runs, else None (try the store)."""
+        if self._buckets is not None and time.monotonic() < self._until:
+            return self._buckets
+        return None
+
+    def failed(self, exc: Exception) -> TokenBucketLimiter:
+        if self._buckets is None:
+            log.warning("rate-limit database %s failed (%s): limits are per process for %.0f s",
+                        self._where, type(exc).__name__, self._retry_after_s)
+            self._buckets = TokenBucketLimiter()
+        self._until = time.monotonic() + self._retry_after_s
+        return self._buckets
+
+    def succeeded(self) -> None:
+        if self._buckets is not None:
+            log.info("rate-limit database %s works again: limits are shared", self._where)
+            self._buckets = None
 
 
 class TokenBucketLimiter:
@@ -169,13 +204,11 @@ class SqliteRateLimiter:
         self._clock = clock
         self._prune_every_s = prune_every_s
         self._busy_timeout_s = busy_timeout_s
-        self._retry_after_s = retry_after_s
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._next_prune = 0.0
-        self._fallback: TokenBucketLimiter | None = None
-        self._fallback_until = 0.0
+        self._fallback = _Fallback(str(path), retry_after_s)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._lock:
@@ -196,21 +229,15 @@ class SqliteRateLimiter:
 
     def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
         with self._lock:
-            if self._fallback is not None and time.monotonic() < self._fallback_until:
-                return self._fallback.hit(key, rate, cost)
+            local = self._fallback.active()
+            if local is not None:
+                return local.hit(key, rate, cost)
             try:
                 decision = self._hit(key, rate, cost)
             except sqlite3.Error as exc:
-                if self._fallback is None:
-                    log.warning("rate-limit database %s failed (%s): limits are per process for %.0f s",
-                                self.path, type(exc).__name__, self._retry_after_s)
-                    self._fallback = TokenBucketLimiter()
-                self._fallback_until = time.monotonic() + self._retry_after_s
                 self._drop_connection()
-                return self._fallback.hit(key, rate, cost)
-            if self._fallback is not None:
-                log.info("rate-limit database %s works again: limits are shared", self.path)
-                self._fallback = None
+                return self._fallback.failed(exc).hit(key, rate, cost)
+            self._fallback.succeeded()
             return decision
 
     def _hit(self, key: str, rate: Rate, cost: int) -> Decision:
@@ -275,11 +302,100 @@ class SqliteRateLimiter:
                 conn.close()
 
 
+# `_take` in Lua, run by Redis as one atomic step. Numbers cross as "%.17g" text both ways (Redis
+# would truncate a Lua number reply to an integer), so every backend computes the same doubles.
+# A bucket left alone expires once it has been full for `idle_s` (gone means the same as full).
+_REDIS_HIT = """
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[4])
+end
+local tokens, at = capacity, now
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+if state[1] then
+  tokens = tonumber(state[1])
+  at = tonumber(state[2])
+end
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second)
+local allowed = 0
+if tokens >= cost then
+  allowed = 1
+  tokens = tokens - cost
+end
+local text = string.format('%.17g', tokens)
+redis.call('HSET', KEYS[1], 'tokens', text, 'at', string.format('%.17g', now))
+redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / per_second) + tonumber(ARGV[5]))
+return {allowed, text}
+"""
+
+
+class RedisRateLimiter:
+    """Token buckets in Redis, shared by every process and replica that uses the same server.
+
+    Each hit is one Lua script (`_take`'s arithmetic), which Redis runs atomically, so N replicas
+    together admit exactly what one bucket allows, in one round trip. The clock is the Redis
+    server's (`TIME`), one clock for all replicas whatever their own clocks say; a test may
+    inject one. If Redis fails (down, timeout), hits fall back to in-process buckets for
+    `retry_after_s`, with one warning, rather than failing requests.
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], float] | None = None, prefix: str = "prism:rate:",
+                 idle_s: int = 60, timeout_s: float = 1.0, retry_after_s: float = 30.0) -> None:
+        try:
+            import redis
+        except ImportError as exc:
+            raise ConfigError("PRISM_REDIS_URL is set but the redis client is not installed.",
+                              hint="pip install 'prism-context[scale]'", value="redis") from exc
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        try:
+            self._client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        except ValueError as exc:
+            raise ConfigError(f"PRISM_REDIS_URL is not a Redis URL: {exc}.",
+                              hint="Write e.g. redis://host:6379/0 (or rediss:// for TLS).") from exc
+        self._script = self._client.register_script(_REDIS_HIT)
+        self._clock = clock
+        self._prefix = prefix
+        self._idle_s = idle_s
+        self._lock = threading.Lock()  # guards the fallback state only; Redis orders the hits
+        self._fallback = _Fallback("at PRISM_REDIS_URL", retry_after_s)  # the URL may hold a password
+
+    def hit(self, key: str, rate: Rate, cost: int = 1) -> Decision:
+        with self._lock:
+            local = self._fallback.active()
+        if local is not None:
+            return local.hit(key, rate, cost)
+        now = "" if self._clock is None else repr(self._clock())
+        try:
+            allowed, tokens = self._script(keys=[self._prefix + key],
+                                           args=[rate.capacity, repr(rate.per_second), cost, now, self._idle_s])
+        except self._errors as exc:
+            with self._lock:
+                local = self._fallback.failed(exc)
+            return local.hit(key, rate, cost)
+        with self._lock:
+            self._fallback.succeeded()
+        return _decision(float(tokens), bool(allowed), rate, cost)
+
+    def close(self) -> None:
+        self._client.close()
+
+
 RATE_DB_FILE = "ratelimit.db"
 
 
-def make_limiter(backend: LimiterBackend, folder: Path) -> RateLimiter:
+def make_limiter(backend: LimiterBackend, folder: Path, redis_url: str | None = None) -> RateLimiter:
     """The limiter for a resolved backend name; SQLite keeps its buckets in `folder`/ratelimit.db."""
+    if backend == "redis":
+        if not redis_url:
+            raise ConfigError("PRISM_RATE_BACKEND=redis needs PRISM_REDIS_URL.",
+                              hint="Set PRISM_REDIS_URL=redis://host:6379/0.", value="PRISM_RATE_BACKEND")
+        return RedisRateLimiter(redis_url)
     if backend == "sqlite":
         return SqliteRateLimiter(folder / RATE_DB_FILE)
     return TokenBucketLimiter()

@@ -1,4 +1,5 @@
-"""EdgeMiddleware: request ids, the body-size limit (before parsing), security and rate headers, access log.
+"""EdgeMiddleware: request ids, the body-size limit (before parsing), security and rate headers, access log,
+and the 500 for an unexpected error (so that it, too, carries the request id and the headers).
 
 A pure ASGI middleware (no BaseHTTPMiddleware overhead). It reads the body itself, up to
 the limit, before any route sees it: a declared Content-Length over the limit is refused
@@ -75,6 +76,15 @@ class EdgeMiddleware:
             body_receive = await self._read_body(headers, receive, send_wrapped, request_id)
             if body_receive is not None:
                 await self.app(scope, body_receive, send_wrapped)
+        except Exception as exc:
+            # Answered here, inside the request's context: the 500 carries the request id and the
+            # headers, the log line the same id, and the connection stays usable. Re-raising would
+            # make the server close it (without `Connection: close`, so a pooled client fails).
+            log.error("unexpected error on %s %s", scope["method"], scope.get("path", ""), exc_info=exc)
+            if started:
+                raise  # half a response is on the wire: only closing the connection can end it
+            await _reject(send_wrapped, 500, "internal_error",
+                          "The server hit an unexpected error; it has been logged.", request_id, close=False)
         finally:
             seconds = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", None) or "unmatched"
@@ -127,10 +137,11 @@ class EdgeMiddleware:
 
 
 async def _reject(send: Send, status: int, code: str, message: str, request_id: str,
-                  details: dict[str, Any] | None = None) -> None:
+                  details: dict[str, Any] | None = None, *, close: bool = True) -> None:
+    """Answer with the error envelope; `close` when the request body was left unread."""
     payload = json.dumps(envelope(code, message, details, request_id)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -6,32 +6,57 @@ engine's incremental index skips it). Path projects must sit under an operator-a
 Each project has one cached Prism engine per process (reopened when another worker deleted or
 recreated the project); all share one embedder. The registry itself lives in the server
 database, so every worker process sees a change on its next request.
+
+Each index request is one *generation*, recorded in PRISM_HOME/server/state/<name>.json under a
+per-project lock that every worker honours: begun (uploading, then indexing) before the first
+file is written, and marked complete only after the index has caught up. A process killed in
+between leaves a generation begun and never completed, with its lock free, so the project
+reports `upload_interrupted` or `indexing_interrupted` instead of an index it does not have;
+at start the server finishes an interrupted indexing (the files are all on disk) and reports
+an interrupted upload (only the client can send the rest).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+import filelock
+
 from prism.config import Settings
 from prism.engine import Prism
-from prism.errors import InputError, PathError, ProjectError
+from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
 from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
+from prism.serve.home import FILE_MODE, private_dir
 from prism.serve.http.db import ServerDB
-from prism.serve.http.errors import ConflictError, PermissionDeniedError
+from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
 
+log = logging.getLogger("prism.http")
 ProjectKind = Literal["upload", "path"]
+Phase = Literal["new", "uploading", "indexing", "ready", "failed", "upload_interrupted", "indexing_interrupted"]
+WRITER_WAIT_S = 2.0  # a second index request waits this long for the first, then gets 409
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
+# Control characters, and the invisible "format" ones (U+202E RIGHT-TO-LEFT OVERRIDE and the other
+# bidi controls, zero-width spaces and joiners, U+FEFF) that make one file name read as another.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+TEMP_SUFFIX = ".prism-upload"
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,32 @@ class ProjectRecord:
     root: Path
     index_dir: Path
     created_at: float
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """A project's index generations: the last one begun, the last one completed, and where it is."""
+
+    started: int
+    completed: int
+    phase: Phase
+
+    @property
+    def indexed(self) -> bool:
+        """Some index request ran to the end (a crash during the first leaves none)."""
+        return self.completed > 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"started": self.started, "completed": self.completed, "phase": self.phase}
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """A validated upload, in request order: each file to write (path, bytes) or its failure; deletions."""
+
+    record: ProjectRecord
+    files: list[tuple[str, bytes] | FileOutcome]
+    delete: list[str]
 
 
 @dataclass(frozen=True)
@@ -65,11 +116,18 @@ def normalise_upload_path(raw: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts:
         raise PathError(f"Path {raw!r} names no file.", hint="Send a file path such as src/app.py.", value=raw)
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in parts):
+        raise PathError(f"A name in path {raw[:80]!r}… is longer than {MAX_NAME_BYTES} bytes.",
+                        hint="Shorten that file or folder name.", value=raw[:80])
     if ".." in parts:
         raise PathError(f"Path {raw!r} climbs out of the project with `..`.", hint="Send a path inside it.",
                         value=raw)
-    if any(ord(ch) < 32 for ch in text):
-        raise PathError(f"Path {raw!r} contains control characters.", hint="Rename the file.", value=raw)
+    refused = next((ch for ch in text if unicodedata.category(ch) in REFUSED_CATEGORIES), None)
+    if refused is not None:
+        kind = "a control" if unicodedata.category(refused) == "Cc" else "an invisible formatting"
+        raise PathError(f"Path {raw!r} contains {kind} character, U+{ord(refused):04X} "
+                        f"{unicodedata.name(refused, '(unnamed)')}, which can make a name read as another.",
+                        hint="Rename the file without it.", value=ascii(raw))
     return "/".join(parts)
 
 
@@ -84,12 +142,15 @@ class ProjectRegistry:
     """Create, list, delete, upload to and open server projects."""
 
     def __init__(self, db: ServerDB, settings: Settings, allowed_roots: list[Path],
-                 max_file_bytes: int) -> None:
+                 max_file_bytes: int, *, max_project_bytes: int = 1 << 30,
+                 max_project_files: int = 50_000) -> None:
         self._db = db
         self.settings = settings
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
         self._max_file_bytes = max_file_bytes
+        self._max_project_bytes = max_project_bytes
+        self._max_project_files = max_project_files
         self._engines: dict[str, tuple[float, Prism]] = {}  # name → (record's created_at, engine)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -113,7 +174,9 @@ class ProjectRegistry:
             conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?)",
                          (name, kind, str(root), str(index_dir), time.time()))
         if kind == "upload":
-            root.mkdir(parents=True, exist_ok=True)
+            private_dir(root)
+        private_dir(index_dir)
+        self._write_state(name, IndexState(0, 0, "new"))  # a same-named project deleted before left none
         return self.get(name)
 
     def _allowed_root(self, path: str) -> Path:
@@ -152,6 +215,7 @@ class ProjectRegistry:
             if record.kind == "upload":
                 shutil.rmtree(record.root, ignore_errors=True)
             self._db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            self._state_path(name).unlink(missing_ok=True)
 
     # -- engines ---------------------------------------------------------------------------
 
@@ -207,20 +271,133 @@ class ProjectRegistry:
     # -- uploads and indexing --------------------------------------------------------------
 
     def upload(self, name: str, files: list[tuple[str, str]], delete: list[str]) -> list[FileOutcome]:
-        """Write each valid file (unchanged content is skipped); bad files fail alone."""
+        """Write each valid file (unchanged content is skipped); bad files fail alone.
+
+        The whole request is refused (QuotaExceededError, nothing written) when the project would
+        then hold more files or bytes than its quota.
+        """
+        with self._writer(name):
+            return self._apply(self.plan_upload(name, files, delete))
+
+    def plan_upload(self, name: str, files: list[tuple[str, str]], delete: list[str]) -> UploadPlan:
+        """Validate an upload and check the quota, writing nothing."""
         record = self.get(name)
         if record.kind != "upload":
             raise ConflictError(f"Project {name!r} indexes a server path; it takes no uploads.",
                                 hint="Send an index request without files.", value=name)
-        outcomes: list[FileOutcome] = []
-        with self._lock(name):
-            for raw, content in files:
-                outcomes.append(self._write_one(record.root, raw, content))
-            for raw in delete:
-                outcomes.append(self._delete_one(record.root, raw))
+        prepared = [self._prepare(raw, content) for raw, content in files]
+        self._check_quota(record, [item for item in prepared if not isinstance(item, FileOutcome)], delete)
+        return UploadPlan(record, prepared, delete)
+
+    def _apply(self, plan: UploadPlan) -> list[FileOutcome]:
+        root = plan.record.root
+        with self._lock(plan.record.name):
+            outcomes = [item if isinstance(item, FileOutcome) else self._write_one(root, *item)
+                        for item in plan.files]
+            outcomes += [self._delete_one(root, raw) for raw in plan.delete]
         return outcomes
 
-    def _write_one(self, root: Path, raw: str, content: str) -> FileOutcome:
+    def index_request(self, name: str, files: list[tuple[str, str]], delete: list[str], *,
+                      force: bool = False, embed: bool | None = None) -> tuple[list[FileOutcome], IndexReport]:
+        """Upload (if any files) and index, as one generation that is marked complete only at the end."""
+        with self._writer(name):
+            planned = self.plan_upload(name, files, delete) if files or delete else None
+            state = self._read_state(name)
+            generation = state.started + 1
+            self._write_state(name, IndexState(generation, state.completed, "uploading" if planned else "indexing"))
+            try:
+                outcomes = self._apply(planned) if planned else []
+                if planned:
+                    self._write_state(name, IndexState(generation, state.completed, "indexing"))
+                report = self.engine(name).index(force=force, embed=embed)
+            except BaseException:
+                self._write_state(name, IndexState(generation, state.completed, "failed"))
+                raise
+            self._write_state(name, IndexState(generation, generation, "ready"))
+        return outcomes, report
+
+    def status(self, name: str) -> IndexState:
+        """The project's generations; one begun by a process that is gone reads as interrupted."""
+        state = self._read_state(name)
+        if state.phase not in ("uploading", "indexing"):
+            return state
+        lock = filelock.FileLock(str(self._lock_path(name)), timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            return state  # a live writer holds it: really in progress
+        try:
+            state = self._read_state(name)  # it may have finished between the two reads
+            if state.phase in ("uploading", "indexing"):
+                return IndexState(state.started, state.completed,
+                                  "upload_interrupted" if state.phase == "uploading" else "indexing_interrupted")
+            return state
+        finally:
+            lock.release()
+
+    def recover(self) -> list[str]:
+        """At start: finish each interrupted indexing and report each interrupted upload; returns
+        the names whose indexing was finished."""
+        finished = []
+        for record in self.all():
+            state = self.status(record.name)
+            if state.phase == "upload_interrupted":
+                log.warning("project %s: an upload was interrupted (the server stopped); its index may lack "
+                            "files: send the upload again", record.name)
+            elif state.phase == "indexing_interrupted":
+                log.warning("project %s: indexing was interrupted (the server stopped); finishing it now",
+                            record.name)
+                try:
+                    self.index_request(record.name, [], [])
+                except IndexLockedError:
+                    continue  # another worker is finishing it
+                except PrismError as exc:  # this project stays `failed`; the others are still recovered
+                    log.warning("project %s: finishing the interrupted indexing failed: %s", record.name, exc)
+                    continue
+                finished.append(record.name)
+        return finished
+
+    # -- generation state ------------------------------------------------------------------
+
+    def _state_path(self, name: str) -> Path:
+        return self.folder / "state" / f"{name}.json"
+
+    def _lock_path(self, name: str) -> Path:
+        return self.folder / "state" / f"{name}.lock"
+
+    @contextlib.contextmanager
+    def _writer(self, name: str) -> Iterator[None]:
+        """The project's write lock, across threads and worker processes (released if one dies)."""
+        private_dir(self._lock_path(name).parent)
+        lock = filelock.FileLock(str(self._lock_path(name)), timeout=WRITER_WAIT_S, mode=FILE_MODE)
+        try:
+            lock.acquire()
+        except filelock.Timeout as exc:
+            raise IndexLockedError(f"Another request is updating project {name!r}.",
+                                   hint="Wait for it to finish, then send this request again.", value=name) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _read_state(self, name: str) -> IndexState:
+        try:
+            data = json.loads(self._state_path(name).read_text(encoding="utf-8"))
+            phase = data["phase"]
+            return IndexState(int(data["started"]), int(data["completed"]), phase)
+        except (OSError, ValueError, KeyError, TypeError):
+            # A project from before generations were recorded: its index file is all there is to go by.
+            exists = (self.get(name).index_dir / "index.db").exists()
+            return IndexState(int(exists), int(exists), "ready" if exists else "new")
+
+    def _write_state(self, name: str, state: IndexState) -> None:
+        """Replace the state file atomically (a crash leaves the old state or the new, never half)."""
+        path = self._state_path(name)
+        private_dir(path.parent)
+        _replace_atomically(path, json.dumps(state.to_dict()).encode())
+
+    def _prepare(self, raw: str, content: str) -> FileOutcome | tuple[str, bytes]:
+        """The normalised path and bytes of one uploaded file, or why it fails."""
         try:
             rel = normalise_upload_path(raw)
         except PathError as exc:
@@ -233,14 +410,30 @@ class ProjectRegistry:
             return FileOutcome(rel, "failed", "not valid UTF-8 text (lone surrogate)")
         if len(data) > self._max_file_bytes:
             return FileOutcome(rel, "failed", f"{len(data)} bytes is over the {self._max_file_bytes}-byte limit")
+        return rel, data
+
+    def _check_quota(self, record: ProjectRecord, writes: list[tuple[str, bytes]], delete: list[str]) -> None:
+        sizes = _stored_files(record.root)
+        for raw in delete:
+            with contextlib.suppress(PathError):
+                sizes.pop(normalise_upload_path(raw), None)
+        sizes.update((rel, len(data)) for rel, data in writes)
+        files, total = len(sizes), sum(sizes.values())
+        if files > self._max_project_files or total > self._max_project_bytes:
+            raise QuotaExceededError(
+                f"Project {record.name!r} would hold {files} files and {total} bytes; its quota is "
+                f"{self._max_project_files} files and {self._max_project_bytes} bytes. Nothing was written.",
+                hint="Delete files from the project (the `delete` list of an index request), or ask the "
+                     "operator to raise PRISM_MAX_PROJECT_FILES or PRISM_MAX_PROJECT_BYTES.",
+                value=record.name)
+
+    def _write_one(self, root: Path, rel: str, data: bytes) -> FileOutcome:
         target = root / rel
         try:
             if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
                 return FileOutcome(rel, "unchanged")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.with_name(f".{target.name}.prism-upload")
-            temp.write_bytes(data)
-            os.replace(temp, target)
+            private_dir(target.parent)
+            _replace_atomically(target, data)
         except (OSError, UnicodeError) as exc:
             return FileOutcome(rel, "failed", f"cannot store the file: {type(exc).__name__}")
         return FileOutcome(rel, "written")
@@ -251,12 +444,43 @@ class ProjectRegistry:
         except PathError as exc:
             return FileOutcome(raw[:200], "failed", exc.message)
         target = root / rel
-        if not target.is_file():
-            return FileOutcome(rel, "failed", "no such file")
-        target.unlink()
+        try:
+            if not target.is_file():
+                return FileOutcome(rel, "failed", "no such file")
+            target.unlink()
+        except OSError as exc:
+            return FileOutcome(rel, "failed", f"cannot delete the file: {type(exc).__name__}")
         return FileOutcome(rel, "deleted")
 
     def index(self, name: str, *, force: bool = False, embed: bool | None = None) -> IndexReport:
-        """Bring the project's index in line with its files (incremental by hash)."""
-        engine = self.engine(name)
-        return engine.index(force=force, embed=embed)
+        """Bring the project's index in line with its files (incremental by hash), as one generation."""
+        return self.index_request(name, [], [], force=force, embed=embed)[1]
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    """Write a private (0600) temp file beside `target` and rename it into place; on any failure
+    the temp file is removed, so a failed write leaves nothing behind."""
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _stored_files(root: Path) -> dict[str, int]:
+    """Size of each uploaded file by '/'-path; temp files a killed process left are removed."""
+    sizes: dict[str, int] = {}
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                continue
+            with contextlib.suppress(OSError):
+                sizes[Path(path).relative_to(root).as_posix()] = os.lstat(path).st_size
+    return sizes

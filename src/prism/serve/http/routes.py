@@ -41,7 +41,7 @@ from prism.serve.http.errors import (
     PayloadTooLargeError,
 )
 from prism.serve.http.keys import ApiKey
-from prism.serve.http.projects import FileOutcome, ProjectRecord, normalise_upload_path
+from prism.serve.http.projects import ProjectRecord, normalise_upload_path
 from prism.serve.http.scopes import ROLE_ACTIONS, Scope
 from prism.serve.http.state import ServerState
 
@@ -69,7 +69,9 @@ def endpoint(target: APIRouter, method: str, path: str, need: Need, *, status_co
     reach: Reach = "project" if "{project}" in path else "own" if own else "server"
     responses: dict[int | str, dict[str, Any]] = {code: {"model": s.ErrorResponse} for code in errors}
     extra: dict[str, Any] = {}
-    if text:
+    if text:  # the answer is text, its errors are still the JSON envelope (FastAPI would call them text)
+        responses = {code: {"description": "Error", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/ErrorResponse"}}}} for code in errors}
         responses[status_code] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
         extra["response_class"] = PlainTextResponse
     return target.api_route(
@@ -93,15 +95,17 @@ def _principal(request: Request) -> Principal:
 
 
 def _project_out(state: ServerState, record: ProjectRecord) -> s.Project:
-    indexed = (record.index_dir / "index.db").exists()
-    return s.Project(name=record.name, kind=record.kind, created_at=record.created_at, indexed=indexed)
+    status = state.projects.status(record.name)
+    return s.Project(name=record.name, kind=record.kind, created_at=record.created_at,
+                     indexed=status.indexed, state=status.phase)
 
 
 def _indexed_engine(state: ServerState, project: str) -> Prism:
     engine = state.projects.engine(project)
-    if not engine.is_indexed:
-        raise NotIndexedError(f"Project {project!r} has no index yet.",
-                              hint=f"POST /api/v1/projects/{project}/index first.", value=project)
+    if not engine.is_indexed or not state.projects.status(project).indexed:
+        raise NotIndexedError(f"Project {project!r} has no complete index yet.",
+                              hint=f"POST /api/v1/projects/{project}/index first (again, if one was "
+                                   "interrupted).", value=project)
     return engine
 
 
@@ -165,10 +169,8 @@ def index_project(request: Request, project: s.ProjectName, body: s.IndexRequest
     limit = state.settings.max_files_per_request
     if len(body.files) + len(body.delete) > limit:
         raise too_many_files(limit)
-    outcomes: list[FileOutcome] = []
-    if body.files or body.delete:
-        outcomes = state.projects.upload(project, [(f.path, f.content) for f in body.files], body.delete)
-    report = state.projects.index(project, force=body.force, embed=body.embed)
+    outcomes, report = state.projects.index_request(project, [(f.path, f.content) for f in body.files],
+                                                    body.delete, force=body.force, embed=body.embed)
     files = [s.FileResult(path=o.path, status=o.status, reason=o.reason) for o in outcomes]
     return s.IndexResponse(project=project, files=files, failed=sum(o.status == "failed" for o in outcomes),
                            report=report.to_dict())

@@ -11,24 +11,40 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
 from prism.models import CHUNK_KINDS, ChunkKind
+from prism.serve.http.projects import Phase
 from prism.serve.http.scopes import Action
 from prism.serve.http.settings import Role
 
 MAX_QUERY_CHARS = 2000
 MAX_GLOB_CHARS = 256
 MAX_FILES = 100_000  # schema ceiling; the configured limit is checked by the route
-_GLOB_RE = re.compile(r"^[A-Za-z0-9_./*?\[\]{}!,+@=~ -]+$")
+_GLOB_CHARS = r"[A-Za-z0-9_./*?\[\]{}!,+@=~ -]"
+_GLOB_RE = re.compile(f"{_GLOB_CHARS}+")
+# The same rule for clients and fuzzers: relative (no leading '/'), no '..' segment, those characters.
+GLOB_PATTERN = rf"^(?!/)(?!(.*/)?\.\.(/|$)){_GLOB_CHARS}+$"
+MIN_EXPIRES_DAYS = 1 / 1440  # one minute: a shorter expiry would already be past when it is stored
 
 ProjectName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                                    description="Lowercase letters, digits, '-' and '_' (1–63).")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields are refused and JSON types are not coerced (`0` is not `false`,
+    `"5"` is not `5`), so the server accepts exactly what the published schema allows."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's `integer` includes `65.0`; strict pydantic would refuse it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole_number)  # after the Field: constraints before it stay `minimum`/`maximum`
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -65,7 +81,7 @@ class Ready(BaseModel):
 
 class ProjectCreate(Strict):
     name: ProjectName
-    path: Annotated[str | None, Field(max_length=4096, description=(
+    path: Annotated[str | None, Field(min_length=1, max_length=4096, pattern=r"^/[^\x00]*$", description=(
         "Absolute server-side folder to index; only under PRISM_ALLOWED_ROOTS. Omit to upload files."))] = None
 
 
@@ -73,7 +89,11 @@ class Project(BaseModel):
     name: str
     kind: Literal["upload", "path"]
     created_at: float
-    indexed: bool
+    indexed: bool = Field(description="An index request ran to its end (searches answer).")
+    state: Phase = Field(description=(
+        "The last index request: `new` (none yet), `uploading`, `indexing`, `ready`, `failed`, or "
+        "`upload_interrupted` / `indexing_interrupted` (the server stopped during it; an interrupted "
+        "indexing is finished at the next start, an interrupted upload must be sent again)."))
 
 
 class ProjectList(BaseModel):
@@ -117,8 +137,10 @@ class IndexResponse(BaseModel):
 
 
 class Filters(Strict):
-    languages: Annotated[list[str], Field(max_length=32)] = Field(default_factory=list)
-    path: Annotated[str | None, Field(max_length=MAX_GLOB_CHARS,
+    languages: Annotated[list[str], Field(max_length=32, json_schema_extra={
+        "items": {"type": "string", "enum": sorted(LANGUAGES)}})] = Field(default_factory=list)
+    path: Annotated[str | None, Field(min_length=1, max_length=MAX_GLOB_CHARS,
+                                      json_schema_extra={"pattern": GLOB_PATTERN},
                                       description="Path prefix or glob, e.g. src/**/*.py.")] = None
     kinds: Annotated[list[ChunkKind], Field(max_length=len(CHUNK_KINDS))] = Field(default_factory=list)
     since: Annotated[float | None, Field(ge=0, le=1e11)] = None
@@ -137,7 +159,7 @@ class Filters(Strict):
     def _safe_glob(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        if not _GLOB_RE.match(value) or ".." in value.split("/") or value.startswith("/"):
+        if not _GLOB_RE.fullmatch(value) or ".." in value.split("/") or value.startswith("/"):
             raise ValueError("a relative path prefix or glob of letters, digits, / . _ - * ? [ ] { } ,")
         return value
 
@@ -147,7 +169,7 @@ Query = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r
 
 class SearchRequest(Strict):
     query: Query
-    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    limit: Annotated[int, Field(ge=1, le=100), WHOLE] = 10
     files: bool = Field(False, description="One result per file instead of per chunk.")
     filters: Filters = Field(default_factory=Filters)
     explain: bool = False
@@ -178,7 +200,7 @@ class SearchResponse(BaseModel):
 
 class ContextRequest(Strict):
     query: Query
-    budget_tokens: Annotated[int, Field(ge=64, le=200_000)] = 8000
+    budget_tokens: Annotated[int, Field(ge=64, le=200_000), WHOLE] = 8000
     format: Literal["markdown", "xml", "json"] = "markdown"
     expand: bool = Field(False, description="Also pull in what the chosen code calls or imports.")
     intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
@@ -253,7 +275,8 @@ class UsageResponse(BaseModel):
     usage: list[UsageRow]
 
 
-ExpiresDays = Annotated[float, Field(gt=0, le=3650, description="Days from now until the key expires.")]
+ExpiresDays = Annotated[float, Field(ge=MIN_EXPIRES_DAYS, le=3650,
+                                      description="Days from now until the key expires (at least one minute).")]
 
 
 class KeyCreate(Strict):

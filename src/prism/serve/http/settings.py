@@ -2,12 +2,18 @@
 
 Secrets (`API_SECRET`, `JWT_SECRET`) are `SecretStr`: they print as `**********` and are only
 unwrapped where they are used. `validate_for_start` is the gate `prism serve` passes before it
-binds a port: in production it refuses to start without secrets and with anonymous access on.
+binds a port: in production it refuses to start without API_SECRET, JWT_SECRET and
+CORS_ORIGINS, with a weak or shared secret, or with anonymous access on. A setting given under
+both of its names (`PRISM_ENVIRONMENT` and `ENVIRONMENT`) with different values is refused
+rather than resolved silently.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,9 +24,12 @@ from prism.errors import ConfigError
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
-LimiterBackend = Literal["memory", "sqlite"]
+LimiterBackend = Literal["memory", "sqlite", "redis"]
 RateBackend = Literal["auto", LimiterBackend]
 MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT = 8  # "changeme" repeated has 7; random hex of 32 characters has ~14
+MAX_SECRET_CHAR_SHARE = 1 / 3  # no one character may make up more than a third of a secret
+SECRET_HINT = "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
 
 
 def _env(name: str) -> AliasChoices:
@@ -35,15 +44,18 @@ class ServerSettings(BaseSettings):
 
     environment: Literal["development", "production"] = Field(
         "development", validation_alias=_env("ENVIRONMENT"),
-        description="production refuses to start without secrets and never allows anonymous access.",
+        description="production refuses to start without API_SECRET, JWT_SECRET and CORS_ORIGINS, with a "
+                    "weak secret or the same value for both, and never allows anonymous access.",
     )
     api_secret: SecretStr | None = Field(
         None, validation_alias=_env("API_SECRET"),
-        description="Server secret (≥32 chars): keys the API-key hashes and at-rest encryption.",
+        description="Server secret: keys the API-key hashes and at-rest encryption. At least 32 characters, "
+                    "8 different ones, none over a third of it (shorter is refused; weaker only in production).",
     )
     jwt_secret: SecretStr | None = Field(
         None, validation_alias=_env("JWT_SECRET"),
-        description="HS256 secret for JWT bearer tokens (≥32 chars); unset disables JWT auth.",
+        description="HS256 secret for JWT bearer tokens (same rule as API_SECRET, and a different value); "
+                    "unset disables JWT auth (required in production).",
     )
     jwt_audience: str = Field("prism", validation_alias=_env("JWT_AUDIENCE"),
                               description="Audience (`aud`) a JWT must carry.")
@@ -56,7 +68,8 @@ class ServerSettings(BaseSettings):
                                            "away is refused (and a revoked `jti` is kept this long).")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("CORS_ORIGINS"),
-        description="Origins allowed by CORS (comma-separated); empty allows none.",
+        description="Origins allowed by CORS (comma-separated); empty allows none. Required in production, "
+                    "and never `*` there.",
     )
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"),
                            description="Log level: DEBUG, INFO, WARNING, ERROR.")
@@ -81,6 +94,12 @@ class ServerSettings(BaseSettings):
                                    description="Largest request body; larger → 413 before parsing.")
     max_upload_file_bytes: int = Field(1024 * 1024, ge=1, validation_alias=_env("MAX_UPLOAD_FILE_BYTES"),
                                        description="Largest uploaded file; larger files fail alone.")
+    max_project_bytes: int = Field(1024 * 1024 * 1024, ge=1, validation_alias=_env("MAX_PROJECT_BYTES"),
+                                   description="Quota: most bytes of uploaded files one project may hold; an "
+                                               "upload past it is refused whole (413 quota_exceeded).")
+    max_project_files: int = Field(50_000, ge=1, validation_alias=_env("MAX_PROJECT_FILES"),
+                                   description="Quota: most uploaded files one project may hold (413 "
+                                               "quota_exceeded past it).")
     max_files_per_request: int = Field(1000, ge=1, le=100_000, validation_alias=_env("MAX_FILES_PER_REQUEST"),
                                        description="Most files in one index request.")
     rate_reader: str = Field("600/60", validation_alias=_env("RATE_READER"),
@@ -94,8 +113,15 @@ class ServerSettings(BaseSettings):
     rate_backend: RateBackend = Field(
         "auto", validation_alias=AliasChoices("PRISM_RATE_BACKEND"),
         description="Where rate buckets live: `memory` (this process), `sqlite` (PRISM_HOME/server/"
-                    "ratelimit.db, shared by every worker on the host) or `auto` (sqlite when "
-                    "workers > 1, else memory). Several hosts need the Redis limiter (not yet built).",
+                    "ratelimit.db, shared by every worker on the host), `redis` (PRISM_REDIS_URL, shared "
+                    "by every replica) or `auto` (redis when PRISM_REDIS_URL is set, else sqlite when "
+                    "workers > 1, else memory).",
+    )
+    redis_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PRISM_REDIS_URL"),
+        description="Redis for scale-out (`redis://[:password@]host:6379/0`, `rediss://` for TLS): "
+                    "rate limits shared by every replica and the indexing job queue `prism worker` "
+                    "serves. Unset: everything stays in this host's PRISM_HOME.",
     )
     workers: int = Field(
         1, ge=1, le=64, validation_alias=AliasChoices("PRISM_WORKERS"),
@@ -128,13 +154,20 @@ class ServerSettings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     def rate_for(self, role: Role) -> str:
         return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
 
     @property
     def limiter_backend(self) -> LimiterBackend:
-        """`rate_backend` with `auto` resolved: workers share SQLite buckets, one process keeps them in memory."""
+        """`rate_backend` with `auto` resolved: replicas share Redis, workers SQLite, one process keeps memory."""
         if self.rate_backend == "auto":
+            if self.redis_url is not None:
+                return "redis"
             return "sqlite" if self.workers > 1 else "memory"
         return self.rate_backend
 
@@ -162,8 +195,15 @@ def read_secrets_file(path: Path) -> dict[str, str]:
 def load_server_settings(**overrides: object) -> ServerSettings:
     """Settings from the environment, with unset values filled from the secrets file if any.
 
-    An invalid value is a ConfigError naming the setting (never echoing the value: it may be a secret).
+    An invalid value is a ConfigError naming the setting (never echoing the value: it may be a secret),
+    and so is a setting given under both its names with different values (`PRISM_ENVIRONMENT=development`
+    must not quietly override `ENVIRONMENT=production`).
     """
+    conflicts = conflicting_names()
+    if conflicts:
+        raise ConfigError(f"Conflicting settings: {'; '.join(conflicts)} are both set, to different values.",
+                          hint="Set each setting under one name only (unset the other), so that it is clear "
+                               "which value the server uses.")
     try:
         settings = ServerSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -186,21 +226,61 @@ def load_server_settings(**overrides: object) -> ServerSettings:
     return settings.model_copy(update={k: SecretStr(str(v)) for k, v in merged.items()}) if merged else settings
 
 
+def secret_weakness(value: str) -> str | None:
+    """Why a secret is too weak, or None. The rule: at least MIN_SECRET_CHARS (32) characters, at
+    least MIN_SECRET_DISTINCT (8) different ones, and no character over a third of it."""
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    counts = Counter(value)
+    if len(counts) < MIN_SECRET_DISTINCT:
+        return f"has fewer than {MIN_SECRET_DISTINCT} different characters"
+    if max(counts.values()) > MAX_SECRET_CHAR_SHARE * len(value):
+        return f"repeats one character in more than {MAX_SECRET_CHAR_SHARE:.0%} of its length"
+    return None
+
+
+def conflicting_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Settings given under both names (PRISM_X and X) with different values; never the values."""
+    environ = os.environ if environ is None else environ
+    found = []
+    for field in ServerSettings.model_fields.values():
+        alias = field.validation_alias
+        names = [n for n in alias.choices if isinstance(n, str)] if isinstance(alias, AliasChoices) else []
+        values = {environ[n].strip() for n in names if n in environ}
+        if len(names) == 2 and all(n in environ for n in names) and len(values) > 1:
+            found.append(" and ".join(names))
+    return found
+
+
 def validate_for_start(settings: ServerSettings) -> list[str]:
     """Refuse unsafe configurations (raises ConfigError); returns warnings for development."""
     warnings: list[str] = []
-    for name in ("api_secret", "jwt_secret"):
-        value: SecretStr | None = getattr(settings, name)
-        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
-            raise ConfigError(f"{name.upper()} is shorter than {MIN_SECRET_CHARS} characters.",
-                              hint="Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`.")
-    if settings.environment == "production":
-        if settings.api_secret is None:
-            raise ConfigError("ENVIRONMENT=production but API_SECRET is not set.",
-                              hint="Set API_SECRET (or PRISM_API_SECRET, or put it in PRISM_SECRETS_FILE).")
+    production = settings.environment == "production"
+    secrets = {name: value.get_secret_value() for name in ("api_secret", "jwt_secret")
+               if (value := getattr(settings, name)) is not None}
+    for name, value in secrets.items():
+        weakness = secret_weakness(value)
+        if weakness is not None and (production or len(value) < MIN_SECRET_CHARS):
+            raise ConfigError(f"{name.upper()} {weakness}.", hint=SECRET_HINT)
+        if weakness is not None:
+            warnings.append(f"{name.upper()} {weakness}; production refuses it.")
+    if production:
         if settings.allow_anonymous:
             raise ConfigError("Anonymous access cannot be enabled in production.",
                               hint="Unset PRISM_ALLOW_ANONYMOUS and give each client an API key.")
+        for name in ("api_secret", "jwt_secret"):
+            if name not in secrets:
+                raise ConfigError(f"ENVIRONMENT=production but {name.upper()} is not set.",
+                                  hint=f"Set {name.upper()} (or PRISM_{name.upper()}, or put it in "
+                                       f"PRISM_SECRETS_FILE). {SECRET_HINT}")
+        if secrets["api_secret"] == secrets["jwt_secret"]:
+            raise ConfigError("API_SECRET and JWT_SECRET are the same value.",
+                              hint="Use two independent secrets: whoever issues JWTs must not be able to "
+                                   "forge API-key hashes or decrypt stored secrets.")
+        if not settings.cors_origins:
+            raise ConfigError("ENVIRONMENT=production but CORS_ORIGINS is not set.",
+                              hint="List the exact origins that may call the API from a browser, comma-separated "
+                                   "(e.g. https://prism.example.com).")
         if "*" in settings.cors_origins:
             raise ConfigError("CORS_ORIGINS='*' is refused in production.",
                               hint="List the exact origins that may call the API.")

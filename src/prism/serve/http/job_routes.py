@@ -1,0 +1,116 @@
+"""Index jobs over HTTP: queue a project's re-index and poll the job (`/api/v1/projects/{project}/jobs`).
+
+The queue is Redis when PRISM_REDIS_URL is set, so any replica can answer a poll and any
+`prism worker` runs the job; otherwise it is this process's memory, and one worker thread,
+started with the first job, runs them. Jobs sit under their project in the path, so a key
+scoped to one project sees only that project's jobs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, Field
+
+from prism.serve.http import schemas as s
+from prism.serve.http.auth import server_state
+from prism.serve.http.errors import FeatureUnavailableError
+from prism.serve.http.routes import endpoint
+from prism.service.jobs import InProcessJobQueue, Job, JobQueue, JobState, make_job_queue, unknown_job
+from prism.service.worker import run_worker, submit_index
+
+jobs_api = APIRouter(prefix="/api/v1")
+_guard = threading.Lock()
+SHUTDOWN_WAIT_S = 10.0
+
+JobId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="The id a job request returned.")]
+
+
+class JobRequest(s.Strict):
+    force: bool = Field(False, description="Re-read and re-chunk every file.")
+
+
+class JobProgress(BaseModel):
+    phase: str
+    done: int
+    total: int
+
+
+class JobResponse(BaseModel):
+    id: str
+    project: str
+    state: JobState
+    progress: JobProgress
+    attempts: int = Field(description="Deliveries to a worker so far (more than 1 after a worker died).")
+    error: str | None
+    result: dict[str, Any] | None = Field(description="The index report, once done.")
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobResponse:
+        return cls(id=job.id, project=job.payload.get("project", ""), state=job.state,
+                   progress=JobProgress(phase=job.phase, done=job.done, total=job.total), attempts=job.attempts,
+                   error=job.error or None, result=job.result or None, created_at=job.created_at,
+                   started_at=job.started_at, finished_at=job.finished_at)
+
+
+@dataclass
+class _Jobs:
+    queue: JobQueue
+    stop: threading.Event
+    worker: threading.Thread | None  # in memory: the thread that runs the jobs
+
+
+def job_queue(request: Request) -> JobQueue:
+    """This app's queue, made on first use (and, in memory, the thread that runs its jobs)."""
+    holder = request.app.state
+    with _guard:
+        jobs: _Jobs | None = getattr(holder, "prism_jobs", None)
+        if jobs is None:
+            settings = server_state(request).settings
+            url = settings.redis_url
+            if url is None and settings.workers > 1:  # a poll could reach a worker that never saw the job
+                raise FeatureUnavailableError("Index jobs with several server workers need Redis.",
+                                              hint="Set PRISM_REDIS_URL (or run one worker).", value="PRISM_WORKERS")
+            jobs = _Jobs(make_job_queue(url.get_secret_value() if url else None), threading.Event(), None)
+            if isinstance(jobs.queue, InProcessJobQueue):
+                jobs.worker = threading.Thread(target=run_worker, args=(jobs.queue,), kwargs={"stop": jobs.stop},
+                                               name="prism-jobs", daemon=True)
+                jobs.worker.start()
+            holder.prism_jobs = jobs
+    return jobs.queue
+
+
+def close_jobs(app: FastAPI) -> None:
+    """At shutdown: give the in-process worker a moment to finish its current job, then close the queue."""
+    jobs: _Jobs | None = getattr(app.state, "prism_jobs", None)
+    if jobs is None:
+        return
+    jobs.stop.set()
+    if jobs.worker is not None:  # an unfinished job is lost with the process (it was only in memory)
+        jobs.worker.join(timeout=SHUTDOWN_WAIT_S)
+    jobs.queue.close()
+
+
+@endpoint(jobs_api, "POST", "/projects/{project}/jobs", "index.write", status_code=202,
+          summary="Queue a re-index of the project; poll the job it returns.")
+def queue_index(request: Request, project: s.ProjectName, body: JobRequest) -> JobResponse:
+    state = server_state(request)
+    record = state.projects.get(project)  # 404 for an unknown project, before anything is queued
+    job = submit_index(job_queue(request), record.root, index_dir=record.index_dir, force=body.force,
+                       project=project, embedder=state.settings.embedding_model)
+    return JobResponse.of(job)
+
+
+@endpoint(jobs_api, "GET", "/projects/{project}/jobs/{job_id}", "projects.read",
+          summary="Where an index job stands: queued, running (with progress), done (with the report) or failed.")
+def get_job(request: Request, project: s.ProjectName, job_id: JobId) -> JobResponse:
+    job = job_queue(request).get(job_id)
+    if job.payload.get("project") != project:  # another project's job is as unknown as a made-up id
+        raise unknown_job(job_id)
+    return JobResponse.of(job)
