@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_backup_under_load_restores_into_a_new_home_equal(
     assert {p["path"] for p in manifest["projects"]} == {"server/indexes/demo", "server/indexes/other"}
     assert manifest["server"]["keys"] == 2 and manifest["server"]["projects"] == 2
     assert all("dev-secret" not in f["path"] for f in manifest["files"])  # a secret never travels
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700  # hashes, audit log, uploads: owner only
     assert verify_backup(path, Settings(), ServerDB).ok
 
     new_home = tmp_path / "new-home"
@@ -218,4 +220,5 @@ def test_restore_refuses_a_home_with_data_without_force(
     forced = runner.invoke(cli_app, ["restore", path, "--force", "--json"])
     assert forced.exit_code == 0, forced.stderr
     assert json.loads(forced.stdout)["projects"] == 2
+    assert stat.S_IMODE((prism_home / "server" / "server.db").stat().st_mode) & 0o077 == 0
     assert client.get("/api/v1/projects/other", headers=auth(reader)).status_code == 200  # back

@@ -26,12 +26,16 @@ from prism.ops.home import (
     HomeFile,
     ServerOpener,
     home_files,
+    server_project,
+    server_project_files,
+    server_project_lock_path,
 )
 
 FORMAT = "prism-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 NAME_PREFIX = "prism-backup-"
+SERVER_LOCK_WAIT_S = 60.0  # a server project being indexed longer than this is copied as it is
 SECRETS_NOTE = (
     "No secret is stored in clear: the development secret file (server/dev-secret), API_SECRET and "
     "JWT_SECRET are left out. API keys are kept only as keyed hashes and stored secrets as Fernet "
@@ -109,6 +113,39 @@ def _copy(home: Path, work: Path, entry: HomeFile, open_server: ServerOpener | N
     return True
 
 
+def _copy_index(home: Path, work: Path, rel: str, skipped: list[dict[str, str]]) -> set[str]:
+    """Copy one index through its Store; a server project's uploads and generation state are
+    copied with it under the project's writer lock, so the three agree. Returns what was copied."""
+    import filelock
+
+    from prism.index.sqlite import SqliteStore
+
+    name = server_project(rel)
+    lock = filelock.FileLock(str(server_project_lock_path(home, name)), timeout=SERVER_LOCK_WAIT_S) \
+        if name is not None and server_project_lock_path(home, name).parent.is_dir() else None
+    locked = False
+    if lock is not None:
+        try:
+            lock.acquire()
+            locked = True
+        except filelock.Timeout:
+            skipped.append({"path": rel, "reason": f"copied while a request was indexing it (waited "
+                                                   f"{SERVER_LOCK_WAIT_S} s): a restored server finishes it"})
+    try:
+        if not (home / rel / INDEX_FILE).is_file():  # forgotten while the backup ran
+            return set()
+        store = SqliteStore(home / rel / INDEX_FILE)
+        try:
+            store.backup(work / rel)
+        finally:
+            store.close()
+        together = server_project_files(home, name) if name is not None else []
+        return {entry.rel for entry in together if _copy(home, work, entry, None)}
+    finally:
+        if locked and lock is not None:
+            lock.release()
+
+
 def _drop_sidecars(folder: Path) -> None:
     """Opening a copy to count it may leave -wal/-shm files; the copy is whole without them."""
     for path in folder.rglob("*"):
@@ -119,7 +156,6 @@ def _drop_sidecars(folder: Path) -> None:
 def create_backup(home: Path, dest: Path, *, open_server: ServerOpener | None = None,
                   now: float | None = None, prism_version: str = "") -> Backup:
     """Snapshot `home` into a new `prism-backup-<UTC time>` folder inside `dest`."""
-    from prism.index.sqlite import SqliteStore
 
     now = time.time() if now is None else now
     if dest.resolve() == home.resolve():
@@ -133,21 +169,19 @@ def create_backup(home: Path, dest: Path, *, open_server: ServerOpener | None = 
         name = f"{backup_name(now)}-{suffix}"
     work = dest / f".{name}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work.mkdir(mode=0o700)  # keys' hashes, the audit log and uploaded code: for the owner only
+    os.chmod(work, 0o700)  # mkdir's mode passes through the umask
     try:
         entries = list(home_files(home, exclude=dest))
         skipped = [{"path": e.rel, "reason": e.reason} for e in entries if e.kind == "skip"]
         indexes = sorted({Path(e.rel).parent.as_posix() for e in entries
                           if e.kind == "index" and e.rel.endswith(INDEX_FILE)})
+        copied: set[str] = set()
         for rel in indexes:
-            if not (home / rel / INDEX_FILE).is_file():  # forgotten while the backup ran
-                continue
-            store = SqliteStore(home / rel / INDEX_FILE)
-            try:
-                store.backup(work / rel)
-            finally:
-                store.close()
+            copied |= _copy_index(home, work, rel, skipped)
         for entry in entries:
+            if entry.rel in copied:
+                continue
             if entry.kind in ("server", "embeddings", "file") and not _copy(home, work, entry, open_server):
                 skipped.append({"path": entry.rel, "reason": "not copied (no server database support, "
                                                             "or deleted during the backup)"})

@@ -36,6 +36,27 @@ SKIPPED_SUFFIXES: dict[str, str] = {
 }
 
 
+def server_project(rel: str) -> str | None:
+    """The server project's name when `rel` is a server index folder (`server/indexes/<name>`)."""
+    parts = rel.split("/")
+    return parts[2] if len(parts) == 3 and parts[:2] == ["server", "indexes"] else None
+
+
+def server_project_files(home: Path, name: str) -> list[HomeFile]:
+    """A server project's uploaded files and generation state (`server/files/<name>/`,
+    `server/state/<name>.json`): what must be copied together with its index."""
+    found = [f for f in home_files(home / "server" / "files" / name) if f.kind == "file"]
+    prefix = f"server/files/{name}/"
+    state = home / "server" / "state" / f"{name}.json"
+    return ([HomeFile(prefix + f.rel, "file") for f in found]
+            + ([HomeFile(f"server/state/{name}.json", "file")] if state.is_file() else []))
+
+
+def server_project_lock_path(home: Path, name: str) -> Path:
+    """The lock a server project's writers hold (as `ProjectRegistry._lock_path` in serve/http/projects.py)."""
+    return home / "server" / "state" / f"{name}.lock"
+
+
 class ServerDatabase(Protocol):
     """The team server's database as operations use it (`prism.serve.http.db.ServerDB`)."""
 
@@ -67,6 +88,8 @@ def _skip_reason(name: str) -> str | None:
         return SKIPPED_NAMES[name]
     if name.startswith(".dev-secret"):
         return SKIPPED_NAMES["dev-secret"]
+    if name.endswith(".lock"):
+        return SKIPPED_NAMES["index.lock"]
     if name.startswith("vectors-"):
         return "rebuilt: a vector snapshot is recomputed from the index on the first search"
     for suffix, reason in SKIPPED_SUFFIXES.items():

@@ -128,10 +128,12 @@ def restore(
 ) -> None:
     """Verify a backup, then restore it into PRISM_HOME (refused when the home holds data, unless --force)."""
     from prism.ops.restore import restore_backup
+    from prism.serve.home import tighten
 
     with reporting(json_out):
         settings = Settings()
         result = restore_backup(src, settings.home, settings, force=force, open_server=_server_db())
+        tighten(settings.home / "server")  # the server's part of the home stays private (serve/home.py)
         if json_out:
             emit_json(result)
             return
