@@ -11,8 +11,10 @@ from typing import Any
 
 import typer.main
 from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from prism.config import Settings
+from prism.llm.settings import LLMSettings
 from prism.serve.cli import app
 from prism.serve.http.settings import ServerSettings
 
@@ -44,7 +46,9 @@ def _command_md(name: str, command: Any, depth: int) -> list[str]:
 # list a; "a.b" field b of object a; a type ending in "?" marks a field that may be absent.
 # tests/e2e/test_json_shapes.py runs every command and compares its output with this table.
 _KEY = [("key_id", "string", "the id (12 hex characters after `prism_`)"), ("name", "string", "who uses it"),
-        ("role", "string", "reader, writer or admin"), ("projects", "array", "allowed projects (`*`: all)"),
+        ("description", "string", "what the key is for"),
+        ("role", "string", "the smallest preset holding its actions: reader, writer or admin"),
+        ("actions", "array", "the actions it may take"), ("projects", "array", "allowed projects (`*`: all)"),
         ("created_at", "number", "unix time"), ("expires_at", "number|null", "unix time, or null"),
         ("last_used_at", "number|null", "unix time, or null"), ("revoked_at", "number|null", "unix time, or null")]
 _INDEX_REPORT = [
@@ -136,6 +140,38 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
     "keys revoke": [("key", "object", "the revoked key"), *[(f"key.{n}", t, m) for n, t, m in _KEY]],
     "keys rotate": [("key", "object", "the key, same id"), *[(f"key.{n}", t, m) for n, t, m in _KEY],
                     ("api_key", "string", "the new secret"), ("replaces", "string", "the key id rotated")],
+    "keys edit": [("key", "object", "the key after the edit"), *[(f"key.{n}", t, m) for n, t, m in _KEY]],
+    "keys revoke-token": [("jti", "string", "the token id now refused"),
+                          ("forget_after", "number", "unix time after which every such token has expired")],
+    "audit": [("events", "array", "audit events, newest first"), ("events[].id", "int", "event number"),
+              ("events[].at", "number", "unix time"), ("events[].time", "string", "UTC time, ISO 8601"),
+              ("events[].principal", "string", "who: key:<id>, jwt:<sub> or cli:<user>"),
+              ("events[].event", "string", "e.g. key.create, key.revoke, token.revoke, project.create"),
+              ("events[].target", "string", "the key id, token id or project acted on"),
+              ("events[].request_id", "string|null", "the HTTP request id (null from the CLI)"),
+              ("events[].address", "string", "client address, or `local` for the CLI"),
+              ("events[].details", "object", "what changed")],
+    "worker": [("worker", "string", "this worker's consumer name"),
+               ("jobs", "array", "the jobs it finished (printed on exit)"),
+               ("jobs[].id", "string?", "job id"), ("jobs[].kind", "string?", "job kind (index)"),
+               ("jobs[].state", "string?", "done or failed"), ("jobs[].payload", "object?", "what the job was given"),
+               ("jobs[].progress", "object?", "phase, done, total"), ("jobs[].attempts", "int?", "deliveries so far"),
+               ("jobs[].error", "string|null?", "why it failed"), ("jobs[].result", "object|null?", "the index report"),
+               ("jobs[].worker", "string|null?", "the worker that ran it"),
+               ("jobs[].created_at", "number?", "unix time"), ("jobs[].started_at", "number|null?", "unix time"),
+               ("jobs[].finished_at", "number|null?", "unix time")],
+    "ask": [("question", "string", "the question asked"), ("model", "string", "provider:model that answered"),
+            ("answer", "string", "the model's answer"), ("intent", "string", "the task's intent"),
+            ("usage", "object", "prompt_tokens, completion_tokens, estimated (true when the provider gave none)"),
+            ("cost_usd", "number|null", "from the price table (null when the model has no price)"),
+            ("pack_tokens", "int", "tokens of the packed context sent"),
+            ("whole_files_tokens", "int", "tokens of the whole files those chunks come from"),
+            ("tokens_saved", "int", "whole files minus the pack"),
+            ("citations", "array", "every path:start-end the answer cites"),
+            ("citations[].path", "string", "cited file"), ("citations[].start_line", "int", "first line"),
+            ("citations[].end_line", "int", "last line"), ("citations[].in_pack", "bool", "the range was in the pack"),
+            ("unsupported_citations", "array", "cited ranges that were not in the pack"),
+            ("routing", "object", "named, tier_needed, need_tokens, fallback, reasons: why this model")],
     "backup create": [
         ("backup", "string", "the new prism-backup-<UTC time> folder"), ("created", "string", "UTC time, ISO 8601"),
         ("files", "int", "files in the backup"), ("bytes", "int", "their size"),
@@ -229,13 +265,24 @@ def settings_reference() -> str:
               "Generated from `prism.serve.http.settings.ServerSettings`. Where two names are shown, the",
               "second is the original PRISM's name and is read too.", "",
               "| variable | default | meaning |", "|---|---|---|"]
-    for field in ServerSettings.model_fields.values():
+    lines += _aliased_rows(ServerSettings)
+    lines += ["", "## Model providers (`prism ask`, remote embedders)", "",
+              "Generated from `prism.llm.settings.LLMSettings`. Where two names are shown, the second is the",
+              "name the provider's own tools read and is read too. Keys are never printed or logged.", "",
+              "| variable | default | meaning |", "|---|---|---|"]
+    lines += _aliased_rows(LLMSettings)
+    return "\n".join(lines) + "\n"
+
+
+def _aliased_rows(settings: type[BaseSettings]) -> list[str]:
+    rows = []
+    for field in settings.model_fields.values():
         alias = field.validation_alias
         names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
         default = field.get_default(call_default_factory=True, validated_data={})
         variables = ", ".join(f"`{n}`" for n in names)
-        lines.append(f"| {variables} | `{default}` | {field.description or ''} |")
-    return "\n".join(lines) + "\n"
+        rows.append(f"| {variables} | `{default}` | {field.description or ''} |")
+    return rows
 
 
 def main() -> int:

@@ -10,12 +10,12 @@ import hashlib
 import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", frozen=True, populate_by_name=True)
 
     home: Path = Field(
         default_factory=lambda: Path.home() / ".prism",
@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     window_lines: int = Field(60, ge=5, description="Line window size for files without a grammar.")
     window_overlap: int = Field(10, ge=0, description="Lines shared by consecutive windows.")
     embedder: str = Field(
-        "minilm", description="Embedding model: minilm (bundled MiniLM-L6 int8) or hashing (no model)."
+        "minilm", validation_alias=AliasChoices("PRISM_EMBEDDER", "PRISM_EMBEDDING_MODEL", "EMBEDDING_MODEL"),
+        description="Embedding model: minilm (bundled MiniLM-L6 int8, also `auto`), hashing (no model), or a "
+                    "remote `provider:model` (ollama, openai, workers-ai: e.g. ollama:nomic-embed-text). Also "
+                    "read from PRISM_EMBEDDING_MODEL and EMBEDDING_MODEL.",
     )
     embed: bool = Field(True, description="Compute dense vectors (set false for lexical-only indexes).")
     shared_embedding_cache: bool = Field(

@@ -1,13 +1,24 @@
-"""Contract suite for the Embedder Protocol, run against every implementation."""
+"""Contract suite for the Embedder Protocol, run against every implementation.
+
+The remote embedders run against a loopback server speaking each provider's wire format
+(tests/fakes/llm_server.py, which serves hashing vectors scaled off unit length).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prism.index.embed import Embedder, HashingEmbedder, load_embedder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
+from llm_server import fake_providers, settings_for
+
+from prism.llm.embedders import load_remote_embedder
 
 TEXTS = [
     "def sort_items(xs): return sorted(xs)",
@@ -19,9 +30,13 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(params=["hashing", "minilm"], scope="module")
+@pytest.fixture(params=["hashing", "minilm", "ollama:fake", "openai:fake", "workers-ai:@cf/fake"], scope="module")
 def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     name: str = request.param
+    if ":" in name:
+        with fake_providers() as fake:
+            yield load_remote_embedder(name, settings_for(fake, embed_request_batch=2))
+        return
     yield HashingEmbedder() if name == "hashing" else load_embedder(name, threads=2)
 
 

@@ -338,19 +338,24 @@ class MiniLMEmbedder:
 
 @functools.cache
 def load_embedder(name: str = "minilm", threads: int = 0) -> Embedder:
-    """The embedder called `name` ("minilm" or "hashing"), loaded once per process.
+    """The embedder called `name` ("minilm", "auto" = minilm, "hashing", or a remote `provider:model`),
+    loaded once per process.
 
     Raises:
         ModelError: the MiniLM model is not installed, or its file is missing or corrupt.
         ConfigError: `name` is not a known embedder.
     """
     key = name.strip().lower()
-    if key == "minilm":
+    if ":" in key:  # provider:model (EMBEDDING_MODEL), e.g. ollama:nomic-embed-text — see prism.llm.embedders
+        from prism.llm.embedders import load_remote_embedder
+
+        return load_remote_embedder(name.strip())
+    if key in ("minilm", "auto"):
         return MiniLMEmbedder(threads=threads)
     if key == "hashing":
         return HashingEmbedder()
     raise ConfigError(
         f"Unknown embedder {name!r}.",
-        hint=f"Use one of: {', '.join(EMBEDDERS)}.",
+        hint=f"Use one of: {', '.join(EMBEDDERS)}, or a remote `provider:model` (docs/settings.md).",
         value=name,
     )

@@ -611,6 +611,50 @@ def worker(
             emit_json({"worker": name, "jobs": [job.to_dict() for job in finished]})
 
 
+# -- ask a model (prism.llm) ------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question ('-' reads stdin).")],
+    budget: Annotated[int, typer.Option("--budget", "-b", min=1, help="Token budget of the packed context sent with it.")] = 8000,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model or auto (default: DEFAULT_MODEL).")] = None,
+    intent: Annotated[str, typer.Option("--intent", help="auto, bugfix, feature, explain, refactor, test, search or general.")] = "auto",
+    explain: Annotated[bool, typer.Option("--explain", help="Say which model was chosen and why (stderr; in --json under routing).")] = False,
+    project: ProjectOpt = None,
+    index_dir: IndexDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Answer a question from the packed context with DEFAULT_MODEL, streaming it; citations are checked against the pack."""
+    from prism.llm.ask import ask as ask_model
+    from prism.llm.settings import load_llm_settings
+
+    with reporting(json_out):
+        text = read_stdin() if question == "-" else question
+        prism = open_project(project, index_dir)
+
+        def stream(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        answer = ask_model(prism, text, settings=load_llm_settings(), budget_tokens=budget, model=model,
+                           intent=intent, on_text=None if json_out else stream)
+        if json_out:
+            emit_json(answer.to_dict())
+            return
+        sys.stdout.write("\n")
+        if explain:
+            err.print(answer.decision.explain(), highlight=False)
+        for citation in answer.unsupported:
+            err.print(f"[yellow]Not in the pack:[/] {citation} (the model cites code it was not shown)", highlight=False)
+        cost = ("unknown cost" if answer.cost_usd is None else "free" if answer.cost_usd == 0
+                else f"${answer.cost_usd:.4f}")
+        err.print(f"[dim]{answer.model}: {answer.prompt_tokens:,} prompt + {answer.completion_tokens:,} completion tokens"
+                  f"{' (estimated)' if answer.usage_estimated else ''}, {cost}; {answer.tokens_saved:,} tokens saved "
+                  f"vs whole files; {len(answer.citations) - len(answer.unsupported)}/{len(answer.citations)} "
+                  "citations in the pack.[/]", highlight=False)
+
+
 def main() -> None:
     """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
     debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"

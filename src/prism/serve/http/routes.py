@@ -272,7 +272,7 @@ def list_keys(request: Request, include_revoked: bool = False) -> s.KeyList:
 @endpoint(api, "POST", "/keys", "keys.manage", status_code=201,
           summary="Create an API key (shown once), within the caller's own actions, projects and expiry.")
 def create_key(request: Request, body: s.KeyCreate) -> s.KeyCreated:
-    if body.role is not None and body.actions is not None:
+    if {"role", "actions"} <= body.model_fields_set:  # even as null: the schema forbids both
         raise InputError("Give a key a `role` or `actions`, not both.",
                          hint="A role is a preset of actions (README, \"As a team server\").")
     actions = frozenset(body.actions) if body.actions else ROLE_ACTIONS[body.role or "reader"]

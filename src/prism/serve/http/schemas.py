@@ -280,6 +280,9 @@ ExpiresDays = Annotated[float, Field(ge=MIN_EXPIRES_DAYS, le=3650,
 
 
 class KeyCreate(Strict):
+    # The schema says what the route enforces: `role` and `actions` are never given together.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"not": {"required": ["role", "actions"]}})
+
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
     description: Annotated[str, Field(max_length=500)] = ""
     role: Annotated[Role | None, Field(description="A preset of actions (default reader); "
