@@ -245,6 +245,52 @@ class ContextResponse(BaseModel):
     omitted_total: int
 
 
+class AskRequest(Strict):
+    question: Query
+    budget_tokens: Annotated[int, Field(ge=64, le=200_000), WHOLE] = 8000
+    model: Annotated[str | None, Field(min_length=1, max_length=200,
+                                       description="provider:model or auto (default: DEFAULT_MODEL).")] = None
+    intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
+
+
+class AskUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+
+
+class AskCitation(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    in_pack: bool
+
+
+class AskRouting(BaseModel):
+    named: bool
+    tier_needed: int
+    need_tokens: int
+    fallback: bool
+    reasons: list[str]
+
+
+class AskResponse(BaseModel):
+    """The same fields as `prism ask --json`."""
+
+    question: str
+    model: str
+    answer: str
+    intent: str
+    usage: AskUsage
+    cost_usd: float | None
+    pack_tokens: int
+    whole_files_tokens: int
+    tokens_saved: int
+    citations: list[AskCitation]
+    unsupported_citations: list[str]
+    routing: AskRouting
+
+
 class CodePiece(BaseModel):
     path: str
     start_line: int
