@@ -103,6 +103,8 @@ def test_provider_errors_are_clear_envelopes(server: Server, fake: FakeProviders
     assert busy.status_code == 503 and busy.headers["retry-after"] == "120"
     error = busy.json()["error"]
     assert error["code"] == "provider_unavailable" and "retry in 120 s" in error["message"]
+    bad = server.call(server.admin, "POST", URL, {**body, "model": "nosuch:model"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"]["fields"][0]["field"] == "model"
     unknown = server.call(server.admin, "POST", URL, {**body, "model": "openai:missing"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_model"
     monkeypatch.setenv("PRISM_LLM_BUDGETS", '{"openai": {"tokens": 1}}')

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
+from prism.llm.providers import PROVIDERS
 from prism.models import CHUNK_KINDS, ChunkKind
 from prism.serve.http.projects import Phase
 from prism.serve.http.scopes import Action
@@ -245,10 +246,14 @@ class ContextResponse(BaseModel):
     omitted_total: int
 
 
+# A caller's unknown provider is a 422, not the server's configuration error
+MODEL_PATTERN = rf"^(auto|({'|'.join((*PROVIDERS, 'cloudflare'))}):\S.*)$"
+
+
 class AskRequest(Strict):
     question: Query
     budget_tokens: Annotated[int, Field(ge=64, le=200_000), WHOLE] = 8000
-    model: Annotated[str | None, Field(min_length=1, max_length=200,
+    model: Annotated[str | None, Field(max_length=200, pattern=MODEL_PATTERN,
                                        description="provider:model or auto (default: DEFAULT_MODEL).")] = None
     intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
 
