@@ -109,7 +109,8 @@ def test_schemathesis_all_checks_and_the_stateful_phase_with_an_admin_key(prism_
         run = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run", f"{client.base_url}{OPENAPI_URL}", "--checks", "all",
              "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(CLI_EXAMPLES),
-             "--generation-deterministic", "--workers", "1", "--exclude-path-regex", "/ask$", "--header", f"Authorization: Bearer {key}",
+             "--generation-deterministic", "--workers", "1", "--exclude-path-regex", "/ask$",  # calls a model
+             "--header", f"Authorization: Bearer {key}",
              "--request-timeout", "30"],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)  # its .schemathesis/ goes there
         seconds = time.monotonic() - started
