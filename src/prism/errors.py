@@ -10,7 +10,8 @@ PrismError
 ├── InputError           a value the user passed is invalid         exit 2, HTTP 400/422
 │   └── PathError        a path outside the project, absolute, NUL  exit 2, HTTP 400
 ├── NotFoundError        handle/symbol/path/job not found           exit 1, HTTP 404
-└── BackendUnavailableError  a configured server (PostgreSQL, Redis) is unreachable  exit 1, HTTP 503
+├── BackendUnavailableError  a configured server (PostgreSQL, Redis) is unreachable  exit 1, HTTP 503
+└── BackupError          a backup is missing, corrupt, or would overwrite data  exit 1
 """
 
 from __future__ import annotations
@@ -89,3 +90,7 @@ class NotFoundError(PrismError):
 class BackendUnavailableError(PrismError):
     http_status = 503
     code = "backend_unavailable"
+
+
+class BackupError(PrismError):
+    code = "backup_error"

@@ -79,6 +79,21 @@ def test_documented_shapes_match_the_real_output(repo: Path, prism_home: Path) -
     check(run("forget", *project), shapes["forget"])
 
 
+def test_operations_commands_match_the_documented_shapes(repo: Path, prism_home: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    shapes = documented()
+    run("index", str(repo))
+    run("keys", "create", "--name", "ci", "--role", "reader")  # a server database to count
+    made = run("backup", str(tmp_path / "backups"))
+    check(made, shapes["backup create"])
+    check(run("backup", "verify", str(made["backup"])), shapes["backup verify"])
+    check(run("maintain", "--daily", "--weekly", "--monthly", "--backups", str(tmp_path / "backups")),
+          shapes["maintain"])
+    check(run("doctor", "--no-model"), shapes["doctor"])
+    monkeypatch.setenv("PRISM_HOME", str(tmp_path / "new-home"))
+    check(run("restore", str(made["backup"])), shapes["restore"])
+
+
 def test_watch_lines_match_the_documented_shape(repo: Path, prism_home: Path) -> None:
     env = {**os.environ, "PRISM_HOME": str(prism_home), "PRISM_EMBEDDER": "hashing"}
     with subprocess.Popen([sys.executable, "-m", "prism", "watch", "--project", str(repo), "--json"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prism.index.sqlite_db import open_database, transaction
+from prism.index.sqlite_db import copy_database, open_database, transaction
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_hash TEXT NOT NULL,"
            " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID")
@@ -39,6 +39,10 @@ class EmbeddingCache:
             conn.executemany(
                 "INSERT OR IGNORE INTO vectors(model, text_hash, vector) VALUES (?, ?, ?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items])
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy in the file `target`, taken while others write."""
+        copy_database(self._conn, target)
 
     def close(self) -> None:
         self._conn.close()

@@ -32,7 +32,7 @@ from prism.index.sqlite_db import (
     prism_errors,
     transaction,
 )
-from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot
+from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot, snapshot_paths
 from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -177,6 +177,39 @@ class SqliteStore:
             self._vectors, self._term_counts, self._chunk_count = None, (-1, {}), None
             later = max(before, self.generation()) + 1
             self.set_meta({"generation": str(later)})
+
+    def optimize(self) -> dict[str, object]:
+        """Weekly upkeep: merge the full-text index's segments, refresh the query planner's
+        statistics, reclaim free pages (VACUUM) and delete vector snapshots no search can use
+        (another model's, or an older generation's). Readers keep reading meanwhile."""
+        page_bytes = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+
+        def size() -> int:
+            return page_bytes * int(self._conn.execute("PRAGMA page_count").fetchone()[0])
+
+        with self._lock:
+            before = size()
+            with self._transaction() as conn:
+                conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+            with prism_errors(self.path):
+                self._conn.execute("ANALYZE")
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            after = size()
+        model, gen = self.get_meta("embed_model"), self.generation()
+        expired = 0
+        for meta_path in sorted(self.path.parent.glob("vectors-*.json")):
+            keep = model is not None and meta_path == snapshot_paths(self.path, model)[2]
+            try:
+                keep = keep and json.loads(meta_path.read_text(encoding="utf-8")).get("generation") == gen
+            except (OSError, ValueError):
+                keep = False
+            if not keep:
+                stem = meta_path.name.removesuffix(".json")
+                for path in (meta_path, meta_path.with_name(f"{stem}.npy"), meta_path.with_name(f"{stem}.ids.npy")):
+                    path.unlink(missing_ok=True)
+                expired += 1
+        return {"bytes_before": before, "bytes_after": after, "snapshots_expired": expired}
 
     def forget(self) -> None:
         """Close the store and delete its files (index, feedback, vector snapshots)."""

@@ -191,3 +191,50 @@ def open_database(path: Path, migrations: Sequence[Migration], *, timeout_s: flo
             conn.close()
         raise
     return conn
+
+
+def copy_database(source: sqlite3.Connection, target: Path) -> None:
+    """A consistent copy of `source` in the file `target` (SQLite's online backup API), taken
+    in one step while other connections and processes keep reading and writing."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+
+
+def copy_database_file(source: Path, target: Path) -> None:
+    """`copy_database` from a file path (read-only: the source file is left untouched)."""
+    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        with prism_errors(source):
+            copy_database(conn, target)
+    finally:
+        conn.close()
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """What `PRAGMA integrity_check` finds wrong with the database file at `path` (empty when
+    sound), read-only; a file that is not a database is one problem, not an exception."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+    return [] if rows == ["ok"] else rows
+
+
+def schema_version(path: Path) -> int:
+    """The `user_version` of the database file at `path`, read-only."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        with prism_errors(path):
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()

@@ -47,7 +47,8 @@ def best_similarities(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray, 
     return [(int(ids[i]), float(best[i])) for i in top if np.isfinite(best[i])]
 
 
-def _snapshot_paths(index: Path, model: str) -> tuple[Path, Path, Path]:
+def snapshot_paths(index: Path, model: str) -> tuple[Path, Path, Path]:
+    """(matrix, ids, tag) files of the model's snapshot beside the index."""
     tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
     return (index.with_name(f"vectors-{tag}.npy"), index.with_name(f"vectors-{tag}.ids.npy"),
             index.with_name(f"vectors-{tag}.json"))
@@ -55,7 +56,7 @@ def _snapshot_paths(index: Path, model: str) -> tuple[Path, Path, Path]:
 
 def load_snapshot(index: Path, model: str, gen: int, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The matrix saved for this model at index generation `gen`, memory-mapped; None if there is none."""
-    data_path, ids_path, meta_path = _snapshot_paths(index, model)
+    data_path, ids_path, meta_path = snapshot_paths(index, model)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("generation") != gen or meta.get("dim") != dim:
@@ -71,7 +72,7 @@ def load_snapshot(index: Path, model: str, gen: int, dim: int) -> tuple[np.ndarr
 
 def save_snapshot(index: Path, model: str, gen: int, ids: np.ndarray, matrix: np.ndarray) -> None:
     """Save the matrix beside the index, best effort: a read-only index folder just means no snapshot."""
-    data_path, ids_path, meta_path = _snapshot_paths(index, model)
+    data_path, ids_path, meta_path = snapshot_paths(index, model)
     try:
         meta_path.unlink(missing_ok=True)  # the tag goes last: a half-written snapshot is never used
         for path, array in ((data_path, matrix), (ids_path, ids)):

@@ -1,1 +1,2 @@
-"""Operations: the meter, metrics, quotas and alerts (and backups, maintenance, doctor) of a PRISM server."""
+"""Operations around PRISM: the meter, metrics, quotas and alerts of a server; backups, verification
+and restore, maintenance and doctor of a home."""

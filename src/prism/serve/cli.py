@@ -600,6 +600,14 @@ app.command("audit")(audit)
 app.command("usage")(usage)
 app.add_typer(keys_app, name="keys")
 
+# -- operations (prism.ops): backup, restore, maintain, doctor ---------------------------------
+from prism.serve.ops_commands import backup_app, doctor, maintain, restore  # noqa: E402
+
+app.add_typer(backup_app, name="backup")
+app.command("restore")(restore)
+app.command("maintain")(maintain)
+app.command("doctor")(doctor)
+
 
 # -- index job workers (prism.service.jobs) ----------------------------------------------------
 @app.command()

@@ -63,3 +63,32 @@ def test_keys_made_before_actions_keep_exactly_their_role_s_rights(tmp_path: Pat
     assert {role: frozenset(json.loads(str(rows[role]))) for role in ROLES} == {
         role: actions - SPENDING for role, actions in ROLE_ACTIONS.items()}
     assert "ask" in ROLE_ACTIONS["admin"] and "ask" not in json.loads(str(rows["admin"]))
+
+
+def test_a_database_from_a_newer_prism_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from prism.errors import IndexCorruptError
+
+    path = tmp_path / "server.db"
+    ServerDB(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(IndexCorruptError, match="newer PRISM") as caught:
+        ServerDB(path)
+    assert "restore a backup" in caught.value.hint
+
+
+def test_move_home_points_projects_at_the_new_home(tmp_path: Path) -> None:
+    db = ServerDB(tmp_path / "server.db")
+    old, new = tmp_path / "old", tmp_path / "new"
+    db.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?)",
+               ("up", "upload", str(old / "server/files/up"), str(old / "server/indexes/up"), 1.0))
+    db.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?)",
+               ("path", "path", "/srv/code", str(old / "server/indexes/path"), 1.0))
+    assert db.move_home(old, new) == 2
+    rows = dict((str(r[0]), (r[1], r[2])) for r in db.query("SELECT name, root, index_dir FROM projects"))
+    assert rows["up"] == (str(new / "server/files/up"), str(new / "server/indexes/up"))
+    assert rows["path"] == ("/srv/code", str(new / "server/indexes/path"))  # a server path stays
+    db.close()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
-from prism.index.sqlite import connect_wal
+from prism.index.sqlite_db import connect_wal, copy_database
 from prism.serve.home import create_private_file
 
 MIGRATIONS: tuple[str, ...] = (
@@ -131,7 +131,12 @@ class ServerDB:
         write lock means each migration runs once, whoever gets there first.
         """
         with self._lock:
-            if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) >= len(MIGRATIONS):
+            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if current > len(MIGRATIONS):
+                raise IndexCorruptError(
+                    f"The server database {self.path} was written by a newer PRISM (schema {current}).",
+                    hint="Upgrade PRISM, or restore a backup taken with this version.", value=self.path)
+            if current == len(MIGRATIONS):
                 return
             for number, script in enumerate(MIGRATIONS, start=1):
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -164,6 +169,39 @@ class ServerDB:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy in the file `target` (SQLite's backup API), while others write."""
+        with self._lock:
+            copy_database(self._conn, target)
+
+    def counts(self) -> dict[str, int]:
+        """Rows a backup must carry: keys, projects, audit events, stored (encrypted) secrets."""
+        tables = {"keys": "api_keys", "projects": "projects", "audit_events": "audit_log",
+                  "stored_secrets": "stored_secrets"}
+        return {name: int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])  # type: ignore[call-overload]
+                for name, table in tables.items()}
+
+    def move_home(self, old: Path, new: Path) -> int:
+        """Point projects stored under the PRISM home `old` at the same place under `new` (after
+        a restore into another home); returns how many rows changed."""
+        changed = 0
+        with self.transaction() as conn:
+            rows = conn.execute("SELECT name, root, index_dir FROM projects").fetchall()
+            for name, root, index_dir in rows:
+                moved = [str(new / Path(p).relative_to(old)) if Path(p).is_relative_to(old) else p
+                         for p in (root, index_dir)]
+                if moved != [root, index_dir]:
+                    conn.execute("UPDATE projects SET root = ?, index_dir = ? WHERE name = ?", (*moved, name))
+                    changed += 1
+        return changed
+
+    def active_keys(self) -> list[dict[str, object]]:
+        """Keys not revoked: id, name, created, expiry and last use (for the monthly review)."""
+        rows = self.query("SELECT key_id, name, created_at, expires_at, last_used_at FROM api_keys "
+                          "WHERE revoked_at IS NULL ORDER BY created_at, key_id")
+        return [dict(zip(("key_id", "name", "created_at", "expires_at", "last_used_at"), row, strict=True))
+                for row in rows]
 
     def ping(self) -> bool:
         try:
