@@ -50,6 +50,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/projects/{project}/stats"): ("projects.read", "project"),
     ("POST", "/api/v1/projects/{project}/search"): ("search", "project"),
     ("POST", "/api/v1/projects/{project}/context"): ("context", "project"),
+    ("POST", "/api/v1/projects/{project}/ask"): ("ask", "project"),
     ("GET", "/api/v1/projects/{project}/code"): ("code.read", "project"),
     ("POST", "/api/v1/projects/{project}/jobs"): ("index.write", "project"),
     ("GET", "/api/v1/projects/{project}/jobs/{job_id}"): ("projects.read", "project"),

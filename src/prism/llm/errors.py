@@ -40,6 +40,7 @@ class ContextTooLongError(ProviderError):
 class ProviderUnavailableError(ProviderError):
     http_status = 503
     code = "provider_unavailable"
+    headers: dict[str, str] | None = None  # Retry-After, passed on over HTTP when the provider asked for one
 
 
 class ProviderResponseError(ProviderError):

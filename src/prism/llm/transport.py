@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -65,10 +66,12 @@ class Transport:
     def _wait(self, attempt: int, response: httpx.Response | None) -> None:
         asked = retry_after_s(response.headers.get("retry-after")) if response is not None else None
         if asked is not None and asked > self.max_retry_wait_s:
-            raise ProviderUnavailableError(
+            error = ProviderUnavailableError(
                 f"{self.provider} asks to retry in {asked:.0f} s (HTTP {response.status_code if response else '?'}).",
                 hint="Its rate limit or quota is spent for now: try later, or pick another model "
                      "(DEFAULT_MODEL, or auto).")
+            error.headers = {"Retry-After": str(math.ceil(asked))}
+            raise error
         cap = min(self.backoff_s * 2 ** attempt, self.max_retry_wait_s)
         self.sleep(asked if asked is not None else random.uniform(0, cap))
 

@@ -35,7 +35,8 @@ log = logging.getLogger("prism.meter")
 # What the meter counts. Requests and the route-level resources are counted by the edge; the
 # others by the code that does the work.
 METRICS = ("requests", "errors", "searches", "context_packs", "index_writes", "embeddings",
-           "tokens_served", "tokens_saved", "cache_hits", "cache_misses", "rate_limited", "quota_refused")
+           "tokens_served", "tokens_saved", "cache_hits", "cache_misses", "rate_limited", "quota_refused",
+           "asks", "llm_prompt_tokens", "llm_completion_tokens")
 NONE = "-"  # no key (an unauthenticated request) or no project (a server-wide route)
 KEEP_DAYS = 400  # how long Redis keeps a day's counters
 

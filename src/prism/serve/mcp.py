@@ -407,7 +407,7 @@ def _strip_titles(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_server(workspace: Workspace) -> MCPServer[Any]:
-    """An MCPServer with PRISM's six tools and one prompt, bound to `workspace`."""
+    """An MCPServer with PRISM's six tools and two prompts (context, ask), bound to `workspace`."""
     tools = PrismTools(workspace)
     registered = []
     for name in TOOL_NAMES:
@@ -425,6 +425,14 @@ def build_server(workspace: Workspace) -> MCPServer[Any]:
     async def context_prompt(task: str) -> list[UserMessage]:
         packed = await tools.get_context(task)
         return [UserMessage(f"{task}\n\nRelevant code from the repository (selected by PRISM):\n\n{packed}")]
+
+    @server.prompt(name="ask", description="Answer a question about the code from PRISM's packed context, "
+                                           "citing path:start-end; your own model answers.")
+    async def ask_prompt(question: str) -> list[UserMessage]:
+        from prism.llm.ask import SYSTEM_PROMPT  # the instructions `prism ask` gives its model
+
+        packed = await tools.get_context(question)
+        return [UserMessage(f"{SYSTEM_PROMPT}\n\n{packed}\n\n# Question\n\n{question}")]
 
     return server
 

@@ -146,6 +146,12 @@ def test_cwd_is_served_when_the_client_has_no_roots(tmp_path: Path, prism_settin
             assert TOK.count(text_of(found)) <= 200
             prompt = await client.get_prompt("context", {"task": "what does gamma_value compute?"})
             assert "gamma_value" in str(prompt.messages[0].content)
+            asked = await client.get_prompt("ask", {"question": "what does gamma_value compute?"})
+            text = str(getattr(asked.messages[0].content, "text", ""))
+            assert asked.messages[0].role == "user" and "cite the code" in text.lower()
+            assert "path:start-end" in text and "L1-3" in text and "def gamma_value" in text
+            assert text.rstrip().endswith("what does gamma_value compute?")
+            assert {p.name for p in (await client.list_prompts()).prompts} == {"context", "ask"}
 
     try:
         anyio.run(main)

@@ -45,3 +45,11 @@ def test_a_credential_covers_itself_and_anything_within() -> None:
     assert scoped.shortfall(Scope(frozenset({"search"}), ("up",), 1999.0)) is None
     assert admin.full_admin and not scoped.full_admin
     assert not Scope(ROLE_ACTIONS["writer"], ("*",), None).full_admin
+
+
+def test_an_admin_key_stored_before_ask_is_still_an_admin_but_cannot_grant_ask() -> None:
+    old_admin = Scope(EVERYTHING - {"ask"}, ("*",), None)  # what migration 2 stored for role admin
+    assert old_admin.full_admin  # the last-admin rule still protects it
+    assert old_admin.shortfall(Scope(frozenset({"search", "ask"}), ("*",), None)) == "it lacks the action(s) ask"
+    assert "ask" in ROLE_ACTIONS["admin"] and "ask" not in ROLE_ACTIONS["writer"]
+    assert role_for({"search", "ask"}) == "admin"  # the rate bucket of the smallest preset holding it

@@ -42,7 +42,7 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 Observer = Callable[[RequestRecord], None]
 # What a successful request of a route with this action counts, beside one request.
-COUNTED_BY_NEED = {"search": "searches", "context": "context_packs", "index.write": "index_writes"}
+COUNTED_BY_NEED = {"search": "searches", "context": "context_packs", "index.write": "index_writes", "ask": "asks"}
 
 
 class EdgeMiddleware:

@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from prism.engine import Prism
-from prism.errors import InputError, PathError
+from prism.errors import ConfigError, InputError, PathError
 from prism.models import SearchFilters
 from prism.ops.meter import KEEP_DAYS, count, totals, utc_day
 from prism.serve.http import schemas as s
@@ -226,6 +226,24 @@ def _pack_out(pack: Any) -> s.ContextResponse:
         chunks=[s.PackedChunk.model_validate(c.to_dict()) for c in pack.chunks],
         omitted=[s.OmittedChunk.model_validate(o.to_dict()) for o in pack.omitted],
         omitted_total=pack.omitted_total)
+
+
+@endpoint(api, "POST", "/projects/{project}/ask", "ask", errors=(*ERROR_STATUSES, 502),
+          summary="Answer a question from the packed context with a model (not streamed); citations checked.")
+def ask(request: Request, project: s.ProjectName, body: s.AskRequest) -> s.AskResponse:
+    from prism.llm.ask import ask as ask_model
+    from prism.llm.settings import load_llm_settings
+
+    engine = _indexed_engine(server_state(request), project)
+    try:
+        settings = load_llm_settings()
+        answer = ask_model(engine, body.question, settings=settings, budget_tokens=body.budget_tokens,
+                           model=body.model, intent=body.intent)
+    except ConfigError as exc:  # the server's model settings, not the caller's request: 503, not 500
+        raise FeatureUnavailableError(exc.message, hint=exc.hint) from exc
+    count("llm_prompt_tokens", answer.prompt_tokens)
+    count("llm_completion_tokens", answer.completion_tokens)
+    return s.AskResponse.model_validate(answer.to_dict())
 
 
 @endpoint(api, "GET", "/projects/{project}/code", "code.read",

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from prism.ingest.languages import LANGUAGES
+from prism.llm.providers import PROVIDERS
 from prism.models import CHUNK_KINDS, ChunkKind
 from prism.serve.http.projects import Phase
 from prism.serve.http.scopes import Action
@@ -243,6 +244,56 @@ class ContextResponse(BaseModel):
     chunks: list[PackedChunk]
     omitted: list[OmittedChunk]
     omitted_total: int
+
+
+# A caller's unknown provider is a 422, not the server's configuration error
+MODEL_PATTERN = rf"^(auto|({'|'.join((*PROVIDERS, 'cloudflare'))}):\S.*)$"
+
+
+class AskRequest(Strict):
+    question: Query
+    budget_tokens: Annotated[int, Field(ge=64, le=200_000), WHOLE] = 8000
+    model: Annotated[str | None, Field(max_length=200, pattern=MODEL_PATTERN,
+                                       description="provider:model or auto (default: DEFAULT_MODEL).")] = None
+    intent: Literal["auto", "bugfix", "feature", "explain", "refactor", "test", "search"] = "auto"
+
+
+class AskUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+
+
+class AskCitation(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    in_pack: bool
+
+
+class AskRouting(BaseModel):
+    named: bool
+    tier_needed: int
+    need_tokens: int
+    fallback: bool
+    reasons: list[str]
+
+
+class AskResponse(BaseModel):
+    """The same fields as `prism ask --json`."""
+
+    question: str
+    model: str
+    answer: str
+    intent: str
+    usage: AskUsage
+    cost_usd: float | None
+    pack_tokens: int
+    whole_files_tokens: int
+    tokens_saved: int
+    citations: list[AskCitation]
+    unsupported_citations: list[str]
+    routing: AskRouting
 
 
 class CodePiece(BaseModel):

@@ -16,9 +16,12 @@ from prism.errors import InputError
 from prism.serve.http.settings import ROLES, Role
 
 Action = Literal["projects.read", "search", "context", "code.read", "index.write", "projects.manage",
-                 "keys.manage", "usage.read", "metrics.read", "audit.read"]
+                 "keys.manage", "usage.read", "metrics.read", "audit.read", "ask"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 ALL_PROJECTS = "*"
+# Spends model budget. Only the admin preset holds it; keys stored before it existed keep their
+# stored actions (migration 2), so an old key has it only if it is given by name.
+SPENDING: frozenset[Action] = frozenset({"ask"})
 
 _READ: frozenset[Action] = frozenset({"projects.read", "search", "context", "code.read"})
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -66,8 +69,11 @@ class Scope:
 
     @property
     def full_admin(self) -> bool:
-        """Every action on every project: what the last such key may not give away."""
-        return self.unscoped and set(ACTIONS) <= self.actions
+        """Every administrative action on every project: what the last such key may not give away.
+
+        `ask` spends money rather than administers, so an admin key made before it existed still counts.
+        """
+        return self.unscoped and set(ACTIONS) - SPENDING <= self.actions
 
     def allows_project(self, project: str) -> bool:
         return self.unscoped or project in self.projects
