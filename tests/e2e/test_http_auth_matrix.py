@@ -28,7 +28,7 @@ from prism.config import Settings
 from prism.errors import ProjectError
 from prism.serve.http.app import OPENAPI_URL, create_app
 from prism.serve.http.auth import api_routes, check_route_table, other_routes, route_permission, route_reach
-from prism.serve.http.scopes import ACTIONS, ROLE_ACTIONS, Scope
+from prism.serve.http.scopes import ACTIONS, ADMINISTRATION, ROLE_ACTIONS, Scope
 from prism.serve.http.settings import ROLES, ServerSettings
 from prism.serve.http.state import ServerState
 
@@ -86,7 +86,8 @@ VARIANTS: dict[tuple[str, str], tuple[Variant, ...]] = {
     ("DELETE", "/api/v1/keys/{key_id}"): _VICTIMS,
     ("POST", "/api/v1/keys/{key_id}/rotate"): _VICTIMS,
     # a token's rights are unknown: every action on every project is needed (the caller's expiry is no bar)
-    ("POST", "/api/v1/tokens/revoke"): (Variant({"jti": "some-token"}, ADMIN, own_expiry=True),),
+    ("POST", "/api/v1/tokens/revoke"): (Variant({"jti": "some-token"}, Scope(ADMINISTRATION, ("*",), None),
+                                                own_expiry=True),),
 }
 
 

@@ -195,3 +195,15 @@ def test_the_audit_log_records_who_changed_what_from_where(server: Server) -> No
         assert secret not in response.text
     assert server.call(root, "GET", "/api/v1/audit?limit=2").json()["events"] == events[:2]
     refused(server.call(server.key("reader", role="reader")[1], "GET", "/api/v1/audit"))
+
+
+def test_an_admin_key_made_before_ask_still_revokes_tokens_but_mints_no_ask(server: Server) -> None:
+    """`ask` spends money: an admin key stored before it existed keeps every administrative right
+    (revoking a JWT id, the last-admin rule) without gaining the right to spend."""
+    from prism.serve.http.scopes import ADMINISTRATION
+
+    _, old_admin = server.key("old-admin", actions=ADMINISTRATION)
+    assert server.call(old_admin, "POST", "/api/v1/tokens/revoke", {"jti": "leaked"}).status_code == 200
+    refused(server.call(old_admin, "POST", "/api/v1/keys", {"name": "spender", "actions": ["ask"]}))
+    _, reader = server.key("reader", role="reader")
+    refused(server.call(reader, "POST", "/api/v1/tokens/revoke", {"jti": "leaked"}))

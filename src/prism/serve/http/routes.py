@@ -43,7 +43,7 @@ from prism.serve.http.errors import (
 )
 from prism.serve.http.keys import ApiKey
 from prism.serve.http.projects import ProjectRecord, normalise_upload_path
-from prism.serve.http.scopes import ROLE_ACTIONS, Scope
+from prism.serve.http.scopes import ADMINISTRATION, ROLE_ACTIONS, Scope
 from prism.serve.http.state import ServerState
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -367,12 +367,13 @@ def rotate_key(request: Request, key_id: KeyId) -> s.KeyCreated:
 
 
 @endpoint(api, "POST", "/tokens/revoke", "keys.manage",
-          summary="Refuse every JWT with this `jti` from the next request (needs every action).")
+          summary="Refuse every JWT with this `jti` from the next request (needs every administrative action).")
 def revoke_token(request: Request, body: s.TokenRevoke) -> s.TokenRevoked:
-    # A token's rights are not known from its id: only a credential with every right on every
-    # project may revoke one (a lesser one could lock out a greater token). Its expiry does not matter.
+    # A token's rights are not known from its id: only a full admin (every right on every project,
+    # spending rights such as `ask` aside, as for the last-admin rule) may revoke one, or a lesser
+    # credential could lock out a greater token. Its expiry does not matter.
     principal = _principal(request)
-    require_covers(principal, Scope(ROLE_ACTIONS["admin"], ("*",), principal.expires_at), "revoke",
+    require_covers(principal, Scope(ADMINISTRATION, ("*",), principal.expires_at), "revoke",
                    "a token (its rights are unknown)")
     state = server_state(request)
     forget_after = time.time() + state.settings.jwt_max_ttl_s + state.settings.jwt_leeway_s

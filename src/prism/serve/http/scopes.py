@@ -22,6 +22,8 @@ ALL_PROJECTS = "*"
 # Spends model budget. Only the admin preset holds it; keys stored before it existed keep their
 # stored actions (migration 2), so an old key has it only if it is given by name.
 SPENDING: frozenset[Action] = frozenset({"ask"})
+# Every action but the spending ones: what a full admin holds (the last-admin rule, token revocation).
+ADMINISTRATION: frozenset[Action] = frozenset(ACTIONS) - SPENDING
 
 _READ: frozenset[Action] = frozenset({"projects.read", "search", "context", "code.read"})
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -73,7 +75,7 @@ class Scope:
 
         `ask` spends money rather than administers, so an admin key made before it existed still counts.
         """
-        return self.unscoped and set(ACTIONS) - SPENDING <= self.actions
+        return self.unscoped and self.actions >= ADMINISTRATION
 
     def allows_project(self, project: str) -> bool:
         return self.unscoped or project in self.projects
