@@ -7,6 +7,7 @@ are generated from this table.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -67,3 +68,13 @@ def project_slug(root: Path) -> str:
 def index_dir_for(root: Path, settings: Settings) -> Path:
     """Where the index of the project at `root` lives (outside the working tree)."""
     return settings.home / "projects" / project_slug(root)
+
+
+def split_commas(value: object) -> object:
+    """A list setting from the environment: `a, b` or a JSON list; anything else is left to pydantic."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value

@@ -47,7 +47,7 @@ from prism.errors import (
     PrismError,
 )
 from prism.index.sqlite import FTS_WEIGHTS
-from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
+from prism.index.store import CHUNK_COLUMNS, FileRecord, FileState, IndexedFile, WeightedTerm, row_to_chunk
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, SearchFilters, StoredChunk
@@ -107,11 +107,6 @@ CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
 # Every table holding a project's rows, parents first (the order a restore writes them in).
 TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_counts", "prism_embeddings",
           "prism_usage", "prism_feedback")
-_CHUNK_COLUMNS = (
-    "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
-    "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
-    "c.imports, c.calls, f.sha256, f.indexed_at"
-)
 _TERMS_SQL = ("setweight(to_tsvector('simple', %s), 'B') || setweight(to_tsvector('simple', %s), 'A')"
               " || setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D')")
 # A row's BM25 over the query's (term, weight n, IDF): f is the term's weighted hits in `tf`.
@@ -128,18 +123,6 @@ def _lexeme(term: str) -> str:
 
 def _vector_text(vector: np.ndarray) -> str:
     return "[" + ",".join(str(x) for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
-
-
-def _row_to_chunk(row: Sequence[Any]) -> StoredChunk:
-    (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
-     parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
-    chunk = Chunk(
-        path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
-        docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
-        tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
-        calls=tuple(json.loads(calls)), parent=parent,
-    )
-    return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
 
 
 def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[object]) -> tuple[Any, ...]:
@@ -404,9 +387,9 @@ class PostgresStore:
     def _chunks_where(self, where: str, params: Sequence[object], order: str = "c.id") -> list[StoredChunk]:
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                f"SELECT {CHUNK_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
                 f" WHERE c.project = %s AND {where} ORDER BY {order}", (self.project, *params)).fetchall()
-        return [_row_to_chunk(r) for r in rows]
+        return [row_to_chunk(r) for r in rows]
 
     def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         if not ids:
@@ -432,11 +415,11 @@ class PostgresStore:
                                  " WHERE project = %s ORDER BY id", (self.project,)).fetchall()
         for fid, path, sha, size, mtime, language, warnings in files:
             with self._read() as conn:
-                rows = conn.execute(f"SELECT {_CHUNK_COLUMNS}, c.text_hash FROM prism_chunks c JOIN prism_files f"
+                rows = conn.execute(f"SELECT {CHUNK_COLUMNS}, c.text_hash FROM prism_chunks c JOIN prism_files f"
                                     " ON f.id = c.file_id WHERE c.file_id = %s ORDER BY c.id", (fid,)).fetchall()
             record = FileRecord(path, sha, int(size), float(mtime), language,
                                 tuple(warnings.split("\n")) if warnings else ())
-            yield IndexedFile(record, tuple(_row_to_chunk(r[:-1]).chunk for r in rows),
+            yield IndexedFile(record, tuple(row_to_chunk(r[:-1]).chunk for r in rows),
                               tuple(str(r[-1]) for r in rows))
 
     def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:

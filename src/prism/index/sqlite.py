@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pathspec
 
@@ -32,7 +32,7 @@ from prism.index.sqlite_db import (
     transaction,
 )
 from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot, snapshot_paths
-from prism.index.store import FileRecord, FileState, IndexedFile, WeightedTerm
+from prism.index.store import CHUNK_COLUMNS, FileRecord, FileState, IndexedFile, WeightedTerm, row_to_chunk
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
@@ -51,11 +51,6 @@ SCHEMA_VERSION = 2  # the highest schema/NNN_*.sql migration
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 
 MAX_CACHED_TERMS = 200_000  # document counts kept per generation (a few MB)
-_CHUNK_COLUMNS = (
-    "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
-    "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
-    "c.imports, c.calls, f.sha256, f.indexed_at"
-)
 FEEDBACK_FILE = "feedback.db"
 
 
@@ -95,18 +90,6 @@ def _file_tokens(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, in
             " GROUP BY path", part)
         out.update({str(p): int(t) for p, t in rows})
     return out
-
-
-def _row_to_chunk(row: tuple[Any, ...]) -> StoredChunk:
-    (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
-     parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
-    chunk = Chunk(
-        path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
-        docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
-        tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
-        calls=tuple(json.loads(calls)), parent=parent,
-    )
-    return StoredChunk(id=cid, chunk=chunk, file_sha256=fsha, indexed_at=indexed_at)
 
 
 class SqliteStore:
@@ -324,28 +307,28 @@ class SqliteStore:
             part = list(ids[start:start + 500])
             marks = ",".join("?" * len(part))
             rows = self._conn.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
                 f" WHERE c.id IN ({marks})", part)
             for row in rows:
-                sc = _row_to_chunk(row)
+                sc = row_to_chunk(row)
                 found[sc.id] = sc
         return [found[i] for i in ids if i in found]
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:
         rows = self._conn.execute(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
+            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
             " WHERE f.path=? ORDER BY c.start_line, c.end_line", (path,))
-        return [_row_to_chunk(r) for r in rows]
+        return [row_to_chunk(r) for r in rows]
 
     def export_files(self) -> Iterator[IndexedFile]:
         files = self._conn.execute("SELECT id, path, sha256, size, mtime, language, warnings FROM files"
                                    " ORDER BY id").fetchall()
         for fid, path, sha, size, mtime, language, warnings in files:
-            rows = self._conn.execute(f"SELECT {_CHUNK_COLUMNS}, c.text_hash FROM chunks c JOIN files f"
+            rows = self._conn.execute(f"SELECT {CHUNK_COLUMNS}, c.text_hash FROM chunks c JOIN files f"
                                       " ON f.id = c.file_id WHERE c.file_id = ? ORDER BY c.id", (fid,)).fetchall()
             record = FileRecord(path, sha, int(size), float(mtime), language,
                                 tuple(warnings.split("\n")) if warnings else ())
-            yield IndexedFile(record, tuple(_row_to_chunk(r[:-1]).chunk for r in rows),
+            yield IndexedFile(record, tuple(row_to_chunk(r[:-1]).chunk for r in rows),
                               tuple(str(r[-1]) for r in rows))
 
     def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, np.ndarray]]]:
@@ -365,12 +348,12 @@ class SqliteStore:
         last = 0
         while True:
             rows = self._conn.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
                 " WHERE c.id > ? ORDER BY c.id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
             for row in rows:
-                yield _row_to_chunk(row)
+                yield row_to_chunk(row)
             last = int(rows[-1][0])
 
     def chunk_ids_by_hash_prefix(self, prefix: str, limit: int = 5) -> list[int]:

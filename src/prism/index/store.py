@@ -10,13 +10,35 @@ suite every implementation passes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, SearchFilters, StoredChunk
+
+# The chunk columns every SQL backend selects (chunks `c` joined with files `f`), and the record
+# built from such a row: the two stores keep one table shape, so they share one reader.
+CHUNK_COLUMNS = (
+    "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
+    "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
+    "c.imports, c.calls, f.sha256, f.indexed_at"
+)
+
+
+def row_to_chunk(row: Sequence[Any]) -> StoredChunk:
+    """A StoredChunk from a row of CHUNK_COLUMNS (defines/imports/calls are JSON lists)."""
+    (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
+     parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
+    chunk = Chunk(
+        path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
+        docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
+        tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
+        calls=tuple(json.loads(calls)), parent=parent,
+    )
+    return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
 
 if TYPE_CHECKING:
     import numpy as np

@@ -7,13 +7,13 @@ Each setting is read from `PRISM_<NAME>` or the bare name the provider's own too
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from prism.config import split_commas
 from prism.errors import ConfigError
 
 
@@ -100,12 +100,7 @@ class LLMSettings(BaseSettings):
     @field_validator("router_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            stripped = value.strip()
-            if stripped.startswith("["):
-                return json.loads(stripped)
-            return [part.strip() for part in stripped.split(",") if part.strip()]
-        return value
+        return split_commas(value)
 
 
 def load_llm_settings(**overrides: object) -> LLMSettings:

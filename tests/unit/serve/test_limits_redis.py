@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 from prism.errors import ConfigError
 from prism.serve.http.limits import Rate, RedisRateLimiter, make_limiter
 from prism.serve.http.settings import ServerSettings
+from processes import run_in_step
 
 # One replica: connect, say ready, wait for "go", hit one key from 4 threads, print what it admitted.
 REPLICA = """
@@ -42,22 +40,7 @@ print(json.dumps({"admitted": sum(admitted)}), flush=True)
 def test_two_processes_on_one_redis_admit_exactly_one_bucket(redis_url: str) -> None:
     """2 processes × 4 threads × 60 hits on a bucket of 100: exactly 100 admitted (separate buckets: 200)."""
     prefix = f"test:{uuid.uuid4().hex}:"
-    procs = [subprocess.Popen([sys.executable, "-c", REPLICA, redis_url, prefix, "60"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = [json.loads(proc.communicate(timeout=60)[0]) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    assert [proc.returncode for proc in procs] == [0, 0]
+    results = run_in_step(REPLICA, [redis_url, prefix, "60"], processes=2)
     assert sum(r["admitted"] for r in results) == 100
     assert all(r["admitted"] > 0 for r in results)  # both took part
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from prism.errors import IndexCorruptError
 from prism.serve.http.limits import Rate, SqliteRateLimiter
+from processes import run_in_step
 
 # One worker process: open the shared limiter, say ready, wait for "go", then hit one key from
 # several threads and report what was admitted and when the first and last hits happened.
@@ -49,22 +47,7 @@ def test_processes_share_one_bucket_exactly(tmp_path: Path) -> None:
     """4 processes × 4 threads on one 50/5 key admit the bucket plus what refilled meanwhile, no more."""
     path = tmp_path / "ratelimit.db"
     SqliteRateLimiter(path).close()  # created once, as `prism serve` does before its workers start
-    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, str(path), "4", "60"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = [json.loads(proc.communicate(timeout=60)[0]) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    assert all(proc.returncode == 0 for proc in procs)
+    results = run_in_step(HAMMER, [str(path), "4", "60"], processes=4)
     admitted = sum(r["admitted"] for r in results)
     elapsed = max(r["last"] for r in results) - min(r["first"] for r in results)
     rate = Rate.parse("50/5")

@@ -10,7 +10,6 @@ rather than resolved silently.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from prism.config import split_commas
 from prism.errors import ConfigError
 
 Role = Literal["reader", "writer", "admin"]
@@ -154,12 +154,7 @@ class ServerSettings(BaseSettings):
     @field_validator("cors_origins", "allowed_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            stripped = value.strip()
-            if stripped.startswith("["):
-                return json.loads(stripped)
-            return [part.strip() for part in stripped.split(",") if part.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("rate_backend", mode="before")
     @classmethod
