@@ -25,6 +25,7 @@ from prism.ops.metrics import IndexInfo, ServerMetrics, StateCollector, prepare_
 from prism.ops.quotas import QuotaBook, parse_quotas
 from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
+from prism.serve.http.dashboard import dashboard_routes
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
 from prism.serve.http.job_routes import close_jobs, jobs_api
@@ -187,6 +188,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     app.include_router(api)
     app.include_router(jobs_api)
     app.include_router(metrics_route(metrics.render))
+    app.include_router(dashboard_routes(metrics.render, lambda: _index_infos(state)))
     check_route_table(app)
     app.openapi = lambda: _secured_openapi(app)  # type: ignore[method-assign]
 

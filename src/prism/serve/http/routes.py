@@ -63,10 +63,11 @@ api = APIRouter(prefix="/api/v1")
 
 def endpoint(target: APIRouter, method: str, path: str, need: Need, *, status_code: int = 200,
              errors: tuple[int, ...] = ERROR_STATUSES, summary: str | None = None,
-             text: bool = False, own: bool = False) -> Callable[[F], F]:
+             text: bool = False, own: bool = False, hidden: bool = False) -> Callable[[F], F]:
     """Declare a route with its need, enforced and published; its reach follows from the path.
 
     `own`: a route without `{project}` that any credential may call because it filters its answer.
+    `hidden`: left out of the OpenAPI document (a page or a file for browsers, not part of the API).
     """
     reach: Reach = "project" if "{project}" in path else "own" if own else "server"
     responses: dict[int | str, dict[str, Any]] = {code: {"model": s.ErrorResponse} for code in errors}
@@ -77,7 +78,7 @@ def endpoint(target: APIRouter, method: str, path: str, need: Need, *, status_co
         responses[status_code] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
         extra["response_class"] = PlainTextResponse
     return target.api_route(
-        path, methods=[method], status_code=status_code, summary=summary, **extra,
+        path, methods=[method], status_code=status_code, summary=summary, include_in_schema=not hidden, **extra,
         dependencies=[Depends(permission(need, reach))], openapi_extra={PERMISSION_KEY: need, REACH_KEY: reach},
         responses=responses,
     )
