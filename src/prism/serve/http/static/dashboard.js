@@ -77,18 +77,22 @@
   }
   function dayLabel(day) { return day.slice(5); }
 
-  function niceMax(value) {
-    if (value <= 0) return 1;
-    const step = Math.pow(10, Math.floor(Math.log10(value)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
-    return 10 * step;
+  // A y scale for counts: about four steps of 1, 2 or 5 × 10^k (never a fraction of one).
+  function scale(max) {
+    const rough = Math.max(1, max / 4);
+    const power = Math.pow(10, Math.floor(Math.log10(rough)));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough);
+    const ticks = Math.max(1, Math.ceil(max / step));
+    return { max: ticks * step, ticks };
   }
 
   // -- charts -------------------------------------------------------------------------------
 
-  const W = 640, H = 220, PAD = { left: 48, right: 12, top: 12, bottom: 28 };
+  const NARROW = 640, WIDE = 1220, H = 220, PAD = { left: 48, right: 12, top: 12, bottom: 28 };
+  let W = NARROW; // the width of the chart being drawn: wide charts keep the text the same size
 
-  function frame(yMax, format, ticks) {
+  function frame(yMax, format, ticks, width) {
+    W = width || NARROW;
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
     const inner = H - PAD.top - PAD.bottom;
     for (let i = 0; i <= ticks; i++) {
@@ -124,10 +128,11 @@
         "asks for context:", "POST /api/v1/projects/{project}/context");
       return;
     }
-    const yMax = niceMax(Math.max(...days.map((d) => Math.max(d.tokens_served, d.tokens_saved))));
-    const root = frame(yMax, short, 4);
+    const y = scale(Math.max(...days.map((d) => Math.max(d.tokens_served, d.tokens_saved))));
+    const yMax = y.max;
+    const root = frame(yMax, short, y.ticks, WIDE);
     const slot = (W - PAD.left - PAD.right) / days.length;
-    const bar = Math.min(18, slot * 0.36);
+    const bar = Math.min(22, slot * 0.34);
     days.forEach((d, i) => {
       const mid = PAD.left + slot * (i + 0.5);
       for (const [value, kind, dx] of [[d.tokens_served, "served", -bar - 1], [d.tokens_saved, "saved", 1]]) {
@@ -146,6 +151,7 @@
     $("legend-rates").replaceChildren(swatch("errors (5xx)", COLORS.errors), swatch("cache hits", COLORS.cache),
       swatch("target 80 %", "#8a63d2", true));
     if (!days.some((d) => d.requests)) {
+      $("rates-table").replaceChildren();
       empty(target, `No requests in the last ${days.length} days. Once clients search or ask for context, ` +
         "the daily rates appear here.");
       return;
@@ -171,6 +177,24 @@
     }
     xLabels(root, days, slot);
     target.replaceChildren(root);
+    rateTable(days);
+  }
+
+  // Today beside the whole window: the rates, and what was refused with 429.
+  function rateTable(days) {
+    const today = days[days.length - 1];
+    const sum = (field) => days.reduce((a, d) => a + d[field], 0);
+    const share = (part, whole) => (whole ? part / whole : null);
+    const rows = [
+      ["Error rate (5xx)", pct(today.error_rate, 1), pct(share(sum("errors"), sum("requests")), 1)],
+      ["Cache hit rate", pct(today.cache_hit_rate), pct(share(sum("cache_hits"), sum("cache_hits") + sum("cache_misses")))],
+      ["Rate limited (429)", num(today.rate_limited), num(sum("rate_limited"))],
+      ["Over quota (429)", num(today.quota_refused), num(sum("quota_refused"))],
+    ];
+    $("rates-table").replaceChildren(el("table", { class: "numbers" },
+      el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "today"), el("th", {}, `${days.length} days`))),
+      el("tbody", {}, ...rows.map(([name, now, all]) => el("tr", {}, el("th", {}, name), el("td", {}, now),
+        el("td", {}, all))))));
   }
 
   function latencyChart(latency, missing) {
@@ -187,8 +211,9 @@
       empty(target, "No API requests since the server started.");
       return;
     }
-    const yMax = niceMax(Math.max(...api.buckets.map((b) => b.count)));
-    const root = frame(yMax, short, 4);
+    const y = scale(Math.max(...api.buckets.map((b) => b.count)));
+    const yMax = y.max;
+    const root = frame(yMax, short, y.ticks);
     const slot = (W - PAD.left - PAD.right) / api.buckets.length;
     api.buckets.forEach((b, i) => {
       const x = PAD.left + slot * i + slot * 0.15;
@@ -233,9 +258,11 @@
         bar.append(titled(svg("line", { x1: x, x2: x, y1: -1, y2: 11, class: "mark " + kind,
           "vector-effect": "non-scaling-stroke" }), `${kind}: ${num(value)}`));
       }
-      const who = q.per === "server" ? "whole server" : `${q.per} ${q.subject}`;
+      const who = q.per === "server" ? "the whole server" : q.per === "key" ? `credential ${q.subject}` :
+        `project ${q.subject}`;
+      const resource = q.resource.replace("_", " ");
       list.append(el("li", { class: level },
-        el("div", { class: "quota-head" }, el("span", { class: "quota-name" }, `${q.resource.replace("_", " ")}`,
+        el("div", { class: "quota-head" }, el("span", { class: "quota-name" }, resource[0].toUpperCase() + resource.slice(1),
           el("small", {}, ` per ${who}`)),
         el("span", { class: "quota-used" }, `${num(q.used)} / ${num(q.limit)}`, el("small", {}, ` ${q.percent} %`))),
         bar,
@@ -257,7 +284,7 @@
       const fresh = row.age_s === null ? "never" : row.age_s < 86400 ? "fresh" : row.age_s < 7 * 86400 ? "aging" : "stale";
       return el("tr", {}, el("th", {}, row.project),
         el("td", {}, el("span", { class: "pill " + (row.indexed ? fresh : "never") }, row.indexed ? age(row.age_s) :
-          row.state.replace("_", " "))),
+          row.state === "new" ? "not indexed yet" : row.state.replace("_", " "))),
         el("td", {}, num(row.files)), el("td", {}, num(row.chunks)));
     });
     target.replaceChildren(el("table", { class: "numbers" },
@@ -311,8 +338,9 @@
         (today.rate_limited + today.quota_refused ? ` · ${num(today.rate_limited + today.quota_refused)} refused (429)` : "")),
       tile("Error rate today", pct(today.error_rate, 1), `${num(today.errors)} errors (5xx) · target < 0.5 %`,
         judge(today.error_rate, (r) => r < TARGETS.errorRate)),
-      tile("Latency p50 / p95", api && api.count ? `${ms(api.p50_ms)} / ${ms(api.p95_ms)}` : "–",
-        data.latency ? "API, since start · target p95 < 1 s" : "needs metrics.read",
+      tile("Latency p95", api && api.count ? ms(api.p95_ms) : "–",
+        !data.latency ? "needs metrics.read" : api.count ? `p50 ${ms(api.p50_ms)} · API, since start · target < 1 s` :
+          "no API requests since the server started",
         api && api.count ? judge(api.p95_ms, (v) => v < TARGETS.p95Ms) : ""),
       tile("Cache hit rate today", pct(today.cache_hit_rate), lookups ? `${num(today.cache_hits)} of ${num(lookups)} lookups · target > 80 %` :
         "no cached searches or packs yet", judge(today.cache_hit_rate, (r) => r >= TARGETS.cacheHitRate)));
@@ -414,7 +442,7 @@
 
   function signOut() {
     sessionStorage.removeItem(STORAGE_KEY);
-    for (const id of ["tiles", "chart-tokens", "chart-rates", "chart-latency", "latency-table", "quotas",
+    for (const id of ["tiles", "chart-tokens", "chart-rates", "rates-table", "chart-latency", "latency-table", "quotas",
       "indexes", "audit", "who"]) $(id).replaceChildren();
     showSignin();
   }
