@@ -64,6 +64,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/tokens/revoke"): ("keys.manage", "server"),
     ("GET", "/api/v1/audit"): ("audit.read", "server"),
     ("GET", "/metrics"): ("metrics.read", "server"),
+    ("GET", "/dashboard"): ("public", "server"),  # the page and its files hold no data
+    ("GET", "/dashboard/static/{name}"): ("public", "server"),
+    ("GET", "/api/v1/dashboard"): ("usage.read", "server"),
 }
 
 
