@@ -143,6 +143,7 @@ def test_dashboard_after_a_load_run_in_headless_chromium(browser: Any, tmp_path:
         browser.get(f"{base}/dashboard")
         wait = WebDriverWait(browser, 30)
         wait.until(lambda d: d.execute_script("return document.body.dataset.state") == "signin")
+        assert not browser.find_element(By.ID, "signout").is_displayed()
 
         # A key without usage.read is refused on the form, with the server's reason.
         browser.find_element(By.ID, "key").send_keys("prism_not-a-real-key")

@@ -208,7 +208,8 @@
     const api = latency.api;
     if (!api.count) {
       table.replaceChildren();
-      empty(target, "No API requests since the server started.");
+      empty(target, "No API requests since the server started (the dashboard's own are left out). Searches " +
+        "and context packs fill this histogram.");
       return;
     }
     const y = scale(Math.max(...api.buckets.map((b) => b.count)));
@@ -340,7 +341,7 @@
         judge(today.error_rate, (r) => r < TARGETS.errorRate)),
       tile("Latency p95", api && api.count ? ms(api.p95_ms) : "–",
         !data.latency ? "needs metrics.read" : api.count ? `p50 ${ms(api.p50_ms)} · API, since start · target < 1 s` :
-          "no API requests since the server started",
+          "no API requests yet since the server started",
         api && api.count ? judge(api.p95_ms, (v) => v < TARGETS.p95Ms) : ""),
       tile("Cache hit rate today", pct(today.cache_hit_rate), lookups ? `${num(today.cache_hits)} of ${num(lookups)} lookups · target > 80 %` :
         "no cached searches or packs yet", judge(today.cache_hit_rate, (r) => r >= TARGETS.cacheHitRate)));
