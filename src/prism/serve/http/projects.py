@@ -42,8 +42,8 @@ from prism.errors import IndexLockedError, InputError, PathError, PrismError, Pr
 from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
 from prism.serve.home import FILE_MODE, private_dir
-from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
+from prism.serve.http.server_store import ServerStore
 
 log = logging.getLogger("prism.http")
 ProjectKind = Literal["upload", "path"]
@@ -131,6 +131,12 @@ def normalise_upload_path(raw: str) -> str:
     return "/".join(parts)
 
 
+def _record(row: tuple[object, ...]) -> ProjectRecord:
+    name, kind, root, index_dir, created = row
+    return ProjectRecord(str(name), "path" if kind == "path" else "upload", Path(str(root)), Path(str(index_dir)),
+                         float(created))  # type: ignore[arg-type]
+
+
 def validate_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise InputError(f"Project name {name!r} is not valid.",
@@ -141,10 +147,10 @@ def validate_name(name: str) -> str:
 class ProjectRegistry:
     """Create, list, delete, upload to and open server projects."""
 
-    def __init__(self, db: ServerDB, settings: Settings, allowed_roots: list[Path],
+    def __init__(self, store: ServerStore, settings: Settings, allowed_roots: list[Path],
                  max_file_bytes: int, *, max_project_bytes: int = 1 << 30,
                  max_project_files: int = 50_000) -> None:
-        self._db = db
+        self._store = store
         self.settings = settings
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
@@ -167,12 +173,9 @@ class ProjectRegistry:
             kind = "path"
             root = self._allowed_root(path)
         index_dir = self.folder / "indexes" / name
-        with self._db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
-                raise ConflictError(f"Project {name!r} already exists.",
-                                    hint="Pick another name or delete the project first.", value=name)
-            conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?)",
-                         (name, kind, str(root), str(index_dir), time.time()))
+        if not self._store.add_project((name, kind, str(root), str(index_dir), time.time())):
+            raise ConflictError(f"Project {name!r} already exists.",
+                                hint="Pick another name or delete the project first.", value=name)
         if kind == "upload":
             private_dir(root)
         private_dir(index_dir)
@@ -193,18 +196,14 @@ class ProjectRegistry:
         return resolved
 
     def get(self, name: str) -> ProjectRecord:
-        rows = self._db.query("SELECT name, kind, root, index_dir, created_at FROM projects WHERE name = ?",
-                              (name,))
-        if not rows:
+        row = self._store.project(name)
+        if row is None:
             raise ProjectError(f"No project named {name!r}.", hint="List projects with GET /api/v1/projects.",
                                value=name)
-        n, kind, root, index_dir, created = rows[0]
-        return ProjectRecord(str(n), "path" if kind == "path" else "upload", Path(str(root)),
-                             Path(str(index_dir)), float(created))  # type: ignore[arg-type]
+        return _record(row)
 
     def all(self) -> list[ProjectRecord]:
-        names = self._db.query("SELECT name FROM projects ORDER BY name")
-        return [self.get(str(row[0])) for row in names]
+        return [_record(row) for row in self._store.projects()]
 
     def delete(self, name: str) -> None:
         record = self.get(name)
@@ -214,7 +213,7 @@ class ProjectRegistry:
                   index_dir=record.index_dir).forget()
             if record.kind == "upload":
                 shutil.rmtree(record.root, ignore_errors=True)
-            self._db.execute("DELETE FROM projects WHERE name = ?", (name,))
+            self._store.delete_project(name)
             self._state_path(name).unlink(missing_ok=True)
 
     # -- engines ---------------------------------------------------------------------------
@@ -383,12 +382,20 @@ class ProjectRegistry:
     def _read_state(self, name: str) -> IndexState:
         try:
             data = json.loads(self._state_path(name).read_text(encoding="utf-8"))
-            phase = data["phase"]
-            return IndexState(int(data["started"]), int(data["completed"]), phase)
+            state = IndexState(int(data["started"]), int(data["completed"]), data["phase"])
         except (OSError, ValueError, KeyError, TypeError):
-            # A project from before generations were recorded: its index file is all there is to go by.
-            exists = (self.get(name).index_dir / "index.db").exists()
-            return IndexState(int(exists), int(exists), "ready" if exists else "new")
+            state = IndexState(0, 0, "new")
+        if state.started == 0 and self._has_index(name):
+            # Indexed elsewhere: before generations were recorded, by an index job (`prism worker`), or
+            # through another replica sharing the store. The store says whether it holds an index.
+            return IndexState(1, 1, "ready")
+        return state
+
+    def _has_index(self, name: str) -> bool:
+        try:
+            return self.engine(name).is_indexed
+        except (PrismError, OSError):  # a project being deleted, or its folder gone: no index to serve
+            return False
 
     def _write_state(self, name: str, state: IndexState) -> None:
         """Replace the state file atomically (a crash leaves the old state or the new, never half)."""
