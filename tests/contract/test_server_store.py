@@ -177,6 +177,25 @@ def test_projects_are_shared_and_a_name_is_taken_once(opener: Opener) -> None:
     assert first.project("shop") is None and [row[0] for row in first.projects()] == ["api"]
 
 
+def test_index_generations_and_the_writer_lock_are_shared(opener: Opener) -> None:
+    first, second = opener(), opener()
+    assert first.add_project(("shop", "path", "/srv/shop", "/home/i/shop", 1.5))
+    assert second.index_state("shop") is None  # none recorded yet
+    first.set_index_state("shop", (0, 0, "new"))
+    first.set_index_state("shop", (3, 2, "indexing"))
+    assert second.index_state("shop") == (3, 2, "indexing")
+    with first.project_lock("shop", 0.0) as held:
+        assert held
+        with second.project_lock("shop", 0.1) as other:
+            assert not other  # one writer per project, across stores
+        with second.project_lock("api", 0.0) as other:
+            assert other  # another project's lock is free
+    with second.project_lock("shop", 0.0) as held:
+        assert held  # released at the end of the block
+    second.delete_project("shop")
+    assert first.index_state("shop") is None
+
+
 def test_the_audit_log_reads_newest_first_pages_back_and_refuses_changes(opener: Opener) -> None:
     first, second = AuditLog(opener()), AuditLog(opener())
     for n in range(5):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
 from prism.index.sqlite_db import connect_wal, copy_database
 from prism.serve.home import create_private_file
+from prism.serve.http.generations import FileGenerations, GenerationRow
 from prism.serve.http.server_store import SQLITE, Row, ServerTables
 
 MIGRATIONS: tuple[str, ...] = (
@@ -124,6 +125,7 @@ class ServerDB(ServerTables):
         self.path = path
         self._runner = self
         self._dialect = SQLITE
+        self._generations = FileGenerations(path.parent / "state")
         create_private_file(path)  # 0600; SQLite gives -wal and -shm the same mode
         self._lock = threading.RLock()
         try:
@@ -194,6 +196,19 @@ class ServerDB(ServerTables):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def delete_project(self, name: str) -> None:
+        super().delete_project(name)
+        self._generations.forget(name)
+
+    def index_state(self, name: str) -> GenerationRow | None:
+        return self._generations.read(name)
+
+    def set_index_state(self, name: str, state: GenerationRow) -> None:
+        self._generations.write(name, state)
+
+    def project_lock(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
+        return self._generations.lock(name, wait_s)
 
     def backup(self, target: Path) -> None:
         """A consistent copy in the file `target` (SQLite's backup API), while others write."""

@@ -5,10 +5,12 @@ validated file at a time (a file whose content hash is unchanged is not rewritte
 engine's incremental index skips it). Path projects must sit under an operator-allowed root.
 Each project has one cached Prism engine per process (reopened when another worker deleted or
 recreated the project); all share one embedder. The registry itself lives in the server
-database, so every worker process sees a change on its next request.
+store, so every worker process (and, on PostgreSQL, every replica) sees a change on its next
+request.
 
-Each index request is one *generation*, recorded in PRISM_HOME/server/state/<name>.json under a
-per-project lock that every worker honours: begun (uploading, then indexing) before the first
+Each index request is one *generation*, recorded by the server store (PRISM_HOME/server/state/
+<name>.json, or the projects table in PostgreSQL) under a per-project lock that every worker
+(every replica) honours: begun (uploading, then indexing) before the first
 file is written, and marked complete only after the index has caught up. A process killed in
 between leaves a generation begun and never completed, with its lock free, so the project
 reports `upload_interrupted` or `indexing_interrupted` instead of an index it does not have;
@@ -20,29 +22,26 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
-
-import filelock
+from typing import Literal, get_args
 
 from prism.config import Settings
 from prism.engine import Prism
 from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
 from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
-from prism.serve.home import FILE_MODE, private_dir
+from prism.serve.home import private_dir
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
+from prism.serve.http.generations import TEMP_SUFFIX, replace_atomically
 from prism.serve.http.server_store import ServerStore
 
 log = logging.getLogger("prism.http")
@@ -56,7 +55,6 @@ MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
 # Control characters, and the invisible "format" ones (U+202E RIGHT-TO-LEFT OVERRIDE and the other
 # bidi controls, zero-width spaces and joiners, U+FEFF) that make one file name read as another.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-TEMP_SUFFIX = ".prism-upload"
 
 
 @dataclass(frozen=True)
@@ -129,6 +127,13 @@ def normalise_upload_path(raw: str) -> str:
                         f"{unicodedata.name(refused, '(unnamed)')}, which can make a name read as another.",
                         hint="Rename the file without it.", value=ascii(raw))
     return "/".join(parts)
+
+
+PHASES: tuple[Phase, ...] = get_args(Phase)
+
+
+def _phase(text: str) -> Phase:
+    return next((phase for phase in PHASES if phase == text), "failed")
 
 
 def _record(row: tuple[object, ...]) -> ProjectRecord:
@@ -214,7 +219,6 @@ class ProjectRegistry:
             if record.kind == "upload":
                 shutil.rmtree(record.root, ignore_errors=True)
             self._store.delete_project(name)
-            self._state_path(name).unlink(missing_ok=True)
 
     # -- engines ---------------------------------------------------------------------------
 
@@ -320,19 +324,14 @@ class ProjectRegistry:
         state = self._read_state(name)
         if state.phase not in ("uploading", "indexing"):
             return state
-        lock = filelock.FileLock(str(self._lock_path(name)), timeout=0)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            return state  # a live writer holds it: really in progress
-        try:
+        with self._store.project_lock(name, 0.0) as held:
+            if not held:
+                return state  # a live writer holds it: really in progress
             state = self._read_state(name)  # it may have finished between the two reads
             if state.phase in ("uploading", "indexing"):
                 return IndexState(state.started, state.completed,
                                   "upload_interrupted" if state.phase == "uploading" else "indexing_interrupted")
             return state
-        finally:
-            lock.release()
 
     def recover(self) -> list[str]:
         """At start: finish each interrupted indexing and report each interrupted upload; returns
@@ -358,36 +357,22 @@ class ProjectRegistry:
 
     # -- generation state ------------------------------------------------------------------
 
-    def _state_path(self, name: str) -> Path:
-        return self.folder / "state" / f"{name}.json"
-
-    def _lock_path(self, name: str) -> Path:
-        return self.folder / "state" / f"{name}.lock"
-
     @contextlib.contextmanager
     def _writer(self, name: str) -> Iterator[None]:
-        """The project's write lock, across threads and worker processes (released if one dies)."""
-        private_dir(self._lock_path(name).parent)
-        lock = filelock.FileLock(str(self._lock_path(name)), timeout=WRITER_WAIT_S, mode=FILE_MODE)
-        try:
-            lock.acquire()
-        except filelock.Timeout as exc:
-            raise IndexLockedError(f"Another request is updating project {name!r}.",
-                                   hint="Wait for it to finish, then send this request again.", value=name) from exc
-        try:
+        """The project's write lock, across threads, worker processes and (PostgreSQL) replicas;
+        released if its holder dies."""
+        with self._store.project_lock(name, WRITER_WAIT_S) as held:
+            if not held:
+                raise IndexLockedError(f"Another request is updating project {name!r}.",
+                                       hint="Wait for it to finish, then send this request again.", value=name)
             yield
-        finally:
-            lock.release()
 
     def _read_state(self, name: str) -> IndexState:
-        try:
-            data = json.loads(self._state_path(name).read_text(encoding="utf-8"))
-            state = IndexState(int(data["started"]), int(data["completed"]), data["phase"])
-        except (OSError, ValueError, KeyError, TypeError):
-            state = IndexState(0, 0, "new")
+        row = self._store.index_state(name)
+        state = IndexState(0, 0, "new") if row is None else IndexState(row[0], row[1], _phase(row[2]))
         if state.started == 0 and self._has_index(name):
-            # Indexed elsewhere: before generations were recorded, by an index job (`prism worker`), or
-            # through another replica sharing the store. The store says whether it holds an index.
+            # Indexed elsewhere: before generations were recorded, or by an index job (`prism
+            # worker`). The project's store says whether it holds an index.
             return IndexState(1, 1, "ready")
         return state
 
@@ -398,10 +383,7 @@ class ProjectRegistry:
             return False
 
     def _write_state(self, name: str, state: IndexState) -> None:
-        """Replace the state file atomically (a crash leaves the old state or the new, never half)."""
-        path = self._state_path(name)
-        private_dir(path.parent)
-        _replace_atomically(path, json.dumps(state.to_dict()).encode())
+        self._store.set_index_state(name, (state.started, state.completed, state.phase))
 
     def _prepare(self, raw: str, content: str) -> FileOutcome | tuple[str, bytes]:
         """The normalised path and bytes of one uploaded file, or why it fails."""
@@ -440,7 +422,7 @@ class ProjectRegistry:
             if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
                 return FileOutcome(rel, "unchanged")
             private_dir(target.parent)
-            _replace_atomically(target, data)
+            replace_atomically(target, data)
         except (OSError, UnicodeError) as exc:
             return FileOutcome(rel, "failed", f"cannot store the file: {type(exc).__name__}")
         return FileOutcome(rel, "written")
@@ -462,20 +444,6 @@ class ProjectRegistry:
     def index(self, name: str, *, force: bool = False, embed: bool | None = None) -> IndexReport:
         """Bring the project's index in line with its files (incremental by hash), as one generation."""
         return self.index_request(name, [], [], force=force, embed=embed)[1]
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    """Write a private (0600) temp file beside `target` and rename it into place; on any failure
-    the temp file is removed, so a failed write leaves nothing behind."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def _stored_files(root: Path) -> dict[str, int]:

@@ -6,11 +6,14 @@ prefixed `prism_server_`, versioned in `prism_server_schema` under their own adv
 replicas starting together migrate once. Every statement runs on a pooled autocommit connection;
 a key change takes a table lock that lets reads through but serialises every other key change
 on every replica (two admins revoking each other cannot both win). UPDATE, DELETE and TRUNCATE
-on the audit log are refused by triggers, as in SQLite.
+on the audit log are refused by triggers, as in SQLite. A project's index generations are
+columns of its row, and its writer lock is a session advisory lock on a connection of its own,
+so it is held across replicas and released by PostgreSQL when its holder dies.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,11 +22,14 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from prism.errors import BackendUnavailableError
-from prism.index.postgres import migrate, open_pool, prism_errors
+from prism.index.postgres import CONNECT_TIMEOUT_S, migrate, open_pool, prism_errors
+from prism.serve.http.generations import GenerationRow
 from prism.serve.http.server_store import Dialect, Row, ServerTables
 
 POOL_SIZE = 4  # per replica process: each request holds a connection for one statement
 SCHEMA_LOCK = 0x5052_5356  # pg_advisory_xact_lock key while migrating ("PRSV")
+PROJECT_LOCKS = 0x5052  # first key of a project's writer lock; the second is hashtext(name)
+LOCK_POLL_S = 0.05
 POSTGRES = Dialect("prism_server_keys", "prism_server_revoked_tokens", "prism_server_projects",
                    "prism_server_audit", "GREATEST")
 
@@ -50,7 +56,10 @@ CREATE TABLE prism_server_projects (
     kind TEXT NOT NULL CHECK (kind IN ('upload', 'path')),
     root TEXT NOT NULL,
     index_dir TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL);
+    created_at DOUBLE PRECISION NOT NULL,
+    started BIGINT,                      -- index generations: NULL until the first is recorded
+    completed BIGINT,
+    phase TEXT);
 CREATE TABLE prism_server_audit (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at DOUBLE PRECISION NOT NULL,
@@ -109,6 +118,7 @@ class PostgresServerStore(ServerTables):
 
     def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], *, owns_pool: bool = False) -> None:
         self.pool = pool
+        self._url = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
         self._owns_pool = owns_pool
         self._where = f"{pool.name or 'PostgreSQL'} (server store)"
         self._runner = _Pooled(self)
@@ -143,6 +153,32 @@ class PostgresServerStore(ServerTables):
             if serialise_keys:  # EXCLUSIVE lets plain reads (authentication) through
                 conn.execute(_pg(self._sql("LOCK TABLE {keys} IN EXCLUSIVE MODE")))
             yield _Connection(conn)
+
+    def index_state(self, name: str) -> GenerationRow | None:
+        rows = self._runner.query(self._sql("SELECT started, completed, phase FROM {projects} WHERE name = ? "
+                                            "AND started IS NOT NULL"), (name,))
+        return None if not rows else (int(str(rows[0][0])), int(str(rows[0][1])), str(rows[0][2]))
+
+    def set_index_state(self, name: str, state: GenerationRow) -> None:
+        self._runner.execute(self._sql("UPDATE {projects} SET started = ?, completed = ?, phase = ? WHERE name = ?"),
+                             (*state, name))
+
+    @contextmanager
+    def project_lock(self, name: str, wait_s: float) -> Iterator[bool]:
+        # A connection of its own, outside the pool: held for a whole index request, and closed
+        # (lock released) by PostgreSQL if this process dies.
+        with self._errors(), psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+            deadline = time.monotonic() + wait_s
+            while not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (PROJECT_LOCKS, name)
+                                   ).fetchone()[0]:  # type: ignore[index]
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(LOCK_POLL_S)
+            try:
+                yield True
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECT_LOCKS, name))
 
     @property
     def version(self) -> int:

@@ -1,4 +1,5 @@
-"""ServerStore: the contract for the server's own data (keys, JWT deny list, projects, audit log),
+"""ServerStore: the contract for the server's own data (keys, JWT deny list, projects and their index
+generations, audit log),
 with the SQL both backends share; `open_server_store` picks SQLite or PostgreSQL.
 
 The embedded default is PRISM_HOME/server/server.db (`db.ServerDB`); with PRISM_DATABASE_URL set
@@ -20,6 +21,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from prism.serve.http.generations import GenerationRow
 
 Row = tuple[object, ...]
 KEY_COLUMNS = ("key_id", "name", "role", "projects", "created_at", "expires_at", "last_used_at", "revoked_at",
@@ -140,7 +143,20 @@ class ServerStore(Protocol):
 
     def projects(self) -> list[Row]: ...
 
-    def delete_project(self, name: str) -> None: ...
+    def delete_project(self, name: str) -> None:
+        """Remove the project's row and its index generations."""
+        ...
+
+    def index_state(self, name: str) -> GenerationRow | None:
+        """The project's index generations (started, completed, phase); None when none are recorded."""
+        ...
+
+    def set_index_state(self, name: str, state: GenerationRow) -> None: ...
+
+    def project_lock(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
+        """Hold the project's writer lock (True) for the block, or False when another holder kept it
+        `wait_s`; released when its holder's process (or connection) dies."""
+        ...
 
     # audit
     def append_audit(self, at: float, principal: str, event: str, target: str, request_id: str | None,
