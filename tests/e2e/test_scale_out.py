@@ -155,6 +155,8 @@ def test_an_index_job_survives_its_worker_killed_with_sigkill(cluster: Cluster) 
             assert queued.status_code == 202, queued.text
             job_id = queued.json()["id"]
             wait_for("a worker to start the job", lambda: queue.get(job_id).state == "running")
+            wait_for("the job's generation to begin", lambda: cluster.replicas[1].get(
+                "/api/v1/projects/shop", headers=cluster.auth()).json()["state"] == "indexing")
             first = queue.get(job_id).worker
             survivor = next(name for name in cluster.workers if name != first)
             cluster.workers[first].send_signal(signal.SIGKILL)  # mid-job: claimed, running, inside the indexer
@@ -175,7 +177,8 @@ def test_an_index_job_survives_its_worker_killed_with_sigkill(cluster: Cluster) 
         assert done["result"]["files_indexed"] == len(files)
         assert queue.completions(job_id) == 1  # finished once
         for replica in cluster.replicas:  # nothing lost: the whole index, in PostgreSQL, served by both
-            assert replica.get("/api/v1/projects/shop", headers=cluster.auth()).json()["indexed"] is True
+            project = replica.get("/api/v1/projects/shop", headers=cluster.auth()).json()
+            assert (project["indexed"], project["state"]) == (True, "ready"), project
             stats = replica.get("/api/v1/projects/shop/stats", headers=cluster.auth())
             assert stats.status_code == 200 and stats.json()["stats"]["files"] == len(files), stats.text
             found = replica.post("/api/v1/projects/shop/search", json={"query": "cart total"}, headers=cluster.auth())

@@ -4,7 +4,8 @@ PRISM_HOME/server/state/<name>.json holds a project's last begun and last comple
 and its phase, replaced atomically; <name>.lock is the writer lock every worker process on the
 host honours (released by the OS when its holder dies, which is how an interrupted generation
 is told from one in progress). PostgreSQL keeps the same in its projects table and an advisory
-lock instead (server_postgres.py). A state is a (started, completed, phase) tuple.
+lock instead (server_postgres.py). A state is a (started, completed, phase) tuple; `generation`
+records one run (an index request, an index job) the same way whichever store holds it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import filelock
 
@@ -22,6 +24,29 @@ from prism.serve.home import FILE_MODE, private_dir
 
 GenerationRow = tuple[int, int, str]  # started, completed, phase
 TEMP_SUFFIX = ".prism-upload"
+
+
+class GenerationStore(Protocol):
+    def index_state(self, name: str) -> GenerationRow | None: ...
+
+    def set_index_state(self, name: str, state: GenerationRow) -> None: ...
+
+
+@contextlib.contextmanager
+def generation(store: GenerationStore, name: str, phase: str,
+               last: GenerationRow | None = None) -> Iterator[Callable[[str], None]]:
+    """Record one generation of `name`'s index, begun in `phase` after `last` (default: the stored
+    state), marked `ready` when the block ends and `failed` when it raises; yields a setter for
+    the phase in between. Hold the project's writer lock around it."""
+    started, completed, _ = last or store.index_state(name) or (0, 0, "new")
+    started += 1
+    store.set_index_state(name, (started, completed, phase))
+    try:
+        yield lambda now: store.set_index_state(name, (started, completed, now))
+    except BaseException:
+        store.set_index_state(name, (started, completed, "failed"))
+        raise
+    store.set_index_state(name, (started, started, "ready"))
 
 
 class FileGenerations:

@@ -41,7 +41,7 @@ from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
 from prism.serve.home import private_dir
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
-from prism.serve.http.generations import TEMP_SUFFIX, replace_atomically
+from prism.serve.http.generations import TEMP_SUFFIX, generation, replace_atomically
 from prism.serve.http.server_store import ServerStore
 
 log = logging.getLogger("prism.http")
@@ -305,18 +305,13 @@ class ProjectRegistry:
         """Upload (if any files) and index, as one generation that is marked complete only at the end."""
         with self._writer(name):
             planned = self.plan_upload(name, files, delete) if files or delete else None
-            state = self._read_state(name)
-            generation = state.started + 1
-            self._write_state(name, IndexState(generation, state.completed, "uploading" if planned else "indexing"))
-            try:
+            last = self._read_state(name)
+            with generation(self._store, name, "uploading" if planned else "indexing",
+                            (last.started, last.completed, last.phase)) as phase:
                 outcomes = self._apply(planned) if planned else []
                 if planned:
-                    self._write_state(name, IndexState(generation, state.completed, "indexing"))
+                    phase("indexing")
                 report = self.engine(name).index(force=force, embed=embed)
-            except BaseException:
-                self._write_state(name, IndexState(generation, state.completed, "failed"))
-                raise
-            self._write_state(name, IndexState(generation, generation, "ready"))
         return outcomes, report
 
     def status(self, name: str) -> IndexState:
