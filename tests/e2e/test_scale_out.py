@@ -11,9 +11,11 @@ rows, buckets or jobs are in the way.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from tests.e2e.conftest import admin_key, reap, serve, start_worker, wait_for
+from tests.e2e.conftest import API_SECRET, admin_key, reap, serve, start_worker, wait_for
 
 from prism.index.indexer import index_lock
 from prism.service.jobs import RedisJobQueue
@@ -141,6 +143,20 @@ def test_a_key_revoked_on_one_replica_is_refused_at_once_by_the_other(cluster: C
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "key_revoked", refused.text
     events = cluster.replicas[1].get("/api/v1/audit", headers=cluster.auth()).json()["events"]
     assert any(e["event"] == "key.revoke" and e["target"] == key_id for e in events)  # one audit log
+
+
+def test_prism_keys_on_another_host_revokes_for_every_replica(cluster: Cluster, tmp_path: Path) -> None:
+    key_id, reader = cluster.key("reader")
+    env = {**os.environ, "PRISM_HOME": str(tmp_path / "ops-host"), "PRISM_DATABASE_URL": cluster.database_url,
+           "PRISM_API_SECRET": API_SECRET, "PRISM_ENVIRONMENT": "development"}
+    done = subprocess.run([sys.executable, "-m", "prism", "keys", "revoke", key_id, "--json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["key"]["revoked_at"]
+    for replica in cluster.replicas:
+        refused = replica.get("/api/v1/projects", headers=cluster.auth(reader))
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "key_revoked", refused.text
+    assert not (tmp_path / "ops-host" / "server" / "server.db").exists()  # the CLI used PostgreSQL too
 
 
 def test_an_index_job_survives_its_worker_killed_with_sigkill(cluster: Cluster) -> None:
