@@ -117,6 +117,10 @@ def test_rotate_and_edit(store: ServerStore) -> None:
     assert keys.verify(new_secret).key_id == new.key_id
     with pytest.raises(KeyRevokedError):
         keys.rotate(old.key_id)
+    lapsed, _ = keys.create("lapsed", "reader", expires_at=time.time() + 3600)
+    store.update_key(lapsed.key_id, {"expires_at": time.time() - 1})
+    with pytest.raises(ConflictError, match="expired"):  # not a 422 for a well-formed request
+        keys.rotate(lapsed.key_id)
     edited = keys.edit(new.key_id, name="ci bot", description="builds", set_expiry=True)
     assert (edited.name, edited.description, edited.expires_at) == ("ci bot", "builds", None)
     assert keys.verify(new_secret).name == "ci bot"

@@ -177,6 +177,9 @@ class KeyStore:
             if old.revoked_at is not None:
                 raise KeyRevokedError(f"API key {key_id} is revoked and cannot be rotated.",
                                       hint="Create a new key with `prism keys create`.", value=key_id)
+            if not old.active(time.time()):  # its successor would inherit an expiry in the past
+                raise ConflictError(f"API key {key_id} has expired and cannot be rotated.",
+                                    hint="Create a new key with `prism keys create`.", value=key_id)
             self._refuse_last_admin(old, "rotating", keys)
             new, plaintext = self.create(old.name, None, old.projects, old.expires_at, actions=old.actions,
                                          description=old.description, keys=keys)

@@ -166,19 +166,33 @@ class PostgresServerStore(ServerTables):
     @contextmanager
     def project_lock(self, name: str, wait_s: float) -> Iterator[bool]:
         # A connection of its own, outside the pool: held for a whole index request, and closed
-        # (lock released) by PostgreSQL if this process dies.
-        with self._errors(), psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-            deadline = time.monotonic() + wait_s
-            while not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (PROJECT_LOCKS, name)
-                                   ).fetchone()[0]:  # type: ignore[index]
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(LOCK_POLL_S)
+        # (lock released) by PostgreSQL if this process dies. Only the locking is this store's:
+        # errors from the block are the block's own.
+        with self._errors():
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        try:
+            with self._errors():
+                held = self._try_lock(conn, name, time.monotonic() + wait_s)
+            if not held:
+                yield False
+                return
             try:
                 yield True
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECT_LOCKS, name))
+                with self._errors():
+                    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (PROJECT_LOCKS, name))
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _try_lock(conn: psycopg.Connection[Any], name: str, deadline: float) -> bool:
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (PROJECT_LOCKS, name)).fetchone()
+            if row is not None and row[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LOCK_POLL_S)
 
     @property
     def version(self) -> int:

@@ -1,6 +1,5 @@
 """ServerStore: the contract for the server's own data (keys, JWT deny list, projects and their index
-generations, audit log),
-with the SQL both backends share; `open_server_store` picks SQLite or PostgreSQL.
+generations, audit log), with the SQL both backends share; `open_server_store` picks the backend.
 
 The embedded default is PRISM_HOME/server/server.db (`db.ServerDB`); with PRISM_DATABASE_URL set
 it is that PostgreSQL database (`server_postgres.PostgresServerStore`), so every replica on any
@@ -8,10 +7,10 @@ host reads the same keys and projects. Nothing is cached per process: every requ
 row, so a revoke on one replica is refused by the next request on any other.
 
 The SQL is written once, with `?` placeholders and `{table}` names that each backend fills in
-(`Dialect`); a backend only supplies how a statement runs (`Runner`) and a transaction, one that
-can serialise key changes across processes (`_transaction`). Rows are plain tuples in a fixed column order
-(`KEY_COLUMNS`, `PROJECT_COLUMNS`, `AUDIT_COLUMNS`); keys.py, projects.py and audit.py turn them
-into their records.
+(`Dialect`); a backend only supplies how a statement runs (`Runner`), a transaction that can
+serialise key changes across processes (`_transaction`), and where index generations and
+project writer locks live. Rows are plain tuples in a fixed column order (`KEY_COLUMNS`,
+`PROJECT_COLUMNS`, `AUDIT_COLUMNS`); keys.py, projects.py and audit.py turn them into records.
 """
 
 from __future__ import annotations
