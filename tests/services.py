@@ -131,3 +131,24 @@ def service_url(name: str, variable: str, folder: Path) -> Iterator[str]:
     start = postgres_server if name == "postgres" else redis_server
     with start(folder) as url:
         yield url
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A new, empty database on the server at `url` (dropped afterwards); yields its URL.
+
+    For tests of what is one per database (the server store's keys and projects), which a
+    project prefix cannot keep apart.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"prism_test_{os.urandom(6).hex()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    try:
+        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())

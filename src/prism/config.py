@@ -46,9 +46,10 @@ class Settings(BaseSettings):
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."
     )
     database_url: SecretStr | None = Field(
-        None, description="PostgreSQL (with pgvector) for every project's index "
-                          "(`postgresql://user:password@host:5432/db`); unset: embedded SQLite under PRISM_HOME. "
-                          "`prism migrate` moves an index between the two.",
+        None, description="PostgreSQL (with pgvector) for every project's index and the team server's keys, "
+                          "projects and audit log (`postgresql://user:password@host:5432/db`), shared by every "
+                          "replica; unset: embedded SQLite under PRISM_HOME. `prism migrate` moves an index "
+                          "between the two.",
     )
 
     @field_validator("database_url", mode="before")

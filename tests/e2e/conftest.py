@@ -1,4 +1,5 @@
-"""A real `prism serve` subprocess for the end-to-end tests that need a socket, a kill -9 or a CLI client."""
+"""Real `prism serve` and `prism worker` subprocesses for the end-to-end tests that need a socket, a kill -9
+or a CLI client."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from prism.serve.http.db import ServerDB
 from prism.serve.http.keys import KeyStore
+from prism.serve.http.server_store import open_server_store
+from prism.serve.http.settings import Role
 from prism.serve.secrets import SecretBox
 
 API_SECRET = "e2e-secret-Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e"
+WORKER_VISIBILITY_S = "2"  # a killed worker's job is taken over this soon
 
 
 def free_port() -> int:
@@ -27,11 +30,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def admin_key(home: Path) -> str:
-    """A new admin API key in `home`'s server database, made as `prism keys create` makes it."""
-    db = ServerDB(home / "server" / "server.db")
-    secret = KeyStore(db, SecretBox(API_SECRET)).create("admin", "admin")[1]
-    db.close()
+def admin_key(home: Path, database_url: str | None = None, role: Role = "admin") -> str:
+    """A new API key (admin unless `role` says otherwise) in the server store `prism keys create`
+    would use: `home`'s server.db, or the PostgreSQL database at `database_url`."""
+    store = open_server_store(home / "server", database_url)
+    secret = KeyStore(store, SecretBox(API_SECRET)).create(role, role)[1]
+    store.close()
     return secret
 
 
@@ -68,3 +72,26 @@ def serve(home: Path, log: Path, **settings: str) -> Iterator[tuple[httpx.Client
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def start_worker(redis_url: str, name: str, *extra: str, **settings: str) -> subprocess.Popen[str]:
+    """A `prism worker --json` on `redis_url` (`settings`: extra environment variables); stdout is its report."""
+    env = {**os.environ, "PRISM_REDIS_URL": redis_url, **settings}
+    return subprocess.Popen([sys.executable, "-m", "prism", "worker", "--name", name,
+                             "--visibility-timeout", WORKER_VISIBILITY_S, "--json", *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def reap(procs: list[subprocess.Popen[str]]) -> None:
+    """Kill what still runs and close every pipe (a test that failed midway leaves no process behind)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

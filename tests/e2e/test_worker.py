@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.conftest import reap, start_worker, wait_for
 
 from prism.engine import Prism
 from prism.index.indexer import index_lock
@@ -30,35 +28,12 @@ from prism.service.worker import run_worker, submit_index
 from services import redis_server
 
 SHOP = Path(__file__).parent.parent / "fixtures" / "repos" / "shop"
-VISIBILITY_S = "2"
 
 
 @pytest.fixture
 def queue_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
-
-
-def start_worker(url: str, name: str, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PRISM_REDIS_URL": url}
-    return subprocess.Popen([sys.executable, "-m", "prism", "worker", "--name", name,
-                             "--visibility-timeout", VISIBILITY_S, "--json", *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(what: str, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def reap(procs: list[subprocess.Popen[str]]) -> None:
-    """Kill what still runs and close every pipe (a test that failed midway leaves no process behind)."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
 
 
 def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:

@@ -180,23 +180,38 @@ def probe(url: str) -> None:
                                       value=redacted(url)) from exc
 
 
-def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str) -> None:
-    """Apply pending migrations once, even when several replicas start at the same time."""
-    latest = max(v for v, _ in MIGRATIONS)
+def open_pool(url: str, *, max_size: int = 8, min_size: int = 1) -> ConnectionPool[psycopg.Connection[Any]]:
+    """A pool of autocommit connections to `url`, checked first: a malformed URL is a ConfigError,
+    a server that cannot be reached a BackendUnavailableError (the server store shares this)."""
+    check_url(url)
+    probe(url)
+    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30.0,
+                          kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}, name=redacted(url))
+
+
+def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str,
+            migrations: Sequence[tuple[int, str]] = MIGRATIONS, *, table: str = "prism_schema",
+            lock: int = MIGRATION_LOCK) -> None:
+    """Apply pending `migrations` once, even when several replicas start at the same time.
+
+    Each schema (the index's, the server store's) keeps its version in its own `table` under its
+    own advisory `lock`. A script runs whole (one simple-protocol call), so a function body's `;`
+    stays inside its function.
+    """
+    latest = max(v for v, _ in migrations)
+    versions = sql.Identifier(table)
     with prism_errors(where), pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS prism_schema (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT MAX(version) FROM prism_schema").fetchone()
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (version INTEGER NOT NULL)").format(versions))
+        row = conn.execute(sql.SQL("SELECT MAX(version) FROM {}").format(versions)).fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
         if current > latest:
             raise IndexCorruptError(f"The database {where} was written by a newer PRISM (schema {current}).",
                                     hint="Upgrade PRISM.", value=where)
-        for version, script in MIGRATIONS:
+        for version, script in migrations:
             if version > current:
-                for statement in (s.strip() for s in script.split(";")):
-                    if statement:
-                        conn.execute(statement)
-                conn.execute("INSERT INTO prism_schema(version) VALUES (%s)", (version,))
+                conn.execute(script.encode())  # bytes: not a LiteralString, and no parameters
+                conn.execute(sql.SQL("INSERT INTO {}(version) VALUES (%s)").format(versions), (version,))
 
 
 class PostgresStore:
@@ -219,12 +234,7 @@ class PostgresStore:
 
         A malformed URL is a ConfigError, a server that cannot be reached a BackendUnavailableError.
         """
-        check_url(url)
-        probe(url)
-        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_size, open=True, timeout=30.0,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}, name=redacted(url))
-        return cls(pool, project, owns_pool=True)
+        return cls(open_pool(url, max_size=max_size), project, owns_pool=True)
 
     # -- plumbing ----------------------------------------------------------------------------
 

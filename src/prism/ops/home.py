@@ -54,7 +54,7 @@ def server_project_files(home: Path, name: str) -> list[HomeFile]:
 
 
 def server_project_lock_path(home: Path, name: str) -> Path:
-    """The lock a server project's writers hold (as `ProjectRegistry._lock_path` in serve/http/projects.py)."""
+    """The lock a server project's writers hold (as `FileGenerations.lock_path` in serve/http/generations.py)."""
     return home / "server" / "state" / f"{name}.lock"
 
 

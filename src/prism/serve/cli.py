@@ -699,11 +699,25 @@ def worker(
                 detail = job.error or ", ".join(f"{k} {v}" for k, v in job.result.items() if isinstance(v, int))
                 err.print(f"job {job.id} {job.state} (attempt {job.attempts}): {detail}", highlight=False)
 
+        from prism.config import Settings
+        from prism.serve.http.project_jobs import project_handlers
+        from prism.serve.http.server_store import open_server_store
+
+        settings = Settings()
+        database_url = settings.database_url.get_secret_value() if settings.database_url else None
+        opened: list[Any] = []
+
+        def server_store() -> Any:  # the server's projects: PostgreSQL, or this host's PRISM_HOME
+            opened.append(open_server_store(settings.home / "server", database_url))
+            return opened[-1]
+
         try:
-            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs,
+            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs, handlers=project_handlers(server_store),
                                   heartbeat_s=visibility_timeout / 3, on_job=report)
         finally:
             queue.close()
+            for store in opened:
+                store.close()
         if json_out:
             emit_json({"worker": name, "jobs": [job.to_dict() for job in finished]})
 

@@ -89,7 +89,7 @@ def test_the_last_admin_key_can_be_neither_revoked_nor_rotated(store: KeyStore) 
     root, _ = store.rotate(admin.key_id)  # with another admin left, rotating and revoking work
     store.revoke(second.key_id)
     expired, _ = store.create("expired", "admin", expires_at=time.time() + 60)
-    store._db.execute("UPDATE api_keys SET expires_at = 1 WHERE key_id = ?", (expired.key_id,))
+    store._store.update_key(expired.key_id, {"expires_at": 1})
     with pytest.raises(ConflictError):  # an expired admin key is no successor
         store.revoke(root.key_id)
 

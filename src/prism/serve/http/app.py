@@ -26,7 +26,6 @@ from prism.ops.quotas import QuotaBook, parse_quotas
 from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.dashboard import dashboard_routes
-from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
 from prism.serve.http.job_routes import close_jobs, jobs_api
 from prism.serve.http.keys import KeyStore
@@ -35,6 +34,7 @@ from prism.serve.http.logs import configure_logging
 from prism.serve.http.middleware import EdgeMiddleware
 from prism.serve.http.projects import ProjectRegistry
 from prism.serve.http.routes import PRISM_VERSION, api, metrics_route, router
+from prism.serve.http.server_store import open_server_store
 from prism.serve.http.settings import ServerSettings, load_server_settings, validate_for_start
 from prism.serve.http.state import ServerState
 from prism.serve.http.workers import APP as WORKER_APP
@@ -53,11 +53,11 @@ RATE_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Ra
 
 
 def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter | None = None) -> ServerState:
-    """Open the server database and everything that hangs off it."""
+    """Open the server store (SQLite, or PostgreSQL with PRISM_DATABASE_URL) and everything that hangs off it."""
     if server.embedding_model:
         engine = engine.model_copy(update={"embedder": server.embedding_model})
     folder = engine.home / "server"
-    db = ServerDB(folder / "server.db")
+    db = open_server_store(folder, database_url(engine))
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
     box = SecretBox(root)
     redis_url = server.redis_url.get_secret_value() if server.redis_url else None
@@ -74,6 +74,11 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
     tighten(folder)  # what an older version (or another umask) left readable by others
     return state
+
+
+def database_url(engine: Settings) -> str | None:
+    """PRISM_DATABASE_URL, where the server store lives when it is set."""
+    return engine.database_url.get_secret_value() if engine.database_url else None
 
 
 def _index_infos(state: ServerState) -> list[IndexInfo]:
@@ -167,6 +172,7 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
         if state.quotas.alerts is not None:
             state.quotas.alerts.close()
         state.projects.close()
+        state.db.close()
         if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
             state.limiter.close()
 
@@ -215,7 +221,7 @@ def prepare_home(server: ServerSettings, engine: Settings) -> None:
     folder = engine.home / "server"
     if server.api_secret is None:
         load_or_create_dev_secret(folder)
-    ServerDB(folder / "server.db").close()
+    open_server_store(folder, database_url(engine)).close()
     parse_quotas(server.quotas)  # a malformed PRISM_QUOTAS stops the start here, before workers
 
 

@@ -43,16 +43,17 @@ class _Server:
 def _server() -> _Server:
     """The key store the server uses: same database, same secret (API_SECRET or the dev secret)."""
     from prism.serve.http.audit import AuditLog
-    from prism.serve.http.db import ServerDB
     from prism.serve.http.keys import KeyStore
+    from prism.serve.http.server_store import open_server_store
     from prism.serve.http.settings import load_server_settings, validate_for_start
     from prism.serve.secrets import SecretBox, load_or_create_dev_secret
 
     server = load_server_settings()
     validate_for_start(server)
-    folder = Settings().home / "server"
+    settings = Settings()
+    folder = settings.home / "server"
     root = server.api_secret.get_secret_value() if server.api_secret else load_or_create_dev_secret(folder)
-    db = ServerDB(folder / "server.db")
+    db = open_server_store(folder, settings.database_url.get_secret_value() if settings.database_url else None)
     return _Server(KeyStore(db, SecretBox(root)), AuditLog(db), server.jwt_max_ttl_s, server.jwt_leeway_s)
 
 

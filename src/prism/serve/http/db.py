@@ -1,6 +1,7 @@
 """ServerDB: the server's own SQLite database (keys, projects, usage, secrets, audit log), with migrations.
 
-This is server state, separate from every project index: it lives at
+The embedded ServerStore (server_store.py holds the contract and the SQL it shares with
+PostgreSQL). This is server state, separate from every project index: it lives at
 PRISM_HOME/server/server.db. One connection per process, guarded by a lock; every statement is
 short, and every read sees the latest commit of any process (WAL, autocommit), so worker processes
 share keys and projects without caching them.
@@ -11,12 +12,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
 from prism.index.sqlite_db import connect_wal, copy_database
 from prism.serve.home import create_private_file
+from prism.serve.http.generations import FileGenerations, GenerationRow
+from prism.serve.http.server_store import SQLITE, Row, ServerTables
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -100,11 +103,29 @@ def statements(script: str) -> list[str]:
     return found
 
 
-class ServerDB:
+class _Connection:
+    """A Runner over the connection inside one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Row]:
+        return [tuple(row) for row in self._conn.execute(sql, params).fetchall()]
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        return self._conn.execute(sql, params).rowcount
+
+
+class ServerDB(ServerTables):
     """The server database: `execute` and `transaction` under one lock; migrations at open."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._runner = self
+        self._dialect = SQLITE
+        self._generations = FileGenerations(path.parent / "state")
         create_private_file(path)  # 0600; SQLite gives -wal and -shm the same mode
         self._lock = threading.RLock()
         try:
@@ -160,6 +181,12 @@ class ServerDB:
             return self._conn.execute(sql, params).rowcount
 
     @contextmanager
+    def _transaction(self, serialise_keys: bool) -> Iterator[_Connection]:
+        # BEGIN IMMEDIATE takes the write lock: every write, key changes included, is serialised.
+        with self.transaction() as conn:
+            yield _Connection(conn)
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -170,6 +197,19 @@ class ServerDB:
                 self._conn.execute("ROLLBACK")
                 raise
 
+    def delete_project(self, name: str) -> None:
+        super().delete_project(name)
+        self._generations.forget(name)
+
+    def index_state(self, name: str) -> GenerationRow | None:
+        return self._generations.read(name)
+
+    def set_index_state(self, name: str, state: GenerationRow) -> None:
+        self._generations.write(name, state)
+
+    def project_lock(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
+        return self._generations.lock(name, wait_s)
+
     def backup(self, target: Path) -> None:
         """A consistent copy in the file `target` (SQLite's backup API), while others write."""
         with self._lock:
@@ -177,10 +217,8 @@ class ServerDB:
 
     def counts(self) -> dict[str, int]:
         """Rows a backup must carry: keys, projects, audit events, stored (encrypted) secrets."""
-        tables = {"keys": "api_keys", "projects": "projects", "audit_events": "audit_log",
-                  "stored_secrets": "stored_secrets"}
-        return {name: int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])  # type: ignore[call-overload]
-                for name, table in tables.items()}
+        secrets = int(self.query("SELECT COUNT(*) FROM stored_secrets")[0][0])  # type: ignore[call-overload]
+        return {**super().counts(), "stored_secrets": secrets}
 
     def move_home(self, old: Path, new: Path) -> int:
         """Point projects stored under the PRISM home `old` at the same place under `new` (after
@@ -195,13 +233,6 @@ class ServerDB:
                     conn.execute("UPDATE projects SET root = ?, index_dir = ? WHERE name = ?", (*moved, name))
                     changed += 1
         return changed
-
-    def active_keys(self) -> list[dict[str, object]]:
-        """Keys not revoked: id, name, created, expiry and last use (for the monthly review)."""
-        rows = self.query("SELECT key_id, name, created_at, expires_at, last_used_at FROM api_keys "
-                          "WHERE revoked_at IS NULL ORDER BY created_at, key_id")
-        return [dict(zip(("key_id", "name", "created_at", "expires_at", "last_used_at"), row, strict=True))
-                for row in rows]
 
     def ping(self) -> bool:
         try:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from prism.serve.http import schemas as s
 from prism.serve.http.auth import server_state
 from prism.serve.http.errors import FeatureUnavailableError
+from prism.serve.http.project_jobs import project_handlers
 from prism.serve.http.routes import endpoint
 from prism.service.jobs import InProcessJobQueue, Job, JobQueue, JobState, make_job_queue, unknown_job
 from prism.service.worker import run_worker, submit_index
@@ -79,8 +80,9 @@ def job_queue(request: Request) -> JobQueue:
                                               hint="Set PRISM_REDIS_URL (or run one worker).", value="PRISM_WORKERS")
             jobs = _Jobs(make_job_queue(url.get_secret_value() if url else None), threading.Event(), None)
             if isinstance(jobs.queue, InProcessJobQueue):
-                jobs.worker = threading.Thread(target=run_worker, args=(jobs.queue,), kwargs={"stop": jobs.stop},
-                                               name="prism-jobs", daemon=True)
+                store = server_state(request).db
+                jobs.worker = threading.Thread(target=run_worker, args=(jobs.queue,), name="prism-jobs", daemon=True,
+                                               kwargs={"stop": jobs.stop, "handlers": project_handlers(lambda: store)})
                 jobs.worker.start()
             holder.prism_jobs = jobs
     return jobs.queue

@@ -5,7 +5,7 @@ is compared by HMAC-SHA256 under a server secret (see prism.serve.secrets). API 
 bits of entropy, so a slow password hash (argon2) would add latency per request without adding
 security: nobody can brute-force a 256-bit secret, and the keyed hash means a stolen database
 alone cannot even test guesses. Every request reads the row, so revoke and rotate take effect
-on the next request.
+on the next request, on every replica sharing the store (nothing here caches a key).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 
 from prism.errors import InputError, NotFoundError
-from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import (
     AuthenticationError,
     ConflictError,
@@ -26,6 +25,7 @@ from prism.serve.http.errors import (
     KeyRevokedError,
 )
 from prism.serve.http.scopes import ALL_PROJECTS, ROLE_ACTIONS, Scope, role_for, sorted_actions
+from prism.serve.http.server_store import KeyTable, Row, ServerStore
 from prism.serve.http.settings import ROLES, Role
 from prism.serve.secrets import SecretBox
 
@@ -35,9 +35,6 @@ KEY_PREFIX = "prism_"
 _KEY_RE = re.compile(r"^prism_([0-9a-f]{12})_([A-Za-z0-9_-]{40,64})$")
 LAST_USED_EVERY_S = 60.0
 MAX_DESCRIPTION_CHARS = 500
-# Hashed when a key id is unknown, so that answer costs the same HMAC as a wrong secret (an
-# attacker must not learn from timing which key ids exist).
-_ABSENT_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -79,10 +76,7 @@ class ApiKey:
         }
 
 
-_COLUMNS = "key_id, name, role, projects, created_at, expires_at, last_used_at, revoked_at, actions, description"
-
-
-def _row_to_key(row: tuple[object, ...]) -> ApiKey:
+def _row_to_key(row: Row) -> ApiKey:
     key_id, name, role, projects, created, expires, used, revoked, actions, description = row
     role_s = str(role)
     assert role_s in ROLES
@@ -108,18 +102,19 @@ def _check_name(name: str, description: str) -> None:
 class KeyStore:
     """Create, list, verify, edit, revoke and rotate API keys; keep the JWT deny list."""
 
-    def __init__(self, db: ServerDB, box: SecretBox) -> None:
-        self._db = db
+    def __init__(self, store: ServerStore, box: SecretBox) -> None:
+        self._store = store
         self._box = box
         self._last_used: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def create(self, name: str, role: Role | None = "reader", projects: tuple[str, ...] = (ALL_PROJECTS,),
                expires_at: float | None = None, *, actions: frozenset[str] | None = None,
-               description: str = "") -> tuple[ApiKey, str]:
+               description: str = "", keys: KeyTable | None = None) -> tuple[ApiKey, str]:
         """A new key and its plaintext, which is returned once and never stored.
 
-        Its rights are `actions` when given, else the preset of `role`.
+        Its rights are `actions` when given, else the preset of `role`; `keys` is the transaction
+        to write it in (rotate's), else it is written at once.
         """
         if actions is None:
             if role not in ROLES:
@@ -131,35 +126,36 @@ class KeyStore:
         now = time.time()
         if expires_at is not None and expires_at <= now:
             raise InputError("The expiry is in the past.", hint="Pass a positive --expires-days.")
-        key_id = secrets.token_hex(6)
-        plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        self._db.execute(
-            f"INSERT INTO api_keys ({_COLUMNS}, key_hash) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
-            (key_id, name.strip(), role_for(actions), json.dumps(list(projects)), now, expires_at,
-             json.dumps(sorted_actions(actions)), description.strip(), self._box.hash_key(plaintext)))
-        return self.get(key_id), plaintext
+        key = ApiKey(secrets.token_hex(6), name.strip(), role_for(actions), tuple(projects), now, expires_at,
+                     None, None, actions, description.strip())
+        plaintext = f"{KEY_PREFIX}{key.key_id}_{secrets.token_urlsafe(32)}"
+        (keys or self._store).add_key({
+            "key_id": key.key_id, "name": key.name, "role": key.role, "projects": json.dumps(list(key.projects)),
+            "created_at": now, "expires_at": expires_at, "last_used_at": None, "revoked_at": None,
+            "actions": json.dumps(sorted_actions(actions)), "description": key.description,
+            "key_hash": self._box.hash_key(plaintext)})
+        return key, plaintext
 
-    def get(self, key_id: str) -> ApiKey:
-        rows = self._db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,))
-        if not rows:
+    def get(self, key_id: str, keys: KeyTable | None = None) -> ApiKey:
+        row = (keys or self._store).key(key_id)
+        if row is None:
             raise NotFoundError(f"No API key with id {key_id}.", hint="List keys with `prism keys list`.",
                                 value=key_id)
-        return _row_to_key(rows[0])
+        return _row_to_key(row)
 
-    def all(self, include_revoked: bool = False) -> list[ApiKey]:
-        where = "" if include_revoked else "WHERE revoked_at IS NULL"
-        rows = self._db.query(f"SELECT {_COLUMNS} FROM api_keys {where} ORDER BY created_at, key_id")
-        return [_row_to_key(row) for row in rows]
+    def all(self, include_revoked: bool = False, keys: KeyTable | None = None) -> list[ApiKey]:
+        return [_row_to_key(row) for row in (keys or self._store).keys(include_revoked)]
 
-    def _refuse_last_admin(self, key: ApiKey, doing: str) -> None:
+    def _refuse_last_admin(self, key: ApiKey, doing: str, keys: KeyTable) -> None:
         """Refuse to revoke, rotate or time-limit the last active key with every right on every project.
 
-        Called inside the write transaction, so two admins revoking each other at once cannot both win.
+        Called inside the key transaction, so two admins revoking each other at once (on any
+        replicas) cannot both win.
         """
         now = time.time()
         if not (key.active(now) and key.scope.full_admin):
             return
-        others = [k for k in self.all() if k.key_id != key.key_id and k.active(now) and k.scope.full_admin]
+        others = [k for k in self.all(keys=keys) if k.key_id != key.key_id and k.active(now) and k.scope.full_admin]
         if not others:
             raise ConflictError(
                 f"API key {key.key_id} is the last active admin key for every project; {doing} it would "
@@ -169,31 +165,32 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke at once; the next request with this key is refused. Idempotent."""
-        with self._db.transaction() as conn:
-            self._refuse_last_admin(self.get(key_id), "revoking")
-            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                         (time.time(), key_id))
+        with self._store.keys_transaction() as keys:
+            self._refuse_last_admin(self.get(key_id, keys), "revoking", keys)
+            keys.update_key(key_id, {"revoked_at": time.time()}, only_active=True)
         return self.get(key_id)
 
     def rotate(self, key_id: str) -> tuple[ApiKey, str]:
         """A new key with the same name, rights and expiry; the old one is revoked at once."""
-        old = self.get(key_id)
-        if old.revoked_at is not None:
-            raise KeyRevokedError(f"API key {key_id} is revoked and cannot be rotated.",
-                                  hint="Create a new key with `prism keys create`.", value=key_id)
-        with self._db.transaction() as conn:
-            self._refuse_last_admin(old, "rotating")
+        with self._store.keys_transaction() as keys:
+            old = self.get(key_id, keys)
+            if old.revoked_at is not None:
+                raise KeyRevokedError(f"API key {key_id} is revoked and cannot be rotated.",
+                                      hint="Create a new key with `prism keys create`.", value=key_id)
+            if not old.active(time.time()):  # its successor would inherit an expiry in the past
+                raise ConflictError(f"API key {key_id} has expired and cannot be rotated.",
+                                    hint="Create a new key with `prism keys create`.", value=key_id)
+            self._refuse_last_admin(old, "rotating", keys)
             new, plaintext = self.create(old.name, None, old.projects, old.expires_at, actions=old.actions,
-                                         description=old.description)
-            conn.execute("UPDATE api_keys SET revoked_at = ?, rotated_to = ? WHERE key_id = ?",
-                         (time.time(), new.key_id, key_id))
-        return new, plaintext
+                                         description=old.description, keys=keys)
+            keys.update_key(key_id, {"revoked_at": time.time(), "rotated_to": new.key_id})
+        return self.get(new.key_id), plaintext
 
     def edit(self, key_id: str, *, name: str | None = None, description: str | None = None,
              expires_at: float | None = None, set_expiry: bool = False) -> ApiKey:
         """Change a key's name, description or expiry (`set_expiry`; None: never); its secret stays."""
-        with self._db.transaction() as conn:
-            old = self.get(key_id)
+        with self._store.keys_transaction() as keys:
+            old = self.get(key_id, keys)
             if old.revoked_at is not None:
                 raise KeyRevokedError(f"API key {key_id} is revoked and cannot be edited.",
                                       hint="Create a new key with `prism keys create`.", value=key_id)
@@ -204,9 +201,9 @@ class KeyStore:
             if set_expiry and expires_at is not None:
                 if expires_at <= time.time():
                     raise InputError("The expiry is in the past.", hint="Pass a positive --expires-days.")
-                self._refuse_last_admin(old, "giving an expiry to")
-            conn.execute("UPDATE api_keys SET name = ?, description = ?, expires_at = ? WHERE key_id = ?",
-                         (new_name.strip(), new_description.strip(), new_expiry, key_id))
+                self._refuse_last_admin(old, "giving an expiry to", keys)
+            keys.update_key(key_id, {"name": new_name.strip(), "description": new_description.strip(),
+                                     "expires_at": new_expiry})
         return self.get(key_id)
 
     def verify(self, plaintext: str, now: float | None = None) -> ApiKey:
@@ -219,13 +216,13 @@ class KeyStore:
             raise AuthenticationError("The API key is malformed.",
                                       hint="Send the key exactly as `prism keys create` printed it.")
         key_id = match.group(1)
-        # One row either way (the stored hash, or a stand-in no HMAC can equal), then one HMAC.
-        stored = str(self._db.query("SELECT COALESCE((SELECT key_hash FROM api_keys WHERE key_id = ?), ?)",
-                                    (key_id, _ABSENT_HASH))[0][0])
-        if not self._box.verify_key(plaintext, stored) or stored == _ABSENT_HASH:
+        # One round trip either way (the stored hash, or a stand-in no HMAC can equal), then one
+        # HMAC: an unknown key id must cost what a wrong secret costs.
+        stored, row = self._store.key_with_hash(key_id)
+        if not self._box.verify_key(plaintext, stored) or row is None:
             raise AuthenticationError("The API key is not valid.",
                                       hint="Check the key, or ask an admin for a new one.")
-        key = self.get(key_id)
+        key = _row_to_key(row)
         now = time.time() if now is None else now
         if key.revoked_at is not None:
             raise KeyRevokedError(f"API key {key_id} has been revoked.", hint="Ask an admin for a new key.",
@@ -242,7 +239,7 @@ class KeyStore:
             if now - self._last_used.get(key_id, 0.0) < LAST_USED_EVERY_S:
                 return
             self._last_used[key_id] = now
-        self._db.execute("UPDATE api_keys SET last_used_at = ? WHERE key_id = ?", (now, key_id))
+        self._store.update_key(key_id, {"last_used_at": now})
 
     # -- JWT deny list -------------------------------------------------------------------------
 
@@ -252,12 +249,7 @@ class KeyStore:
         `forget_after` is a time by which every token carrying the id has expired (now + the
         maximum JWT lifetime), so the list stays small. Idempotent.
         """
-        now = time.time()
-        with self._db.transaction() as conn:
-            conn.execute("DELETE FROM revoked_tokens WHERE forget_after < ?", (now,))
-            conn.execute("INSERT INTO revoked_tokens (jti, revoked_at, forget_after) VALUES (?, ?, ?) "
-                         "ON CONFLICT (jti) DO UPDATE SET forget_after = MAX(forget_after, excluded.forget_after)",
-                         (jti, now, forget_after))
+        self._store.revoke_token(jti, time.time(), forget_after)
 
     def token_revoked(self, jti: str) -> bool:
-        return bool(self._db.query("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)))
+        return self._store.token_revoked(jti)

@@ -5,10 +5,12 @@ validated file at a time (a file whose content hash is unchanged is not rewritte
 engine's incremental index skips it). Path projects must sit under an operator-allowed root.
 Each project has one cached Prism engine per process (reopened when another worker deleted or
 recreated the project); all share one embedder. The registry itself lives in the server
-database, so every worker process sees a change on its next request.
+store, so every worker process (and, on PostgreSQL, every replica) sees a change on its next
+request.
 
-Each index request is one *generation*, recorded in PRISM_HOME/server/state/<name>.json under a
-per-project lock that every worker honours: begun (uploading, then indexing) before the first
+Each index request is one *generation*, recorded by the server store (PRISM_HOME/server/state/
+<name>.json, or the projects table in PostgreSQL) under a per-project lock that every worker
+(every replica) honours: begun (uploading, then indexing) before the first
 file is written, and marked complete only after the index has caught up. A process killed in
 between leaves a generation begun and never completed, with its lock free, so the project
 reports `upload_interrupted` or `indexing_interrupted` instead of an index it does not have;
@@ -20,30 +22,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
-
-import filelock
+from typing import Literal, get_args
 
 from prism.config import Settings
 from prism.engine import Prism
 from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
 from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
-from prism.serve.home import FILE_MODE, private_dir
-from prism.serve.http.db import ServerDB
+from prism.serve.home import private_dir
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
+from prism.serve.http.generations import TEMP_SUFFIX, generation, replace_atomically
+from prism.serve.http.server_store import ServerStore
 
 log = logging.getLogger("prism.http")
 ProjectKind = Literal["upload", "path"]
@@ -56,7 +55,6 @@ MAX_NAME_BYTES = 255  # one file or folder name (NAME_MAX on Linux and macOS)
 # Control characters, and the invisible "format" ones (U+202E RIGHT-TO-LEFT OVERRIDE and the other
 # bidi controls, zero-width spaces and joiners, U+FEFF) that make one file name read as another.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-TEMP_SUFFIX = ".prism-upload"
 
 
 @dataclass(frozen=True)
@@ -131,6 +129,19 @@ def normalise_upload_path(raw: str) -> str:
     return "/".join(parts)
 
 
+PHASES: tuple[Phase, ...] = get_args(Phase)
+
+
+def _phase(text: str) -> Phase:
+    return next((phase for phase in PHASES if phase == text), "failed")
+
+
+def _record(row: tuple[object, ...]) -> ProjectRecord:
+    name, kind, root, index_dir, created = row
+    return ProjectRecord(str(name), "path" if kind == "path" else "upload", Path(str(root)), Path(str(index_dir)),
+                         float(created))  # type: ignore[arg-type]
+
+
 def validate_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise InputError(f"Project name {name!r} is not valid.",
@@ -141,10 +152,10 @@ def validate_name(name: str) -> str:
 class ProjectRegistry:
     """Create, list, delete, upload to and open server projects."""
 
-    def __init__(self, db: ServerDB, settings: Settings, allowed_roots: list[Path],
+    def __init__(self, store: ServerStore, settings: Settings, allowed_roots: list[Path],
                  max_file_bytes: int, *, max_project_bytes: int = 1 << 30,
                  max_project_files: int = 50_000) -> None:
-        self._db = db
+        self._store = store
         self.settings = settings
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
@@ -167,12 +178,9 @@ class ProjectRegistry:
             kind = "path"
             root = self._allowed_root(path)
         index_dir = self.folder / "indexes" / name
-        with self._db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone():
-                raise ConflictError(f"Project {name!r} already exists.",
-                                    hint="Pick another name or delete the project first.", value=name)
-            conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?, ?)",
-                         (name, kind, str(root), str(index_dir), time.time()))
+        if not self._store.add_project((name, kind, str(root), str(index_dir), time.time())):
+            raise ConflictError(f"Project {name!r} already exists.",
+                                hint="Pick another name or delete the project first.", value=name)
         if kind == "upload":
             private_dir(root)
         private_dir(index_dir)
@@ -193,18 +201,14 @@ class ProjectRegistry:
         return resolved
 
     def get(self, name: str) -> ProjectRecord:
-        rows = self._db.query("SELECT name, kind, root, index_dir, created_at FROM projects WHERE name = ?",
-                              (name,))
-        if not rows:
+        row = self._store.project(name)
+        if row is None:
             raise ProjectError(f"No project named {name!r}.", hint="List projects with GET /api/v1/projects.",
                                value=name)
-        n, kind, root, index_dir, created = rows[0]
-        return ProjectRecord(str(n), "path" if kind == "path" else "upload", Path(str(root)),
-                             Path(str(index_dir)), float(created))  # type: ignore[arg-type]
+        return _record(row)
 
     def all(self) -> list[ProjectRecord]:
-        names = self._db.query("SELECT name FROM projects ORDER BY name")
-        return [self.get(str(row[0])) for row in names]
+        return [_record(row) for row in self._store.projects()]
 
     def delete(self, name: str) -> None:
         record = self.get(name)
@@ -214,8 +218,7 @@ class ProjectRegistry:
                   index_dir=record.index_dir).forget()
             if record.kind == "upload":
                 shutil.rmtree(record.root, ignore_errors=True)
-            self._db.execute("DELETE FROM projects WHERE name = ?", (name,))
-            self._state_path(name).unlink(missing_ok=True)
+            self._store.delete_project(name)
 
     # -- engines ---------------------------------------------------------------------------
 
@@ -302,18 +305,13 @@ class ProjectRegistry:
         """Upload (if any files) and index, as one generation that is marked complete only at the end."""
         with self._writer(name):
             planned = self.plan_upload(name, files, delete) if files or delete else None
-            state = self._read_state(name)
-            generation = state.started + 1
-            self._write_state(name, IndexState(generation, state.completed, "uploading" if planned else "indexing"))
-            try:
+            last = self._read_state(name)
+            with generation(self._store, name, "uploading" if planned else "indexing",
+                            (last.started, last.completed, last.phase)) as phase:
                 outcomes = self._apply(planned) if planned else []
                 if planned:
-                    self._write_state(name, IndexState(generation, state.completed, "indexing"))
+                    phase("indexing")
                 report = self.engine(name).index(force=force, embed=embed)
-            except BaseException:
-                self._write_state(name, IndexState(generation, state.completed, "failed"))
-                raise
-            self._write_state(name, IndexState(generation, generation, "ready"))
         return outcomes, report
 
     def status(self, name: str) -> IndexState:
@@ -321,19 +319,14 @@ class ProjectRegistry:
         state = self._read_state(name)
         if state.phase not in ("uploading", "indexing"):
             return state
-        lock = filelock.FileLock(str(self._lock_path(name)), timeout=0)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            return state  # a live writer holds it: really in progress
-        try:
+        with self._store.project_lock(name, 0.0) as held:
+            if not held:
+                return state  # a live writer holds it: really in progress
             state = self._read_state(name)  # it may have finished between the two reads
             if state.phase in ("uploading", "indexing"):
                 return IndexState(state.started, state.completed,
                                   "upload_interrupted" if state.phase == "uploading" else "indexing_interrupted")
             return state
-        finally:
-            lock.release()
 
     def recover(self) -> list[str]:
         """At start: finish each interrupted indexing and report each interrupted upload; returns
@@ -359,42 +352,33 @@ class ProjectRegistry:
 
     # -- generation state ------------------------------------------------------------------
 
-    def _state_path(self, name: str) -> Path:
-        return self.folder / "state" / f"{name}.json"
-
-    def _lock_path(self, name: str) -> Path:
-        return self.folder / "state" / f"{name}.lock"
-
     @contextlib.contextmanager
     def _writer(self, name: str) -> Iterator[None]:
-        """The project's write lock, across threads and worker processes (released if one dies)."""
-        private_dir(self._lock_path(name).parent)
-        lock = filelock.FileLock(str(self._lock_path(name)), timeout=WRITER_WAIT_S, mode=FILE_MODE)
-        try:
-            lock.acquire()
-        except filelock.Timeout as exc:
-            raise IndexLockedError(f"Another request is updating project {name!r}.",
-                                   hint="Wait for it to finish, then send this request again.", value=name) from exc
-        try:
+        """The project's write lock, across threads, worker processes and (PostgreSQL) replicas;
+        released if its holder dies."""
+        with self._store.project_lock(name, WRITER_WAIT_S) as held:
+            if not held:
+                raise IndexLockedError(f"Another request is updating project {name!r}.",
+                                       hint="Wait for it to finish, then send this request again.", value=name)
             yield
-        finally:
-            lock.release()
 
     def _read_state(self, name: str) -> IndexState:
+        row = self._store.index_state(name)
+        state = IndexState(0, 0, "new") if row is None else IndexState(row[0], row[1], _phase(row[2]))
+        if state.started == 0 and self._has_index(name):
+            # Indexed elsewhere: before generations were recorded, or by an index job (`prism
+            # worker`). The project's store says whether it holds an index.
+            return IndexState(1, 1, "ready")
+        return state
+
+    def _has_index(self, name: str) -> bool:
         try:
-            data = json.loads(self._state_path(name).read_text(encoding="utf-8"))
-            phase = data["phase"]
-            return IndexState(int(data["started"]), int(data["completed"]), phase)
-        except (OSError, ValueError, KeyError, TypeError):
-            # A project from before generations were recorded: its index file is all there is to go by.
-            exists = (self.get(name).index_dir / "index.db").exists()
-            return IndexState(int(exists), int(exists), "ready" if exists else "new")
+            return self.engine(name).is_indexed
+        except (PrismError, OSError):  # a project being deleted, or its folder gone: no index to serve
+            return False
 
     def _write_state(self, name: str, state: IndexState) -> None:
-        """Replace the state file atomically (a crash leaves the old state or the new, never half)."""
-        path = self._state_path(name)
-        private_dir(path.parent)
-        _replace_atomically(path, json.dumps(state.to_dict()).encode())
+        self._store.set_index_state(name, (state.started, state.completed, state.phase))
 
     def _prepare(self, raw: str, content: str) -> FileOutcome | tuple[str, bytes]:
         """The normalised path and bytes of one uploaded file, or why it fails."""
@@ -433,7 +417,7 @@ class ProjectRegistry:
             if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
                 return FileOutcome(rel, "unchanged")
             private_dir(target.parent)
-            _replace_atomically(target, data)
+            replace_atomically(target, data)
         except (OSError, UnicodeError) as exc:
             return FileOutcome(rel, "failed", f"cannot store the file: {type(exc).__name__}")
         return FileOutcome(rel, "written")
@@ -455,20 +439,6 @@ class ProjectRegistry:
     def index(self, name: str, *, force: bool = False, embed: bool | None = None) -> IndexReport:
         """Bring the project's index in line with its files (incremental by hash), as one generation."""
         return self.index_request(name, [], [], force=force, embed=embed)[1]
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    """Write a private (0600) temp file beside `target` and rename it into place; on any failure
-    the temp file is removed, so a failed write leaves nothing behind."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def _stored_files(root: Path) -> dict[str, int]:

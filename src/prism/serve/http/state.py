@@ -1,4 +1,4 @@
-"""ServerState: the objects one server process shares (settings, database, keys, projects, limiter, meter).
+"""ServerState: the objects one server process shares (settings, server store, keys, projects, limiter, meter).
 
 Routes and the auth dependency reach it through `request.app.state.prism`; tests build one
 with a temporary PRISM_HOME and a fake clock where they need one.
@@ -12,10 +12,10 @@ from prism.config import Settings
 from prism.ops.meter import Meter
 from prism.ops.quotas import QuotaBook
 from prism.serve.http.audit import AuditLog
-from prism.serve.http.db import ServerDB
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.limits import Rate, RateLimiter
 from prism.serve.http.projects import ProjectRegistry
+from prism.serve.http.server_store import ServerStore
 from prism.serve.http.settings import ROLES, Role, ServerSettings
 from prism.serve.secrets import SecretBox
 
@@ -35,7 +35,7 @@ class Readiness:
 class ServerState:
     settings: ServerSettings
     engine_settings: Settings
-    db: ServerDB
+    db: ServerStore  # SQLite server.db, or PostgreSQL with PRISM_DATABASE_URL
     box: SecretBox
     keys: KeyStore
     projects: ProjectRegistry
