@@ -27,7 +27,7 @@ from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
-from prism.serve.http.job_routes import close_jobs, jobs_api
+from prism.serve.http.job_routes import close_jobs, job_backlog, jobs_api
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.limits import RateLimiter, RedisRateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
@@ -176,7 +176,8 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     app.state.prism = state
     install_error_handlers(app)
 
-    metrics = ServerMetrics(StateCollector(lambda: _index_infos(state), state.quotas.table))
+    metrics = ServerMetrics(StateCollector(lambda: _index_infos(state), state.quotas.table,
+                                           lambda: job_backlog(app, server)))
 
     def observe(record: RequestRecord) -> None:
         metrics.observe(record)
