@@ -208,6 +208,14 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
                                                  ("stored_secrets", "encrypted stored secrets"))],
         ("skipped", "array", "files left out"), ("skipped[].path", "string", "relative to the home"),
         ("skipped[].reason", "string", "why (a secret, transient, rebuilt from the index)"),
+        ("postgres", "object|null", "with PRISM_DATABASE_URL: PRISM's tables dumped by pg_dump, else null"),
+        ("postgres.file", "string", "the dump in the backup (custom format)"),
+        ("postgres.database", "string", "host:port/database, no password"),
+        ("postgres.schema", "string", "the schema holding PRISM's tables"),
+        ("postgres.schema_version", "int", "PRISM's PostgreSQL schema version"),
+        ("postgres.tables", "object", "table → rows, in the dump's own snapshot"),
+        ("postgres.server_version", "string", "PostgreSQL's version"),
+        ("postgres.extensions", "array", "extensions created before a restore"),
         ("pruned", "array", "backups deleted by --keep-daily/--keep-weekly"),
     ],
     "backup verify": [
@@ -217,6 +225,7 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
         ("checked.projects", "array", "per index: path, files, chunks, test_query (query, hits)"),
         ("checked.server", "object?", "the server database's counts"),
         ("checked.embedding_cache", "bool?", "the embedding cache passed integrity_check"),
+        ("checked.postgres", "object?", "the PostgreSQL dump's rows per table, as pg_restore reads them"),
         ("created", "string|null", "when the backup was taken"),
     ],
     "restore": [
@@ -225,6 +234,7 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
         ("server_projects_moved", "int", "server projects pointed at this home (restored from another)"),
         ("created", "string|null", "when the backup was taken"),
         ("secrets", "string", "what to do about the secrets, which are not in a backup"),
+        ("postgres", "object?", "PRISM's tables restored into PRISM_DATABASE_URL: table → rows"),
     ],
     "maintain": [
         ("ok", "bool", "no check failed (else exit 1)"),

@@ -4,7 +4,9 @@ Each database is copied with SQLite's backup API (project indexes through their 
 `backup()`), so a server may keep serving and writing meanwhile: every database in the copy
 is one committed state of it (they are not one instant together). The copy is written to a
 hidden `.partial` folder and renamed when its manifest is complete, so a folder named
-`prism-backup-*` is always a whole backup. Secrets are never copied (see `home.py`).
+`prism-backup-*` is always a whole backup. Secrets are never copied (see `home.py`). With
+PRISM_DATABASE_URL, PRISM's tables in PostgreSQL are dumped beside the home's files
+(`postgres.dump`, see `pg_backup.py`) and listed in the manifest like any file.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ MANIFEST = "manifest.json"
 NAME_PREFIX = "prism-backup-"
 SERVER_LOCK_WAIT_S = 60.0  # a server project being indexed longer than this is copied as it is
 SECRETS_NOTE = (
-    "No secret is stored in clear: the development secret file (server/dev-secret), API_SECRET and "
-    "JWT_SECRET are left out. API keys are kept only as keyed hashes and stored secrets as Fernet "
-    "ciphertext, both under the server secret: a restored server needs the same API_SECRET (or a "
-    "copy of the old server/dev-secret, kept apart from the backups) for keys to keep working.")
+    "No secret is stored in clear: the development secret file (server/dev-secret), API_SECRET, "
+    "JWT_SECRET and the database URL (with its password) are left out. API keys are kept only as "
+    "keyed hashes and stored secrets as Fernet ciphertext, both under the server secret: a restored "
+    "server needs the same API_SECRET (or a copy of the old server/dev-secret, kept apart from the "
+    "backups) for keys to keep working.")
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,9 @@ def _drop_sidecars(folder: Path) -> None:
 
 
 def create_backup(home: Path, dest: Path, *, open_server: ServerOpener | None = None,
-                  now: float | None = None, prism_version: str = "") -> Backup:
-    """Snapshot `home` into a new `prism-backup-<UTC time>` folder inside `dest`."""
+                  now: float | None = None, prism_version: str = "", database_url: str | None = None) -> Backup:
+    """Snapshot `home` (and PRISM's tables in the PostgreSQL at `database_url`) into a new
+    `prism-backup-<UTC time>` folder inside `dest`."""
 
     now = time.time() if now is None else now
     if dest.resolve() == home.resolve():
@@ -199,14 +203,20 @@ def create_backup(home: Path, dest: Path, *, open_server: ServerOpener | None = 
             finally:
                 db.close()
         _drop_sidecars(work)
+        postgres = None
+        if database_url is not None:
+            from prism.ops.pg_backup import DUMP_FILE, dump
+
+            postgres = dump(database_url, work / DUMP_FILE)
         files = [{"path": p.relative_to(work).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
                  for p in sorted(work.rglob("*")) if p.is_file()]
         manifest: dict[str, object] = {
             "format": FORMAT, "version": FORMAT_VERSION, "prism_version": prism_version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), "created_at": now,
             "home": str(home.resolve()), "files": files, "projects": projects, "server": server,
-            "embedding_cache": (work / EMBEDDINGS_DB).is_file(),
-            "secrets": {"excluded": [DEV_SECRET, "API_SECRET", "JWT_SECRET"], "note": SECRETS_NOTE},
+            "embedding_cache": (work / EMBEDDINGS_DB).is_file(), "postgres": postgres,
+            "secrets": {"excluded": [DEV_SECRET, "API_SECRET", "JWT_SECRET", "PRISM_DATABASE_URL"],
+                        "note": SECRETS_NOTE},
             "skipped": skipped,
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
