@@ -210,8 +210,14 @@ def app_from_env() -> FastAPI:
 
 
 def prepare_home(server: ServerSettings, engine: Settings) -> None:
-    """Create what every worker opens (dev secret, migrated database) once, before workers start."""
+    """Create what every worker opens (dev secret, migrated database) once, before workers start;
+    a backup first when that start upgrades a schema (prism.ops.upgrade)."""
+    from prism.ops.upgrade import backup_before_upgrade
+
     folder = engine.home / "server"
+    # Before anything opens (and so migrates) a database: the data as it is, to roll back to.
+    backup_before_upgrade(engine.home, database_url=engine.database_url.get_secret_value()
+                          if engine.database_url else None, open_server=ServerDB, prism_version=PRISM_VERSION)
     if server.api_secret is None:
         load_or_create_dev_secret(folder)
     ServerDB(folder / "server.db").close()
