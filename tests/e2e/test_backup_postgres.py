@@ -151,9 +151,16 @@ def test_the_cli_backs_up_postgres_and_verify_catches_a_damaged_dump(
         pg_backup.check_url_for_restore(None, answer["postgres"])
 
 
-def test_without_pg_tools_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_pg_tools_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from prism.ops.doctor import check_pg_tools
+
+    url = "postgresql://prism@db.internal:5432/prism"
+    assert check_pg_tools(Settings(home=tmp_path, database_url=url))[0].status == "ok"  # pgserver's, in the test extra
+    assert check_pg_tools(Settings(home=tmp_path)) == []  # no PostgreSQL, nothing to check
     monkeypatch.setattr(pg_backup.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setenv("PATH", "")
     with pytest.raises(BackupError, match="pg_dump is needed") as caught:
         pg_backup.pg_tool("pg_dump")
     assert "postgresql-client" in caught.value.hint
+    found = check_pg_tools(Settings(home=tmp_path, database_url=url))
+    assert [(c.name, c.status) for c in found] == [("backup tools", "fail")] and "postgresql-client" in found[0].fix

@@ -171,3 +171,15 @@ def test_every_series_the_docs_name_is_served(prism_home: Path) -> None:
               "prism_counts", "prism_embeddings", "prism_usage", "prism_feedback"}  # PostgreSQL tables, not series
     missing = {n for n in named - tables if n not in served and not n.startswith("prism_backup")}
     assert not missing, missing
+
+
+def test_the_settings_file_example_sources_into_settings_prism_accepts() -> None:
+    """The env file as a shell (and systemd) reads it: the quotas stay whole JSON, production is asked for."""
+    from prism.ops.quotas import parse_quotas
+
+    example = DEPLOY / "systemd" / "prism.env.example"
+    shown = subprocess.run(["bash", "-c", f'set -a; . "{example}"; set +a; printf "%s\\n%s" "$PRISM_ENVIRONMENT" '
+                                          '"$PRISM_QUOTAS"'], capture_output=True, text=True, check=True, timeout=30)
+    environment, quotas = shown.stdout.split("\n", 1)
+    assert environment == "production" and parse_quotas(quotas)[0].limit == 10000
+    assert "EnvironmentFile=/etc/prism/prism.env" in (DEPLOY / "systemd" / "prism.service").read_text()
