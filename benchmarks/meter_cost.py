@@ -71,6 +71,12 @@ def serve(port: int, meter: bool) -> None:
     run("127.0.0.1", port, workers=1, log_level="warning")
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[str, Any]]:
     """Interleaved A/B rounds of one HTTP load against a server with and one without the meter."""
     import asyncio
@@ -107,11 +113,13 @@ def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[
             order = ("with", "without") if n % 2 == 0 else ("without", "with")
             p95: dict[str, float] = {}
             for arm in order:
+                cpu = process_cpu_s(servers[arm].pid)
                 load = asyncio.run(http_load.throughput(f"http://127.0.0.1:{ports[arm]}", admin, clients, seconds,
                                                         2000, pool, distinct=True, seed=n))
+                cpu_ms = (process_cpu_s(servers[arm].pid) - cpu) * 1000 / max(1, int(load["requests"]))
                 p95[arm] = float(load["p95_ms"])
                 results[arm].append({"p95_ms": p95[arm], "p50_ms": load["p50_ms"], "rps": load["throughput_rps"],
-                                     "errors": load["errors"]})
+                                     "errors": load["errors"], "cpu_ms": cpu_ms})
             results["ratio"].append(p95["with"] / p95["without"])
             results["load"].append(os.getloadavg()[0])
     finally:
@@ -122,6 +130,7 @@ def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[
     median = statistics.median(ratios)
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [median, median, median]
     med = {arm: statistics.median(r["p95_ms"] for r in results[arm]) for arm in ("with", "without")}
+    cpu = {arm: statistics.median(r["cpu_ms"] for r in results[arm]) for arm in ("with", "without")}
     lines = ["", "## HTTP load A/B: p95 with and without the meter", "",
              f"- Command: `.venv/bin/python benchmarks/meter_cost.py --http-rounds {rounds} --http-seconds "
              f"{seconds:g} --http-clients {clients}`",
@@ -129,17 +138,20 @@ def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[
              f"corpus: {report['files_indexed']} files, {report['chunks_written']} chunks (hashing embedder); "
              f"closed loop, {clients} clients, {seconds:g} s per arm per round, search 70 % / context 30 %, "
              "distinct queries; rounds interleaved A B, B A, …", "",
-             "| round | order | p95 with (ms) | p95 without (ms) | ratio | req/s with | req/s without | load (1 min) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| round | order | p95 with (ms) | p95 without (ms) | ratio | req/s with | req/s without | "
+             "server CPU ms/request with | without | load (1 min) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in range(rounds):
         order = "with, without" if n % 2 == 0 else "without, with"
         w, wo = results["with"][n], results["without"][n]
         lines.append(f"| {n + 1} | {order} | {w['p95_ms']:.0f} | {wo['p95_ms']:.0f} | {results['ratio'][n]:.3f} | "
-                     f"{w['rps']} | {wo['rps']} | {results['load'][n]:.1f} |")
+                     f"{w['rps']} | {wo['rps']} | {w['cpu_ms']:.1f} | {wo['cpu_ms']:.1f} | {results['load'][n]:.1f} |")
     lines += ["", f"p95 ratio with/without: **median {median:.3f}** (quartiles {quartiles[0]:.3f} – "
               f"{quartiles[2]:.3f}, range {ratios[0]:.3f} – {ratios[-1]:.3f}); medians of the arms' p95: "
               f"{med['with']:.0f} ms with, "
-              f"{med['without']:.0f} ms without ({100 * (med['with'] / med['without'] - 1):+.1f} %).", ""]
+              f"{med['without']:.0f} ms without ({100 * (med['with'] / med['without'] - 1):+.1f} %). Server CPU per "
+              f"request (median of rounds): {cpu['with']:.1f} ms with, {cpu['without']:.1f} ms without "
+              f"({100 * (cpu['with'] / cpu['without'] - 1):+.1f} %).", ""]
     shutil.rmtree(home, ignore_errors=True)
     return lines, {"median_ratio": median, "quartiles": quartiles, "range": (ratios[0], ratios[-1])}
 

@@ -164,3 +164,18 @@ def test_without_pg_tools_the_error_says_what_to_install(monkeypatch: pytest.Mon
     assert "postgresql-client" in caught.value.hint
     found = check_pg_tools(Settings(home=tmp_path, database_url=url))
     assert [(c.name, c.status) for c in found] == [("backup tools", "fail")] and "postgresql-client" in found[0].fix
+
+
+def test_the_server_s_own_tables_are_dumped_too(tmp_path: Path, database: str) -> None:
+    """A database holding only the server's tables (`prism_server_*`, versioned apart) is still PRISM's data."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE prism_server_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO prism_server_schema VALUES (1)")
+        conn.execute("CREATE TABLE prism_server_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL)")
+        conn.execute("INSERT INTO prism_server_keys VALUES ('k1', 'hmac-of-the-key')")
+        conn.execute("CREATE TABLE other_app (x INTEGER)")  # not PRISM's: left alone
+    assert pg_backup.has_rows(database)
+    recorded = pg_backup.dump(database, tmp_path / pg_backup.DUMP_FILE)
+    assert recorded is not None
+    assert recorded["tables"] == {"prism_server_keys": 1, "prism_server_schema": 1}
+    assert pg_backup.dump_counts(tmp_path / pg_backup.DUMP_FILE) == recorded["tables"]

@@ -4,7 +4,8 @@ With PRISM_DATABASE_URL set, project indexes live in PostgreSQL (`prism_*` table
 see index/postgres.py), not under PRISM_HOME. `dump` takes them in one consistent snapshot: it
 opens a REPEATABLE READ transaction, exports its snapshot, counts every table's rows in it and
 runs `pg_dump --snapshot` on that same snapshot, so the counts in the manifest are exactly the
-dump's, whatever the server writes meanwhile. Only PRISM's tables are dumped (their sequences,
+dump's, whatever the server writes meanwhile. Only PRISM's tables are dumped (`prism_*`: the
+indexes' and, when the server keeps its keys and projects in PostgreSQL, its own; their sequences,
 indexes and constraints with them), never the rest of a shared database; the `vector`
 extension is created before a restore. The password goes to the tools in PGPASSWORD, never on
 their command line (where `ps` shows it) nor in the manifest.
@@ -28,6 +29,7 @@ from prism.errors import BackupError, ConfigError
 
 DUMP_FILE = "postgres.dump"
 TABLE_PREFIX = "prism_"
+VERSION_TABLES = ("prism_schema", "prism_server_schema")  # the indexes' (index/postgres.py) and the server's
 EXTENSIONS = ("vector",)
 TOOL_TIMEOUT_S = 3600.0
 _COPY = re.compile(r'^COPY (?:"?[^".]+"?\.)?"?([^" (]+)"? \(.*\) FROM stdin;$')
@@ -86,9 +88,11 @@ def _run(tool: str, args: list[str], url: str | None = None, **options: Any) -> 
 
 
 def prism_tables(conn: Any) -> tuple[str, list[str]] | None:
-    """The schema holding PRISM's tables (where `prism_schema` is) and their names; None without PRISM data."""
+    """The schema holding PRISM's tables (where a version table, `prism_schema` for the indexes or
+    `prism_server_schema` for the server's own, is) and their names; None without PRISM data."""
     row = conn.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE c.relname = 'prism_schema' AND c.relkind = 'r' AND pg_table_is_visible(c.oid)").fetchone()
+                       "WHERE c.relname = ANY(%s) AND c.relkind = 'r' AND pg_table_is_visible(c.oid) "
+                       "ORDER BY c.relname LIMIT 1", (list(VERSION_TABLES),)).fetchone()
     if row is None:
         return None
     schema = str(row[0])
@@ -172,7 +176,7 @@ def has_rows(url: str) -> bool:
         if found is None:
             return False
         schema, tables = found
-        return any(n for table, n in table_counts(conn, schema, tables).items() if table != "prism_schema")
+        return any(n for table, n in table_counts(conn, schema, tables).items() if table not in VERSION_TABLES)
 
 
 def restore(url: str, path: Path, recorded: dict[str, object]) -> dict[str, int]:
