@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from json_shapes import check, documented
 from prism.config import Settings
 from prism.engine import Prism
 from prism.errors import BackupError, ConfigError
@@ -131,6 +132,8 @@ def test_the_cli_backs_up_postgres_and_verify_catches_a_damaged_dump(
     made = runner.invoke(cli_app, ["backup", str(tmp_path / "backups"), "--json"])
     assert made.exit_code == 0, made.stderr
     answer = json.loads(made.stdout)
+    shape = {f: t for f, t in documented()["backup create"].items() if f.startswith(("postgres", "schema_version"))}
+    check({"schema_version": 1, "postgres": answer["postgres"]}, shape)  # as docs/cli.md lists them
     assert answer["postgres"]["tables"]["prism_files"] == 1 and PASSWORD not in made.stdout
     path = Path(answer["backup"])
     ok = runner.invoke(cli_app, ["backup", "verify", str(path), "--json"])
