@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,8 +170,10 @@ def test_without_pg_tools_the_error_says_what_to_install(monkeypatch: pytest.Mon
     assert [(c.name, c.status) for c in found] == [("backup tools", "fail")] and "postgresql-client" in found[0].fix
 
 
-def test_the_server_s_own_tables_are_dumped_too(tmp_path: Path, database: str) -> None:
-    """A database holding only the server's tables (`prism_server_*`, versioned apart) is still PRISM's data."""
+def test_the_server_s_own_tables_are_dumped_too_in_one_snapshot_while_rows_are_added(
+        tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database holding only the server's tables (`prism_server_*`, versioned apart) is still PRISM's
+    data; rows written during the dump are in neither its counts nor its data."""
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("CREATE TABLE prism_server_schema (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO prism_server_schema VALUES (1)")
@@ -178,7 +181,35 @@ def test_the_server_s_own_tables_are_dumped_too(tmp_path: Path, database: str) -
         conn.execute("INSERT INTO prism_server_keys VALUES ('k1', 'hmac-of-the-key')")
         conn.execute("CREATE TABLE other_app (x INTEGER)")  # not PRISM's: left alone
     assert pg_backup.has_rows(database)
-    recorded = pg_backup.dump(database, tmp_path / pg_backup.DUMP_FILE)
-    assert recorded is not None
-    assert recorded["tables"] == {"prism_server_keys": 1, "prism_server_schema": 1}
+    stop, writing = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(database, autocommit=True) as conn:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                conn.execute("INSERT INTO prism_server_keys VALUES (%s, 'h')", (f"w{n}",))
+                if n == 5:
+                    writing.set()
+
+    isolation: list[str] = []
+    counts = pg_backup.table_counts
+
+    def counted(conn: psycopg.Connection[object], schema: str, tables: list[str]) -> dict[str, int]:
+        row = conn.execute("SHOW transaction_isolation").fetchone()
+        isolation.append(str(row[0]) if row else "")
+        return counts(conn, schema, tables)
+
+    monkeypatch.setattr(pg_backup, "table_counts", counted)
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert writing.wait(30)  # rows are being added when the dump starts
+        recorded = pg_backup.dump(database, tmp_path / pg_backup.DUMP_FILE)
+    finally:
+        stop.set()
+        writer.join()
+    assert isolation == ["repeatable read"]  # the counts see the exported snapshot, as pg_dump does
+    assert recorded is not None and recorded["tables"]["prism_server_schema"] == 1
+    assert 1 < recorded["tables"]["prism_server_keys"] < live_counts(database)["prism_server_keys"]
     assert pg_backup.dump_counts(tmp_path / pg_backup.DUMP_FILE) == recorded["tables"]

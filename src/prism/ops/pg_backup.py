@@ -126,7 +126,8 @@ def dump(url: str, target: Path) -> dict[str, object] | None:
     from prism.index.postgres import prism_errors, redacted
 
     where = redacted(url)
-    with prism_errors(where), psycopg.connect(url, connect_timeout=5) as conn:
+    # autocommit, so that this BEGIN is the transaction's own (psycopg's implicit one would be READ COMMITTED)
+    with prism_errors(where), psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         found = prism_tables(conn)
         if found is None:
