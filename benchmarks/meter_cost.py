@@ -10,7 +10,16 @@ real uvicorn request is somewhat larger than the share here; the absolute µs pe
 the figure to carry over. The meter's flush thread runs in both arms (in "without" it has
 nothing to write, only today's totals to read each second).
 
-    .venv/bin/python benchmarks/meter_cost.py [--rounds 6] [--requests 200] [--out benchmarks/results/meter_cost.md]
+With `--http-rounds N` it also runs the issue's check on a real server: two `prism serve`
+processes on loopback over one home (the same code, quotas and settings; in one the meter's
+three consumers are no-ops, patched by this script's own launcher, `--serve`, so no product
+setting exists to turn metering off), and N interleaved rounds (A B, then B A, …) of the same
+closed-loop HTTP load (`http_load.throughput`: search 70 %, context 30 %, distinct queries, so
+every request runs the engine). Reported: each arm's p95 per round, the per-round ratio
+p95(with) / p95(without) with its median and spread, and the load average around each round.
+
+    .venv/bin/python benchmarks/meter_cost.py [--rounds 6] [--requests 200] [--http-rounds 6 --http-seconds 20]
+        [--out benchmarks/results/meter_cost.md]
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -49,6 +59,101 @@ PATCHED: list[tuple[type, str]] = [(Meter, "record"), (ServerMetrics, "observe")
 
 def noop(*args: Any, **kwargs: Any) -> None:
     return None
+
+
+def serve(port: int, meter: bool) -> None:
+    """This script's server launcher (`--serve PORT on|off`): `prism serve` with or without the meter."""
+    from prism.serve.http.app import run
+
+    if not meter:
+        for cls, name in PATCHED:
+            setattr(cls, name, noop)
+    run("127.0.0.1", port, workers=1, log_level="warning")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[str, Any]]:
+    """Interleaved A/B rounds of one HTTP load against a server with and one without the meter."""
+    import asyncio
+    import subprocess
+
+    import http_load
+    import httpx
+
+    home = Path(tempfile.mkdtemp(prefix="prism-meter-ab-"))
+    source = http_load.default_source(home)
+    env = {**os.environ, "PRISM_HOME": str(home / "home"), "PRISM_EMBEDDER": "hashing",
+           "API_SECRET": "bench-secret-" + "Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e", "LOG_LEVEL": "WARNING",
+           "PRISM_QUOTAS": json.dumps(QUOTAS), "PRISM_ALLOWED_ROOTS": str(home),
+           **{f"PRISM_RATE_{r}": "100000000/1" for r in ("READER", "WRITER", "ADMIN", "ADDRESS")}}
+    prism = [sys.executable, "-m", "prism"]
+    admin = json.loads(subprocess.run([*prism, "keys", "create", "--name", "bench", "--role", "admin", "--json"],
+                                      env=env, capture_output=True, text=True, check=True).stdout)["api_key"]
+    ports = {"with": http_load.free_port(), "without": http_load.free_port()}
+    servers = {arm: subprocess.Popen([sys.executable, __file__, "--serve", str(port), "on" if arm == "with" else "off"],
+                                     env=env) for arm, port in ports.items()}
+    results: dict[str, Any] = {"with": [], "without": [], "ratio": [], "load": []}
+    try:
+        for port in ports.values():
+            asyncio.run(http_load.wait_ready(f"http://127.0.0.1:{port}"))
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports['with']}", timeout=3600,
+                          headers={"Authorization": f"Bearer {admin}"}) as client:
+            client.post("/api/v1/projects", json={"name": "bench", "path": str(source)}).raise_for_status()
+            report = client.post("/api/v1/projects/bench/index", json={}).json()["report"]
+        pool = http_load.query_pool(None)
+        for port in ports.values():  # warm both: model, vector snapshot, caches
+            asyncio.run(http_load.throughput(f"http://127.0.0.1:{port}", admin, clients, 5.0, 2000, pool,
+                                             distinct=True, seed=7))
+        for n in range(rounds):
+            order = ("with", "without") if n % 2 == 0 else ("without", "with")
+            p95: dict[str, float] = {}
+            for arm in order:
+                cpu = process_cpu_s(servers[arm].pid)
+                load = asyncio.run(http_load.throughput(f"http://127.0.0.1:{ports[arm]}", admin, clients, seconds,
+                                                        2000, pool, distinct=True, seed=n))
+                cpu_ms = (process_cpu_s(servers[arm].pid) - cpu) * 1000 / max(1, int(load["requests"]))
+                p95[arm] = float(load["p95_ms"])
+                results[arm].append({"p95_ms": p95[arm], "p50_ms": load["p50_ms"], "rps": load["throughput_rps"],
+                                     "errors": load["errors"], "cpu_ms": cpu_ms})
+            results["ratio"].append(p95["with"] / p95["without"])
+            results["load"].append(os.getloadavg()[0])
+    finally:
+        for server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    ratios = sorted(results["ratio"])
+    median = statistics.median(ratios)
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [median, median, median]
+    med = {arm: statistics.median(r["p95_ms"] for r in results[arm]) for arm in ("with", "without")}
+    cpu = {arm: statistics.median(r["cpu_ms"] for r in results[arm]) for arm in ("with", "without")}
+    lines = ["", "## HTTP load A/B: p95 with and without the meter", "",
+             f"- Command: `.venv/bin/python benchmarks/meter_cost.py --http-rounds {rounds} --http-seconds "
+             f"{seconds:g} --http-clients {clients}`",
+             f"- Two `prism serve` (1 worker each) over one home, {len(QUOTAS)} quotas, LOG_LEVEL=WARNING; "
+             f"corpus: {report['files_indexed']} files, {report['chunks_written']} chunks (hashing embedder); "
+             f"closed loop, {clients} clients, {seconds:g} s per arm per round, search 70 % / context 30 %, "
+             "distinct queries; rounds interleaved A B, B A, …", "",
+             "| round | order | p95 with (ms) | p95 without (ms) | ratio | req/s with | req/s without | "
+             "server CPU ms/request with | without | load (1 min) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in range(rounds):
+        order = "with, without" if n % 2 == 0 else "without, with"
+        w, wo = results["with"][n], results["without"][n]
+        lines.append(f"| {n + 1} | {order} | {w['p95_ms']:.0f} | {wo['p95_ms']:.0f} | {results['ratio'][n]:.3f} | "
+                     f"{w['rps']} | {wo['rps']} | {w['cpu_ms']:.1f} | {wo['cpu_ms']:.1f} | {results['load'][n]:.1f} |")
+    lines += ["", f"p95 ratio with/without: **median {median:.3f}** (quartiles {quartiles[0]:.3f} – "
+              f"{quartiles[2]:.3f}, range {ratios[0]:.3f} – {ratios[-1]:.3f}); medians of the arms' p95: "
+              f"{med['with']:.0f} ms with, "
+              f"{med['without']:.0f} ms without ({100 * (med['with'] / med['without'] - 1):+.1f} %). Server CPU per "
+              f"request (median of rounds): {cpu['with']:.1f} ms with, {cpu['without']:.1f} ms without "
+              f"({100 * (cpu['with'] / cpu['without'] - 1):+.1f} %).", ""]
+    shutil.rmtree(home, ignore_errors=True)
+    return lines, {"median_ratio": median, "quartiles": quartiles, "range": (ratios[0], ratios[-1])}
 
 
 def cpu_per_request(call: Callable[[], Any], n: int) -> float:
@@ -84,7 +189,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--http-rounds", type=int, default=0, help="interleaved HTTP A/B rounds (0: none)")
+    parser.add_argument("--http-seconds", type=float, default=20.0)
+    parser.add_argument("--http-clients", type=int, default=4)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "METER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1] == "on")
+        return 0
+    load_before = load_average()
     originals = {(cls, name): getattr(cls, name) for cls, name in PATCHED}
     home = Path(tempfile.mkdtemp(prefix="prism-meter-bench-"))
     settings = ServerSettings(api_secret="bench-secret-" + "Zx8Qm2Lp5vTn7wRb4yHc6kJd9sFg3e",  # type: ignore[call-arg]
@@ -114,7 +227,8 @@ def main() -> int:
             setattr(cls, name, original)
         direct_us = direct_cost(app)
     lines = [f"# Meter cost per request ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)", "",
-             f"- Machine: {machine()}; load average at the end (1/5/15 min): {load_average()}",
+             f"- Machine: {machine()}; load average (1/5/15 min) at the start: {load_before}, "
+             f"after the in-process rounds: {load_average()}",
              f"- Command: `.venv/bin/python benchmarks/meter_cost.py --rounds {args.rounds} "
              f"--requests {args.requests}`",
              f"- {len(QUOTAS)} quotas configured; LOG_LEVEL=WARNING in both arms; in-process (TestClient).", "",
@@ -128,6 +242,9 @@ def main() -> int:
     lines += ["", f"Called directly (no HTTP), the meter's whole per-request path costs **{direct_us:.1f} µs** "
               "of CPU per request (20,000 calls, flush thread included).", "",
               "Rounds (µs): " + json.dumps(rounds), ""]
+    if args.http_rounds:
+        http_lines, _ = http_ab(args.http_rounds, args.http_seconds, args.http_clients)
+        lines += [*http_lines, f"Load average at the end: {load_average()}", ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

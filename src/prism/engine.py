@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
+from prism.ops.index_events import index_finished
 from prism.ops.meter import count
 from prism.pack.tokens import Tokenizer, get_tokenizer
 from prism.private_files import private_dir
@@ -309,6 +310,7 @@ class Prism:
             else:
                 model = self.store.get_meta("embed_model") or self.embedder_id()
                 report.pending_embeddings = self.store.count_pending_embeddings(model)
+            index_finished(report.files_indexed, report.chunks_written, report.tokens_written, report.seconds)
             return report
 
     def embed(self, *, progress: ProgressFn | None = None,

@@ -186,3 +186,18 @@ def test_an_idle_job_behind_many_running_ones_is_still_taken_over(make_queue: Ma
         stop.set()
         beater.join()
     assert taken is not None and taken.job.id == abandoned.job.id == jobs[-1].id
+
+
+def test_the_backlog_counts_queued_and_running_jobs(make_queue: MakeQueue) -> None:
+    queue = make_queue()
+    assert queue.backlog() == {"queued": 0, "running": 0}
+    first, _ = queue.submit("index", {"root": "/a"}), queue.submit("index", {"root": "/b"})
+    assert queue.backlog() == {"queued": 2, "running": 0}
+    lease = queue.claim("w1", wait_s=2.0)
+    assert lease is not None and lease.job.id == first.id
+    assert queue.backlog() == {"queued": 1, "running": 1}
+    assert queue.finish(lease, {})
+    assert queue.backlog() == {"queued": 1, "running": 0}
+    second = queue.claim("w1", wait_s=2.0)
+    assert second is not None and queue.fail(second, "broken")
+    assert queue.backlog() == {"queued": 0, "running": 0}

@@ -96,3 +96,36 @@ def test_several_workers_without_redis_refuse_jobs_clearly(prism_home: Path) -> 
     assert refused.status_code == 503, refused.text
     assert "need Redis" in refused.json()["error"]["message"]
     assert "PRISM_REDIS_URL" in refused.json()["error"]["details"]["hint"]
+
+
+def test_metrics_count_what_index_runs_wrote_and_the_job_backlog(client: tuple[TestClient, dict[str, str]]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    http, tokens = client
+    admin = auth(tokens["admin"])
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = http.get("/metrics", headers=admin).text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text) for s in family.samples}
+
+    assert http.post("/api/v1/projects", json={"name": "demo"}, headers=admin).status_code == 201
+    before = scrape()  # on Redis the queue is the session's: other tests' leftovers count, so compare
+    body = {"files": [{"path": "auth.py", "content": APP_PY}, {"path": "two.py", "content": "X = 1\n"}]}
+    uploaded = http.post("/api/v1/projects/demo/index", json=body, headers=admin).json()["report"]
+    job = http.post("/api/v1/projects/demo/jobs", json={"force": True}, headers=admin).json()
+    done = poll(http, f"/api/v1/projects/demo/jobs/{job['id']}", tokens["admin"])
+    assert done["state"] == "done", done
+    after = scrape()
+
+    def grew(name: str) -> float:
+        return after[(name, ())] - before.get((name, ()), 0.0)
+
+    assert uploaded["files_indexed"] == 2 and done["result"]["files_indexed"] == 2
+    assert grew("prism_indexed_files_total") == 4
+    assert grew("prism_indexed_chunks_total") == uploaded["chunks_written"] + done["result"]["chunks_written"]
+    assert grew("prism_indexed_tokens_total") == uploaded["tokens_written"] + done["result"]["tokens_written"] > 0
+    assert grew("prism_index_duration_seconds_count") == 2
+    for state in ("queued", "running"):
+        gauge = ("prism_index_jobs", (("state", state),))
+        assert after[gauge] == before[gauge]

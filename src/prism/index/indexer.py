@@ -49,6 +49,7 @@ class IndexReport:
     files_unchanged: int = 0
     files_deleted: int = 0
     chunks_written: int = 0
+    tokens_written: int = 0  # tokens in the chunks written (the metrics' indexing throughput)
     embedded: int = 0
     pending_embeddings: int = 0
     seconds: float = 0.0
@@ -62,7 +63,7 @@ class IndexReport:
         return {
             "files_seen": self.files_seen, "files_indexed": self.files_indexed,
             "files_unchanged": self.files_unchanged, "files_deleted": self.files_deleted,
-            "chunks_written": self.chunks_written, "embedded": self.embedded,
+            "chunks_written": self.chunks_written, "tokens_written": self.tokens_written, "embedded": self.embedded,
             "pending_embeddings": self.pending_embeddings, "seconds": round(self.seconds, 3),
             "skipped": skipped,
             "skipped_files": [skipped_to_dict(s) for s in self.skipped[:MAX_REPORTED_SKIPS]],
@@ -198,6 +199,7 @@ class Indexer:
         self.store.write_files(batch)
         report.files_indexed += len(batch)
         report.chunks_written += sum(len(item.chunks) for item in batch)
+        report.tokens_written += sum(chunk.tokens for item in batch for chunk in item.chunks)
 
     def embed_pending(self, embedder: Embedder, *, batch_size: int = 64,
                       progress: ProgressFn | None = None,

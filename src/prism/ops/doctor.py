@@ -191,10 +191,23 @@ def check_versions() -> list[Check]:
     return found
 
 
+def check_pg_tools(settings: Settings) -> list[Check]:
+    """With PRISM_DATABASE_URL, `prism backup` needs pg_dump and pg_restore."""
+    if settings.database_url is None:
+        return []
+    from prism.ops.pg_backup import PgToolError, pg_tool
+
+    try:
+        found = [pg_tool("pg_dump"), pg_tool("pg_restore")]
+    except PgToolError as exc:
+        return [Check("backup tools", "fail", exc.message, exc.hint)]
+    return [Check("backup tools", "ok", f"{found[0]}, {found[1]}: PRISM's PostgreSQL tables can be backed up")]
+
+
 def run_doctor(settings: Settings, *, model: bool = True) -> list[Check]:
     """Every check, in the order a person would fix them."""
     home = settings.home
-    checks = [*check_settings(), *check_secrets(home), *check_databases(home)]
+    checks = [*check_settings(), *check_secrets(home), *check_databases(home), *check_pg_tools(settings)]
     if model:
         checks.append(check_model(settings))
     checks.append(check_disk(home))

@@ -21,6 +21,7 @@ FEEDBACK_FILE = "feedback.db"
 SERVER_DB = "server/server.db"
 EMBEDDINGS_DB = "embeddings.db"
 METRICS_DIR = "server/metrics"  # prometheus-client's multiprocess files (prism.ops.metrics)
+UPGRADE_BACKUPS = "upgrade-backups"  # the backups taken before an upgrade (prism.ops.upgrade)
 DEV_SECRET = "server/dev-secret"  # as prism.serve.secrets.DEV_SECRET_FILE, under server/
 
 Kind = Literal["index", "server", "embeddings", "database", "file", "skip"]
@@ -87,6 +88,8 @@ class HomeFile:
 def _skip_reason(name: str, rel: str = "") -> str | None:
     if rel.startswith(METRICS_DIR + "/"):
         return "transient: per-process Prometheus samples, emptied at every server start"
+    if rel.startswith(UPGRADE_BACKUPS + "/"):
+        return "an earlier backup (taken before an upgrade): backups are not copied into backups"
     if name in SKIPPED_NAMES:
         return SKIPPED_NAMES[name]
     if name.startswith(".dev-secret"):

@@ -2,7 +2,9 @@
 
 Verification never writes into the backup: hashes are read from the files in place, and each
 database is checked (PRAGMA integrity_check, counts, a test search through the engine) in a
-temporary copy, because opening SQLite files can leave -wal/-shm files or touch headers.
+temporary copy, because opening SQLite files can leave -wal/-shm files or touch headers. A
+PostgreSQL dump in the backup is read back with `pg_restore` (its table of contents and each
+table's rows, against the manifest's counts) and restored into PRISM_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from prism.ops.home import (
     has_data,
     home_files,
 )
+from prism.ops.pg_backup import DUMP_FILE
 from prism.ops.retention import list_backups
 
 if TYPE_CHECKING:
@@ -171,18 +174,42 @@ def verify_backup(source: Path, settings: Settings, open_server: ServerOpener | 
             result.checked["server"] = counts
         if _check_database(path, EMBEDDINGS_DB, scratch, problems) is not None:
             result.checked["embedding_cache"] = True
+    postgres = manifest.get("postgres")
+    if isinstance(postgres, dict):
+        result.checked["postgres"] = _check_dump(path, postgres, problems)
     return result
+
+
+def _check_dump(path: Path, recorded: dict[str, object], problems: list[str]) -> dict[str, int]:
+    """The dump's rows per table as pg_restore reads them, compared with the manifest's."""
+    from prism.ops.pg_backup import dump_counts
+
+    name = str(recorded.get("file"))
+    if not (path / name).is_file():
+        return {}  # reported missing with the files
+    try:
+        counts = dump_counts(path / name)
+    except BackupError as exc:
+        problems.append(f"{name}: {exc.message}")
+        return {}
+    tables = recorded.get("tables")
+    expected = {str(k): int(v) for k, v in tables.items()} if isinstance(tables, dict) else {}
+    for table, n in expected.items():
+        if counts.get(table, 0) != n:
+            problems.append(f"{name}: {counts.get(table, 0)} rows in {table}, the manifest says {n}")
+    return counts
 
 
 def restore_backup(source: Path, home: Path, settings: Settings, *, force: bool = False,
                    open_server: ServerOpener | None = None) -> dict[str, object]:
-    """Verify a backup, then copy it into `home`; refuses a home holding data unless `force`.
+    """Verify a backup, then copy it into `home` (and its PostgreSQL dump into
+    `settings.database_url`); refuses a home or database holding data unless `force`.
 
     Project indexes go back through their Store's `restore()` (SQLite's backup API into the
-    open file, so a running process sees a whole index, never a half-copied file).
+    open file, so a running process sees a whole index, never a half-copied file); PostgreSQL's
+    tables are replaced in one transaction by `pg_restore`.
     """
-    from prism.index.sqlite import SqliteStore
-    from prism.index.sqlite_db import copy_database_file
+    from prism.ops import pg_backup
 
     checked = verify_backup(source, settings, open_server)
     if not checked.ok:
@@ -194,12 +221,36 @@ def restore_backup(source: Path, home: Path, settings: Settings, *, force: bool 
         raise BackupError(f"{home} already holds PRISM data; restoring would overwrite it.",
                           hint="Restore into an empty PRISM_HOME, or pass --force to replace it "
                                "(take a backup of it first).", value=home)
+    postgres = checked.manifest.get("postgres")
+    url = None
+    if isinstance(postgres, dict):
+        url = pg_backup.check_url_for_restore(
+            settings.database_url.get_secret_value() if settings.database_url else None, postgres)
+        if pg_backup.has_rows(url) and not force:
+            raise BackupError("The database at PRISM_DATABASE_URL already holds PRISM data; restoring would "
+                              "replace it.", hint="Restore into an empty database, or pass --force to replace "
+                                                  "it (take a backup of it first).")
+    path = checked.path
+    tables: dict[str, int] = {}
+    if isinstance(postgres, dict) and url is not None:
+        tables = pg_backup.restore(url, path / str(postgres["file"]), postgres)
+        if tables != postgres.get("tables"):
+            raise BackupError(f"After pg_restore the database holds {tables} rows, the backup "
+                              f"{postgres.get('tables')}.",
+                              hint="Check the database's logs; the restore ran in one transaction.")
+    return _restore_home(checked, home, open_server) | ({"postgres": tables} if tables else {})
+
+
+def _restore_home(checked: Verification, home: Path, open_server: ServerOpener | None) -> dict[str, object]:
+    from prism.index.sqlite import SqliteStore
+    from prism.index.sqlite_db import copy_database_file
+
     path = checked.path
     projects = [str(p["path"]) for p in checked.manifest.get("projects", [])]  # type: ignore[attr-defined]
     restored = 0
     for entry in home_files(path):
         rel = entry.rel
-        if rel == MANIFEST or entry.kind == "skip":
+        if rel in (MANIFEST, DUMP_FILE) or entry.kind == "skip":
             continue
         if entry.kind == "index":
             continue  # below, per project

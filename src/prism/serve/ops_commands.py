@@ -68,17 +68,20 @@ def backup_create(
 ) -> None:
     """Snapshot everything under PRISM_HOME (indexes, server database, embedding cache, uploads), online.
 
-    Secrets are never copied: keep API_SECRET (or server/dev-secret) apart from the backups.
+    With PRISM_DATABASE_URL, PRISM's PostgreSQL tables too (pg_dump, one snapshot). Secrets are
+    never copied: keep API_SECRET (or server/dev-secret) apart from the backups.
     """
     from prism.ops.backup import create_backup
     from prism.ops.retention import prune
 
     with reporting(json_out):
-        home = Settings().home
+        settings = Settings()
+        home = settings.home
         if not home.is_dir():
             raise InputError(f"PRISM_HOME {home} does not exist: nothing to back up.",
                              hint="Set PRISM_HOME to the home to back up.", value=home)
-        backup = create_backup(home, dest, open_server=_server_db(), prism_version=_version())
+        url = settings.database_url.get_secret_value() if settings.database_url else None
+        backup = create_backup(home, dest, open_server=_server_db(), prism_version=_version(), database_url=url)
         deleted: list[Path] = []
         if keep_daily is not None or keep_weekly is not None:
             _, deleted = prune(dest, keep_daily or 0, keep_weekly or 0)
@@ -86,6 +89,7 @@ def backup_create(
         result = {"backup": str(backup.path), "created": backup.manifest["created"], "files": len(files),
                   "bytes": sum(int(f["bytes"]) for f in files), "projects": backup.manifest["projects"],
                   "server": backup.manifest["server"], "skipped": backup.manifest["skipped"],
+                  "postgres": backup.manifest["postgres"],
                   "pruned": [str(p) for p in deleted]}
         if json_out:
             emit_json(result)

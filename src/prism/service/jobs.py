@@ -107,6 +107,10 @@ class JobQueue(Protocol):
         """Mark the job failed with `error`; False unless `lease` is the job's current one."""
         ...
 
+    def backlog(self) -> dict[str, int]:
+        """Jobs waiting for a worker (`queued`) and leased to one (`running`), for the metrics."""
+        ...
+
     def close(self) -> None:
         ...
 
@@ -211,6 +215,10 @@ class InProcessJobQueue:
     def _holds(self, lease: Lease) -> bool:
         held = self._leases.get(lease.job.id)
         return held is not None and held[0] == lease.token
+
+    def backlog(self) -> dict[str, int]:
+        with self._changed:
+            return {"queued": len(self._ready), "running": len(self._leases)}
 
     def _forget_old(self) -> None:
         finished = [job for job in self._jobs.values() if job.state in FINISHED]
@@ -391,6 +399,16 @@ class RedisJobQueue:
             return bool(self._end(keys=[self._key(lease.job.id), self._stream],
                                   args=[lease.token, self.GROUP, lease.message_id, state, name, value,
                                         repr(time.time()), self._keep_s]))
+
+    def backlog(self) -> dict[str, int]:
+        """Entries still in the stream (finished ones are deleted) less those delivered and not yet acknowledged."""
+        with self._errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.xlen(self._stream)
+            pipe.xpending(self._stream, self.GROUP)
+            length, pending = pipe.execute()
+        running = int(pending["pending"]) if isinstance(pending, dict) else 0
+        return {"queued": max(0, int(length) - running), "running": running}
 
     def close(self) -> None:
         self._client.close()

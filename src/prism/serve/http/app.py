@@ -27,7 +27,7 @@ from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.dashboard import dashboard_routes
 from prism.serve.http.errors import install_error_handlers
-from prism.serve.http.job_routes import close_jobs, jobs_api
+from prism.serve.http.job_routes import close_jobs, job_backlog, jobs_api
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.limits import RateLimiter, RedisRateLimiter, SqliteRateLimiter, make_limiter
 from prism.serve.http.logs import configure_logging
@@ -183,7 +183,8 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
     app.state.prism = state
     install_error_handlers(app)
 
-    metrics = ServerMetrics(StateCollector(lambda: _index_infos(state), state.quotas.table))
+    metrics = ServerMetrics(StateCollector(lambda: _index_infos(state), state.quotas.table,
+                                           lambda: job_backlog(app, server)))
 
     def observe(record: RequestRecord) -> None:
         metrics.observe(record)
@@ -217,8 +218,14 @@ def app_from_env() -> FastAPI:
 
 
 def prepare_home(server: ServerSettings, engine: Settings) -> None:
-    """Create what every worker opens (dev secret, migrated database) once, before workers start."""
+    """Create what every worker opens (dev secret, migrated database) once, before workers start;
+    a backup first when that start upgrades a schema (prism.ops.upgrade)."""
+    from prism.ops.upgrade import backup_before_upgrade
+
     folder = engine.home / "server"
+    # Before anything opens (and so migrates) a database: the data as it is, to roll back to.
+    backup_before_upgrade(engine.home, database_url=engine.database_url.get_secret_value()
+                          if engine.database_url else None, open_server=ServerDB, prism_version=PRISM_VERSION)
     if server.api_secret is None:
         load_or_create_dev_secret(folder)
     open_server_store(folder, database_url(engine)).close()

@@ -15,11 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
+from prism.errors import PrismError
 from prism.serve.http import schemas as s
 from prism.serve.http.auth import server_state
 from prism.serve.http.errors import FeatureUnavailableError
 from prism.serve.http.project_jobs import project_handlers
 from prism.serve.http.routes import endpoint
+from prism.serve.http.settings import ServerSettings
 from prism.service.jobs import InProcessJobQueue, Job, JobQueue, JobState, make_job_queue, unknown_job
 from prism.service.worker import run_worker, submit_index
 
@@ -69,11 +71,14 @@ class _Jobs:
 
 def job_queue(request: Request) -> JobQueue:
     """This app's queue, made on first use (and, in memory, the thread that runs its jobs)."""
-    holder = request.app.state
+    return _app_queue(request.app, server_state(request).settings)
+
+
+def _app_queue(app: FastAPI, settings: ServerSettings) -> JobQueue:
+    holder = app.state
     with _guard:
         jobs: _Jobs | None = getattr(holder, "prism_jobs", None)
         if jobs is None:
-            settings = server_state(request).settings
             url = settings.redis_url
             if url is None and settings.workers > 1:  # a poll could reach a worker that never saw the job
                 raise FeatureUnavailableError("Index jobs with several server workers need Redis.",
@@ -86,6 +91,17 @@ def job_queue(request: Request) -> JobQueue:
                 jobs.worker.start()
             holder.prism_jobs = jobs
     return jobs.queue
+
+
+def job_backlog(app: FastAPI, settings: ServerSettings) -> dict[str, int]:
+    """Queued and running index jobs, for the scrape: the shared Redis queue (opened for it), or
+    this process's queue once a job came; {} when Redis cannot be read (the gauge is left out)."""
+    if settings.redis_url is None and getattr(app.state, "prism_jobs", None) is None:
+        return {"queued": 0, "running": 0}
+    try:
+        return _app_queue(app, settings).backlog()
+    except PrismError:
+        return {}
 
 
 def close_jobs(app: FastAPI) -> None:
