@@ -91,7 +91,7 @@ def _plain_names(query: ParsedQuery) -> list[str]:
     if query.is_long:
         return []
     words = prose_words(query)
-    if len(words) == 1:
+    if len(query.text.split()) == 1:
         return words
     return [w for w in words if w[0].isupper() and not w.isupper()]
 
