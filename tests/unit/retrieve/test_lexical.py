@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from prism.config import Settings
 from prism.engine import Prism
 from prism.index.sqlite import SqliteStore, fts_match
 from prism.index.store import WeightedTerm
 from prism.models import SearchFilters
+from prism.retrieve import lexical
 from prism.retrieve.lexical import build_query, search_lexical, select_terms
 from prism.retrieve.query import parse_query
 
@@ -126,7 +129,12 @@ def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) 
     prism.close()
 
 
-def test_prose_words_also_match_their_other_forms_and_identifiers_never_do() -> None:
+def test_prose_words_also_match_their_other_forms_and_identifiers_never_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Suffix folding is measured and off by default (see FOLD_SUFFIXES); this is what it does."""
+    store = _Counts({"redirects": 30, "redirect": 40}, 10_000)
+    assert dict(build_query(parse_query("where are redirects followed"), store).weighted) == {"redirects": 1}
+    monkeypatch.setattr(lexical, "FOLD_SUFFIXES", True)
     store = _Counts({"redirects": 30, "redirect": 40, "follow": 20, "followed": 10, "parse": 50,
                      "args": 60, "parseargs": 2, "parses": 3}, 10_000)
     built = build_query(parse_query("where are redirects followed"), store)
