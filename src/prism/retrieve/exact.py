@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,7 @@ from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
 PLAIN_NAME_WEIGHT = 1.0  # a plain word that is exactly a defined name counts as a code-like name
+_ADJACENT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s+(?=([A-Za-z_]\w*))")
 _GENERIC_STEMS = frozenset({"__init__", "__main__", "utils", "util", "base", "core", "main",
                             "test", "tests", "conftest", "setup", "types", "common", "helpers"})
 
@@ -93,7 +95,10 @@ def _plain_names(query: ParsedQuery) -> list[str]:
     words = prose_words(query)
     if len(query.text.split()) == 1:
         return words
-    return [w for w in words if w[0].isupper() and not w.isupper()]
+    named = [w for w in words if w[0].isupper() and not w.isupper()]
+    # "Calculator total" also names the method `Calculator.total` (stored qualified too).
+    pairs = [f"{a}.{b}" for a, b in _ADJACENT.findall(query.text) if a in named]
+    return pairs + named
 
 
 def match_symbols(query: ParsedQuery, store: SymbolStore) -> dict[int, float]:
@@ -111,8 +116,8 @@ def _match_definitions(query: ParsedQuery, store: SymbolStore
     """
     weights = _name_weights(query)
     plain = [w for w in _plain_names(query) if w not in weights]
-    for word in plain:
-        weights[word] = PLAIN_NAME_WEIGHT
+    for word in plain:  # a class and a member written side by side weigh as a qualified name
+        weights[word] = 1.5 * PLAIN_NAME_WEIGHT if "." in word else PLAIN_NAME_WEIGHT
     if not weights:
         return {}, ()
     by_name: dict[str, list[int]] = {}

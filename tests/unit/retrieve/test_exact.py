@@ -34,7 +34,8 @@ def test_plain_words_are_looked_up_as_names_only_when_capitalised_or_alone() -> 
 
     assert _plain_names(parse_query("Limits")) == ["Limits"]
     assert _plain_names(parse_query("send")) == ["send"]
-    assert _plain_names(parse_query("how is Limits compared")) == ["Limits"]
+    assert _plain_names(parse_query("how is Limits compared")) == ["Limits.compared", "Limits"]
+    assert _plain_names(parse_query("Calculator total")) == ["Calculator.total", "Calculator"]
     # A question in lower-case words keeps its dense-led routing even if one names a function.
     assert _plain_names(parse_query("normalize to 1 in python")) == []
     assert _plain_names(parse_query("python is not not none")) == []

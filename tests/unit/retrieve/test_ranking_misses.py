@@ -215,6 +215,11 @@ def test_the_class_comes_before_its_methods(prism: Prism) -> None:
     assert names.index("Limits") < min(names.index(n) for n in names if n.startswith("Limits."))
 
 
+def test_a_class_and_member_written_side_by_side_rank_the_member_first(prism: Prism) -> None:
+    assert _names(prism, "Client send", 3)[0] == "Client.send"
+    assert _names(prism, "Limits", 1) == ["Limits"]
+
+
 def test_a_word_found_in_one_docstring_is_found(prism: Prism, prism_vectors: Prism) -> None:
     for engine in (prism, prism_vectors):
         hits = engine.search("teleport a quokka", limit=5).hits
