@@ -21,9 +21,22 @@ def is_code(language: str | None) -> bool:
     return language in CODE_LANGUAGES
 
 
+VENDORED_DIRS = frozenset({"vendor", "vendored", "_vendor", "third_party", "thirdparty", "node_modules"})
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".pb.cc", ".pb.h", ".min.js",
+                      ".min.css", ".generated.ts", ".generated.cs", ".g.dart", "_generated.go")
+
+
+def is_generated_or_vendored(path: str) -> bool:
+    """Generated code (protobuf stubs, minified bundles) and copies of other projects' code."""
+    parts = path.lower().split("/")
+    return parts[-1].endswith(GENERATED_SUFFIXES) or any(p in VENDORED_DIRS for p in parts[:-1])
+
+
 def in_secondary_place(path: str) -> bool:
-    """Test files (`place_of`) and anything under a test, fixture, example, doc or benchmark folder."""
-    return place_of(path) == "tests" or any(p in SECONDARY_DIRS for p in path.split("/")[:-1])
+    """Test files (`place_of`), generated or vendored code, and anything under a test, fixture,
+    example, doc or benchmark folder."""
+    return (place_of(path) == "tests" or any(p in SECONDARY_DIRS for p in path.split("/")[:-1])
+            or is_generated_or_vendored(path))
 
 
 TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata"})

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from prism.models import StoredChunk
-from prism.retrieve.query import ParsedQuery, looks_like_code
+from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
+PLAIN_NAME_WEIGHT = 1.0  # a plain word that is exactly a defined name counts as a code-like name
+_ADJACENT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s+(?=([A-Za-z_]\w*))")
 _GENERIC_STEMS = frozenset({"__init__", "__main__", "utils", "util", "base", "core", "main",
                             "test", "tests", "conftest", "setup", "types", "common", "helpers"})
 
@@ -48,11 +51,13 @@ def _table(paths: Sequence[str] | PathTable) -> PathTable:
 
 @dataclass(frozen=True)
 class ExactMatches:
-    """Chunk scores from named symbols, file scores from named paths, chunks hit by frames."""
+    """Chunk scores from named symbols, file scores from named paths, chunks hit by frames;
+    `named`: the query's plain words that turned out to name a definition ("Client")."""
 
     symbols: dict[int, float]
     files: dict[str, float]
     frames: dict[int, float]
+    named: tuple[str, ...] = ()
 
 
 def _name_weights(query: ParsedQuery) -> dict[str, float]:
@@ -81,11 +86,40 @@ def _name_weights(query: ParsedQuery) -> dict[str, float]:
     return weights
 
 
+def _plain_names(query: ParsedQuery) -> list[str]:
+    """Plain words of a short query that may name a definition: the whole query when it is one
+    word ("send"), else its capitalised words ("how is Limits compared"). Lower-case words of
+    a question ("sort a list") are left to the text rankings: too many of them name something."""
+    if query.is_long:
+        return []
+    words = prose_words(query)
+    if len(query.text.split()) == 1:
+        return words
+    named = [w for w in words if w[0].isupper() and not w.isupper()]
+    # "Calculator total" also names the method `Calculator.total` (stored qualified too).
+    pairs = [f"{a}.{b}" for a, b in _ADJACENT.findall(query.text) if a in named]
+    return pairs + named
+
+
 def match_symbols(query: ParsedQuery, store: SymbolStore) -> dict[int, float]:
     """Chunk id → strength of the definitions the query names (rarer names count more)."""
+    return _match_definitions(query, store)[0]
+
+
+def _match_definitions(query: ParsedQuery, store: SymbolStore
+                       ) -> tuple[dict[int, float], tuple[str, ...]]:
+    """match_symbols, and which of the query's plain words name a definition.
+
+    A plain word that is exactly a defined name ("Client", "Limits") weighs as much as a
+    code-like one: a user who types a class name wants the class, not the words it shares
+    with `ClientState` or a changelog.
+    """
     weights = _name_weights(query)
+    plain = [w for w in _plain_names(query) if w not in weights]
+    for word in plain:  # a class and a member written side by side weigh as a qualified name
+        weights[word] = 1.5 * PLAIN_NAME_WEIGHT if "." in word else PLAIN_NAME_WEIGHT
     if not weights:
-        return {}
+        return {}, ()
     by_name: dict[str, list[int]] = {}
     for chunk_id, name in store.find_refs(list(weights), "defines"):
         by_name.setdefault(name, []).append(chunk_id)
@@ -97,7 +131,8 @@ def match_symbols(query: ParsedQuery, store: SymbolStore) -> dict[int, float]:
         value = weights[name] / (1.0 + math.log(len(distinct)))
         for chunk_id in distinct:
             scores[chunk_id] = scores.get(chunk_id, 0.0) + value
-    return scores
+    named = tuple(w for w in plain if w in by_name and len(set(by_name[w])) <= MAX_DEFINITIONS)
+    return scores, named
 
 
 def _suffix_parts(path: str) -> list[str]:
@@ -175,5 +210,6 @@ def match_exact(query: ParsedQuery, store: SymbolStore,
                 paths: Sequence[str] | PathTable) -> ExactMatches:
     table = _table(paths)
     files = match_paths(query, table)
-    return ExactMatches(symbols=match_symbols(query, store), files=files,
-                        frames=match_frames(query, store, files, table))
+    symbols, named = _match_definitions(query, store)
+    return ExactMatches(symbols=symbols, files=files,
+                        frames=match_frames(query, store, files, table), named=named)

@@ -93,6 +93,14 @@ def looks_like_code(word: str) -> bool:
     return any(c.isdigit() for c in word) and any(c.isalpha() for c in word) and word[0].isupper()
 
 
+def prose_words(query: ParsedQuery) -> list[str]:
+    """The query's words that are not already code-like names, stop-like noise or too short."""
+    code = {w for w in query.identifiers if looks_like_code(w)}
+    words = (m.group(1) for m in _WORD.finditer(query.text))
+    return list(dict.fromkeys(w for w in words if len(w) >= 3 and w not in _NOISE_NAMES
+                              and w not in code and not looks_like_code(w)))
+
+
 def _code_spans(text: str) -> list[str]:
     spans = [m.group(1) for m in _FENCE.finditer(text)]
     spans += [m.group(1) for m in _BACKTICK.finditer(_FENCE.sub(" ", text))]

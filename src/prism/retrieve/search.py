@@ -14,11 +14,12 @@ from typing import overload
 
 from prism.errors import InputError
 from prism.index.store import Store
-from prism.ingest.paths import in_scope, in_secondary_place, is_code
+from prism.ingest.paths import in_scope
 from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
+from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
 
@@ -40,7 +41,7 @@ class Weights:
     feedback: float = 0.5
     file: float = 0.5  # share of the file's aggregate score each chunk inherits
     file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
-    secondary: float = 0.5  # long (issue) queries: tests, fixtures, docs keep this share
+    secondary: float = 0.5  # tests, fixtures, docs keep this share (retrieve/place.py says when)
     rrf_k: float = 60.0
 
 
@@ -77,11 +78,6 @@ class SearchOutcome:
     results: tuple[ScoredChunk, ...]
     warnings: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-def is_secondary(sc: StoredChunk) -> bool:
-    """Tests, fixtures, examples, docs and data: rarely where a reported bug gets fixed."""
-    return not is_code(sc.chunk.language) or in_secondary_place(sc.chunk.path)
 
 
 def _has_filters(filters: SearchFilters | None) -> bool:
@@ -174,6 +170,7 @@ class Searcher:
         t = lap("dense", t)
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
+        named: tuple[str, ...] = ()  # plain words of the query that name a definition
         if cfg.exact:
             exact = match_exact(query, self.store, self._paths)
             symbols = exact.symbols
@@ -181,10 +178,12 @@ class Searcher:
                 passing = self.store.filter_ids(symbols, filtered)
                 symbols = {k: v for k, v in symbols.items() if k in passing}
             rankings["symbol"] = sorted(symbols, key=lambda cid: (-symbols[cid], cid))
-            named_files, frames = exact.files, exact.frames
+            named_files, frames, named = exact.files, exact.frames, exact.named
         t = lap("exact", t)
 
-        dense_weight = w.dense_nl if query.is_natural_language else w.dense
+        # A question that names a definition ("Limits", "how is Limits compared") is about that
+        # code: dense does not lead it (ranking: issue 14, "exact names win").
+        dense_weight = w.dense_nl if query.is_natural_language and not named else w.dense
         fused, parts = fuse_reciprocal_rank(
             rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
@@ -207,11 +206,12 @@ class Searcher:
 
         if cfg.features:
             self._add_features(chunks, explain, w, unit, query.text)
-            if query.is_long and w.secondary < 1.0:
+            if w.secondary < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
+                asked = asked_places(query.text)
                 for cid, sc in chunks.items():
-                    if is_secondary(sc):
-                        total = sum(explain[cid].values())
-                        explain[cid]["prior"] = -(1.0 - w.secondary) * total
+                    keep = place_share(sc, query, w.secondary, asked)
+                    if keep < 1.0:
+                        explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
         t = lap("features", t)
         results = self._aggregate(chunks, explain, w, files)
         if filters is not None and filters.min_score is not None:

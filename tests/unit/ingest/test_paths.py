@@ -53,3 +53,6 @@ def test_the_ranking_prior_uses_the_same_test_classifier() -> None:
     assert in_secondary_place("web/button.spec.ts") and in_secondary_place("server/handler_test.go")
     assert in_secondary_place("examples/demo.py") and in_secondary_place("benchmarks/run.py")
     assert not in_secondary_place("src/app.py") and not in_secondary_place("README.md")
+    assert in_secondary_place("vendor/github.com/x/y.go") and in_secondary_place("src/_vendor/six.py")
+    assert in_secondary_place("api/service_pb2.py") and in_secondary_place("static/app.min.js")
+    assert not in_secondary_place("src/vendors.py") and not in_secondary_place("src/generator.py")

@@ -27,3 +27,15 @@ def test_code_like_stem_names_a_file() -> None:
 
 def test_generic_names_do_not_match() -> None:
     assert match_paths(parse_query("the __init__ of the package"), PATHS) == {}
+
+
+def test_plain_words_are_looked_up_as_names_only_when_capitalised_or_alone() -> None:
+    from prism.retrieve.exact import _plain_names
+
+    assert _plain_names(parse_query("Limits")) == ["Limits"]
+    assert _plain_names(parse_query("send")) == ["send"]
+    assert _plain_names(parse_query("how is Limits compared")) == ["Limits.compared", "Limits"]
+    assert _plain_names(parse_query("Calculator total")) == ["Calculator.total", "Calculator"]
+    # A question in lower-case words keeps its dense-led routing even if one names a function.
+    assert _plain_names(parse_query("normalize to 1 in python")) == []
+    assert _plain_names(parse_query("python is not not none")) == []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from prism.config import Settings
 from prism.engine import Prism
 from prism.index.sqlite import SqliteStore, fts_match
 from prism.index.store import WeightedTerm
 from prism.models import SearchFilters
+from prism.retrieve import lexical
 from prism.retrieve.lexical import build_query, search_lexical, select_terms
 from prism.retrieve.query import parse_query
 
@@ -24,7 +27,7 @@ class _Counts:
         self.counts, self.total = counts, total
 
     def document_frequencies(self, terms: list[str]) -> dict[str, int]:
-        return {t: self.counts.get(t, 5) for t in terms}
+        return {t: self.counts[t] for t in terms if t in self.counts}
 
     def count_chunks(self) -> int:
         return self.total
@@ -124,3 +127,32 @@ def test_gated_scores_equal_the_plain_or_for_the_rows_they_keep(tmp_path: Path) 
     best = search_lexical(query, store, 1)
     assert best[0][0] == kept[0][0] and abs(best[0][1] - max(full.values())) < 1e-9
     prism.close()
+
+
+def test_prose_words_also_match_their_other_forms_and_identifiers_never_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Suffix folding is measured and off by default (see FOLD_SUFFIXES); this is what it does."""
+    store = _Counts({"redirects": 30, "redirect": 40}, 10_000)
+    assert dict(build_query(parse_query("where are redirects followed"), store).weighted) == {"redirects": 1}
+    monkeypatch.setattr(lexical, "FOLD_SUFFIXES", True)
+    store = _Counts({"redirects": 30, "redirect": 40, "follow": 20, "followed": 10, "parse": 50,
+                     "args": 60, "parseargs": 2, "parses": 3}, 10_000)
+    built = build_query(parse_query("where are redirects followed"), store)
+    assert built is not None
+    weights = dict(built.weighted)
+    assert weights == {"followed": 2, "redirects": 2, "follow": 1, "redirect": 1}
+    code = build_query(parse_query("parse_args fails"), store)  # an identifier is exact
+    assert code is not None and "parses" not in dict(code.weighted)
+    only_other_form = build_query(parse_query("redirected responses"), store)
+    assert only_other_form is not None and dict(only_other_form.weighted) == {"redirect": 1, "redirects": 1}
+
+
+def test_suffix_variants_fold_plurals_and_verb_forms() -> None:
+    from prism.retrieve.lexical import suffix_variants
+
+    assert "redirect" in suffix_variants("redirects")
+    assert {"follow", "following"} <= set(suffix_variants("followed"))
+    assert {"dependency"} <= set(suffix_variants("dependencies"))
+    assert {"parses", "parsed", "parsing"} <= set(suffix_variants("parse"))
+    assert suffix_variants("class") == ("classs", "classed", "classing")  # only indexed forms count
+    assert suffix_variants("get") == () and suffix_variants("utf8") == ()

@@ -1,0 +1,47 @@
+"""Place priors: tests, docs, changelogs, translations, generated and vendored files rank below
+code for a code task, unless the query asks for them ("the tests for redirects", "changelog")."""
+
+from __future__ import annotations
+
+import re
+
+from prism.ingest.paths import in_secondary_place, is_code, place_of
+from prism.models import StoredChunk
+from prism.retrieve.query import ParsedQuery
+
+# Words that ask for a secondary place by name; an issue text mentions tests in passing, so
+# long queries never lift the prior (see `place_share`).
+_ASKS: dict[str, re.Pattern[str]] = {
+    "tests": re.compile(r"\b(?:tests?|testing|unit ?tests?|pytest|fixtures?|specs?|test_\w+)\b", re.I),
+    "docs": re.compile(r"\b(?:docs?|documentation|documented|readme|changelog|changes|release notes?"
+                       r"|history|news|guides?|tutorials?|translations?|locales?|manual)\b", re.I),
+}
+
+
+def is_secondary(sc: StoredChunk) -> bool:
+    """Tests, fixtures, examples, docs, data, generated and vendored code: rarely where a
+    reported bug gets fixed."""
+    return not is_code(sc.chunk.language) or in_secondary_place(sc.chunk.path)
+
+
+def asked_places(text: str) -> frozenset[str]:
+    """The secondary places a query names ("tests", "docs")."""
+    return frozenset(place for place, pattern in _ASKS.items() if pattern.search(text))
+
+
+def place_share(sc: StoredChunk, query: ParsedQuery, share: float,
+                asked: frozenset[str] | None = None) -> float:
+    """The share of its score a chunk keeps for where it lives: 1 for code, `share` for a
+    secondary file the query does not ask for.
+
+    An issue text (long query) demotes every secondary file, data included. A short question
+    demotes tests, docs (prose, changelogs, translations), examples, generated and vendored
+    code, but not configuration (a YAML file can be the answer to "where is the port set").
+    """
+    if query.is_long:
+        return share if is_secondary(sc) else 1.0
+    place = place_of(sc.chunk.path, sc.chunk.kind)
+    if place == "code" and not in_secondary_place(sc.chunk.path):
+        return 1.0
+    wanted = asked_places(query.text) if asked is None else asked
+    return 1.0 if place in wanted else share
