@@ -26,6 +26,7 @@ from prism.ops.quotas import QuotaBook, parse_quotas
 from prism.serve.home import PRIVATE_UMASK, tighten
 from prism.serve.http.auth import PERMISSION_KEY, check_route_table
 from prism.serve.http.dashboard import dashboard_routes
+from prism.serve.http.db import ServerDB
 from prism.serve.http.errors import install_error_handlers
 from prism.serve.http.job_routes import close_jobs, job_backlog, jobs_api
 from prism.serve.http.keys import KeyStore

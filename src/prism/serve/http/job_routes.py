@@ -85,7 +85,7 @@ def _app_queue(app: FastAPI, settings: ServerSettings) -> JobQueue:
                                               hint="Set PRISM_REDIS_URL (or run one worker).", value="PRISM_WORKERS")
             jobs = _Jobs(make_job_queue(url.get_secret_value() if url else None), threading.Event(), None)
             if isinstance(jobs.queue, InProcessJobQueue):
-                store = server_state(request).db
+                store = app.state.prism.db
                 jobs.worker = threading.Thread(target=run_worker, args=(jobs.queue,), name="prism-jobs", daemon=True,
                                                kwargs={"stop": jobs.stop, "handlers": project_handlers(lambda: store)})
                 jobs.worker.start()
