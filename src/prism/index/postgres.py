@@ -190,7 +190,7 @@ def open_pool(url: str, *, max_size: int = 8, min_size: int = 1) -> ConnectionPo
 
 
 def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str,
-            migrations: Sequence[tuple[int, str]] = MIGRATIONS, *, table: str = "prism_schema",
+            migrations: Sequence[tuple[int, str]] | None = None, *, table: str = "prism_schema",
             lock: int = MIGRATION_LOCK) -> None:
     """Apply pending `migrations` once, even when several replicas start at the same time.
 
@@ -198,6 +198,8 @@ def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str,
     own advisory `lock`. A script runs whole (one simple-protocol call), so a function body's `;`
     stays inside its function.
     """
+    if migrations is None:  # read at call time: the index's list, as this module holds it now
+        migrations = MIGRATIONS
     latest = max(v for v, _ in migrations)
     versions = sql.Identifier(table)
     with prism_errors(where), pool.connection() as conn, conn.transaction():
