@@ -189,6 +189,17 @@ def open_pool(url: str, *, max_size: int = 8, min_size: int = 1) -> ConnectionPo
                           kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S}, name=redacted(url))
 
 
+def schema_version(conn: psycopg.Connection[Any], table: str = "prism_schema", schema: str | None = None) -> int:
+    """The newest migration recorded in the version `table` (in `schema`, else the search path);
+    0 when that table does not exist (e.g. the server store migrated, no index yet)."""
+    ident = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    found = conn.execute("SELECT to_regclass(%s)", (ident.as_string(conn),)).fetchone()
+    if found is None or found[0] is None:
+        return 0
+    row = conn.execute(sql.SQL("SELECT MAX(version) FROM {}").format(ident)).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str,
             migrations: Sequence[tuple[int, str]] | None = None, *, table: str = "prism_schema",
             lock: int = MIGRATION_LOCK) -> None:
@@ -205,8 +216,7 @@ def migrate(pool: ConnectionPool[psycopg.Connection[Any]], where: str,
     with prism_errors(where), pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (version INTEGER NOT NULL)").format(versions))
-        row = conn.execute(sql.SQL("SELECT MAX(version) FROM {}").format(versions)).fetchone()
-        current = int(row[0]) if row and row[0] is not None else 0
+        current = schema_version(conn, table)
         if current > latest:
             raise IndexCorruptError(f"The database {where} was written by a newer PRISM (schema {current}).",
                                     hint="Upgrade PRISM.", value=where)

@@ -109,21 +109,12 @@ def table_counts(conn: Any, schema: str, tables: list[str]) -> dict[str, int]:
         sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]) for table in tables}
 
 
-def _schema_version(counts: dict[str, int], conn: Any, schema: str) -> int:
-    from psycopg import sql
-
-    if not counts.get("prism_schema"):
-        return 0
-    row = conn.execute(sql.SQL("SELECT MAX(version) FROM {}.prism_schema").format(sql.Identifier(schema))).fetchone()
-    return int(row[0] or 0)
-
-
 def dump(url: str, target: Path) -> dict[str, object] | None:
     """Dump PRISM's tables into `target` in one snapshot; what the manifest records, or None when the
     database holds no PRISM data."""
     import psycopg
 
-    from prism.index.postgres import prism_errors, redacted
+    from prism.index.postgres import prism_errors, redacted, schema_version
 
     where = redacted(url)
     # autocommit, so that this BEGIN is the transaction's own (psycopg's implicit one would be READ COMMITTED)
@@ -136,7 +127,7 @@ def dump(url: str, target: Path) -> dict[str, object] | None:
         schema, tables = found
         snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
         counts = table_counts(conn, schema, tables)  # in the exported snapshot: the dump's own rows
-        version = _schema_version(counts, conn, schema)
+        version = schema_version(conn, "prism_schema", schema)
         server = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         args = ["--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}", f"--file={target}"]
         args += [f'--table="{schema}"."{table}"' for table in tables]

@@ -41,19 +41,23 @@ def pending_upgrades(home: Path, database_url: str | None = None) -> list[str]:
 
 
 def _postgres_pending(url: str) -> list[str]:
+    """The index tables' and the server store's schemas, each against this PRISM's migrations."""
     import psycopg
 
-    from prism.index.postgres import MIGRATIONS, prism_errors, redacted
+    from prism.index.postgres import MIGRATIONS, prism_errors, redacted, schema_version
     from prism.ops.pg_backup import prism_tables
+    from prism.serve.http.server_postgres import MIGRATIONS as SERVER_MIGRATIONS
 
-    latest = max(v for v, _ in MIGRATIONS)
+    found = []
     with prism_errors(redacted(url)), psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
-        found = prism_tables(conn)
-        if found is None:
+        tables = prism_tables(conn)
+        if tables is None:
             return []
-        row = conn.execute(f'SELECT MAX(version) FROM "{found[0]}".prism_schema').fetchone()
-    version = int(row[0]) if row and row[0] is not None else 0
-    return [f"PostgreSQL {redacted(url)}: schema {version} → {latest}"] if 0 < version < latest else []
+        for table, migrations in (("prism_schema", MIGRATIONS), ("prism_server_schema", SERVER_MIGRATIONS)):
+            version, latest = schema_version(conn, table, tables[0]), max(v for v, _ in migrations)
+            if 0 < version < latest:
+                found.append(f"PostgreSQL {redacted(url)} ({table}): schema {version} → {latest}")
+    return found
 
 
 def backup_before_upgrade(home: Path, *, database_url: str | None = None, open_server: ServerOpener | None = None,

@@ -142,3 +142,11 @@ def test_postgres_schema_versions_an_older_one_is_backed_up_then_migrated_a_newe
     with pytest.raises(IndexCorruptError, match="written by a newer PRISM") as caught:
         PostgresStore.connect(database, "p")
     assert "Upgrade PRISM" in caught.value.hint
+
+
+def test_a_database_with_only_the_server_stores_tables_has_nothing_pending(tmp_path: Path, database: str) -> None:
+    """The server store migrated, no project indexed into PostgreSQL yet: the next start must not fail."""
+    from prism.serve.http.server_store import open_server_store
+
+    open_server_store(tmp_path / "home" / "server", database).close()
+    assert pending_upgrades(tmp_path / "home", database) == []
