@@ -176,21 +176,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def prism(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Prism:
-    home = tmp_path_factory.mktemp("home")
-    engine = Prism(project, settings=Settings(home=home, embedder="hashing", embed=False))
+def _indexed(project: Path, home: Path, *, embed: bool) -> Prism:
+    engine = Prism(project, settings=Settings(home=home, embedder="hashing", embed=embed))
     engine.index()
     return engine
+
+
+@pytest.fixture(scope="module")
+def prism(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Prism:
+    return _indexed(project, tmp_path_factory.mktemp("home"), embed=False)
 
 
 @pytest.fixture(scope="module")
 def prism_vectors(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Prism:
     """The same project with vectors: dense retrieval leads short questions."""
-    home = tmp_path_factory.mktemp("home_vectors")
-    engine = Prism(project, settings=Settings(home=home, embedder="hashing", embed=True))
-    engine.index()
-    return engine
+    return _indexed(project, tmp_path_factory.mktemp("home_vectors"), embed=True)
 
 
 def _names(prism: Prism, query: str, limit: int = 10) -> list[str]:
