@@ -7,36 +7,101 @@ progress go to stderr). Exit codes: 0 success, 1 an error the user can fix, 2 ba
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+import typer.main
 from rich.table import Table
+from typer.core import TyperGroup
 
-from prism.config import Settings
-from prism.engine import Prism, find_project_root, list_projects
 from prism.serve.output import emit_json, err, out, reporting
 
 if TYPE_CHECKING:  # the indexer (tree-sitter, the model) loads only for commands that index
+    from typer._click import Command
+
+    from prism.engine import Prism
     from prism.index.indexer import ProgressFn
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """A group's commands where some are only named: `load(name)` builds one when it is first
+    looked up, so running `prism search` never imports the modules of `serve` or `backup`."""
+
+    def __init__(self, eager: MutableMapping[str, Command], lazy: dict[str, str],
+                 load: Callable[[str], Command]) -> None:
+        self._built: dict[str, Command | None] = {}
+        self._load = load
+
+        def place(name: str, command: Command | None) -> None:  # a lazy name follows the name it names
+            self._built[name] = command
+            for later, after in lazy.items():
+                if after == name:
+                    place(later, None)
+
+        for name, command in eager.items():
+            place(name, command)
+        self._built.update((later, None) for later in lazy if later not in self._built)
+
+    def __getitem__(self, name: str) -> Command:
+        command = self._built[name]
+        if command is None:
+            command = self._built[name] = self._load(name)
+        return command
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built)
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+
+class LazyGroup(TyperGroup):
+    """The root `prism` group: the commands in LAZY import their module only when run or listed."""
+
+    # name: ("module:attribute" of the typer command function or sub-app, the name it is listed after)
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands, {n: after for n, (_, after) in self.LAZY.items()},
+                                     self.load)
+
+    def load(self, name: str) -> Command:
+        module, attribute = self.LAZY[name][0].split(":")
+        target = getattr(importlib.import_module(module), attribute)
+        # Register it on a scratch app exactly as `app.command(name)` / `app.add_typer` would.
+        scratch = typer.Typer(rich_markup_mode=self.rich_markup_mode)
+        if isinstance(target, typer.Typer):
+            scratch.add_typer(target, name=name)
+            return typer.main.get_group_from_info(
+                scratch.registered_groups[0], pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=self.suggest_commands, rich_markup_mode=self.rich_markup_mode)
+        scratch.command(name)(target)
+        return typer.main.get_command_from_info(
+            scratch.registered_commands[0], pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode)
+
+    def list_commands(self, ctx: Any) -> list[str]:  # names only: listing need not build them
+        return list(self.commands)
+
 
 app = typer.Typer(
     name="prism",
+    cls=LazyGroup,
     help="PRISM: index a codebase and give AI assistants the code a task needs, within an exact token budget.",
     no_args_is_help=True,
     add_completion=False,
@@ -62,6 +127,9 @@ def read_stdin() -> str:
 
 
 def open_project(project: Path | None, index_dir: Path | None) -> Prism:
+    from prism.config import Settings
+    from prism.engine import Prism, find_project_root
+
     settings = Settings()
     root = project.resolve() if project is not None else find_project_root(Path.cwd(), settings)
     return Prism(root, settings=settings, index_dir=index_dir)
@@ -115,6 +183,16 @@ def progress_bar(mode: ProgressMode) -> Iterator[ProgressFn | None]:
     if mode == "lines":
         yield progress_lines(lambda line: print(line, file=sys.stderr, flush=True))
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     labels = PROGRESS_LABELS
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -261,6 +339,9 @@ def status(
 @app.command()
 def projects(json_out: JsonOpt = False) -> None:
     """List every indexed project under PRISM_HOME."""
+    from prism.config import Settings
+    from prism.engine import list_projects
+
     with reporting(json_out):
         found = list_projects(Settings())
         if json_out:
@@ -435,6 +516,7 @@ def mcp(
     """Speak MCP on stdio (default) or HTTP; index the project in the background and keep it fresh."""
     if ctx.invoked_subcommand is not None:
         return
+    from prism.config import Settings
     from prism.serve import mcp as mcp_server
     from prism.serve.mcp_workspace import Workspace
 
@@ -461,6 +543,8 @@ def mcp_install(
     json_out: JsonOpt = False,
 ) -> None:
     """Register the PRISM MCP server with Claude Code: print the `claude mcp add` line, or write .mcp.json."""
+    from prism.config import Settings
+    from prism.engine import find_project_root
     from prism.errors import InputError
     from prism.serve.mcp_install import SHARED_COMMAND, claude_add_line, mcp_json_entry, prism_command, write_mcp_json
 
@@ -592,21 +676,19 @@ def stats(
         out.print(table)
 
 
-# -- team server (prism.serve.http) ----------------------------------------------------------
-from prism.serve.http.commands import audit, keys_app, serve, usage  # noqa: E402  (server commands live beside the server)
-
-app.command("serve")(serve)
-app.command("audit")(audit)
-app.command("usage")(usage)
-app.add_typer(keys_app, name="keys")
-
-# -- operations (prism.ops): backup, restore, maintain, doctor ---------------------------------
-from prism.serve.ops_commands import backup_app, doctor, maintain, restore  # noqa: E402
-
-app.add_typer(backup_app, name="backup")
-app.command("restore")(restore)
-app.command("maintain")(maintain)
-app.command("doctor")(doctor)
+# -- team server (prism.serve.http) and operations (prism.ops) ---------------------------------
+# They live beside what they drive and load only when run or listed (`prism --help`), so that
+# `prism search` imports neither the server's commands nor the operations'.
+LazyGroup.LAZY.update({
+    "serve": ("prism.serve.http.commands:serve", "stats"),
+    "audit": ("prism.serve.http.commands:audit", "serve"),
+    "usage": ("prism.serve.http.commands:usage", "audit"),
+    "restore": ("prism.serve.ops_commands:restore", "usage"),
+    "maintain": ("prism.serve.ops_commands:maintain", "restore"),
+    "doctor": ("prism.serve.ops_commands:doctor", "maintain"),
+    "keys": ("prism.serve.http.commands:keys_app", "mcp"),
+    "backup": ("prism.serve.ops_commands:backup_app", "keys"),
+})
 
 
 # -- index job workers (prism.service.jobs) ----------------------------------------------------

@@ -1,5 +1,6 @@
 """The CLI starts light: `prism --help`, `search`, `status` and `show` on a lexical index load neither
-the HTTP server, the MCP SDK, LLM clients, PostgreSQL/Redis drivers, numpy nor the model.
+the HTTP server, the MCP SDK, LLM clients, PostgreSQL/Redis drivers, numpy nor the model; `search`,
+`status` and `show` not even the server's and the operations' typer commands, nor rich's progress bars.
 
 Each case runs in a fresh interpreter, because this test process has long since imported all of it.
 """
@@ -18,6 +19,8 @@ HEAVY_PACKAGES = {"fastapi", "uvicorn", "starlette", "mcp", "httpx", "psycopg", 
                   "numpy", "cryptography"}
 HEAVY_PRISM = ("prism.serve.mcp", "prism.index.embed", "prism.llm")
 LIGHT_HTTP = {"prism.serve.http", "prism.serve.http.commands"}  # the typer commands, not the server
+# What `prism --help` may list but a command that needs none of them must not load.
+LISTED_ONLY = ("prism.serve.http", "prism.serve.ops_commands", "rich.progress")
 
 # Run the CLI the way the `prism` script does, then report what got imported on stderr's last line.
 RUN_CLI = """
@@ -59,10 +62,16 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+def listed_only(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.startswith(LISTED_ONLY))
+
+
 def test_importing_the_cli_loads_no_server_client_or_numpy() -> None:
     _, modules = run("import json, sys, prism.serve.cli; sys.stderr.write(json.dumps(sorted(sys.modules)))")
     assert "prism.serve.cli" in modules
     assert heavy(modules) == []
+    assert listed_only(modules) == []
+    assert "prism.engine" not in modules and "prism.config" not in modules  # loaded by the commands that use them
 
 
 @pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["status", "--help"], ["show", "--help"]])
@@ -76,6 +85,16 @@ def test_lexical_search_status_and_show_load_no_server_client_or_numpy(project: 
     stdout, modules = run(RUN_CLI, "search", "budget", "--project", str(project), "--json")
     assert [hit["path"] for hit in json.loads(stdout)["results"]] == ["budget.py"]  # it really searched
     assert heavy(modules) == []
+    assert listed_only(modules) == []
     for args in (["status", "--project", str(project)], ["show", "budget.py:1-2", "--project", str(project)]):
         _, modules = run(RUN_CLI, *args)
         assert heavy(modules) == [], args
+        assert listed_only(modules) == [], args
+
+
+def test_help_still_lists_the_commands_that_load_when_run() -> None:
+    stdout, _ = run(RUN_CLI, "--help")
+    for name in ("serve", "audit", "usage", "keys", "backup", "restore", "maintain", "doctor"):
+        assert f" {name} " in stdout, name
+    stdout, modules = run(RUN_CLI, "backup", "--help")
+    assert "backup verify SRC" in stdout and "prism.serve.ops_commands" in modules
