@@ -66,6 +66,10 @@ class Embedder(Protocol):
         """Shape (dim,), float32, L2 norm 1; long queries are handled (see implementations)."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """`embed_query` of each text, one row per text, in one model call."""
+        ...
+
 
 # ---------------------------------------------------------------------------- document view
 
@@ -176,6 +180,9 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         return _normalise(self._vector(text))
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)
 
 
 # ---------------------------------------------------------------------------- MiniLM
@@ -329,8 +336,18 @@ class MiniLMEmbedder:
         return [windows[0], *dense[: MAX_QUERY_WINDOWS - 1]]
 
     def embed_query(self, text: str) -> Vectors:
-        vectors = self.embed_documents(self.query_windows(text))
-        return _normalise(vectors.mean(axis=0))
+        vector: Vectors = self.embed_queries([text])[0]
+        return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Each text's windows all go through the model together; a text's vector is their mean."""
+        windows = [self.query_windows(text) for text in texts]
+        vectors = self.embed_documents([w for group in windows for w in group])
+        means, start = np.zeros((len(texts), self.dim), dtype=np.float32), 0
+        for row, group in enumerate(windows):
+            means[row] = vectors[start:start + len(group)].mean(axis=0)
+            start += len(group)
+        return _normalise(means)
 
 
 # ---------------------------------------------------------------------------- factory

@@ -84,6 +84,9 @@ class RemoteEmbedder:
         vector: Vectors = self.embed_documents([text])[0]
         return vector
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)
+
 
 def load_remote_embedder(spec: str, settings: LLMSettings | None = None) -> RemoteEmbedder:
     """The embedder for EMBEDDING_MODEL=`provider:model` (ConfigError for a provider without embeddings)."""

@@ -3,11 +3,16 @@
 The bundled model reads at most a few hundred word pieces, so a long issue text is cut into
 a few windows (its opening — title and summary — plus the windows around error lines and
 the stack trace) and each chunk takes its best similarity to any window: nothing at the
-end of the text is silently dropped, and the cost stays a handful of model calls.
+end of the text is silently dropped, and the cost stays one model call: the windows go to the
+embedder together, and a window embedded lately (the same query asked again, a paged or refined
+search) comes from a small cache instead.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from prism.models import SearchFilters
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
 
 WINDOW_CHARS = 1000  # ~250 word pieces of English/code: MiniLM's 256-token window
 MAX_WINDOWS = 3
+CACHED_VECTORS = 256  # query windows kept, (model, text) -> vector: a few KiB each
 
 
 class QueryEmbedder(Protocol):
@@ -30,7 +36,7 @@ class QueryEmbedder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def embed_query(self, text: str) -> NDArray[np.float32]: ...
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
 class NearestStore(Protocol):
@@ -70,5 +76,29 @@ def search_dense(query: ParsedQuery, embedder: QueryEmbedder, store: NearestStor
     windows = query_windows(query)
     if not windows:
         return []
-    queries = np.stack([np.asarray(embedder.embed_query(w), dtype=np.float32) for w in windows])
+    queries = np.stack(query_vectors(embedder, windows))
     return store.nearest(embedder.model_id, queries, limit, filters)
+
+
+_cache: OrderedDict[tuple[str, str], NDArray[np.float32]] = OrderedDict()
+_cache_lock = threading.Lock()  # the server and MCP searches run in threads
+
+
+def query_vectors(embedder: QueryEmbedder, texts: Sequence[str]) -> list[NDArray[np.float32]]:
+    """One vector per text: the cached ones, the rest embedded in one call and cached (least recently
+    used ones go first)."""
+    import numpy as np
+
+    with _cache_lock:
+        found = {t: _cache[embedder.model_id, t] for t in texts if (embedder.model_id, t) in _cache}
+        for text in found:
+            _cache.move_to_end((embedder.model_id, text))
+    missing = list(dict.fromkeys(t for t in texts if t not in found))
+    if missing:
+        fresh = np.asarray(embedder.embed_queries(missing), dtype=np.float32)
+        with _cache_lock:
+            for text, vector in zip(missing, fresh, strict=True):
+                found[text] = _cache[embedder.model_id, text] = vector
+            while len(_cache) > CACHED_VECTORS:
+                _cache.popitem(last=False)
+    return [found[t] for t in texts]

@@ -3,7 +3,10 @@ and the embedded store's brute-force ranking on one BLAS thread."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 from threadpoolctl import threadpool_info
 
 from prism.index.embed import HashingEmbedder
@@ -47,3 +50,38 @@ def test_brute_force_respects_allowed_ids() -> None:
     only = best_similarities(ids, matrix, query, limit=3, allowed=[10, 20])
     assert {cid for cid, _ in only} == {10, 20}
     assert best_similarities(ids[:0], matrix[:0], query, limit=3) == []
+
+
+class _Counting(HashingEmbedder):
+    """The real hashing embedder, counting the calls dense retrieval makes to it."""
+
+    model_id = "hashing-256@1-counted"  # its own cache entries: no other test's vectors
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.calls.append(list(texts))
+        return super().embed_queries(texts)
+
+
+def test_a_long_query_is_one_model_call_and_a_repeated_one_none() -> None:
+    embedder = _Counting()
+    texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
+    store = _Vectors([10, 20, 30], embedder.embed_documents(texts))
+    issue = ("Refreshing the access token fails\n" + "the session expires early. " * 80
+             + "\nTraceback (most recent call last):\n  File \"auth.py\", line 3\nTokenError: expired\n"
+             + "more words " * 120)
+    first = search_dense(parse_query(issue), embedder, store, limit=3)
+    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 3  # three windows, one call
+    assert store.asked[-1][1] == (3, embedder.dim)
+    assert search_dense(parse_query(issue), embedder, store, limit=3) == first
+    assert len(embedder.calls) == 1  # asked again: every window from the cache
+    search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
+    assert embedder.calls[1:] == [["refresh the access token"]]
+
+
+def test_batched_query_vectors_equal_one_at_a_time() -> None:
+    embedder = HashingEmbedder()
+    texts = ["refresh the access token", "solar azimuth"]
+    np.testing.assert_allclose(embedder.embed_queries(texts), np.stack([embedder.embed_query(t) for t in texts]))
