@@ -324,14 +324,17 @@ class Prism:
 
     def _embed(self, indexer: Indexer, progress: ProgressFn | None,
                should_stop: Callable[[], bool] | None) -> int:
+        from prism.index.embed import lazy_embedder
         from prism.index.embed_cache import EmbeddingCache
 
+        # Loaded only when some chunk needs a new vector (a re-index usually needs none).
+        embedder = self._embedder or lazy_embedder(self.settings.embedder, lambda: self.embedder)
         shared = self._embedding_cache
         opened = shared is None and self.settings.shared_embedding_cache
         if opened:
             shared = EmbeddingCache(self.settings.home / "embeddings.db")
         try:
-            return indexer.embed_pending(self.embedder, batch_size=self.settings.embed_batch,
+            return indexer.embed_pending(embedder, batch_size=self.settings.embed_batch,
                                          progress=progress, should_stop=should_stop, shared=shared)
         finally:
             if opened and shared is not None:

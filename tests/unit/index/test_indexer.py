@@ -125,6 +125,29 @@ def test_changed_file_is_rechunked_and_only_its_new_chunks_embedded(repo: Path) 
         assert fts_paths(prism, "rotate") == {"app/db.py"}
 
 
+def test_reindex_that_needs_no_new_vector_never_loads_the_model(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISM_EMBEDDER", "minilm")
+    with Prism(repo) as prism:
+        assert prism.index().embedded > 0
+    # Same bytes with a new mtime, and a whitespace edit whose chunk embeds to the same text.
+    auth = repo / "app/auth.py"
+    auth.write_bytes(auth.read_bytes())
+    write(repo, "app/db.py", '''
+        def check_password(user, password):
+            """Compare a password with the stored hash."""
+            return password  ==  "secret"
+        ''')
+    for embed in (True, False):
+        with Prism(repo) as fresh:
+            report = fresh.index(embed=embed)
+            assert report.embedded == 0 and report.pending_embeddings == 0
+            assert fresh._embedder is None  # the model was never loaded in this engine
+    write(repo, "app/new.py", "def rotate_keys():\n    return []\n")
+    with Prism(repo) as fresh:
+        assert fresh.index().embedded == 1
+        assert fresh._embedder is not None and fresh._embedder.model_id == "minilm-l6-v2-int8@1"
+
+
 def test_deleted_and_renamed_files_leave_nothing_stale(repo: Path) -> None:
     with Prism(repo) as prism:
         prism.index()
