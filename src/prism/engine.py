@@ -299,7 +299,7 @@ class Prism:
             exclude = stored.exclude if exclude is None else exclude
             if embed is None:
                 embed = self.settings.embed if stored.embed is None else stored.embed
-            indexer = Indexer(self.root, store, self.settings, self.tokenizer.count)
+            indexer = Indexer(self.root, store, self.settings)
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
                                   order=order)
             if embed:
@@ -319,7 +319,7 @@ class Prism:
         from prism.index.indexer import Indexer, index_lock
 
         with index_lock(self.index_dir):
-            indexer = Indexer(self.root, self.require_index(), self.settings, self.tokenizer.count)
+            indexer = Indexer(self.root, self.require_index(), self.settings)
             return self._embed(indexer, progress, should_stop)
 
     def _embed(self, indexer: Indexer, progress: ProgressFn | None,

@@ -340,3 +340,26 @@ def test_term_counts_are_remembered_only_within_one_index_generation(repo: Path,
     after = prism.store.document_frequencies(["password", "nowhere"])
     assert after["password"] == before["password"] + 1 and after["nowhere"] == 1
     prism.close()
+
+
+def test_parallel_parse_writes_the_same_index_as_serial(repo: Path, tmp_path: Path) -> None:
+    from prism.index.indexer import Indexer
+
+    for i in range(20):
+        write(repo, f"pkg/mod_{i:02d}.py", f"def function_{i}(x):\n    return x + {i}\n\n\nclass K{i}:\n    pass\n")
+    (repo / "pkg/bad.py").write_bytes(b"def broken(:\n  \x00\x00\n")  # skipped: the workers report it too
+    settings = Settings(home=tmp_path / "home")
+    snapshots = []
+    for workers in (1, 3):
+        store = SqliteStore(tmp_path / f"index-{workers}.db")
+        try:
+            report = Indexer(repo, store, settings).sync(workers=workers)
+            assert report.files_indexed >= 21
+            files = {path: state.sha256 for path, state in store.file_states().items()}
+            chunks = [(sc.chunk.path, sc.chunk.qualified_name, sc.chunk.start_line, sc.chunk.end_line,
+                       sc.chunk.content_hash, sc.chunk.tokens) for sc in store.iter_chunks()]
+            snapshots.append((files, chunks, report.files_indexed, report.chunks_written,
+                              sorted(report.warnings), [(s.path, s.reason) for s in report.skipped]))
+        finally:
+            store.close()
+    assert snapshots[0] == snapshots[1]
