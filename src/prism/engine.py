@@ -299,7 +299,7 @@ class Prism:
             exclude = stored.exclude if exclude is None else exclude
             if embed is None:
                 embed = self.settings.embed if stored.embed is None else stored.embed
-            indexer = Indexer(self.root, store, self.settings, self.tokenizer.count)
+            indexer = Indexer(self.root, store, self.settings)
             report = indexer.sync(force=force, include=include, exclude=exclude, progress=progress,
                                   order=order)
             if embed:
@@ -319,19 +319,22 @@ class Prism:
         from prism.index.indexer import Indexer, index_lock
 
         with index_lock(self.index_dir):
-            indexer = Indexer(self.root, self.require_index(), self.settings, self.tokenizer.count)
+            indexer = Indexer(self.root, self.require_index(), self.settings)
             return self._embed(indexer, progress, should_stop)
 
     def _embed(self, indexer: Indexer, progress: ProgressFn | None,
                should_stop: Callable[[], bool] | None) -> int:
+        from prism.index.embed import lazy_embedder
         from prism.index.embed_cache import EmbeddingCache
 
+        # Loaded only when some chunk needs a new vector (a re-index usually needs none).
+        embedder = self._embedder or lazy_embedder(self.settings.embedder, lambda: self.embedder)
         shared = self._embedding_cache
         opened = shared is None and self.settings.shared_embedding_cache
         if opened:
             shared = EmbeddingCache(self.settings.home / "embeddings.db")
         try:
-            return indexer.embed_pending(self.embedder, batch_size=self.settings.embed_batch,
+            return indexer.embed_pending(embedder, batch_size=self.settings.embed_batch,
                                          progress=progress, should_stop=should_stop, shared=shared)
         finally:
             if opened and shared is not None:

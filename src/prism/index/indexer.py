@@ -21,13 +21,14 @@ from typing import Any
 import filelock
 
 from prism.config import Settings
-from prism.errors import IndexLockedError, PrismError
+from prism.errors import IndexLockedError
 from prism.index.embed import Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
-from prism.index.store import FileRecord, IndexedFile, Store
-from prism.ingest.chunk import CHUNKER_VERSION, chunk_file
+from prism.index.parse_pool import ParseJob, ParseOptions, parse_all
+from prism.index.store import IndexedFile, Store
+from prism.ingest.chunk import CHUNKER_VERSION
 from prism.ingest.languages import detect_language
-from prism.ingest.walk import Skipped, WalkOptions, read_source, walk
+from prism.ingest.walk import Skipped, WalkOptions, walk
 from prism.models import SourceFile
 from prism.private_files import private_dir
 
@@ -106,19 +107,19 @@ def text_hash(text: str) -> str:
 class Indexer:
     """Synchronises one project's store with its files. Callers hold index_lock."""
 
-    def __init__(self, root: Path, store: Store, settings: Settings,
-                 count_tokens: Callable[[str], int]) -> None:
+    def __init__(self, root: Path, store: Store, settings: Settings) -> None:
         self.root = root
         self.store = store
         self.settings = settings
-        self.count_tokens = count_tokens
 
     def sync(self, *, force: bool = False, include: tuple[str, ...] = (),
              exclude: tuple[str, ...] = (), progress: ProgressFn | None = None,
-             order: Callable[[SourceFile], Any] | None = None) -> IndexReport:
+             order: Callable[[SourceFile], Any] | None = None,
+             workers: int | None = None) -> IndexReport:
         """Phase 1: walk, chunk and store changed files; delete vanished ones.
 
         `order` is a sort key: files are written (and become searchable) in that order.
+        Files are parsed in worker processes when there are many (`workers`: see parse_all).
         """
         started = time.perf_counter()
         report = IndexReport()
@@ -134,23 +135,35 @@ class Indexer:
             files.sort(key=order)
         report.files_seen = len(files)
         states = self.store.file_states()
-        batch: list[IndexedFile] = []
-        batch_chunks = 0
-        touched: list[tuple[str, int, float]] = []
-        for done, source in enumerate(files, 1):
+        plan: list[ParseJob | None] = []  # None: unchanged by size and mtime, nothing to read
+        for source in files:
             state = states.get(source.path)
             if (not force and state is not None and state.size == source.size
                     and state.mtime == source.mtime):
+                plan.append(None)
+            else:
+                plan.append(ParseJob(source, force, state.sha256 if state else None))
+        parse_options = ParseOptions(self.root, self.settings.tokenizer, self.settings.max_chunk_tokens,
+                               self.settings.window_lines, self.settings.window_overlap)
+        results = parse_all(parse_options, [job for job in plan if job is not None], workers=workers)
+        batch: list[IndexedFile] = []
+        batch_chunks = 0
+        touched: list[tuple[str, int, float]] = []
+        for done, (source, job) in enumerate(zip(files, plan, strict=True), 1):
+            if job is None:
                 report.files_unchanged += 1
             else:
-                item = self._read(source, force, state.sha256 if state else None, report)
-                if item is None:
-                    if state is not None:
+                parsed = next(results)
+                if parsed.unreadable:
+                    report.skipped.append(Skipped(source.path, "unreadable"))
+                report.warnings.extend(parsed.warnings)
+                if parsed.item is None:
+                    if job.old_sha is not None:
                         touched.append((source.path, source.size, source.mtime))
                     report.files_unchanged += 1
                 else:
-                    batch.append(item)
-                    batch_chunks += len(item.chunks)
+                    batch.append(parsed.item)
+                    batch_chunks += len(parsed.item.chunks)
             if len(batch) >= BATCH_FILES or batch_chunks >= BATCH_CHUNKS:
                 self._flush(batch, report)
                 batch, batch_chunks = [], 0
@@ -169,29 +182,6 @@ class Indexer:
                              "chunker_version": CHUNKER_VERSION, "skipped": json.dumps(skipped)})
         report.seconds = time.perf_counter() - started
         return report
-
-    def _read(self, source: SourceFile, force: bool, old_sha: str | None,
-              report: IndexReport) -> IndexedFile | None:
-        """Read and chunk one file; None when its content is unchanged (or unreadable)."""
-        try:
-            raw, text = read_source(self.root, source.path)
-        except (OSError, PrismError) as exc:
-            report.skipped.append(Skipped(source.path, "unreadable"))
-            report.warnings.append(f"{source.path}: {exc}")
-            return None
-        digest = sha256_hex(raw)
-        if not force and digest == old_sha:
-            return None
-        parsed = chunk_file(
-            source.path, text, source.language, count_tokens=self.count_tokens,
-            max_chunk_tokens=self.settings.max_chunk_tokens,
-            window_lines=self.settings.window_lines, window_overlap=self.settings.window_overlap,
-        )
-        report.warnings.extend(f"{source.path}: {w}" for w in parsed.warnings)
-        record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
-                            parsed.warnings)
-        hashes = tuple(text_hash(document_text(c)) for c in parsed.chunks)
-        return IndexedFile(record, parsed.chunks, hashes)
 
     def _flush(self, batch: list[IndexedFile], report: IndexReport) -> None:
         if not batch:

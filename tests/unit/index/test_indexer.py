@@ -125,6 +125,29 @@ def test_changed_file_is_rechunked_and_only_its_new_chunks_embedded(repo: Path) 
         assert fts_paths(prism, "rotate") == {"app/db.py"}
 
 
+def test_reindex_that_needs_no_new_vector_never_loads_the_model(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISM_EMBEDDER", "minilm")
+    with Prism(repo) as prism:
+        assert prism.index().embedded > 0
+    # Same bytes with a new mtime, and a whitespace edit whose chunk embeds to the same text.
+    auth = repo / "app/auth.py"
+    auth.write_bytes(auth.read_bytes())
+    write(repo, "app/db.py", '''
+        def check_password(user, password):
+            """Compare a password with the stored hash."""
+            return password  ==  "secret"
+        ''')
+    for embed in (True, False):
+        with Prism(repo) as fresh:
+            report = fresh.index(embed=embed)
+            assert report.embedded == 0 and report.pending_embeddings == 0
+            assert fresh._embedder is None  # the model was never loaded in this engine
+    write(repo, "app/new.py", "def rotate_keys():\n    return []\n")
+    with Prism(repo) as fresh:
+        assert fresh.index().embedded == 1
+        assert fresh._embedder is not None and fresh._embedder.model_id == "minilm-l6-v2-int8@1"
+
+
 def test_deleted_and_renamed_files_leave_nothing_stale(repo: Path) -> None:
     with Prism(repo) as prism:
         prism.index()
@@ -317,3 +340,26 @@ def test_term_counts_are_remembered_only_within_one_index_generation(repo: Path,
     after = prism.store.document_frequencies(["password", "nowhere"])
     assert after["password"] == before["password"] + 1 and after["nowhere"] == 1
     prism.close()
+
+
+def test_parallel_parse_writes_the_same_index_as_serial(repo: Path, tmp_path: Path) -> None:
+    from prism.index.indexer import Indexer
+
+    for i in range(20):
+        write(repo, f"pkg/mod_{i:02d}.py", f"def function_{i}(x):\n    return x + {i}\n\n\nclass K{i}:\n    pass\n")
+    (repo / "pkg/bad.py").write_bytes(b"def broken(:\n  \x00\x00\n")  # skipped: the workers report it too
+    settings = Settings(home=tmp_path / "home")
+    snapshots = []
+    for workers in (1, 3):
+        store = SqliteStore(tmp_path / f"index-{workers}.db")
+        try:
+            report = Indexer(repo, store, settings).sync(workers=workers)
+            assert report.files_indexed >= 21
+            files = {path: state.sha256 for path, state in store.file_states().items()}
+            chunks = [(sc.chunk.path, sc.chunk.qualified_name, sc.chunk.start_line, sc.chunk.end_line,
+                       sc.chunk.content_hash, sc.chunk.tokens) for sc in store.iter_chunks()]
+            snapshots.append((files, chunks, report.files_indexed, report.chunks_written,
+                              sorted(report.warnings), [(s.path, s.reason) for s in report.skipped]))
+        finally:
+            store.close()
+    assert snapshots[0] == snapshots[1]

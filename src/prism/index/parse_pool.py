@@ -1,0 +1,113 @@
+"""Read, hash and chunk files for the indexer, in worker processes when there are many.
+
+Parsing (tree-sitter, token counting) is CPU-bound Python, so a big cold index runs it in a
+process pool over all cores; the indexer stays the only writer and consumes the results in
+file order, so the index (and its batches, progress and resumability after a kill) are the
+same as a serial run's. Small jobs stay in-process: starting workers costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from prism.errors import PrismError
+from prism.index.embed import document_text
+from prism.index.store import FileRecord, IndexedFile
+from prism.ingest.chunk import chunk_file
+from prism.ingest.walk import read_source
+from prism.models import SourceFile
+from prism.pack.tokens import get_tokenizer
+
+PARALLEL_MIN_FILES = 64  # fewer files to parse than this: in-process
+CHUNKSIZE = 8  # files per task sent to a worker: amortises pickling without starving cores
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What chunking depends on; plain values, so that it pickles to the workers."""
+
+    root: Path
+    tokenizer: str
+    max_chunk_tokens: int
+    window_lines: int
+    window_overlap: int
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    source: SourceFile
+    force: bool
+    old_sha: str | None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One job's outcome: the file's new state, or None when unchanged or unreadable."""
+
+    item: IndexedFile | None
+    warnings: tuple[str, ...] = ()
+    unreadable: bool = False
+
+
+def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
+    """Read and chunk one file; item None when its content is unchanged (or it is unreadable)."""
+    from prism.index.indexer import sha256_hex, text_hash  # indexer imports this module
+
+    source = job.source
+    try:
+        raw, text = read_source(options.root, source.path)
+    except (OSError, PrismError) as exc:
+        return Parsed(None, (f"{source.path}: {exc}",), unreadable=True)
+    digest = sha256_hex(raw)
+    if not job.force and digest == job.old_sha:
+        return Parsed(None)
+    parsed = chunk_file(
+        source.path, text, source.language, count_tokens=get_tokenizer(options.tokenizer).count,
+        max_chunk_tokens=options.max_chunk_tokens,
+        window_lines=options.window_lines, window_overlap=options.window_overlap,
+    )
+    record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
+                        parsed.warnings)
+    hashes = tuple(text_hash(document_text(c)) for c in parsed.chunks)
+    return Parsed(IndexedFile(record, parsed.chunks, hashes),
+                  tuple(f"{source.path}: {w}" for w in parsed.warnings))
+
+
+def _parse_chunk(options: ParseOptions, jobs: Sequence[ParseJob]) -> list[Parsed]:
+    return [parse_file(options, job) for job in jobs]
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parse_all(options: ParseOptions, jobs: Sequence[ParseJob], *,
+              workers: int | None = None) -> Iterator[Parsed]:
+    """One Parsed per job, in job order. `workers` None: all cores once there are
+    PARALLEL_MIN_FILES jobs; 1: in-process; n > 1: a pool of n whatever the count."""
+    count = default_workers() if workers is None else workers
+    if not jobs:
+        return
+    if count <= 1 or (workers is None and len(jobs) < PARALLEL_MIN_FILES):
+        for job in jobs:
+            yield parse_file(options, job)
+        return
+    # forkserver: workers fork from a clean server process (no parent threads or open
+    # databases inherited), which imports the chunkers once for all of them.
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload([__name__])
+    groups = [jobs[i:i + CHUNKSIZE] for i in range(0, len(jobs), CHUNKSIZE)]
+    pool = ProcessPoolExecutor(max_workers=min(count, len(groups)), mp_context=context)
+    try:
+        for results in pool.map(_parse_chunk, [options] * len(groups), groups):
+            yield from results
+    finally:  # a writer that stops early (an error, a closed generator) drops the queued work
+        pool.shutdown(wait=True, cancel_futures=True)
