@@ -300,30 +300,51 @@ class PostgresStore:
         return None if r is None else FileState(r[0], r[1], int(r[2]), float(r[3]), float(r[4]))
 
     def write_files(self, files: Sequence[IndexedFile]) -> None:
-        """Replace the chunks of each file in one transaction (the indexer's batch)."""
+        """Replace the chunks of each file in one transaction (the indexer's batch).
+
+        Each table gets one `executemany` for the whole batch: psycopg pipelines it, so the batch
+        costs a few round trips rather than one per file, chunk and ref. Rows go in the order a
+        loop of single inserts would write them, so ids are assigned the same way.
+        """
         now = time.time()
-        with self._write() as conn:
+        with self._write() as conn, conn.cursor() as cur:
             self._delete_paths(conn, [item.record.path for item in files])
-            new_ids: list[int] = []
-            for item in files:
-                new_ids.extend(self._insert_file(conn, item.record, item, now))
+            file_ids = self._insert_many(cur, (
+                "INSERT INTO prism_files(project, path, sha256, size, mtime, language, indexed_at, status, warnings)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"),
+                [(self.project, rec.path, rec.sha256, rec.size, rec.mtime, rec.language, now,
+                  "partial" if rec.warnings else "indexed", "\n".join(rec.warnings))
+                 for rec in (item.record for item in files)])
+            chunks = [chunk for item in files for chunk in item.chunks]
+            new_ids = self._insert_many(cur, (
+                "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
+                " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
+                f" text_hash, terms, tf, length) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                f" {_TERMS_SQL}, %s::jsonb, %s) RETURNING id"),
+                [self._chunk_row(file_id, chunk, text_hash) for file_id, item in zip(file_ids, files, strict=True)
+                 for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True)])
+            refs = [row for chunk_id, chunk in zip(new_ids, chunks, strict=True)
+                    for row in self._ref_rows(chunk_id, chunk)]
+            if refs:
+                cur.executemany("INSERT INTO prism_refs(project, chunk_id, kind, name) VALUES (%s, %s, %s, %s)", refs)
             self._count_terms(conn, new_ids, +1)
             self._bump(conn)
 
-    def _insert_file(self, conn: psycopg.Connection[Any], rec: FileRecord, item: IndexedFile,
-                     now: float) -> list[int]:
-        row = conn.execute(
-            "INSERT INTO prism_files(project, path, sha256, size, mtime, language, indexed_at, status, warnings)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (self.project, rec.path, rec.sha256, rec.size, rec.mtime, rec.language, now,
-             "partial" if rec.warnings else "indexed", "\n".join(rec.warnings))).fetchone()
-        assert row is not None
+    @staticmethod
+    def _insert_many(cur: psycopg.Cursor[Any], query: str, rows: list[tuple[object, ...]]) -> list[int]:
+        """The ids `INSERT ... RETURNING id` gives each of `rows`, in order, from one pipelined executemany."""
+        if not rows:
+            return []
+        cur.executemany(query, rows, returning=True)
         ids: list[int] = []
-        for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True):
-            ids.append(self._insert_chunk(conn, int(row[0]), chunk, text_hash))
-        return ids
+        while True:
+            found = cur.fetchone()
+            assert found is not None
+            ids.append(int(found[0]))
+            if not cur.nextset():
+                return ids
 
-    def _insert_chunk(self, conn: psycopg.Connection[Any], file_id: int, chunk: Chunk, text_hash: str) -> int:
+    def _chunk_row(self, file_id: int, chunk: Chunk, text_hash: str) -> tuple[object, ...]:
         # the four columns the embedded store's FTS5 table holds, and their term count (BM25's D)
         columns = (terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
                    terms_text(chunk.docstring), terms_text(chunk.content))
@@ -331,26 +352,18 @@ class PostgresStore:
         for weight, text in zip(FTS_WEIGHTS, columns, strict=True):
             for term in text.split():
                 tf[term] = tf.get(term, 0.0) + weight
-        row = conn.execute(
-            "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
-            " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
-            f" text_hash, terms, tf, length) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-            f" {_TERMS_SQL}, %s::jsonb, %s)"
-            " RETURNING id",
-            (self.project, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
-             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
-             chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
-             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
-             *columns, json.dumps(tf), sum(len(c.split()) for c in columns))).fetchone()
-        assert row is not None
-        chunk_id = int(row[0])
-        refs = [(self.project, chunk_id, "defines", n) for n in sorted({chunk.qualified_name, chunk.name,
-                                                                       *chunk.defines}) if n]
+        return (self.project, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
+                chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
+                chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
+                json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+                *columns, json.dumps(tf), sum(len(c.split()) for c in columns))
+
+    def _ref_rows(self, chunk_id: int, chunk: Chunk) -> list[tuple[object, ...]]:
+        names = sorted({chunk.qualified_name, chunk.name, *chunk.defines})
+        refs: list[tuple[object, ...]] = [(self.project, chunk_id, "defines", n) for n in names if n]
         refs += [(self.project, chunk_id, "imports", n) for n in sorted(set(chunk.imports))]
         refs += [(self.project, chunk_id, "calls", n) for n in sorted(set(chunk.calls))]
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO prism_refs(project, chunk_id, kind, name) VALUES (%s, %s, %s, %s)", refs)
-        return chunk_id
+        return refs
 
     def _count_terms(self, conn: psycopg.Connection[Any], chunk_ids: list[int], sign: int) -> None:
         """Move the document frequencies of the given chunks' terms by +1 or -1 each."""
