@@ -21,6 +21,7 @@ import importlib.util
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -79,8 +80,11 @@ def gold_functions(prism: Any, row: dict[str, Any]) -> list[str]:
     return out
 
 
-def evaluate(rows: list[dict[str, Any]], verbose: bool) -> list[dict[str, Any]]:
-    """One record per row: gold, and per system the worst file / function rank and Acc@k flags."""
+def evaluate(rows: list[dict[str, Any]], verbose: bool,
+             done: Callable[[list[dict[str, Any]]], object]) -> list[dict[str, Any]]:
+    """One record per row: gold, and per system the worst file / function rank and Acc@k flags.
+
+    `done` gets the records so far after every row, so a run stopped early still leaves results."""
     cfgs = {k: v for k, v in configs(dense=False).items() if k in SYSTEMS}
     bm = bm25_tool()
     out = []
@@ -112,6 +116,7 @@ def evaluate(rows: list[dict[str, Any]], verbose: bool) -> list[dict[str, Any]]:
             rec["systems"][name] = sysrec
         prism.close()
         out.append(rec)
+        done(out)
         print(f"[{n + 1}/{len(rows)}] {row['instance_id']} "
               + " ".join(f"{k}={v['file_rank']}/{v['func_rank']}" for k, v in rec["systems"].items()),
               file=sys.stderr, flush=True)
@@ -147,7 +152,7 @@ def render(summary: dict[str, dict[str, dict[str, float]]], records: list[dict[s
         f"- date: {meta['date']}",
         f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end "
         f"{meta['load_end']} (shared box)",
-        f"- command: `{meta['command']}`",
+        f"- command: `{meta['command']}` ({meta['seconds']} s, indexing included where not cached)",
         f"- rows: {meta['rows']}",
         f"- skipped (base commit not in the mirror): {', '.join(skipped) or 'none'}",
         "- query: `problem_statement` only; Acc@k = every gold item in the top k; PRISM indexed "
@@ -174,6 +179,13 @@ def render(summary: dict[str, dict[str, dict[str, float]]], records: list[dict[s
     return "\n".join(lines) + "\n"
 
 
+def round_robin(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows alternating Rust, Java, C++ (file order within a language): a partial run stays balanced."""
+    by = {lang: [r for r in rows if r["language"] == lang] for lang in LANGUAGES}
+    return [by[lang][i] for i in range(max(map(len, by.values()), default=0)) for lang in LANGUAGES
+            if i < len(by[lang])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-language", type=int, help="only the first N rows of each language")
@@ -192,25 +204,31 @@ def main() -> None:
             if seen[r["language"]] <= a.per_language:
                 kept.append(r)
         rows = kept
+    rows = round_robin(rows)
     started = time.time()
     load_start = evaldata.load_average()
-    records = evaluate(rows, a.verbose)
-    summary = summarise(records)
     command = "PYTHONPATH=src .venv/bin/python benchmarks/multiswe_eval.py " + " ".join(sys.argv[1:])
-    meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
-            "load_start": load_start, "load_end": evaldata.load_average(),
-            "command": command.strip(),
-            "rows": ", ".join(f"{lang} {n}" for lang, n in collections.Counter(r["language"] for r in rows).items())
-            + (f" (first {a.per_language} per language of the file)" if a.per_language else " (all)")}
-    table = render(summary, records, [r["instance_id"] for r in absent], meta)
-    print(table)
-    print(f"({time.time() - started:.0f}s)", file=sys.stderr)
-    if a.out:
-        a.out.write_text(table, encoding="utf-8")
-        a.out.with_suffix(".json").write_text(
-            json.dumps({"meta": meta, "skipped": [r["instance_id"] for r in absent], "summary": summary,
-                        "rows": records}, indent=1), encoding="utf-8")
+    skipped = [r["instance_id"] for r in absent]
 
+    def write(records: list[dict[str, Any]]) -> str:
+        counts = collections.Counter(r["language"] for r in records)
+        meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
+                "load_start": load_start, "load_end": evaldata.load_average(), "command": command.strip(),
+                "seconds": f"{time.time() - started:.0f}",
+                "rows": ", ".join(f"{lang} {counts[lang]}" for lang in LANGUAGES)
+                + f"; {len(records)} of the {len(rows)} selected"
+                + (f" (first {a.per_language} per language of the file)" if a.per_language else "")}
+        table = render(summarise(records), records, skipped, meta)
+        if a.out:
+            a.out.write_text(table, encoding="utf-8")
+            a.out.with_suffix(".json").write_text(
+                json.dumps({"meta": meta, "skipped": skipped, "summary": summarise(records), "rows": records},
+                           indent=1), encoding="utf-8")
+        return table
+
+    records = evaluate(rows, a.verbose, write)
+    print(write(records))
+    print(f"({time.time() - started:.0f}s)", file=sys.stderr)
 
 if __name__ == "__main__":
     main()
