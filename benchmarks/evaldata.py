@@ -233,10 +233,11 @@ def changed_old_lines(patch: str) -> dict[str, set[int]]:
 
 def gold_chunks(changed: Iterable[int], chunks: Sequence[tuple[str, int, int]]) -> list[str]:
     """Qualified names of the chunks (name, start, end) a fix touched: per changed line, the
-    innermost chunk whose span holds it (a method rather than its class), in file order."""
+    innermost chunk whose span holds it (a method rather than its class), in file order, each name
+    once (overloads and a split module header share a name, and the name is the scoring key)."""
     names: set[str] = set()
     for line in changed:
         holding = [c for c in chunks if c[1] <= line <= c[2]]
         if holding:
             names.add(min(holding, key=lambda c: (c[2] - c[1], -c[1]))[0])
-    return [c[0] for c in sorted(chunks, key=lambda c: c[1]) if c[0] in names]
+    return list(dict.fromkeys(c[0] for c in sorted(chunks, key=lambda c: c[1]) if c[0] in names))

@@ -70,3 +70,8 @@ def test_gold_chunks_are_the_innermost_chunks_holding_a_changed_line() -> None:
 
 def test_gold_chunks_ignore_lines_outside_every_chunk() -> None:
     assert evaldata.gold_chunks({1, 99}, [("f", 5, 9)]) == []
+
+
+def test_gold_chunks_name_a_shared_name_once() -> None:
+    spans = [("operator[]", 1, 3), ("operator[]", 5, 7), ("g", 9, 9)]
+    assert evaldata.gold_chunks({2, 6, 9}, spans) == ["operator[]", "g"]
