@@ -8,7 +8,7 @@ Everything heavy lives in a cache folder outside the repository — `$PRISM_EVAL
     indexes/OWNER__NAME@SHA12/     one PRISM index per checkout (reused across runs)
 
 Checkouts come from bare mirrors (`$PRISM_EVAL_MIRRORS`, default /work/.mirror, laid out as
-OWNER+NAME/repo) through the shared `checkout.py` tool. Used by swebench_eval.py,
+OWNER+NAME/repo) through the shared `checkout.py` tool. Used by swebench_eval.py, multiswe_eval.py,
 cosqa_eval.py, search_latency.py and the token optimiser's recall-at-budget benchmark.
 
 Only `problem_statement` may be shown to the system under test; the gold fields are for
@@ -28,6 +28,7 @@ from typing import Any
 
 EVAL_DIR = Path(os.environ.get("PRISM_EVAL_DATA", "/work/shared/eval"))
 SWE_JSONL = EVAL_DIR / "swebench_lite_dev.jsonl"
+MULTISWE_JSONL = EVAL_DIR / "multiswe_dev.jsonl"
 COSQA_DIR = EVAL_DIR / "cosqa"
 CHECKOUT_TOOL = EVAL_DIR / "tools" / "checkout.py"
 BM25_TOOL = EVAL_DIR / "tools" / "bm25_baseline.py"
@@ -54,19 +55,33 @@ def load_swebench(path: Path = SWE_JSONL, *, rebuildable_only: bool = True) -> l
     return rows
 
 
+def load_multiswe(path: Path = MULTISWE_JSONL) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Multi-SWE dev rows (Rust, Java, C++): (rows whose base commit is in a mirror, the others)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    present: list[dict[str, Any]] = []
+    absent: list[dict[str, Any]] = []
+    for row in rows:
+        mirror = mirrors_dir() / row["repo"].replace("/", "+") / "repo"
+        found = mirror.is_dir() and subprocess.run(
+            ["git", "-C", str(mirror), "cat-file", "-e", f"{row['base_commit']}^{{commit}}"],
+            capture_output=True).returncode == 0
+        (present if found else absent).append(row)
+    return present, absent
+
+
 def checkout_name(row: dict[str, Any]) -> str:
     """Folder name of a row's checkout: OWNER__NAME@SHA12 (rows at one commit share it)."""
     return f"{row['repo'].replace('/', '__')}@{row['base_commit'][:12]}"
 
 
-def checkout(row: dict[str, Any]) -> Path:
-    """The row's source tree at base_commit, exported from the mirror on first use."""
+def checkout(row: dict[str, Any], jsonl: Path = SWE_JSONL) -> Path:
+    """The row's source tree at base_commit, exported from the mirror on first use (row from `jsonl`)."""
     out = cache_dir() / "checkouts"
     dest = out / checkout_name(row)
     if dest.is_dir():
         return dest
     subprocess.run(
-        [sys.executable, str(CHECKOUT_TOOL), "--jsonl", str(SWE_JSONL), "--mirrors", str(mirrors_dir()),
+        [sys.executable, str(CHECKOUT_TOOL), "--jsonl", str(jsonl), "--mirrors", str(mirrors_dir()),
          "--out", str(out), "--ids", row["instance_id"]],
         check=True, capture_output=True)
     if not dest.is_dir():
@@ -184,3 +199,45 @@ def load_average() -> str:
     except OSError:
         return "unknown"
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def changed_old_lines(patch: str) -> dict[str, set[int]]:
+    """Per file of a unified diff, the old-file lines the fix changed.
+
+    A removed or replaced line counts as itself; a pure insertion counts as the old line just
+    above it (the first line when it inserts at the top), so a line added inside a function
+    body names that function. Files the diff creates are left out (nothing to rank at base).
+    """
+    out: dict[str, set[int]] = {}
+    path: str | None = None
+    header = False  # between `diff --git` and the first `@@` (so a removed "-- x" line is no header)
+    old = 0
+    for line in patch.splitlines():
+        if line.startswith("diff --git "):
+            path, header = line.split(" a/", 1)[1].split(" b/", 1)[0], True
+        elif header and line.startswith("--- "):
+            path = None if line == "--- /dev/null" else path
+        elif line.startswith("@@") and path is not None:
+            header, old = False, int(line.split()[1].lstrip("-").split(",")[0])
+        elif header or path is None:
+            continue
+        elif line.startswith("-"):
+            out.setdefault(path, set()).add(old)
+            old += 1
+        elif line.startswith("+"):
+            out.setdefault(path, set()).add(max(old - 1, 1))
+        elif line.startswith(" ") or line == "":
+            old += 1
+    return {p: ls for p, ls in out.items() if ls}
+
+
+def gold_chunks(changed: Iterable[int], chunks: Sequence[tuple[str, int, int]]) -> list[str]:
+    """Qualified names of the chunks (name, start, end) a fix touched: per changed line, the
+    innermost chunk whose span holds it (a method rather than its class), in file order, each name
+    once (overloads and a split module header share a name, and the name is the scoring key)."""
+    names: set[str] = set()
+    for line in changed:
+        holding = [c for c in chunks if c[1] <= line <= c[2]]
+        if holding:
+            names.add(min(holding, key=lambda c: (c[2] - c[1], -c[1]))[0])
+    return list(dict.fromkeys(c[0] for c in sorted(chunks, key=lambda c: c[1]) if c[0] in names))
