@@ -1,0 +1,67 @@
+"""Cold lexical index (--no-embed) of one tree: two PRISM source trees A/B, interleaved, beside `ctags -R`.
+
+    flock /tmp/prism-bench.lock .venv/bin/python benchmarks/index_cold_ab.py TREE \
+        --a /work/main/src --b src [--rounds 2]
+
+Each run is a fresh `prism index TREE --no-embed` process with its own PRISM_HOME. Wall time
+and CPU seconds (user + sys of the process and all its descendants: the runner is a subreaper,
+so pool workers count too) come from getrusage; the runs alternate A, B, ctags per round to spread machine noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command and its waited-for descendants."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    while True:  # reap the orphans this subreaper adopted (a forkserver and its pool's CPU)
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tree", type=Path)
+    parser.add_argument("--a", type=Path, required=True, help="PYTHONPATH of variant A (e.g. main's src)")
+    parser.add_argument("--b", type=Path, required=True, help="PYTHONPATH of variant B (this branch's src)")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    # Become a subreaper: a pool's forkserver outlives `prism index` and is re-parented here,
+    # so its CPU (and its workers') is counted once it is reaped.
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    prism = [sys.executable, "-m", "prism", "index", str(args.tree), "--no-embed"]
+    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": [], "ctags": []}
+    for _ in range(args.rounds):
+        for name, src in (("A", args.a), ("B", args.b)):
+            home = Path(tempfile.mkdtemp(prefix="prism-ab-"))
+            env = {**os.environ, "PYTHONPATH": str(src.resolve()), "PRISM_HOME": str(home)}
+            runs[name].append(measure(prism, env))
+            shutil.rmtree(home, ignore_errors=True)
+        out = Path(tempfile.mkdtemp(prefix="ctags-ab-")) / "tags"
+        runs["ctags"].append(measure(["ctags", "-R", "-f", str(out), str(args.tree)], dict(os.environ)))
+        shutil.rmtree(out.parent, ignore_errors=True)
+    print(json.dumps({name: [{"wall_s": round(w, 2), "cpu_s": round(c, 2)} for w, c in values]
+                      for name, values in runs.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
