@@ -384,6 +384,9 @@ class LazyEmbedder:
     def embed_query(self, text: str) -> Vectors:
         return self._embedder().embed_query(text)
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embedder().embed_queries(texts)
+
 
 def lazy_embedder(name: str, load: Callable[[], Embedder]) -> Embedder:
     """A LazyEmbedder for a local embedder `name`; others (remote ones) are loaded at once."""

@@ -231,3 +231,17 @@ def test_minilm_ranks_code_by_meaning() -> None:
     )
     scores = docs @ query
     assert int(scores.argmax()) == 0
+
+
+def test_lazy_embedder_loads_on_first_text_and_batches_queries() -> None:
+    loads: list[int] = []
+
+    def load() -> HashingEmbedder:
+        loads.append(1)
+        return HashingEmbedder()
+
+    lazy = embed.lazy_embedder("hashing", load)
+    assert loads == []  # knowing the model's identity needs no load
+    vectors = lazy.embed_queries(["parse config", "read file"])
+    assert loads == [1] and vectors.shape == (2, lazy.dim)
+    np.testing.assert_allclose(vectors[0], HashingEmbedder().embed_query("parse config").reshape(-1), atol=1e-6)
