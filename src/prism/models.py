@@ -70,6 +70,13 @@ class StoredChunk:
     file_sha256: str
     indexed_at: float
 
+    @property
+    def head(self) -> ChunkHead:
+        """The chunk's ranking columns (what `Store.get_heads` reads)."""
+        c = self.chunk
+        return ChunkHead(self.id, c.path, c.language, c.kind, c.name, c.qualified_name,
+                         c.start_line, c.end_line, c.tokens, self.indexed_at)
+
 
 @dataclass(frozen=True)
 class SearchFilters:
@@ -91,3 +98,20 @@ class Hit:
     score: float
     stale: bool = False
     explain: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkHead:
+    """What ranking reads of a chunk — where it is and what it is, without its text or refs:
+    search ranks a few hundred candidates on these and loads full chunks only for the hits."""
+
+    id: int
+    path: str
+    language: str
+    kind: ChunkKind
+    name: str
+    qualified_name: str
+    start_line: int
+    end_line: int
+    tokens: int
+    indexed_at: float  # of the chunk's file (recency)

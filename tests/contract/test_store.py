@@ -140,6 +140,21 @@ def test_written_files_read_back_in_order(store: Store) -> None:
     assert stats["languages"] == {"python": 2, "javascript": 1, "markdown": 1}
 
 
+def test_heads_are_the_chunks_ranking_columns(store: Store) -> None:
+    store.write_files(sample())
+    names = ids_by_name(store)
+    asked = [names["tokens"], 999_999, names["renew"], names["render_page"], names["refresh_token"]]
+    heads = store.get_heads(asked)
+    assert heads == [sc.head for sc in store.get_chunks(asked)]  # same values, same order
+    assert [h.name for h in heads] == ["tokens", "renew", "render_page", "refresh_token"]
+    renew = heads[1]
+    assert (renew.path, renew.language, renew.kind, renew.qualified_name) == (
+        "src/auth/session.py", "python", "method", "renew")
+    assert (renew.start_line, renew.end_line, renew.tokens) == (1, 2, sample()[1].chunks[0].tokens)
+    assert renew.indexed_at == store.file_states()["src/auth/session.py"].indexed_at
+    assert store.get_heads([]) == [] and store.get_heads([999_999]) == []
+
+
 def test_handles_tokens_and_meta(store: Store) -> None:
     store.write_files(sample())
     target = store.chunks_in_file("web/app.js")[0]

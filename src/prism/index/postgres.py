@@ -47,10 +47,19 @@ from prism.errors import (
     PrismError,
 )
 from prism.index.sqlite import FTS_WEIGHTS
-from prism.index.store import CHUNK_COLUMNS, FileRecord, FileState, IndexedFile, WeightedTerm, row_to_chunk
+from prism.index.store import (
+    CHUNK_COLUMNS,
+    HEAD_COLUMNS,
+    FileRecord,
+    FileState,
+    IndexedFile,
+    WeightedTerm,
+    row_to_chunk,
+    row_to_head,
+)
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
-from prism.models import Chunk, SearchFilters, StoredChunk
+from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
 
 log = logging.getLogger("prism.usage")
 
@@ -430,6 +439,16 @@ class PostgresStore:
         if not ids:
             return []
         found = {sc.id: sc for sc in self._chunks_where("c.id = ANY(%s)", [list(ids)])}
+        return [found[i] for i in ids if i in found]
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
+        if not ids:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {HEAD_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                " WHERE c.project = %s AND c.id = ANY(%s)", (self.project, list(ids))).fetchall()
+        found = {head.id: head for head in map(row_to_head, rows)}
         return [found[i] for i in ids if i in found]
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:

@@ -14,11 +14,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pathspec
 
@@ -32,11 +32,20 @@ from prism.index.sqlite_db import (
     transaction,
 )
 from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot, snapshot_paths
-from prism.index.store import CHUNK_COLUMNS, FileRecord, FileState, IndexedFile, WeightedTerm, row_to_chunk
+from prism.index.store import (
+    CHUNK_COLUMNS,
+    HEAD_COLUMNS,
+    FileRecord,
+    FileState,
+    IndexedFile,
+    WeightedTerm,
+    row_to_chunk,
+    row_to_head,
+)
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
-from prism.models import Chunk, SearchFilters, StoredChunk
+from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
 
 if TYPE_CHECKING:  # numpy loads on the first vector operation: a lexical search never needs it
     import numpy as np
@@ -52,6 +61,7 @@ FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 
 MAX_CACHED_TERMS = 200_000  # document counts kept per generation (a few MB)
 FEEDBACK_FILE = "feedback.db"
+_Row = TypeVar("_Row")  # a record built from one chunk row (StoredChunk, ChunkHead)
 
 
 def _migrations() -> list[Migration]:
@@ -300,18 +310,23 @@ class SqliteStore:
 
     def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         """Chunks by id, in the order asked (unknown ids are left out)."""
-        if not ids:
-            return []
-        found: dict[int, StoredChunk] = {}
+        return self._rows_by_id(CHUNK_COLUMNS, row_to_chunk, ids)
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
+        return self._rows_by_id(HEAD_COLUMNS, row_to_head, ids)
+
+    def _rows_by_id(self, columns: str, build: Callable[[Sequence[Any]], _Row], ids: Sequence[int]
+                    ) -> list[_Row]:
+        """Records built from `columns` of the chunks with these ids, in the order asked."""
+        found: dict[int, _Row] = {}
         for start in range(0, len(ids), 500):
             part = list(ids[start:start + 500])
             marks = ",".join("?" * len(part))
             rows = self._conn.execute(
-                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
+                f"SELECT {columns} FROM chunks c JOIN files f ON f.id=c.file_id"
                 f" WHERE c.id IN ({marks})", part)
             for row in rows:
-                sc = row_to_chunk(row)
-                found[sc.id] = sc
+                found[int(row[0])] = build(row)
         return [found[i] for i in ids if i in found]
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:

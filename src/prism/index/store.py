@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prism.index.usage import UsageEvent
-from prism.models import Chunk, SearchFilters, StoredChunk
+from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
 
 # The chunk columns every SQL backend selects (chunks `c` joined with files `f`), and the record
 # built from such a row: the two stores keep one table shape, so they share one reader.
@@ -39,6 +39,18 @@ def row_to_chunk(row: Sequence[Any]) -> StoredChunk:
         calls=tuple(json.loads(calls)), parent=parent,
     )
     return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
+
+
+# The ChunkHead columns, in its field order: all but `tokens` come before the content in the
+# row, and nothing needs decoding, so a head costs a fraction of a full chunk.
+HEAD_COLUMNS = ("c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.start_line, "
+                "c.end_line, c.tokens, f.indexed_at")
+
+
+def row_to_head(row: Sequence[Any]) -> ChunkHead:
+    """A ChunkHead from a row of HEAD_COLUMNS."""
+    cid, path, language, kind, name, qname, start, end, tokens, indexed_at = tuple(row)
+    return ChunkHead(int(cid), path, language, kind, name, qname, start, end, tokens, float(indexed_at))
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,6 +96,11 @@ class ChunkReader(Protocol):
 
     def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         """Chunks by id, in the order asked (unknown ids are left out)."""
+        ...
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
+        """What ranking reads of chunks by id, in the order asked (unknown ids are left out):
+        equal to `[sc.head for sc in get_chunks(ids)]`, at a fraction of the cost."""
         ...
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from prism.ingest.paths import in_secondary_place, is_code, place_of
-from prism.models import StoredChunk
+from prism.models import ChunkHead
 from prism.retrieve.query import ParsedQuery
 
 # Words that ask for a secondary place by name; an issue text mentions tests in passing, so
@@ -18,10 +18,10 @@ _ASKS: dict[str, re.Pattern[str]] = {
 }
 
 
-def is_secondary(sc: StoredChunk) -> bool:
+def is_secondary(head: ChunkHead) -> bool:
     """Tests, fixtures, examples, docs, data, generated and vendored code: rarely where a
     reported bug gets fixed."""
-    return not is_code(sc.chunk.language) or in_secondary_place(sc.chunk.path)
+    return not is_code(head.language) or in_secondary_place(head.path)
 
 
 def asked_places(text: str) -> frozenset[str]:
@@ -29,7 +29,7 @@ def asked_places(text: str) -> frozenset[str]:
     return frozenset(place for place, pattern in _ASKS.items() if pattern.search(text))
 
 
-def place_share(sc: StoredChunk, query: ParsedQuery, share: float,
+def place_share(head: ChunkHead, query: ParsedQuery, share: float,
                 asked: frozenset[str] | None = None) -> float:
     """The share of its score a chunk keeps for where it lives: 1 for code, `share` for a
     secondary file the query does not ask for.
@@ -39,9 +39,9 @@ def place_share(sc: StoredChunk, query: ParsedQuery, share: float,
     code, but not configuration (a YAML file can be the answer to "where is the port set").
     """
     if query.is_long:
-        return share if is_secondary(sc) else 1.0
-    place = place_of(sc.chunk.path, sc.chunk.kind)
-    if place == "code" and not in_secondary_place(sc.chunk.path):
+        return share if is_secondary(head) else 1.0
+    place = place_of(head.path, head.kind)
+    if place == "code" and not in_secondary_place(head.path):
         return 1.0
     wanted = asked_places(query.text) if asked is None else asked
     return 1.0 if place in wanted else share

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from prism.models import StoredChunk
+from prism.models import ChunkHead
 
 GRAPH_SOURCES = 10  # neighbours of the best few candidates only
 MAX_GRAPH_DEFINITIONS = 5
@@ -78,9 +78,9 @@ def graph_neighbours(store: GraphStore, ranked: Sequence[int]) -> dict[int, floa
     return out
 
 
-def recency(chunk: StoredChunk, now: float | None = None) -> float:
+def recency(head: ChunkHead, now: float | None = None) -> float:
     """1 for a chunk indexed just now, halving every 30 days (recently changed code is likelier)."""
-    age = max(0.0, (now or time.time()) - chunk.indexed_at)
+    age = max(0.0, (now or time.time()) - head.indexed_at)
     return math.pow(0.5, age / RECENCY_HALF_LIFE_S)
 
 

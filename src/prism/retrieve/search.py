@@ -15,7 +15,7 @@ from typing import overload
 from prism.errors import InputError
 from prism.index.store import Store
 from prism.ingest.paths import in_scope
-from prism.models import Hit, SearchFilters, StoredChunk
+from prism.models import ChunkHead, Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
@@ -70,6 +70,10 @@ class ScoredChunk:
     chunk: StoredChunk
     score: float
     explain: dict[str, float]
+
+
+# (chunk id, normalised score, breakdown): a ranked candidate before its chunk is loaded.
+_Ranked = tuple[int, float, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -192,68 +196,73 @@ class Searcher:
             candidate_ids.update(sc.id for sc in self.store.chunks_in_file(path))
         if filtered is not None:
             candidate_ids = self.store.filter_ids(candidate_ids, filtered)
-        chunks = {sc.id: sc for sc in self.store.get_chunks(sorted(candidate_ids))}
+        # Ranking reads heads (no text, no refs); only the hits returned load as full chunks.
+        heads = {h.id: h for h in self.store.get_heads(sorted(candidate_ids))}
         if filters is not None and filters.scope != "all":  # whatever the backend did with it
-            chunks = {cid: sc for cid, sc in chunks.items()
-                      if in_scope(sc.chunk.path, sc.chunk.kind, filters.scope)}
-        explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in chunks}
-        for cid, sc in chunks.items():
+            heads = {cid: h for cid, h in heads.items() if in_scope(h.path, h.kind, filters.scope)}
+        explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in heads}
+        for cid, h in heads.items():
             if named_files:
-                explain[cid]["path"] = w.path * unit * path_proximity(sc.chunk.path, named_files)
+                explain[cid]["path"] = w.path * unit * path_proximity(h.path, named_files)
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
         t = lap("fuse", t)
 
         if cfg.features:
-            self._add_features(chunks, explain, w, unit, query.text)
+            self._add_features(heads, explain, w, unit, query.text)
             if w.secondary < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
                 asked = asked_places(query.text)
-                for cid, sc in chunks.items():
-                    keep = place_share(sc, query, w.secondary, asked)
+                for cid, h in heads.items():
+                    keep = place_share(h, query, w.secondary, asked)
                     if keep < 1.0:
                         explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
         t = lap("features", t)
-        results = self._aggregate(chunks, explain, w, files)
+        ranked = self._aggregate(heads, explain, w, files)
         if filters is not None and filters.min_score is not None:
-            results = [r for r in results if r.score >= filters.min_score]
+            ranked = [r for r in ranked if r[1] >= filters.min_score]
+        results = self._load(ranked[:limit])
         lap("aggregate", t)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        return SearchOutcome(text, tuple(results[:limit]), tuple(dict.fromkeys(warnings)), timings)
+        return SearchOutcome(text, results, tuple(dict.fromkeys(warnings)), timings)
+
+    def _load(self, ranked: list[_Ranked]) -> tuple[ScoredChunk, ...]:
+        """The ranked hits as full chunks (one read; a chunk a writer removed meanwhile is left out)."""
+        full = {sc.id: sc for sc in self.store.get_chunks([cid for cid, _, _ in ranked])}
+        return tuple(ScoredChunk(full[cid], score, parts) for cid, score, parts in ranked if cid in full)
 
     def _primary_first(self, ranked: list[tuple[int, float]], secondary: float
                        ) -> list[tuple[int, float]]:
         """Re-rank lexical hits with secondary files (tests, fixtures, docs) at a share of their score."""
-        kinds = {sc.id: is_secondary(sc) for sc in self.store.get_chunks([cid for cid, _ in ranked])}
+        kinds = {h.id: is_secondary(h) for h in self.store.get_heads([cid for cid, _ in ranked])}
         scored = [(cid, score * (secondary if kinds.get(cid, False) else 1.0)) for cid, score in ranked]
         return sorted(scored, key=lambda cs: -cs[1])
 
-    def _add_features(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
+    def _add_features(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
                       w: Weights, unit: float, text: str) -> None:
-        ranked = sorted(chunks, key=lambda cid: -sum(explain[cid].values()))
+        ranked = sorted(heads, key=lambda cid: -sum(explain[cid].values()))
         if w.graph > 0:
             neighbours = graph_neighbours(self.store, ranked)
             for cid, value in neighbours.items():
-                if cid in chunks:
+                if cid in heads:
                     explain[cid]["graph"] = w.graph * unit * value
         now = time.time()
         if w.recency > 0:
-            for cid, sc in chunks.items():
-                explain[cid]["recency"] = w.recency * unit * recency(sc, now)
+            for cid, h in heads.items():
+                explain[cid]["recency"] = w.recency * unit * recency(h, now)
         if w.feedback > 0:
-            marks = self.store.feedback_marks({sc.chunk.path for sc in chunks.values()})
+            marks = self.store.feedback_marks({h.path for h in heads.values()})
             if marks:
-                for cid, sc in chunks.items():
-                    net = marks.get((sc.chunk.path, sc.chunk.qualified_name), 0) + \
-                        marks.get((sc.chunk.path, ""), 0)
+                for cid, h in heads.items():
+                    net = marks.get((h.path, h.qualified_name), 0) + marks.get((h.path, ""), 0)
                     if net:
                         explain[cid]["feedback"] = w.feedback * unit * feedback_value(net)
 
-    def _aggregate(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
-                   w: Weights, files: bool) -> list[ScoredChunk]:
+    def _aggregate(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
+                   w: Weights, files: bool) -> list[_Ranked]:
         totals = {cid: sum(parts.values()) for cid, parts in explain.items()}
         per_file: dict[str, list[int]] = {}
         for cid in sorted(totals, key=lambda c: (-totals[c], c)):
-            per_file.setdefault(chunks[cid].chunk.path, []).append(cid)
+            per_file.setdefault(heads[cid].path, []).append(cid)
         file_score = {
             path: totals[ids[0]] + w.file_spread * sum(totals[c] for c in ids[1:3])
             for path, ids in per_file.items()
@@ -261,14 +270,14 @@ class Searcher:
         if files:
             order = sorted(per_file, key=lambda p: (-file_score[p], p))
             best = file_score[order[0]] if order else 1.0
-            return [ScoredChunk(chunks[per_file[p][0]], file_score[p] / best if best > 0 else 0.0,
-                                {**explain[per_file[p][0]], "file": file_score[p]})
+            return [(per_file[p][0], file_score[p] / best if best > 0 else 0.0,
+                     {**explain[per_file[p][0]], "file": file_score[p]})
                     for p in order]
-        final = {cid: totals[cid] + w.file * file_score[chunks[cid].chunk.path] for cid in totals}
+        final = {cid: totals[cid] + w.file * file_score[heads[cid].path] for cid in totals}
         order_ids = sorted(final, key=lambda c: (-final[c], c))
         best = final[order_ids[0]] if order_ids else 1.0
-        return [ScoredChunk(chunks[cid], final[cid] / best if best > 0 else 0.0,
-                            {**explain[cid], "file": w.file * file_score[chunks[cid].chunk.path]})
+        return [(cid, final[cid] / best if best > 0 else 0.0,
+                 {**explain[cid], "file": w.file * file_score[heads[cid].path]})
                 for cid in order_ids]
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from prism.models import Chunk, ChunkKind, StoredChunk
+from prism.models import Chunk, ChunkHead, ChunkKind, StoredChunk
 from prism.retrieve.place import asked_places, place_share
 from prism.retrieve.query import parse_query
 
 
-def _chunk(path: str, language: str = "python", kind: ChunkKind = "function") -> StoredChunk:
+def _chunk(path: str, language: str = "python", kind: ChunkKind = "function") -> ChunkHead:
     chunk = Chunk(path=path, language=language, kind=kind, name="f", qualified_name="f", signature="",
                   docstring="", start_line=1, end_line=1, content="f\n", content_hash="h", tokens=1)
-    return StoredChunk(1, chunk, "h", 0.0)
+    return StoredChunk(1, chunk, "h", 0.0).head
 
 
 def test_a_code_question_demotes_tests_docs_and_vendored_code_but_not_configuration() -> None:

@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from prism.models import Chunk, StoredChunk
+from prism.models import Chunk, ChunkHead, StoredChunk
 from prism.retrieve.rescore import feedback_value, path_proximity, recency
 
 
-def _stored(indexed_at: float) -> StoredChunk:
+def _stored(indexed_at: float) -> ChunkHead:
     chunk = Chunk(path="a.py", language="python", kind="function", name="f", qualified_name="f",
                   signature="def f():", docstring="", start_line=1, end_line=2, content="def f():\n  pass",
                   content_hash="0", tokens=5)
-    return StoredChunk(id=1, chunk=chunk, file_sha256="0", indexed_at=indexed_at)
+    return StoredChunk(id=1, chunk=chunk, file_sha256="0", indexed_at=indexed_at).head
 
 
 def test_named_file_beats_its_neighbours() -> None:

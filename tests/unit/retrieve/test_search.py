@@ -1,0 +1,122 @@
+"""Tests for prism.retrieve.search: ranking on chunk heads gives exactly what ranking on full
+chunks gave, and only the hits returned are loaded in full.
+
+The tree is this repository's `src/prism/retrieve` and `src/prism/pack` (a few hundred real
+chunks, tests and docs beside them so the place prior has something to demote), indexed once
+with the hashing embedder: searches run hybrid and lexical, short and issue-long (the long
+ones take the primary-first pool), by chunk and by file, with filters and with feedback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from prism.config import Settings
+from prism.engine import Prism
+from prism.index.sqlite import SqliteStore
+from prism.models import ChunkHead, SearchFilters, StoredChunk
+from prism.retrieve.search import SearchConfig, Searcher, SearchOutcome
+
+SOURCE = Path(__file__).resolve().parents[3]
+TREE = {"src/prism/retrieve": "retrieve", "src/prism/pack": "pack", "tests/unit/retrieve": "tests/retrieve"}
+ISSUE = """Lexical search returns fixture files before the source when the issue is long
+
+When I search with a long issue text that names `search_lexical` and `fuse_reciprocal_rank`, the
+tests under tests/retrieve come first and retrieve/lexical.py only third. Steps:
+
+    Traceback (most recent call last):
+      File "retrieve/search.py", line 160, in search
+        lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
+      File "retrieve/lexical.py", line 210, in search_lexical
+        raise ValueError("no terms")
+    ValueError: no terms
+
+Expected the BM25 ranking of lexical terms with identifier splitting, fused with dense cosine
+similarity and path proximity, to put the source first; the place prior should demote tests.
+""" * 3
+QUERIES = ("fuse reciprocal rank", "where is the token budget enforced", "degrade a chunk to its signature",
+           "PathTable", "how are query terms weighted by idf", ISSUE)
+LIMITS = (1, 10, 50)
+
+
+class FullRowStore(SqliteStore):
+    """The path before heads: ranking reads full chunks (refs decoded, text loaded)."""
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
+        return [sc.head for sc in self.get_chunks(ids)]
+
+
+class CountingStore(SqliteStore):
+    """Records which ids were loaded in full."""
+
+    loaded: list[int]
+
+    def get_chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        self.loaded.extend(ids)
+        return super().get_chunks(ids)
+
+
+@pytest.fixture(scope="module")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prism]:
+    folder = tmp_path_factory.mktemp("heads")
+    for source, target in TREE.items():
+        shutil.copytree(SOURCE / source, folder / "tree" / target, ignore=shutil.ignore_patterns("__pycache__"))
+    engine = Prism(folder / "tree", settings=Settings(home=folder / "home", embedder="hashing"))
+    engine.index()
+    engine.mark_helpful("pack/degrade.py", "")  # the feedback feature has a mark to read
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recency reads the clock: two searches compared must read the same time."""
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now)
+
+
+def searchers(prism: Prism) -> tuple[Searcher, Searcher, CountingStore]:
+    path = prism.store.path  # type: ignore[attr-defined]
+    counting = CountingStore(path)
+    counting.loaded = []
+    return (Searcher(FullRowStore(path), prism._query_embedder),
+            Searcher(counting, prism._query_embedder), counting)
+
+
+def ranking(outcome: SearchOutcome) -> list[tuple[int, float, dict[str, float], StoredChunk]]:
+    return [(r.chunk.id, r.score, r.explain, r.chunk) for r in outcome.results]
+
+
+@pytest.mark.parametrize("files", [False, True])
+@pytest.mark.parametrize("dense", [True, False])
+def test_heads_rank_exactly_as_full_chunks_did(prism: Prism, files: bool, dense: bool) -> None:
+    old, new, counting = searchers(prism)
+    config = replace(SearchConfig(), dense=dense)
+    seen = 0
+    for query in QUERIES:
+        for limit in LIMITS:
+            counting.loaded.clear()
+            want = old.search(query, limit=limit, files=files, config=config)
+            got = new.search(query, limit=limit, files=files, config=config)
+            assert ranking(got) == ranking(want), (query, limit)  # ids, order, scores, breakdowns, chunks
+            assert sorted(counting.loaded) == sorted(r.chunk.id for r in got.results)  # hits only
+            seen += len(got.results)
+    assert seen > 100
+    issue = new.search(ISSUE, limit=100, config=config).results
+    assert {"prior", "path", "frame"} <= {k for r in issue for k in r.explain}  # those paths ran
+
+
+@pytest.mark.parametrize("filters", [
+    SearchFilters(scope="code"), SearchFilters(scope="tests"), SearchFilters(path="pack/"),
+    SearchFilters(kinds=("function",), min_score=0.3)])
+def test_heads_rank_filtered_searches_as_full_chunks_did(prism: Prism, filters: SearchFilters) -> None:
+    old, new, _ = searchers(prism)
+    for query in QUERIES:
+        want = old.search(query, limit=20, filters=filters)
+        assert ranking(new.search(query, limit=20, filters=filters)) == ranking(want)
