@@ -3,6 +3,7 @@ fixtures, examples or docs (rarely where a reported bug is fixed; indexed after 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from prism.errors import InputError
@@ -32,6 +33,12 @@ def is_generated_or_vendored(path: str) -> bool:
     return parts[-1].endswith(GENERATED_SUFFIXES) or any(p in VENDORED_DIRS for p in parts[:-1])
 
 
+# Search asks the place of every candidate, and the same files come back query after query:
+# both classifiers are pure functions of their arguments, so they remember recent answers.
+PATHS_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=PATHS_REMEMBERED)
 def in_secondary_place(path: str) -> bool:
     """Test files (`place_of`), generated or vendored code, and anything under a test, fixture,
     example, doc or benchmark folder."""
@@ -50,6 +57,7 @@ DOC_STEMS = frozenset({"changelog", "changes", "history", "news", "releases", "r
                        "readme", "authors", "contributors", "license", "licence", "copying", "notice"})
 
 
+@lru_cache(maxsize=PATHS_REMEMBERED)
 def place_of(path: str, kind: str = "") -> Place:
     """Where a chunk lives: tests, docs (prose, changelogs, translations) or code (the rest).
 

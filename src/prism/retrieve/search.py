@@ -161,12 +161,13 @@ class Searcher:
 
         t = time.perf_counter()
         rankings: dict[str, list[int]] = {}
+        read: dict[int, ChunkHead] = {}  # heads read so far in this search, by id
         if cfg.lexical:
             pool = cfg.lexical_pool if query.is_long and w.secondary < 1.0 else 1
             lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
                                      cfg.title_boost)
             if pool > 1:
-                lexical = self._primary_first(lexical, w.secondary)[: cfg.candidates]
+                lexical = self._primary_first(lexical, w.secondary, read)[: cfg.candidates]
             rankings["lexical"] = [cid for cid, _ in lexical]
         t = lap("lexical", t)
         if cfg.dense:
@@ -197,7 +198,7 @@ class Searcher:
         if filtered is not None:
             candidate_ids = self.store.filter_ids(candidate_ids, filtered)
         # Ranking reads heads (no text, no refs); only the hits returned load as full chunks.
-        heads = {h.id: h for h in self.store.get_heads(sorted(candidate_ids))}
+        heads = self._heads(sorted(candidate_ids), read)
         if filters is not None and filters.scope != "all":  # whatever the backend did with it
             heads = {cid: h for cid, h in heads.items() if in_scope(h.path, h.kind, filters.scope)}
         explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in heads}
@@ -230,10 +231,15 @@ class Searcher:
         full = {sc.id: sc for sc in self.store.get_chunks([cid for cid, _, _ in ranked])}
         return tuple(ScoredChunk(full[cid], score, parts) for cid, score, parts in ranked if cid in full)
 
-    def _primary_first(self, ranked: list[tuple[int, float]], secondary: float
-                       ) -> list[tuple[int, float]]:
+    def _heads(self, ids: list[int], read: dict[int, ChunkHead]) -> dict[int, ChunkHead]:
+        """The heads of `ids` in that order, reading from the store only those not read yet."""
+        read.update((h.id, h) for h in self.store.get_heads([cid for cid in ids if cid not in read]))
+        return {cid: read[cid] for cid in ids if cid in read}
+
+    def _primary_first(self, ranked: list[tuple[int, float]], secondary: float,
+                       read: dict[int, ChunkHead]) -> list[tuple[int, float]]:
         """Re-rank lexical hits with secondary files (tests, fixtures, docs) at a share of their score."""
-        kinds = {h.id: is_secondary(h) for h in self.store.get_heads([cid for cid, _ in ranked])}
+        kinds = {cid: is_secondary(h) for cid, h in self._heads([cid for cid, _ in ranked], read).items()}
         scored = [(cid, score * (secondary if kinds.get(cid, False) else 1.0)) for cid, score in ranked]
         return sorted(scored, key=lambda cs: -cs[1])
 
