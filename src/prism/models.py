@@ -17,6 +17,23 @@ CHUNK_KINDS: tuple[ChunkKind, ...] = ("function", "method", "class", "module", "
 
 Level = Literal["full", "light", "skeleton", "signature", "reference"]
 LEVELS: tuple[Level, ...] = ("full", "light", "skeleton", "signature", "reference")
+PRICED_LEVELS: tuple[Level, ...] = LEVELS[:-1]  # a reference shows no code: nothing to count
+
+
+@dataclass(frozen=True)
+class LevelTokens:
+    """A chunk's code priced at index time: tokens of its text at each of PRICED_LEVELS.
+
+    The counts are those of one tokenizer (`tokenizer`, its name); a pack counting with
+    another one prices the chunk again from its text.
+    """
+
+    tokenizer: str
+    counts: tuple[int, ...]  # in PRICED_LEVELS order
+
+    def tokens(self, level: Level) -> int:
+        """Tokens of the chunk's code at `level` (0 for a reference)."""
+        return self.counts[PRICED_LEVELS.index(level)] if level != "reference" else 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class Chunk:
     imports: tuple[str, ...] = ()  # modules/names it imports
     calls: tuple[str, ...] = ()  # identifiers it calls (unresolved names)
     parent: str = ""  # qualified name of the enclosing class, "" at top level
+    level_tokens: LevelTokens | None = None  # priced at index time; None in older indexes
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from prism.index.sqlite import SqliteStore
 from prism.index.store import FileRecord, IndexedFile, Store
 from prism.index.terms import lexical_terms
 from prism.index.usage import UsageEvent
-from prism.models import Chunk, ChunkKind, SearchFilters
+from prism.models import Chunk, ChunkKind, LevelTokens, SearchFilters
 
 MODEL = "contract-model"
 DIM = 8
@@ -78,13 +78,13 @@ def store(backend: Backend) -> Store:
 
 def chunk(path: str, name: str, body: str, *, kind: ChunkKind = "function", language: str = "python",
           start: int = 1, calls: tuple[str, ...] = (), imports: tuple[str, ...] = (),
-          doc: str = "") -> Chunk:
+          doc: str = "", levels: LevelTokens | None = None) -> Chunk:
     content = f"def {name}():\n{body}\n"
     return Chunk(path=path, language=language, kind=kind, name=name, qualified_name=name,
                  signature=f"def {name}():", docstring=doc, start_line=start,
                  end_line=start + content.count("\n") - 1, content=content,
                  content_hash=hashlib.sha256(f"{path}:{content}".encode()).hexdigest(),
-                 tokens=len(content.split()), calls=calls, imports=imports)
+                 tokens=len(content.split()), calls=calls, imports=imports, level_tokens=levels)
 
 
 def indexed(path: str, *chunks: Chunk, language: str | None = "python", mtime: float = 1_000.0) -> IndexedFile:
@@ -100,7 +100,8 @@ def sample() -> list[IndexedFile]:
                       imports=("auth.session",), doc="Refresh an expired access token."),
                 chunk("src/auth/tokens.py", "revoke_token", "    session.drop(token)", start=5, calls=("drop",))),
         indexed("src/auth/session.py",
-                chunk("src/auth/session.py", "renew", "    self.expiry = now() + ttl", kind="method"),
+                chunk("src/auth/session.py", "renew", "    self.expiry = now() + ttl", kind="method",
+                      levels=LevelTokens("cl100k_base", (12, 11, 7, 4))),  # priced, the others not
                 chunk("src/auth/session.py", "drop", "    del self.tokens[token]", start=7, kind="method")),
         indexed("web/app.js", chunk("web/app.js", "render_page", "    refresh(view)", language="javascript"),
                 language="javascript"),
@@ -131,6 +132,7 @@ def test_written_files_read_back_in_order(store: Store) -> None:
     in_file = store.chunks_in_file("src/auth/session.py")
     assert [sc.chunk.name for sc in in_file] == ["renew", "drop"]
     assert in_file[0].chunk == sample()[1].chunks[0]  # every field survives the round trip
+    assert in_file[0].chunk.level_tokens is not None and in_file[1].chunk.level_tokens is None  # unpriced
     names = ids_by_name(store)
     asked = [names["drop"], 999_999, names["refresh_token"]]
     assert [sc.chunk.name for sc in store.get_chunks(asked)] == ["drop", "refresh_token"]

@@ -39,6 +39,9 @@ BATCH_FILES = 64
 BATCH_CHUNKS = 2000
 MAX_REPORTED_SKIPS = 200  # in an index report; the index keeps up to MAX_STORED_SKIPS for status
 MAX_STORED_SKIPS = 10_000
+# Meta key: the tokenizer setting that counted the chunks and priced their levels (parse_pool).
+# An index priced by another one, or from before pricing, is re-chunked on its next sync.
+LEVELS_PRICED_BY = "levels_tokenizer"
 
 
 @dataclass
@@ -128,6 +131,12 @@ class Indexer:
                 force = True  # built by another chunker: re-chunk all (meta moves when this sync ends)
             else:  # a new index: record the version now, so a killed first run still resumes
                 self.store.set_meta({"chunker_version": CHUNKER_VERSION})
+        priced_by = self.settings.tokenizer.strip().lower()
+        if self.store.get_meta(LEVELS_PRICED_BY) != priced_by:
+            if self.store.count_chunks():
+                force = True  # chunks counted by another tokenizer, or levels never priced: count again
+            else:
+                self.store.set_meta({LEVELS_PRICED_BY: priced_by})
         options = WalkOptions(max_file_bytes=self.settings.max_file_bytes,
                               include=include, exclude=exclude)
         files = list(walk(self.root, options, on_skip=report.skipped.append))
@@ -179,7 +188,8 @@ class Indexer:
                                if s.reason == "binary" and detect_language(s.path) is not None)
         skipped = [[s.path, s.reason, s.detail] for s in report.skipped[:MAX_STORED_SKIPS]]
         self.store.set_meta({"root": str(self.root), "last_sync": str(time.time()),
-                             "chunker_version": CHUNKER_VERSION, "skipped": json.dumps(skipped)})
+                             "chunker_version": CHUNKER_VERSION, LEVELS_PRICED_BY: priced_by,
+                             "skipped": json.dumps(skipped)})
         report.seconds = time.perf_counter() - started
         return report
 

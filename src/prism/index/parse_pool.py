@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prism.errors import PrismError
@@ -21,8 +21,9 @@ from prism.index.embed import document_text
 from prism.index.store import FileRecord, IndexedFile
 from prism.ingest.chunk import chunk_file
 from prism.ingest.walk import read_source
-from prism.models import SourceFile
-from prism.pack.tokens import get_tokenizer
+from prism.models import Chunk, SourceFile
+from prism.pack.degrade import price_levels
+from prism.pack.tokens import Tokenizer, get_tokenizer
 
 PARALLEL_MIN_FILES = 64  # fewer files to parse than this: in-process
 CHUNKSIZE = 8  # files per task sent to a worker: amortises pickling without starving cores
@@ -67,16 +68,24 @@ def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     digest = sha256_hex(raw)
     if not job.force and digest == job.old_sha:
         return Parsed(None)
+    tokenizer = get_tokenizer(options.tokenizer)
     parsed = chunk_file(
-        source.path, text, source.language, count_tokens=get_tokenizer(options.tokenizer).count,
+        source.path, text, source.language, count_tokens=tokenizer.count,
         max_chunk_tokens=options.max_chunk_tokens,
         window_lines=options.window_lines, window_overlap=options.window_overlap,
     )
     record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
                         parsed.warnings)
-    hashes = tuple(text_hash(document_text(c)) for c in parsed.chunks)
-    return Parsed(IndexedFile(record, parsed.chunks, hashes),
+    chunks = priced(parsed.chunks, tokenizer)
+    hashes = tuple(text_hash(document_text(c)) for c in chunks)
+    return Parsed(IndexedFile(record, chunks, hashes),
                   tuple(f"{source.path}: {w}" for w in parsed.warnings))
+
+
+def priced(chunks: Sequence[Chunk], tokenizer: Tokenizer) -> tuple[Chunk, ...]:
+    """The chunks with their degradation levels priced (what `pack` selects by), counted by
+    `tokenizer`, which also counted their `tokens`."""
+    return tuple(replace(c, level_tokens=price_levels(c, tokenizer, tokens_counted=True)) for c in chunks)
 
 
 def _parse_chunk(options: ParseOptions, jobs: Sequence[ParseJob]) -> list[Parsed]:

@@ -54,6 +54,7 @@ from prism.index.store import (
     FileState,
     IndexedFile,
     WeightedTerm,
+    level_tokens_text,
     row_to_chunk,
     row_to_head,
 )
@@ -112,6 +113,9 @@ CREATE TABLE prism_feedback (
     project TEXT NOT NULL, path TEXT NOT NULL, symbol TEXT NOT NULL, helpful INTEGER NOT NULL,
     query TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
 CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
+"""), (2, """
+-- each chunk's degradation levels priced at index time (store.level_tokens_text); NULL before
+ALTER TABLE prism_chunks ADD COLUMN level_tokens TEXT;
 """)]
 # Every table holding a project's rows, parents first (the order a restore writes them in).
 TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_counts", "prism_embeddings",
@@ -328,8 +332,8 @@ class PostgresStore:
             new_ids = self._insert_many(cur, (
                 "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
                 " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
-                f" text_hash, terms, tf, length) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-                f" {_TERMS_SQL}, %s::jsonb, %s) RETURNING id"),
+                f" text_hash, terms, tf, length, level_tokens) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                f"%s,%s,%s,%s, {_TERMS_SQL}, %s::jsonb, %s, %s) RETURNING id"),
                 [self._chunk_row(file_id, chunk, text_hash) for file_id, item in zip(file_ids, files, strict=True)
                  for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True)])
             refs = [row for chunk_id, chunk in zip(new_ids, chunks, strict=True)
@@ -365,7 +369,8 @@ class PostgresStore:
                 chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
                 chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
                 json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
-                *columns, json.dumps(tf), sum(len(c.split()) for c in columns))
+                *columns, json.dumps(tf), sum(len(c.split()) for c in columns),
+                level_tokens_text(chunk.level_tokens))
 
     def _ref_rows(self, chunk_id: int, chunk: Chunk) -> list[tuple[object, ...]]:
         names = sorted({chunk.qualified_name, chunk.name, *chunk.defines})

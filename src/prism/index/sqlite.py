@@ -39,6 +39,7 @@ from prism.index.store import (
     FileState,
     IndexedFile,
     WeightedTerm,
+    level_tokens_text,
     row_to_chunk,
     row_to_head,
 )
@@ -55,7 +56,7 @@ __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore
 
 log = logging.getLogger("prism.usage")
 
-SCHEMA_VERSION = 2  # the highest schema/NNN_*.sql migration
+SCHEMA_VERSION = 3  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 
@@ -266,11 +267,12 @@ class SqliteStore:
         cur = conn.execute(
             "INSERT INTO chunks(file_id, path, language, kind, name, qualified_name, signature,"
             " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
-            " imports, calls, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
              chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
              chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
-             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash),
+             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+             level_tokens_text(chunk.level_tokens)),
         )
         chunk_id = cur.lastrowid
         refs = [(chunk_id, "defines", n) for n in {chunk.qualified_name, chunk.name, *chunk.defines} if n]

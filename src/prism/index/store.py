@@ -17,26 +17,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prism.index.usage import UsageEvent
-from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
+from prism.models import PRICED_LEVELS, Chunk, ChunkHead, LevelTokens, SearchFilters, StoredChunk
 
 # The chunk columns every SQL backend selects (chunks `c` joined with files `f`), and the record
 # built from such a row: the two stores keep one table shape, so they share one reader.
 CHUNK_COLUMNS = (
     "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
     "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
-    "c.imports, c.calls, f.sha256, f.indexed_at"
+    "c.imports, c.calls, f.sha256, f.indexed_at, c.level_tokens"
 )
+
+
+def level_tokens_text(levels: LevelTokens | None) -> str | None:
+    """The `level_tokens` column: "TOKENIZER N N N N" (PRICED_LEVELS order), NULL when unpriced."""
+    if levels is None:
+        return None
+    return " ".join((levels.tokenizer, *map(str, levels.counts)))
+
+
+def parse_level_tokens(text: str | None) -> LevelTokens | None:
+    """The column read back; None for NULL (rows written before pricing) or an unreadable value."""
+    if not text:
+        return None
+    name, *counts = text.split(" ")
+    if len(counts) != len(PRICED_LEVELS) or not all(c.isdigit() for c in counts):
+        return None  # not ours to trust: the pack prices such a chunk from its text
+    return LevelTokens(name, tuple(map(int, counts)))
 
 
 def row_to_chunk(row: Sequence[Any]) -> StoredChunk:
     """A StoredChunk from a row of CHUNK_COLUMNS (defines/imports/calls are JSON lists)."""
     (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
-     parent, defines, imports, calls, fsha, indexed_at) = tuple(row)
+     parent, defines, imports, calls, fsha, indexed_at, levels) = tuple(row)
     chunk = Chunk(
         path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
         docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
         tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
-        calls=tuple(json.loads(calls)), parent=parent,
+        calls=tuple(json.loads(calls)), parent=parent, level_tokens=parse_level_tokens(levels),
     )
     return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
 
@@ -51,6 +68,7 @@ def row_to_head(row: Sequence[Any]) -> ChunkHead:
     """A ChunkHead from a row of HEAD_COLUMNS."""
     cid, path, language, kind, name, qname, start, end, tokens, indexed_at = tuple(row)
     return ChunkHead(int(cid), path, language, kind, name, qname, start, end, tokens, float(indexed_at))
+
 
 if TYPE_CHECKING:
     import numpy as np

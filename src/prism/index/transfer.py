@@ -14,7 +14,7 @@ from prism.index.store import IndexedFile, Store
 
 # What the indexer records besides the chunks; chunker_version goes last: a store holding it
 # counts as indexed, so an interrupted copy never looks finished.
-META_KEYS = ("root", "last_sync", "embed_model", "embed_dim", "chunker_version")
+META_KEYS = ("root", "last_sync", "embed_model", "embed_dim", "levels_tokenizer", "chunker_version")
 BATCH_FILES = 200
 
 

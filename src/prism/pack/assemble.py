@@ -49,15 +49,16 @@ def _xml_attr(value: str) -> str:
             .replace(">", "&gt;"))
 
 
-def _xml_text(content: str) -> str:
-    """Chunk content as XML character data: as is when already safe, else one CDATA section.
+def _xml_text(content: str) -> tuple[str, str, str]:
+    """Chunk content as XML character data, (before, text, after): as is when already safe, else
+    one CDATA section.
 
     Code containing `</chunk>`, `&` or `<` cannot end or corrupt its element; a `]]>` inside
     is split across two CDATA sections, so every XML output parses and round-trips the code.
     """
     if "<" not in content and "&" not in content and "]]>" not in content:
-        return content
-    return "<![CDATA[" + content.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+        return "", content, ""
+    return "<![CDATA[", content.replace("]]>", "]]]]><![CDATA[>"), "]]>"
 
 
 def _fence_for(text: str) -> str:
@@ -67,24 +68,35 @@ def _fence_for(text: str) -> str:
     return fence
 
 
-def chunk_block(chunk: PackedChunk, frame: Frame) -> str:
-    """The text one chunk adds to the output (without its file header)."""
+def block_parts(chunk: PackedChunk, frame: Frame) -> tuple[str, str, str]:
+    """(before, code, after): a chunk's block (not in JSON) is their concatenation, and `code`
+    is its content as the format writes it ("" for a reference).
+
+    What goes around the code depends on the code only through its fence (Markdown) and its
+    CDATA section (XML), so a block can be priced from the code's own token count.
+    """
     content = _numbered(chunk) if frame.line_numbers else chunk.content
     symbol = chunk.symbol or chunk.kind
-    if frame.fmt == "json":
-        return json.dumps(chunk.to_dict(), ensure_ascii=False)
     if frame.fmt == "xml":
         attrs = (f'lines="{chunk.start_line}-{chunk.end_line}" symbol="{_xml_attr(symbol)}" '
                  f'level="{chunk.level}" handle="{chunk.handle}"')
         if chunk.level == "reference":
-            return f"<chunk {attrs}/>"
-        return f"<chunk {attrs}>\n{_xml_text(content)}\n</chunk>"
+            return f"<chunk {attrs}/>", "", ""
+        opening, text, closing = _xml_text(content)
+        return f"<chunk {attrs}>\n{opening}", text, f"{closing}\n</chunk>"
     label = f"{_lines_label(chunk)} `{symbol}` ({chunk.level}, #{chunk.handle})"
     if chunk.level == "reference":
-        return f"- {label}"
+        return f"- {label}", "", ""
     fence = _fence_for(content)
     language = FENCE_LANGUAGE.get(chunk.language, chunk.language)
-    return f"{label}\n{fence}{language}\n{content}\n{fence}"
+    return f"{label}\n{fence}{language}\n", content, f"\n{fence}"
+
+
+def chunk_block(chunk: PackedChunk, frame: Frame) -> str:
+    """The text one chunk adds to the output (without its file header)."""
+    if frame.fmt == "json":
+        return json.dumps(chunk.to_dict(), ensure_ascii=False)
+    return "".join(block_parts(chunk, frame))
 
 
 def file_header(path: str, frame: Frame) -> tuple[str, str]:

@@ -15,6 +15,8 @@ longer than the level above it.
 
 The light, skeleton and signature texts of a chunk come from one parse and are memoised
 together, process-wide, by the chunk's text (bounded by their approximate size in bytes).
+`price_levels` counts every level's text once, at index time, so that a pack can choose
+levels by arithmetic and render only the levels it shows.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from itertools import accumulate
 import tree_sitter
 
 from prism.ingest.languages import LANGUAGES, get_parser
-from prism.models import Chunk, Level
+from prism.models import Chunk, Level, LevelTokens
 from prism.pack.memo import Memo
+from prism.pack.tokens import Tokenizer
 
 PROSE_LANGUAGES = frozenset({"markdown", "rst", "text"})
 HASH_COMMENT_LANGUAGES = frozenset({"python", "ruby", "bash", "toml", "yaml", "ini"})
@@ -356,3 +359,20 @@ def _render_levels(chunk: Chunk) -> tuple[str, str, str]:
     if len(signature) > len(skeleton):
         signature = skeleton.split("\n", 1)[0]
     return light, skeleton, signature
+
+
+def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False) -> LevelTokens:
+    """Tokens of the chunk's text at each priced level (full, light, skeleton, signature).
+
+    Not memoised (the indexer sees each chunk once). A level whose text equals the level
+    above it is not counted again, nor the full text when `tokens_counted` says that
+    `chunk.tokens` is this tokenizer's count of the content.
+    """
+    full = chunk.content.rstrip("\n")
+    light, skeleton, signature = _render_levels(chunk)
+    counts = [chunk.tokens if tokens_counted and full == chunk.content else tokenizer.count(full)]
+    previous = full
+    for text in (light, skeleton, signature):
+        counts.append(counts[-1] if text == previous else tokenizer.count(text))
+        previous = text
+    return LevelTokens(tokenizer.name, tuple(counts))

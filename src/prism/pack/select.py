@@ -24,6 +24,7 @@ from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitt
 from prism.pack.degrade import render
 from prism.pack.intent import IntentProfile
 from prism.pack.memo import Memo
+from prism.pack.prices import block_prices
 from prism.pack.records import OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
@@ -113,7 +114,7 @@ def _trim_window(chunk: Chunk, taken: list[tuple[int, int]]) -> Chunk | None:
         return None
     lines = chunk.content.split("\n")
     content = "\n".join(lines[start - chunk.start_line:end - chunk.start_line + 1])
-    return replace(chunk, start_line=start, end_line=end, content=content)
+    return replace(chunk, start_line=start, end_line=end, content=content, level_tokens=None)  # priced no more
 
 
 # Process-wide memos: the same chunks come back for many queries in a warm process (an HTTP
@@ -187,12 +188,15 @@ class _Costs:
         self._utilities = [(level, utility[level]) for level in reversed(LEVELS)]  # cheapest first
         self.containers, self.nested = _spans_within(candidates)
         self._shapes: list[tuple[_Shape, ...] | None] = [None] * len(candidates)
+        self._prices: dict[int, tuple[int, ...] | None] = {}
         self._exact: dict[tuple[int, Level], int] = {}
         self._blocks: dict[tuple[int, Level], PackedChunk] = {}
         self._headers: dict[str, int] = {}
-        # Lazy pricing: options not yet counted are estimated from the chunk's own token
-        # density (tokens stored at index time per character), scaled by how the estimates
-        # of counted blocks compared; `select` counts exactly whatever the greedy picks.
+        # Lazy pricing: a chunk whose levels were priced at index time costs its stored counts
+        # plus its block's frame (prices.py), trusted as exact. Other options not yet counted
+        # are estimated from the chunk's own token density (tokens stored at index time per
+        # character), scaled by how the estimates of counted blocks compared; `select` counts
+        # exactly whatever the greedy picks on such estimates.
         self.lazy = True
         self._estimates: dict[tuple[int, Level], float] = {}
         self._estimated_sum = 0.0
@@ -206,6 +210,9 @@ class _Costs:
             return exact
         if not self.lazy:
             return self.packed(index, level).tokens
+        prices = self.prices(index)
+        if prices is not None:  # priced at index time: arithmetic, no parse and no count
+            return prices[LEVELS.index(level)]
         estimate = self._estimates.get(key)
         if estimate is None:
             shapes = self._shapes[index]
@@ -224,8 +231,19 @@ class _Costs:
         scale = self._exact_sum / self._estimated_sum if self._estimated_sum else 1.0
         return max(1, math.ceil(estimate * scale))
 
+    def prices(self, index: int) -> tuple[int, ...] | None:
+        """The candidate's block prices from its stored level tokens (None: not priced so)."""
+        if index not in self._prices:
+            cand = self.candidates[index]
+            self._prices[index] = block_prices(_draft(cand, "full"), cand.chunk.chunk, self.frame, self.tokenizer)
+        return self._prices[index]
+
     def is_exact(self, index: int, level: Level) -> bool:
-        return (index, level) in self._exact
+        """Counted, or priced from stored level tokens (a token or two high at most, so the greedy
+        trusts it; the pack is counted exactly at the end). Numbered full code is only estimated."""
+        if (index, level) in self._exact:
+            return True
+        return self.prices(index) is not None and not (level == "full" and self.frame.line_numbers)
 
     def count_exactly(self, pairs: Sequence[tuple[int, Level]]) -> None:
         """Count the given options exactly (and learn how far the estimates were off)."""
@@ -244,6 +262,9 @@ class _Costs:
         if block is None:
             draft = _draft(self.candidates[index], level)
             cost = self._exact.get(key)
+            prices = self.prices(index)
+            if cost is None and prices is not None and level == "reference":
+                cost = prices[-1]  # a reference's price is its whole block counted
             if cost is None:
                 cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
                 if self.frame.fmt == "json":
@@ -429,7 +450,9 @@ def pack_candidates(candidates: Sequence[Candidate], budget_tokens: int, tokeniz
         omitted_all = _not_covered(omitted_all, chunks)
         if savings_for is not None and (savings is None or _paths(chunks) != seen_paths):
             savings, seen_paths = savings_for(chunks), _paths(chunks)
-        result = _fit_manifest(chunks, omitted_all, frame, tokenizer, savings, budget_tokens)
+        # The parts' counts summed: what the chunks' text costs, save tokens merging where parts meet.
+        parts = frame_cost + sum(c.tokens for c in chunks) + sum(map(costs.header, _paths(chunks)))
+        result = _fit_manifest(chunks, omitted_all, frame, tokenizer, savings, budget_tokens, parts)
         if result is not None:
             return result
         _, tokens = assemble(chunks, [], len(omitted_all), frame, tokenizer, None)
@@ -456,8 +479,19 @@ def _not_covered(omitted: list[OmittedChunk], chunks: Sequence[PackedChunk]) -> 
 
 
 def _fit_manifest(chunks: list[PackedChunk], omitted: list[OmittedChunk], frame: Frame,
-                  tokenizer: Tokenizer, savings: Savings | None, budget: int) -> Packed | None:
-    """Add as many manifest entries (and the savings, in JSON) as fit; None if the chunks alone do not."""
+                  tokenizer: Tokenizer, savings: Savings | None, budget: int, parts: int) -> Packed | None:
+    """Add as many manifest entries (and the savings, in JSON) as fit; None if the chunks alone do not.
+
+    `parts`: the chunks' text counted by parts (frame, file headers, blocks). Outside JSON the
+    manifest is sized by it and the whole counted once; only when that is over the budget is
+    the text without the manifest counted first, to size the manifest exactly.
+    """
+    if frame.fmt != "json" and parts <= budget:
+        listed, _ = _entries(omitted, frame, tokenizer, budget - parts)
+        text, tokens = assemble(chunks, listed, len(omitted), frame, tokenizer, None)
+        if tokens <= budget:  # savings are not rendered outside JSON: the text is the same
+            return Packed(text=text, tokens=tokens, chunks=tuple(ordered(chunks)), omitted=tuple(listed),
+                          omitted_total=len(omitted), savings_shown=savings is not None, savings=savings)
     text, tokens = assemble(chunks, [], len(omitted), frame, tokenizer, None,
                             guess=sum(c.tokens for c in chunks))
     if tokens > budget:
@@ -469,23 +503,31 @@ def _fit_manifest(chunks: list[PackedChunk], omitted: list[OmittedChunk], frame:
         with_savings, counted = assemble(chunks, [], len(omitted), frame, tokenizer, savings, guess=tokens)
         if counted <= budget:
             text, tokens, shown_savings = with_savings, counted, True
-    listed: list[OmittedChunk] = []
-    spare = budget - tokens
-    for item in omitted[:MAX_MANIFEST]:
-        cost = tokenizer.count(omitted_entry(item, frame)) + 2
-        if cost > spare:
-            break
-        listed.append(item)
-        spare -= cost
+    listed, used = _entries(omitted, frame, tokenizer, budget - tokens)
     while listed:
         attempt, counted = assemble(chunks, listed, len(omitted), frame, tokenizer,
-                                    savings if shown_savings else None, guess=budget - spare)
+                                    savings if shown_savings else None, guess=tokens + used)
         if counted <= budget:
             text, tokens = attempt, counted
             break
         listed.pop()
     return Packed(text=text, tokens=tokens, chunks=tuple(ordered(chunks)), omitted=tuple(listed),
                   omitted_total=len(omitted), savings_shown=shown_savings, savings=savings)
+
+
+def _entries(omitted: list[OmittedChunk], frame: Frame, tokenizer: Tokenizer,
+             spare: int) -> tuple[list[OmittedChunk], int]:
+    """The first manifest entries whose counts fit in `spare` tokens (MAX_MANIFEST at most), and
+    their tokens."""
+    listed: list[OmittedChunk] = []
+    used = 0
+    for item in omitted[:MAX_MANIFEST]:
+        cost = tokenizer.count(omitted_entry(item, frame)) + 2
+        if used + cost > spare:
+            break
+        listed.append(item)
+        used += cost
+    return listed, used
 
 
 def _minimal(frame: Frame, tokenizer: Tokenizer, budget: int, total: int) -> Packed:

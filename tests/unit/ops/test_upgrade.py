@@ -40,8 +40,9 @@ def old_home(tmp_path: Path) -> tuple[Path, Path]:
     with Prism(root, settings=Settings(home=home, embedder="hashing")) as prism:
         prism.index()
         index = prism.index_dir / INDEX_FILE
-    conn = sqlite3.connect(index)  # back to schema 1: migration 2 only added the usage table
+    conn = sqlite3.connect(index)  # back to schema 1: migration 2 added the usage table, 3 a column
     conn.execute("DROP TABLE usage")
+    conn.execute("ALTER TABLE chunks DROP COLUMN level_tokens")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
-from prism.models import Chunk, ChunkKind, Hit, StoredChunk
+from prism.models import PRICED_LEVELS, Chunk, ChunkKind, Hit, LevelTokens, StoredChunk
+from prism.pack.degrade import render
+from prism.pack.tokens import Tokenizer
 
 PY_SOURCE = '''import os
 
@@ -52,3 +55,15 @@ def make_hits(count: int, *, lines: int = 12, files: int = 4, seed: int = 0) -> 
                            name=f"func_{i}", signature="def func_{i}(a, b):")
         hits.append(Hit(StoredChunk(i + 1, chunk, "sha", 0.0), 1.0 / (1 + i)))
     return hits
+
+
+def priced(hits: list[Hit], tokenizer: Tokenizer, *, error: int = 0) -> list[Hit]:
+    """The hits with their levels priced as the indexer prices them, each count off by `error`
+    (an index written by a buggy or older PRISM: the budget must hold whatever it says)."""
+    out: list[Hit] = []
+    for hit in hits:
+        chunk = hit.chunk.chunk
+        counts = tuple(max(0, tokenizer.count(render(chunk, level)) + error) for level in PRICED_LEVELS)
+        chunk = replace(chunk, level_tokens=LevelTokens(tokenizer.name, counts))
+        out.append(replace(hit, chunk=replace(hit.chunk, chunk=chunk)))
+    return out
