@@ -40,8 +40,10 @@ def old_home(tmp_path: Path) -> tuple[Path, Path]:
     with Prism(root, settings=Settings(home=home, embedder="hashing")) as prism:
         prism.index()
         index = prism.index_dir / INDEX_FILE
-    conn = sqlite3.connect(index)  # back to schema 1: migration 2 only added the usage table
+    conn = sqlite3.connect(index)  # back to schema 1: migrations 2 and 3 only added tables (and triggers)
     conn.execute("DROP TABLE usage")
+    for statement in ("DROP TRIGGER ann_log_chunk_deleted", "DROP TRIGGER ann_log_vector_stored", "DROP TABLE ann_log"):
+        conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
