@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,14 @@ class Settings(BaseSettings):
         True, description="Reuse vectors across projects via PRISM_HOME/embeddings.db (worktrees, checkouts)."
     )
     embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    ann_threshold: int = Field(
+        200_000, ge=0, description="Embedded store: from this many vectors on, dense search goes through an "
+                                   "approximate HNSW index (usearch) beside the SQLite file, rebuilt in the "
+                                   "background after index runs; below it (or 0) every search is exact.",
+    )
+    ann_dtype: Literal["f16", "i8"] = Field(
+        "f16", description="How the approximate index stores vectors: f16 (more accurate) or i8 (half the size).",
+    )
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
     tokenizer: str = Field(
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."

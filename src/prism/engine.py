@@ -205,9 +205,11 @@ class Prism:
 
                 self._store = PostgresStore.connect(url.get_secret_value(), self.project_id)
             else:
+                from prism.index.ann import AnnConfig
                 from prism.index.sqlite import SqliteStore
 
-                self._store = SqliteStore(self.index_dir / INDEX_FILE)
+                self._store = SqliteStore(self.index_dir / INDEX_FILE, AnnConfig(
+                    threshold=self.settings.ann_threshold, dtype=self.settings.ann_dtype))
         return self._store
 
     def require_index(self) -> Store:
@@ -334,8 +336,12 @@ class Prism:
         if opened:
             shared = EmbeddingCache(self.settings.home / "embeddings.db")
         try:
-            return indexer.embed_pending(embedder, batch_size=self.settings.embed_batch,
-                                         progress=progress, should_stop=should_stop, shared=shared)
+            added = indexer.embed_pending(embedder, batch_size=self.settings.embed_batch,
+                                          progress=progress, should_stop=should_stop, shared=shared)
+            model = indexer.store.get_meta("embed_model")
+            if model is not None:  # a large store refreshes its approximate index, in the background
+                indexer.store.maintain_vectors(model)
+            return added
         finally:
             if opened and shared is not None:
                 shared.close()

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from prism.index.ann import AnnConfig
 from prism.index.sqlite import SqliteStore
 from prism.index.store import FileRecord, IndexedFile, Store
 from prism.index.terms import lexical_terms
@@ -49,6 +50,20 @@ def sqlite_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     return Backend("sqlite", lambda: SqliteStore(folder / "index" / "index.db"), [])
 
 
+class EagerAnnStore(SqliteStore):
+    """The embedded store with its approximate vector index from the first vector on (every
+    search through the HNSW main and its delta), brought up to date after each batch of vectors."""
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        super().put_embeddings(model, items)
+        self.maintain_vectors(model, wait=True)
+
+
+def sqlite_ann_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
+    config = AnnConfig(threshold=1, rebuild_fraction=0.5, exact_filtered=0)
+    return Backend("sqlite-ann", lambda: EagerAnnStore(folder / "index" / "index.db", config), [])
+
+
 def postgres_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     from prism.index.postgres import PostgresStore
 
@@ -58,7 +73,7 @@ def postgres_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
 
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
-    "sqlite": sqlite_backend, "postgres": postgres_backend}
+    "sqlite": sqlite_backend, "sqlite-ann": sqlite_ann_backend, "postgres": postgres_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -689,6 +689,9 @@ class PostgresStore:
                 (self.project, model))
             return int(cur.rowcount)
 
+    def maintain_vectors(self, model: str, *, wait: bool = False) -> None:
+        """pgvector keeps its HNSW index up to date on every write."""
+
     def nearest(self, model: str, queries: np.ndarray, limit: int,
                 filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         dim = int(queries.shape[1])

@@ -4,7 +4,8 @@ All SQL of the embedded backend lives here. WAL mode lets searches read while an
 writes; every write method is one transaction, so a killed process leaves either the old
 or the new state of a file, never half of it. Longer than most modules because it is one
 backend's whole Store (`index/store.py`); opening and migrating files is `sqlite_db.py`,
-the vector matrix snapshots and brute-force scan are `sqlite_vectors.py`.
+the vector matrix snapshots and brute-force scan are `sqlite_vectors.py`, the approximate
+index that replaces the scan for large stores is `sqlite_ann.py`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pathspec
 
 from prism.errors import InputError, PrismError
+from prism.index.ann import AnnConfig
 from prism.index.feedback import FeedbackStore
+from prism.index.sqlite_ann import SqliteAnn
 from prism.index.sqlite_db import (
     Migration,
     connect_wal,
@@ -56,7 +59,7 @@ __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore
 
 log = logging.getLogger("prism.usage")
 
-SCHEMA_VERSION = 3  # the highest schema/NNN_*.sql migration
+SCHEMA_VERSION = 4  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 
@@ -106,9 +109,10 @@ def _file_tokens(conn: sqlite3.Connection, paths: Sequence[str]) -> dict[str, in
 class SqliteStore:
     """One project's index in one SQLite file (WAL), feedback in a second file beside it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ann: AnnConfig | None = None) -> None:
         self.path = path
         self._conn = open_database(path, _migrations(), foreign_keys=True)
+        self._ann = SqliteAnn(path, self._conn, ann or AnnConfig())
         self._lock = threading.RLock()
         self._vectors: tuple[str, int, np.ndarray, np.ndarray] | None = None
         self._term_counts: tuple[int, dict[str, int]] = (-1, {})
@@ -120,6 +124,7 @@ class SqliteStore:
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._ann.close()
         with self._usage_lock:
             if self._usage_conn is not None:
                 self._usage_conn.close()
@@ -140,7 +145,7 @@ class SqliteStore:
         feedback = self.path.with_name(FEEDBACK_FILE)
         files = [self.path, feedback]
         files += [Path(f"{p}{suffix}") for p in (self.path, feedback) for suffix in ("-wal", "-shm")]
-        files += sorted(self.path.parent.glob("vectors-*"))
+        files += sorted(self.path.parent.glob("vectors-*")) + sorted(self.path.parent.glob("ann-*"))
         return files
 
     def backup(self, dest: Path) -> None:
@@ -168,9 +173,11 @@ class SqliteStore:
                         copy.backup(conn)
                 finally:
                     copy.close()
-            for path in sorted(self.path.parent.glob("vectors-*")):
+            for path in [*self.path.parent.glob("vectors-*"), *self.path.parent.glob("ann-*")]:
                 path.unlink(missing_ok=True)
             self._vectors, self._term_counts, self._chunk_count = None, (-1, {}), None
+            with self._transaction() as conn:  # the restored data's approximate index is rebuilt, not trusted
+                conn.execute("DELETE FROM meta WHERE key = 'ann_build'")
             later = max(before, self.generation()) + 1
             self.set_meta({"generation": str(later)})
 
@@ -565,13 +572,27 @@ class SqliteStore:
 
     def nearest(self, model: str, queries: np.ndarray, limit: int,
                 filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """Exact search: every vector of the model against the queries (brute force, numpy)."""
+        """Through the approximate index when the store has one (large stores), else exact: every
+        vector of the model against the queries (brute force, numpy)."""
+        where, _ = self._filter_sql(filters)
+        allowed = self.chunk_ids_matching(filters) if where and filters is not None else None
+        found = self._ann.nearest(model, queries, limit, allowed, self.generation())
+        if found is not None:
+            return found
         ids, matrix = self.vector_matrix(model, int(queries.shape[1]))
         if len(ids) == 0:
             return []
-        where, _ = self._filter_sql(filters)
-        allowed = self.chunk_ids_matching(filters) if where and filters is not None else None
         return best_similarities(ids, matrix, queries, limit, allowed)
+
+    @property
+    def ann(self) -> SqliteAnn:
+        """The approximate vector index (used once the store has grown past its threshold)."""
+        return self._ann
+
+    def maintain_vectors(self, model: str, *, wait: bool = False) -> None:
+        """After an index run: build or refresh the approximate index of a large store, in the
+        background unless `wait` (searches and writes meanwhile go on through the old one)."""
+        self._ann.maintain(model, self.count_chunks(), wait=wait)
 
     def vector_matrix(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, float32 matrix) of every embedded chunk, cached until the next write.

@@ -207,6 +207,11 @@ class VectorIndex(Protocol):
         """Delete vectors no chunk uses any more; returns how many."""
         ...
 
+    def maintain_vectors(self, model: str, *, wait: bool = False) -> None:
+        """After an index run: bring the store's own vector index up to date (in the background
+        unless `wait`); a no-op where the database keeps its index itself."""
+        ...
+
 
 class IndexWriter(Protocol):
     """Files, metadata and the generation counter; each write method is one transaction."""
