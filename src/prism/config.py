@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         True, description="Reuse vectors across projects via PRISM_HOME/embeddings.db (worktrees, checkouts)."
     )
     embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    cache_ttl_s: float = Field(
+        60.0, ge=0, le=86_400, description="Seconds a finished search, context pack or map is served from the "
+                                            "cache (a re-index invalidates it at once; this bounds edits on disk "
+                                            "not yet indexed). 0 caches no results."
+    )
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
     tokenizer: str = Field(
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."
