@@ -77,7 +77,8 @@ def main() -> None:
         client = redis.Redis.from_url(url)
         calls: dict[str, Callable[[Prism], Callable[[str], object]]] = {
             "search, limit 10": lambda p: lambda q: p.search(q, limit=10),
-            "context, 8,000 tokens (the pack, and the limit-100 search inside it)": lambda p: lambda q: p.context(q, budget_tokens=8000, record_usage=False),
+            "context, 8,000 tokens (the pack, and the limit-100 search inside it)":
+                lambda p: lambda q: p.context(q, budget_tokens=8000, record_usage=False),
         }
         for label, make in calls.items():
             before = set(client.keys(prefix + "*"))
