@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -124,3 +127,12 @@ def test_make_cache_refuses_redis_without_a_url_or_a_secret(redis_url: str) -> N
         make_cache("redis", redis_url, b"")
     with pytest.raises(ConfigError, match="not a Redis URL"):
         make_cache("redis", "http://example.com", SECRET)
+
+
+def test_request_keys_are_the_same_in_every_process() -> None:
+    """Replicas must build the same key for the same request, whatever their hash seeds."""
+    code = ("from prism.cache import request_key; from prism.models import SearchFilters; "
+            "print(request_key('search', 3, 'refresh token', 10, SearchFilters(languages=('go', 'python'))))")
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2")}
+    assert len(keys) == 1 and len(keys.pop()) == 32
