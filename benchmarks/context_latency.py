@@ -47,9 +47,21 @@ from prism.engine import Prism
 from prism.models import Hit
 
 try:
+    from prism.cache import MemoryCache
+except ImportError:  # measuring a commit from before the Cache contract
+    MemoryCache = None  # type: ignore[assignment,misc]
+try:
     from prism.engine import ResultCache
-except ImportError:  # measuring a commit from before the result cache
+except ImportError:  # measuring a commit from before the result cache, or after the Cache contract
     ResultCache = None  # type: ignore[assignment,misc]
+
+
+def set_cache(prism_: Prism, entries: int) -> None:
+    """The engine's result cache, holding `entries` results (0: none), on either side of the Cache contract."""
+    if MemoryCache is not None:
+        prism_.cache = MemoryCache(entries)
+    elif ResultCache is not None:
+        prism_.results = ResultCache(size=entries)
 
 SWE_JSONL = Path("/work/shared/eval/swebench_lite_dev.jsonl")
 SHORT = ["fix the crash when parsing a jinja template", "how does the linter apply fixes",
@@ -182,8 +194,7 @@ def row(label: str, walls: list[float], cpus: list[float]) -> str:
 
 def measure(big: BigIndex, mode: str, repeat: int) -> list[str]:
     with big.open() as prism_:
-        if ResultCache is not None:
-            prism_.results = ResultCache(size=0)  # measure the work, not the result cache
+        set_cache(prism_, 0)  # measure the work, not the result cache
         short, long = SHORT, long_queries(prism_)
         for query in (short[0], long[0]):  # warm: model, vector matrix, caches of term stats
             prism_.search(query)
@@ -202,8 +213,8 @@ def measure(big: BigIndex, mode: str, repeat: int) -> list[str]:
         both = [*short, *long]
         walls, cpus = timed(lambda q: prism_.context(q, budget_tokens=8000), both, repeat)
         lines.append(row("**context 8,000, all queries**", walls, cpus))
-        if ResultCache is not None:
-            prism_.results = ResultCache()
+        if MemoryCache is not None or ResultCache is not None:
+            set_cache(prism_, 256)
             prism_.context(short[0], budget_tokens=8000)
             walls, cpus = timed(lambda q: prism_.context(q, budget_tokens=8000), [short[0]] * 10, 1)
             lines.append(row("context 8,000, the same request again (result cache hit)", walls, cpus))

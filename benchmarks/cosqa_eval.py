@@ -6,6 +6,7 @@ the rank of its gold file in `search(files=True)`. The reference BM25 runs in th
 invocation on the same data.
 
     .venv/bin/python benchmarks/cosqa_eval.py [--no-embed] [--out benchmarks/results/cosqa_dev.md]
+    .venv/bin/python benchmarks/cosqa_eval.py --database-url pgserver    # the index in PostgreSQL
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import json
 import sys
 import textwrap
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
+from pgtemp import postgres
 
 from prism.retrieve.search import SearchConfig, with_weights
 
@@ -54,10 +57,17 @@ def main() -> None:
     ap.add_argument("--no-embed", action="store_true")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-bm25", action="store_true")
+    ap.add_argument("--database-url", help="index into this PostgreSQL (PostgresStore) instead of SQLite; "
+                                           "`pgserver`: one kept in /tmp/prism-bench-pg (benchmarks/pgtemp.py)")
     a = ap.parse_args()
+    with postgres(a.database_url) if a.database_url else nullcontext(None) as url:
+        run(a, url)
+
+
+def run(a: argparse.Namespace, database_url: str | None) -> None:
     load_at_start = evaldata.load_average()
     root = materialise()
-    prism = evaldata.open_index(root, embed=not a.no_embed, progress=True)
+    prism = evaldata.open_index(root, embed=not a.no_embed, progress=True, database_url=database_url)
     _, queries = evaldata.load_cosqa()
     base = SearchConfig()
     cfgs = {"lexical only": replace(base, dense=False, exact=False, features=False)}
@@ -97,6 +107,7 @@ def main() -> None:
         f"- command: `{command.strip()}`",
         f"- {len(queries)} queries over {prism.store.stats()['files']} functions (one file per corpus id); "
         "MRR over the top 100 (0 beyond)",
+        f"- store: {type(prism.store).__name__}",
         "",
         "| configuration | MRR | R@1 | R@5 | R@10 | ms/query |",
         "|---|---:|---:|---:|---:|---:|",

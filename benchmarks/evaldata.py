@@ -96,16 +96,19 @@ def eval_settings(**overrides: Any) -> Any:
     return Settings(home=cache_dir() / "prism-home", **overrides)
 
 
-def open_index(root: Path, *, embed: bool = True, progress: bool = False) -> Any:
+def open_index(root: Path, *, embed: bool = True, progress: bool = False, database_url: str | None = None) -> Any:
     """A Prism over `root` with its index under the eval cache, brought up to date (incremental).
 
     With embed, missing vectors are computed too (minutes per repository the first time on
-    2 cores; cached afterwards, and shared across checkouts of one repository).
+    2 cores; cached afterwards, and shared across checkouts of one repository). With
+    `database_url` the index lives in that PostgreSQL instead (project `root.name`); vectors
+    come from the same shared embedding cache, so a repository embedded once is not embedded again.
     """
     from prism.engine import Prism
     from prism.errors import IndexLockedError
 
-    prism = Prism(root, settings=eval_settings(), index_dir=cache_dir() / "indexes" / root.name)
+    settings = eval_settings(database_url=database_url) if database_url else eval_settings()
+    prism = Prism(root, settings=settings, index_dir=cache_dir() / "indexes" / root.name)
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:  # another benchmark may be building the same cached index: wait for it
         try:

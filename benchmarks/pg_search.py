@@ -18,11 +18,10 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from pgtemp import postgres
 
 from prism.index.postgres import PostgresStore
 from prism.index.sqlite import SqliteStore
@@ -31,24 +30,6 @@ from prism.models import Chunk
 
 MODEL = "bench-random"
 PER_FILE = 10
-
-
-@contextmanager
-def server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-    folder = Path(tempfile.mkdtemp(prefix="prism-bench-pg-"))
-    pg = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
-    try:
-        yield pg.get_uri()
-    finally:
-        pg.cleanup()
 
 
 def files(n: int) -> list[IndexedFile]:
@@ -129,7 +110,7 @@ def main() -> None:
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     items = files(args.chunks)
     exact = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]  # row numbers
-    with tempfile.TemporaryDirectory() as tmp, server(args.url) as url:
+    with tempfile.TemporaryDirectory() as tmp, postgres(args.url) as url:
         t0 = time.perf_counter()
         lite = load_sqlite(Path(tmp), items, vectors)
         t1 = time.perf_counter()

@@ -8,6 +8,7 @@ in the same invocation and is printed beside ours.
     .venv/bin/python benchmarks/swebench_eval.py                 # full (needs vectors: slow once)
     .venv/bin/python benchmarks/swebench_eval.py --no-embed      # lexical + exact only
     .venv/bin/python benchmarks/swebench_eval.py --out benchmarks/results/swebench_lite_dev.md
+    .venv/bin/python benchmarks/swebench_eval.py --no-embed --database-url pgserver   # on PostgreSQL
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 import json
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
+from pgtemp import postgres
 
 from prism.retrieve.search import SearchConfig
 
@@ -53,14 +56,15 @@ def configs(dense: bool) -> dict[str, SearchConfig]:
 
 
 def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: bool,
-             verbose: bool) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+             verbose: bool, database_url: str | None = None
+             ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
     """Acc@k per configuration, and per row the 'file rank/function rank' of each configuration."""
     sums: dict[str, dict[str, float]] = {name: {} for name in cfgs}
     per_row: dict[str, dict[str, str]] = {}
     counts = {"files": 0, "functions": 0}
     for row in rows:
         root = evaldata.checkout(row)
-        prism = evaldata.open_index(root, embed=embed, progress=True)
+        prism = evaldata.open_index(root, embed=embed, progress=True, database_url=database_url)
         text = row["problem_statement"]
         gold_files = list(row["gold_files"])
         gold_funcs = list(row["gold_functions"])
@@ -135,6 +139,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="only these configuration names")
     ap.add_argument("--out", type=Path, help="write the markdown table here")
     ap.add_argument("--skip-bm25", action="store_true", help="do not rerun the reference BM25")
+    ap.add_argument("--database-url", help="index into this PostgreSQL (PostgresStore) instead of SQLite; "
+                                           "`pgserver`: one kept in /tmp/prism-bench-pg (benchmarks/pgtemp.py)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     rows = evaldata.load_swebench()
@@ -145,7 +151,8 @@ def main() -> None:
         cfgs = {k: v for k, v in cfgs.items() if k in a.only}
     started = time.time()
     load_at_start = evaldata.load_average()
-    results, per_row = evaluate(rows, cfgs, embed=not a.no_embed, verbose=a.verbose)
+    with postgres(a.database_url) if a.database_url else nullcontext(None) as url:
+        results, per_row = evaluate(rows, cfgs, embed=not a.no_embed, verbose=a.verbose, database_url=url)
     bm25 = {} if a.skip_bm25 else evaldata.run_bm25_baseline("swe")
     command = ".venv/bin/python benchmarks/swebench_eval.py " + " ".join(sys.argv[1:])
     table = render(results, per_row, bm25, command.strip(), load_at_start)

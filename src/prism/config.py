@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     ann_dtype: Literal["f16", "i8"] = Field(
         "f16", description="How the approximate index stores vectors: f16 (more accurate) or i8 (half the size).",
     )
+    cache_ttl_s: float = Field(
+        60.0, ge=0, le=86_400, description="Seconds a finished search, context pack or map is served from the "
+                                            "cache (a re-index invalidates it at once; this bounds edits on disk "
+                                            "not yet indexed). 0 caches no results."
+    )
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
     tokenizer: str = Field(
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."

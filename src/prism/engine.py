@@ -7,12 +7,14 @@ import os
 import shutil
 import threading
 import time
-from collections import Counter, OrderedDict
+import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prism.cache import INDEX_ID_META, Cache, MemoryCache, request_key, result_namespace
 from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
 from prism.ops.index_events import index_finished
@@ -100,47 +102,6 @@ def list_projects(settings: Settings) -> list[ProjectInfo]:
     return found
 
 
-# -- result cache: repeated identical requests (HTTP load, MCP retries) cost ~nothing -------
-
-class ResultCache:
-    """A small, thread-safe LRU of finished results keyed by (index generation, request).
-
-    Every index write bumps the generation, so a re-index never serves an old result; the
-    TTL bounds what the generation cannot see (feedback recorded meanwhile, edits on disk
-    not yet indexed). Results are frozen records, safe to hand out more than once.
-    """
-
-    def __init__(self, size: int = 256, ttl_s: float = 60.0) -> None:
-        self.size = size
-        self.ttl_s = ttl_s
-        self._items: OrderedDict[tuple[object, ...], tuple[float, object]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...]) -> object | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return None
-            if time.monotonic() - found[0] > self.ttl_s:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return found[1]
-
-    def put(self, key: tuple[object, ...], value: object) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._items[key] = (time.monotonic(), value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 class Prism:
     """A project's index and everything that reads it.
 
@@ -150,15 +111,23 @@ class Prism:
 
     Built from parts: by default an embedded SQLite store under the index folder (or, with
     PRISM_DATABASE_URL set, the project's rows in that PostgreSQL database, keyed by
-    `project_id`), the configured embedder (loaded on first use), a fresh result cache and
-    the machine-wide embedding cache. Pass `store`, `embedder`, `results` or `embedding_cache`
-    to use others; an injected store stays open until its owner closes it.
+    `project_id`), the configured embedder (loaded on first use), a fresh in-process cache
+    (finished results and query vectors) and the machine-wide embedding cache of chunk vectors.
+    Pass `store`, `embedder`, `cache` or `embedding_cache` to use others (a server passes one
+    cache to all its projects' engines: a Redis one is shared by its replicas); an injected
+    store stays open until its owner closes it.
+
+    Results are cached under the project and its index's identity (`result_namespace`), keyed
+    by the index generation and the request: every index write bumps the generation, and a
+    rebuilt index has a new identity, so a re-index never serves an old result; the TTL
+    (`cache_ttl_s`) bounds what neither can see (edits on disk not yet indexed). Results are
+    frozen records, safe to hand out more than once.
     """
 
     def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
                  index_dir: Path | None = None, embedder: Embedder | None = None,
                  load_model_in_background: bool = False, store: Store | None = None,
-                 results: ResultCache | None = None,
+                 cache: Cache | None = None,
                  embedding_cache: EmbeddingCache | None = None) -> None:
         self.settings = settings or Settings()
         self.root = Path(root).resolve()
@@ -177,7 +146,8 @@ class Prism:
         # (with a warning) while the model loads on a thread, and later searches use it.
         self._model_in_background = load_model_in_background
         self._model_loader: threading.Thread | None = None
-        self.results = results if results is not None else ResultCache()  # see ResultCache
+        self.cache: Cache = cache if cache is not None else MemoryCache()
+        self._local_index_id = uuid.uuid4().hex  # stands for the identity of a store that has none
         self._injected_store = store
         self._store: Store | None = store
         self._embedding_cache = embedding_cache
@@ -211,6 +181,14 @@ class Prism:
                 self._store = SqliteStore(self.index_dir / INDEX_FILE, AnnConfig(
                     threshold=self.settings.ann_threshold, dtype=self.settings.ann_dtype))
         return self._store
+
+    def _results_key(self, store: Store, kind: str, *request: object) -> tuple[str, str]:
+        """(namespace, key) of a result: the project and its index's identity; the generation and request.
+
+        The identity is read on every call: another replica may have rebuilt the index meanwhile.
+        """
+        index_id = store.get_meta(INDEX_ID_META) or self._local_index_id
+        return result_namespace(self.project_id, index_id), request_key(kind, store.generation(), *request)
 
     def require_index(self) -> Store:
         if not self.is_indexed:
@@ -291,6 +269,8 @@ class Prism:
         with index_lock(self.index_dir):
             store = self.store  # opened first: an unreachable database leaves no project behind
             self._write_project_file()
+            if store.get_meta(INDEX_ID_META) is None:  # replicas sharing this store share its cached results
+                store.set_meta({INDEX_ID_META: uuid.uuid4().hex})
             stored = self.options()
             if remember:
                 stored = ProjectOptions(stored.include if include is None else include,
@@ -371,7 +351,7 @@ class Prism:
             elif self._store is not None:  # an unopened index is deleted unread: it may be corrupt
                 self._store.forget()
                 self._store = None
-            self.results.clear()
+            self._local_index_id = uuid.uuid4().hex
             for name in os.listdir(self.index_dir):
                 if name == "index.lock":
                     continue
@@ -498,16 +478,16 @@ class Prism:
             searcher = getattr(self, "_searcher", None)
             if (searcher is None or searcher.store is not store
                     or getattr(self, "_searcher_lexical", False) != (loader is None)):
-                searcher = Searcher(store, loader)
+                searcher = Searcher(store, loader, cache=self.cache)
                 self._searcher = searcher
                 self._searcher_lexical = loader is None
-        key = ("search", store.generation(), query, limit, files, filters, config)
-        outcome = self.results.get(key)
+        namespace, key = self._results_key(store, "search", query, limit, files, filters, config)
+        outcome = self.cache.get(namespace, key)
         count("cache_hits" if isinstance(outcome, SearchOutcome) else "cache_misses")
         if not isinstance(outcome, SearchOutcome):
             outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
             if not outcome.warnings:  # a degraded (e.g. lexical-only) answer is not worth keeping
-                self.results.put(key, outcome)
+                self.cache.set(namespace, key, outcome, self.settings.cache_ttl_s)
         stale: dict[str, bool] = {}  # staleness is read fresh on every call, cached or not
         hits = []
         for result in outcome.results:
@@ -520,8 +500,10 @@ class Prism:
     def mark_helpful(self, path: str, symbol: str = "", *, helpful: bool = True,
                      query: str = "") -> None:
         """Record usage feedback: results marked helpful rank higher in later searches."""
-        self.require_index().record_feedback(path, symbol, helpful, query)
-        self.results.clear()  # feedback changes rankings the index generation cannot see
+        store = self.require_index()
+        store.record_feedback(path, symbol, helpful, query)
+        # feedback changes rankings the index generation cannot see
+        self.cache.invalidate(self._results_key(store, "feedback")[0])
 
     # -- context ---------------------------------------------------------------------------
 
@@ -548,9 +530,9 @@ class Prism:
         store = self.require_index()
         chosen = resolve_intent(query, intent)
         counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
-        key = ("context", store.generation(), query, budget_tokens, fmt, expand, chosen, counter.name,
-               line_numbers, filters)
-        cached = self.results.get(key)
+        namespace, key = self._results_key(store, "context", query, budget_tokens, fmt, expand, chosen,
+                                           counter.name, line_numbers, filters)
+        cached = self.cache.get(namespace, key)
         count("cache_hits" if isinstance(cached, Pack) else "cache_misses")
         if isinstance(cached, Pack):
             pack = cached
@@ -567,7 +549,7 @@ class Prism:
             with_closure=expand, graph=store, line_numbers=line_numbers,
             scope=filters.scope if filters is not None else "all",
             savings_for=lambda chunks: self._savings(chunks, budget_tokens, ranking))
-        self.results.put(key, pack)
+        self.cache.set(namespace, key, pack, self.settings.cache_ttl_s)
         if record_usage:
             self._record_context(pack, budget_tokens)
         return pack
@@ -624,8 +606,8 @@ class Prism:
         store = self.require_index()
         counter = get_tokenizer(tokenizer) if tokenizer else self.tokenizer
         prefixes = tuple(p.strip("/") for p in paths if p.strip("/"))
-        key = ("map", store.generation(), budget_tokens, query, prefixes, counter.name)
-        cached = self.results.get(key)
+        namespace, key = self._results_key(store, "map", budget_tokens, query, prefixes, counter.name)
+        cached = self.cache.get(namespace, key)
         if isinstance(cached, RepoMap):
             return cached
         focus = {h.chunk.id for h in self.search(query, limit=20).hits} if query and query.strip() else set()
@@ -633,7 +615,7 @@ class Prism:
         focus |= {sc.id for sc in chunks
                   if any(sc.chunk.path == p or sc.chunk.path.startswith(p + "/") for p in prefixes)}
         result = build_map(chunks, counter, budget_tokens, focus)
-        self.results.put(key, result)
+        self.cache.set(namespace, key, result, self.settings.cache_ttl_s)
         return result
 
     def find_symbol(self, name: str, *, limit: int = 50, references: bool = True) -> SymbolRefs:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from prism.config import Settings
-from prism.engine import Prism, ResultCache
+from prism.engine import Prism
 
 
 @pytest.fixture
@@ -41,15 +41,3 @@ def test_cache_hits_still_count_as_usage(prism: Prism) -> None:
     prism.context("refresh token", budget_tokens=500)
     assert prism.store.usage_summary()["queries"] == 2
     prism.close()
-
-
-def test_result_cache_evicts_oldest_and_expires() -> None:
-    cache = ResultCache(size=2, ttl_s=60.0)
-    cache.put(("a",), 1)
-    cache.put(("b",), 2)
-    assert cache.get(("a",)) == 1
-    cache.put(("c",), 3)  # evicts b, the least recently used
-    assert cache.get(("b",)) is None and cache.get(("a",)) == 1 and cache.get(("c",)) == 3
-    expired = ResultCache(size=2, ttl_s=-1.0)
-    expired.put(("a",), 1)
-    assert expired.get(("a",)) is None

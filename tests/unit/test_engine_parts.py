@@ -1,11 +1,12 @@
-"""Prism is built from parts: an injected store, result cache and embedding cache are used as given."""
+"""Prism is built from parts: an injected store, cache and embedding cache are used as given."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from prism.cache import INDEX_ID_META, MemoryCache, request_key, result_namespace
 from prism.config import Settings
-from prism.engine import Prism, ResultCache
+from prism.engine import Prism
 from prism.index.embed_cache import EmbeddingCache
 from prism.index.sqlite import SqliteStore
 
@@ -21,16 +22,17 @@ def project(tmp_path: Path) -> Path:
 def test_an_injected_store_holds_the_index_and_outlives_the_engine(tmp_path: Path) -> None:
     root = project(tmp_path)
     store = SqliteStore(tmp_path / "elsewhere" / "index.db")
-    results = ResultCache()
+    results = MemoryCache()
     shared = EmbeddingCache(tmp_path / "vectors.db")
     settings = Settings(home=tmp_path / "home", embedder="hashing")
-    prism = Prism(root, settings=settings, store=store, results=results, embedding_cache=shared)
+    prism = Prism(root, settings=settings, store=store, cache=results, embedding_cache=shared)
     assert not prism.is_indexed
     prism.index()
     assert prism.is_indexed and not (prism.index_dir / "index.db").exists()
     hits = prism.search("refresh token").hits
+    namespace = result_namespace(prism.project_id, str(store.get_meta(INDEX_ID_META)))
     assert hits[0].chunk.chunk.name == "refresh_token" and results.get(
-        ("search", store.generation(), "refresh token", 10, False, None, None)) is not None
+        namespace, request_key("search", store.generation(), "refresh token", 10, False, None, None)) is not None
     assert shared.get(prism.embedder.model_id, [h for h, _ in store.pending_embeddings("x", 10)])
     prism.mark_helpful("tokens.py", "refresh_token")
     assert store.feedback_marks(["tokens.py"]) == {("tokens.py", "refresh_token"): 1}

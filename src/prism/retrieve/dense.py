@@ -5,16 +5,15 @@ a few windows (its opening — title and summary — plus the windows around err
 the stack trace) and each chunk takes its best similarity to any window: nothing at the
 end of the text is silently dropped, and the cost stays one model call: the windows go to the
 embedder together, and a window embedded lately (the same query asked again, a paged or refined
-search) comes from a small cache instead.
+search, on this replica or, with a Redis cache, on another) comes from the engine's cache instead.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from prism.cache import EMBEDDING_TTL_S, Cache, embedding_namespace, request_key
 from prism.models import SearchFilters
 from prism.retrieve.query import ParsedQuery
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 WINDOW_CHARS = 1000  # ~250 word pieces of English/code: MiniLM's 256-token window
 MAX_WINDOWS = 3
-CACHED_VECTORS = 256  # query windows kept, (model, text) -> vector: a few KiB each
 
 
 class QueryEmbedder(Protocol):
@@ -69,36 +67,35 @@ def query_windows(query: ParsedQuery) -> list[str]:
 
 
 def search_dense(query: ParsedQuery, embedder: QueryEmbedder, store: NearestStore, limit: int,
-                 filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+                 filters: SearchFilters | None = None, cache: Cache | None = None) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity) best first over chunks that have a vector (and pass the filters)."""
     import numpy as np
 
     windows = query_windows(query)
     if not windows:
         return []
-    queries = np.stack(query_vectors(embedder, windows))
+    queries = np.stack(query_vectors(embedder, windows, cache))
     return store.nearest(embedder.model_id, queries, limit, filters)
 
 
-_cache: OrderedDict[tuple[str, str], NDArray[np.float32]] = OrderedDict()
-_cache_lock = threading.Lock()  # the server and MCP searches run in threads
-
-
-def query_vectors(embedder: QueryEmbedder, texts: Sequence[str]) -> list[NDArray[np.float32]]:
-    """One vector per text: the cached ones, the rest embedded in one call and cached (least recently
-    used ones go first)."""
+def query_vectors(embedder: QueryEmbedder, texts: Sequence[str], cache: Cache | None = None
+                  ) -> list[NDArray[np.float32]]:
+    """One vector per text: those in `cache` (under the model's namespace), the rest embedded in one
+    call and cached there, as float32 bytes."""
     import numpy as np
 
-    with _cache_lock:
-        found = {t: _cache[embedder.model_id, t] for t in texts if (embedder.model_id, t) in _cache}
-        for text in found:
-            _cache.move_to_end((embedder.model_id, text))
-    missing = list(dict.fromkeys(t for t in texts if t not in found))
+    namespace = embedding_namespace(f"{embedder.model_id}/{embedder.dim}")
+    found: dict[str, NDArray[np.float32]] = {}
+    if cache is not None:
+        for text in dict.fromkeys(texts):
+            stored = cache.get(namespace, request_key(text))
+            if isinstance(stored, bytes) and len(stored) == 4 * embedder.dim:
+                found[text] = np.frombuffer(stored, dtype=np.float32)
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
         fresh = np.asarray(embedder.embed_queries(missing), dtype=np.float32)
-        with _cache_lock:
-            for text, vector in zip(missing, fresh, strict=True):
-                found[text] = _cache[embedder.model_id, text] = vector
-            while len(_cache) > CACHED_VECTORS:
-                _cache.popitem(last=False)
+        for text, vector in zip(missing, fresh, strict=True):
+            found[text] = vector
+            if cache is not None:
+                cache.set(namespace, request_key(text), vector.tobytes(), EMBEDDING_TTL_S)
     return [found[t] for t in texts]

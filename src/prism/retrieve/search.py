@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import overload
 
+from prism.cache import Cache, MemoryCache
 from prism.errors import InputError
 from prism.index.store import Store
 from prism.ingest.paths import in_scope
@@ -91,13 +92,17 @@ def _has_filters(filters: SearchFilters | None) -> bool:
 
 
 class Searcher:
-    """Runs searches over one store; caches the file list and vector status per index generation."""
+    """Runs searches over one store; caches the file list and vector status per index generation.
+
+    Query vectors are kept in `cache` (the engine's; by default one of this searcher's own).
+    """
 
     def __init__(self, store: Store, embedder: Callable[[], QueryEmbedder] | None = None,
-                 config: SearchConfig | None = None) -> None:
+                 config: SearchConfig | None = None, cache: Cache | None = None) -> None:
         self.store = store
         self._load_embedder = embedder
         self.config = config or SearchConfig()
+        self.cache: Cache = cache if cache is not None else MemoryCache()
         self._cache_gen = -1
         self._paths = PathTable({})
         self._dense_state: tuple[str | None, int] = (None, 0)
@@ -137,7 +142,7 @@ class Searcher:
         if pending:
             warnings.append(f"{pending} chunks have no vector yet: dense results cover only part "
                             "of the index (run `prism index` to finish embedding).")
-        return search_dense(text_query, embedder, self.store, self.config.candidates, filters)
+        return search_dense(text_query, embedder, self.store, self.config.candidates, filters, self.cache)
 
     def search(self, text: str, *, limit: int = 10, files: bool = False,
                filters: SearchFilters | None = None,

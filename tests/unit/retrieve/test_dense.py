@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_info
 
+from prism.cache import MemoryCache
 from prism.index.embed import HashingEmbedder
 from prism.index.sqlite_vectors import best_similarities
 from prism.models import SearchFilters
@@ -72,13 +73,16 @@ def test_a_long_query_is_one_model_call_and_a_repeated_one_none() -> None:
     issue = ("Refreshing the access token fails\n" + "the session expires early. " * 80
              + "\nTraceback (most recent call last):\n  File \"auth.py\", line 3\nTokenError: expired\n"
              + "more words " * 120)
-    first = search_dense(parse_query(issue), embedder, store, limit=3)
+    cache = MemoryCache()
+    first = search_dense(parse_query(issue), embedder, store, limit=3, cache=cache)
     assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 3  # three windows, one call
     assert store.asked[-1][1] == (3, embedder.dim)
-    assert search_dense(parse_query(issue), embedder, store, limit=3) == first
+    assert search_dense(parse_query(issue), embedder, store, limit=3, cache=cache) == first
     assert len(embedder.calls) == 1  # asked again: every window from the cache
-    search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
+    search_dense(parse_query("refresh the access token"), embedder, store, limit=3, cache=cache)
     assert embedder.calls[1:] == [["refresh the access token"]]
+    search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
+    assert len(embedder.calls) == 3  # without a cache every search embeds its query
 
 
 def test_batched_query_vectors_equal_one_at_a_time() -> None:

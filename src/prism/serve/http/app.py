@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from prism.cache import RedisCache, cache_secret, make_cache
 from prism.config import Settings
 from prism.errors import PrismError
 from prism.ops.alerts import AlertSender
@@ -69,7 +70,8 @@ def build_state(server: ServerSettings, engine: Settings, limiter: RateLimiter |
         settings=server, engine_settings=engine, db=db, box=box, keys=KeyStore(db, box),
         projects=ProjectRegistry(db, engine, server.allowed_roots, server.max_upload_file_bytes,
                                  max_project_bytes=server.max_project_bytes,
-                                 max_project_files=server.max_project_files),
+                                 max_project_files=server.max_project_files,
+                                 cache=make_cache(server.cache, redis_url, cache_secret(root))),
         limiter=limiter or make_limiter(server.limiter_backend, folder, redis_url), meter=meter, quotas=quotas,
     )
     state.readiness.checks["database"] = "ok" if db.is_current else "migrations pending"
@@ -164,8 +166,8 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
         recovery.start()
         state.meter.start()
         log.info("PRISM server ready to accept requests (environment=%s, anonymous=%s, jwt=%s, "
-                 "rate limits=%s)", server.environment, server.allow_anonymous, server.jwt_secret is not None,
-                 type(state.limiter).__name__)
+                 "rate limits=%s, cache=%s)", server.environment, server.allow_anonymous,
+                 server.jwt_secret is not None, type(state.limiter).__name__, type(state.projects.cache).__name__)
         yield
         close_jobs(app)  # first: a running in-process job gets a moment to finish
         recovery.join(RECOVERY_JOIN_S)
@@ -173,6 +175,8 @@ def create_app(server: ServerSettings | None = None, engine: Settings | None = N
         if state.quotas.alerts is not None:
             state.quotas.alerts.close()
         state.projects.close()
+        if isinstance(state.projects.cache, RedisCache):
+            state.projects.cache.close()
         state.db.close()
         if isinstance(state.limiter, SqliteRateLimiter | RedisRateLimiter):
             state.limiter.close()

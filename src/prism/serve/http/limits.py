@@ -28,6 +28,7 @@ from typing import Protocol
 
 from prism.errors import ConfigError, IndexCorruptError
 from prism.index.sqlite import connect_wal
+from prism.redis_client import connect_redis
 from prism.serve.http.settings import LimiterBackend
 
 log = logging.getLogger("prism.http")
@@ -347,17 +348,7 @@ class RedisRateLimiter:
 
     def __init__(self, url: str, *, clock: Callable[[], float] | None = None, prefix: str = "prism:rate:",
                  idle_s: int = 60, timeout_s: float = 1.0, retry_after_s: float = 30.0) -> None:
-        try:
-            import redis
-        except ImportError as exc:
-            raise ConfigError("PRISM_REDIS_URL is set but the redis client is not installed.",
-                              hint="pip install 'prism-context[scale]'", value="redis") from exc
-        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
-        try:
-            self._client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-        except ValueError as exc:
-            raise ConfigError(f"PRISM_REDIS_URL is not a Redis URL: {exc}.",
-                              hint="Write e.g. redis://host:6379/0 (or rediss:// for TLS).") from exc
+        self._client, self._errors = connect_redis(url, timeout_s=timeout_s)
         self._script = self._client.register_script(_REDIS_HIT)
         self._clock = clock
         self._prefix = prefix

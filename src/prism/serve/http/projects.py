@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
+from prism.cache import Cache, MemoryCache
 from prism.config import Settings
 from prism.engine import Prism
 from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
@@ -154,8 +155,9 @@ class ProjectRegistry:
 
     def __init__(self, store: ServerStore, settings: Settings, allowed_roots: list[Path],
                  max_file_bytes: int, *, max_project_bytes: int = 1 << 30,
-                 max_project_files: int = 50_000) -> None:
+                 max_project_files: int = 50_000, cache: Cache | None = None) -> None:
         self._store = store
+        self.cache: Cache = cache if cache is not None else MemoryCache()  # every project's engine shares it
         self.settings = settings
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
@@ -249,7 +251,7 @@ class ProjectRegistry:
             cached = self._engines.get(name)
         if cached is None:
             engine = Prism(record.root, settings=self.settings, index_dir=record.index_dir,
-                           embedder=self.embedder())
+                           embedder=self.embedder(), cache=self.cache)
             with self._guard:
                 cached = self._engines.setdefault(name, (record.created_at, engine))
             if cached[1] is not engine:

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from prism.cache import CacheBackend
 from prism.config import split_commas
 from prism.errors import ConfigError
 
@@ -26,6 +27,7 @@ Role = Literal["reader", "writer", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "writer", "admin")
 LimiterBackend = Literal["memory", "sqlite", "redis"]
 RateBackend = Literal["auto", LimiterBackend]
+CacheChoice = Literal["auto", "memory", "redis"]
 MIN_SECRET_CHARS = 32
 MIN_SECRET_DISTINCT = 8  # "changeme" repeated has 7; random hex of 32 characters has ~14
 MAX_SECRET_CHAR_SHARE = 1 / 3  # no one character may make up more than a third of a secret
@@ -120,8 +122,14 @@ class ServerSettings(BaseSettings):
     redis_url: SecretStr | None = Field(
         None, validation_alias=AliasChoices("PRISM_REDIS_URL"),
         description="Redis for scale-out (`redis://[:password@]host:6379/0`, `rediss://` for TLS): "
-                    "rate limits shared by every replica and the indexing job queue `prism worker` "
-                    "serves. Unset: everything stays in this host's PRISM_HOME.",
+                    "rate limits, the result and query-embedding cache shared by every replica, and the "
+                    "indexing job queue `prism worker` serves. Unset: everything stays in this host's PRISM_HOME.",
+    )
+    cache_backend: CacheChoice = Field(
+        "auto", validation_alias=AliasChoices("PRISM_CACHE_BACKEND"),
+        description="Where finished results and query vectors are cached: `memory` (this process), `redis` "
+                    "(PRISM_REDIS_URL, shared by every replica; values signed with API_SECRET) or `auto` "
+                    "(redis when PRISM_REDIS_URL is set, else memory).",
     )
     workers: int = Field(
         1, ge=1, le=64, validation_alias=AliasChoices("PRISM_WORKERS"),
@@ -156,7 +164,7 @@ class ServerSettings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         return split_commas(value)
 
-    @field_validator("rate_backend", mode="before")
+    @field_validator("rate_backend", "cache_backend", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -165,6 +173,13 @@ class ServerSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def cache(self) -> CacheBackend:
+        """`cache_backend` with `auto` resolved: replicas share Redis when there is one."""
+        if self.cache_backend == "auto":
+            return "redis" if self.redis_url is not None else "memory"
+        return self.cache_backend
 
     def rate_for(self, role: Role) -> str:
         return {"reader": self.rate_reader, "writer": self.rate_writer, "admin": self.rate_admin}[role]
