@@ -170,6 +170,9 @@ def test_heads_are_the_chunks_ranking_columns(store: Store) -> None:
     assert (renew.start_line, renew.end_line, renew.tokens) == (1, 2, sample()[1].chunks[0].tokens)
     assert renew.indexed_at == store.file_states()["src/auth/session.py"].indexed_at
     assert store.get_heads([]) == [] and store.get_heads([999_999]) == []
+    in_file = store.heads_in_file("src/auth/tokens.py")
+    assert in_file == [sc.head for sc in store.chunks_in_file("src/auth/tokens.py")]
+    assert [h.name for h in in_file] == ["refresh_token", "revoke_token"] and store.heads_in_file("no.py") == []
 
 
 def test_handles_tokens_and_meta(store: Store) -> None:

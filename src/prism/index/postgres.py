@@ -449,15 +449,21 @@ class PostgresStore:
     def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
         if not ids:
             return []
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {HEAD_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
-                " WHERE c.project = %s AND c.id = ANY(%s)", (self.project, list(ids))).fetchall()
-        found = {head.id: head for head in map(row_to_head, rows)}
+        found = {head.id: head for head in self._heads_where("c.id = ANY(%s)", [list(ids)])}
         return [found[i] for i in ids if i in found]
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:
         return self._chunks_where("c.path = %s", [path], "c.start_line, c.end_line")
+
+    def heads_in_file(self, path: str) -> list[ChunkHead]:
+        return self._heads_where("c.path = %s", [path], "c.start_line, c.end_line")
+
+    def _heads_where(self, where: str, params: Sequence[object], order: str = "c.id") -> list[ChunkHead]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {HEAD_COLUMNS} FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                f" WHERE c.project = %s AND {where} ORDER BY {order}", (self.project, *params)).fetchall()
+        return [row_to_head(r) for r in rows]
 
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         last = 0

@@ -339,10 +339,15 @@ class SqliteStore:
         return [found[i] for i in ids if i in found]
 
     def chunks_in_file(self, path: str) -> list[StoredChunk]:
-        rows = self._conn.execute(
-            f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id=c.file_id"
+        return [row_to_chunk(r) for r in self._rows_in_file(CHUNK_COLUMNS, path)]
+
+    def heads_in_file(self, path: str) -> list[ChunkHead]:
+        return [row_to_head(r) for r in self._rows_in_file(HEAD_COLUMNS, path)]
+
+    def _rows_in_file(self, columns: str, path: str) -> sqlite3.Cursor:
+        return self._conn.execute(
+            f"SELECT {columns} FROM chunks c JOIN files f ON f.id=c.file_id"
             " WHERE f.path=? ORDER BY c.start_line, c.end_line", (path,))
-        return [row_to_chunk(r) for r in rows]
 
     def export_files(self) -> Iterator[IndexedFile]:
         files = self._conn.execute("SELECT id, path, sha256, size, mtime, language, warnings FROM files"

@@ -125,6 +125,10 @@ class ChunkReader(Protocol):
         """A file's chunks by start line."""
         ...
 
+    def heads_in_file(self, path: str) -> list[ChunkHead]:
+        """A file's chunk heads by start line (`chunks_in_file`, ranking columns only)."""
+        ...
+
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk, in id order (for rebuilds and exports)."""
         ...

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from prism.models import StoredChunk
+from prism.models import ChunkHead
 from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
@@ -27,7 +27,7 @@ _GENERIC_STEMS = frozenset({"__init__", "__main__", "utils", "util", "base", "co
 class SymbolStore(Protocol):
     def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
 
-    def chunks_in_file(self, path: str) -> list[StoredChunk]: ...
+    def heads_in_file(self, path: str) -> list[ChunkHead]: ...
 
 
 @dataclass(frozen=True)
@@ -198,11 +198,10 @@ def match_frames(query: ParsedQuery, store: SymbolStore, files: dict[str, float]
         if len(matches) != 1:
             continue
         weight = 0.5 + 0.5 * (index + 1) / total
-        for sc in store.chunks_in_file(matches[0]):
-            c = sc.chunk
-            inside = c.start_line <= frame.line <= c.end_line
-            if inside or (frame.function and c.name == frame.function):
-                found[sc.id] = max(found.get(sc.id, 0.0), weight)
+        for head in store.heads_in_file(matches[0]):
+            inside = head.start_line <= frame.line <= head.end_line
+            if inside or (frame.function and head.name == frame.function):
+                found[head.id] = max(found.get(head.id, 0.0), weight)
     return found
 
 

@@ -199,7 +199,7 @@ class Searcher:
         unit = 1.0 / (w.rrf_k + 1.0)
         candidate_ids = set(fused) | set(frames)
         for path in sorted(named_files, key=lambda p: -named_files[p])[:MAX_FILES_FROM_PATHS]:
-            candidate_ids.update(sc.id for sc in self.store.chunks_in_file(path))
+            candidate_ids.update(h.id for h in self.store.heads_in_file(path))
         if filtered is not None:
             candidate_ids = self.store.filter_ids(candidate_ids, filtered)
         # Ranking reads heads (no text, no refs); only the hits returned load as full chunks.
