@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import overload
+from typing import Literal, overload
 
 from prism.errors import InputError
 from prism.index.store import Store
@@ -19,6 +19,7 @@ from prism.models import Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
+from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
@@ -61,6 +62,11 @@ class SearchConfig:
     lexical_pool: int = 4
     title_boost: float = 1.5  # long queries: weight of the first line's words in term selection
     weights: Weights = field(default_factory=Weights)
+    # How the signals become one score: "hand-set" (weighted reciprocal ranks, `weights`,
+    # normalised so the first result scores 1) or "learned" (the logistic model fitted by
+    # benchmarks/fit_fusion.py, retrieve/learned.py: a probability, comparable across queries).
+    fusion: Literal["hand-set", "learned"] = "hand-set"
+    model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,17 @@ class ScoredChunk:
     chunk: StoredChunk
     score: float
     explain: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What fusion works on: the candidate chunks, the hand-set score parts of each, the raw
+    signals of each (retrieve/learned.py's inputs) and the query's shape."""
+
+    chunks: dict[int, StoredChunk]
+    explain: dict[int, dict[str, float]]
+    signals: dict[int, dict[str, float]]
+    shape: QueryShape
 
 
 @dataclass(frozen=True)
@@ -139,13 +156,34 @@ class Searcher:
                filters: SearchFilters | None = None,
                config: SearchConfig | None = None) -> SearchOutcome:
         """Rank the index's chunks (or files) for a query of any length."""
+        cfg = config or self.config
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        found = self.candidates(text, filters=filters, config=cfg, timings=timings, warnings=warnings)
+        t = time.perf_counter()
+        if cfg.fusion == "learned":
+            model = cfg.model or default_model()
+            results = [ScoredChunk(found.chunks[cid], score, parts) for cid, score, parts in
+                       rank_learned(model, found.chunks, found.signals, found.shape, files=files)]
+        else:
+            results = self._aggregate(found.chunks, found.explain, cfg.weights, files)
+        if filters is not None and filters.min_score is not None:
+            results = [r for r in results if r.score >= filters.min_score]
+        timings["aggregate"] = round((time.perf_counter() - t) * 1000, 2)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return SearchOutcome(text, tuple(results[:limit]), tuple(dict.fromkeys(warnings)), timings)
+
+    def candidates(self, text: str, *, filters: SearchFilters | None = None,
+                   config: SearchConfig | None = None, timings: dict[str, float] | None = None,
+                   warnings: list[str] | None = None) -> Candidates:
+        """The candidate chunks of a query with their hand-set score parts and raw signals."""
         from prism.retrieve.lexical import search_lexical
 
         cfg = config or self.config
         w = cfg.weights
-        started = time.perf_counter()
-        timings: dict[str, float] = {}
-        warnings: list[str] = []
+        timings = {} if timings is None else timings
+        warnings = [] if warnings is None else warnings
         self._refresh()
         query = parse_query(text)
         filtered = filters if filters is not None and _has_filters(filters) else None
@@ -157,6 +195,7 @@ class Searcher:
 
         t = time.perf_counter()
         rankings: dict[str, list[int]] = {}
+        scores: dict[str, dict[int, float]] = {}  # raw per-ranking scores (learned fusion's inputs)
         if cfg.lexical:
             pool = cfg.lexical_pool if query.is_long and w.secondary < 1.0 else 1
             lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
@@ -164,9 +203,13 @@ class Searcher:
             if pool > 1:
                 lexical = self._primary_first(lexical, w.secondary)[: cfg.candidates]
             rankings["lexical"] = [cid for cid, _ in lexical]
+            top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
+            scores["lexical_score"] = {cid: max(score, 0.0) / top for cid, score in lexical}
         t = lap("lexical", t)
         if cfg.dense:
-            rankings["dense"] = [cid for cid, _ in self._dense(query, filtered, warnings)]
+            dense = self._dense(query, filtered, warnings)
+            rankings["dense"] = [cid for cid, _ in dense]
+            scores["cosine"] = {cid: max(cos, 0.0) for cid, cos in dense}
         t = lap("dense", t)
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
@@ -197,28 +240,39 @@ class Searcher:
             chunks = {cid: sc for cid, sc in chunks.items()
                       if in_scope(sc.chunk.path, sc.chunk.kind, filters.scope)}
         explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in chunks}
+        # Raw signals in [0, 1]: a ranking's place as (k+1)/(k+rank) (1 for first), raw scores.
+        signals: dict[int, dict[str, float]] = {cid: {} for cid in chunks}
+        for name, ranked in rankings.items():
+            for rank, cid in enumerate(ranked, 1):
+                if cid in signals:
+                    signals[cid][name] = (w.rrf_k + 1.0) / (w.rrf_k + rank)
+                    signals[cid][f"{name}_rank"] = float(rank)
+        for name, values in scores.items():
+            for cid, value in values.items():
+                if cid in signals:
+                    signals[cid][name] = value
         for cid, sc in chunks.items():
             if named_files:
-                explain[cid]["path"] = w.path * unit * path_proximity(sc.chunk.path, named_files)
+                proximity = path_proximity(sc.chunk.path, named_files)
+                explain[cid]["path"] = w.path * unit * proximity
+                signals[cid]["path"] = proximity
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
+                signals[cid]["frame"] = frames[cid]
         t = lap("fuse", t)
 
         if cfg.features:
-            self._add_features(chunks, explain, w, unit, query.text)
-            if w.secondary < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
-                asked = asked_places(query.text)
-                for cid, sc in chunks.items():
-                    keep = place_share(sc, query, w.secondary, asked)
-                    if keep < 1.0:
-                        explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
-        t = lap("features", t)
-        results = self._aggregate(chunks, explain, w, files)
-        if filters is not None and filters.min_score is not None:
-            results = [r for r in results if r.score >= filters.min_score]
-        lap("aggregate", t)
-        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        return SearchOutcome(text, tuple(results[:limit]), tuple(dict.fromkeys(warnings)), timings)
+            self._add_features(chunks, explain, signals, w, unit)
+            asked = asked_places(query.text)
+            for cid, sc in chunks.items():
+                keep = place_share(sc, query, w.secondary, asked) if w.secondary < 1.0 else 1.0
+                signals[cid]["secondary"] = float(place_share(sc, query, 0.0, asked) < 1.0)
+                if keep < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
+                    explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
+        lap("features", t)
+        shape = QueryShape(natural_language=query.is_natural_language and not named,
+                           long=query.is_long)
+        return Candidates(chunks, explain, signals, shape)
 
     def _primary_first(self, ranked: list[tuple[int, float]], secondary: float
                        ) -> list[tuple[int, float]]:
@@ -228,17 +282,19 @@ class Searcher:
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _add_features(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
-                      w: Weights, unit: float, text: str) -> None:
+                      signals: dict[int, dict[str, float]], w: Weights, unit: float) -> None:
         ranked = sorted(chunks, key=lambda cid: -sum(explain[cid].values()))
         if w.graph > 0:
             neighbours = graph_neighbours(self.store, ranked)
             for cid, value in neighbours.items():
                 if cid in chunks:
                     explain[cid]["graph"] = w.graph * unit * value
+                    signals[cid]["graph"] = value
         now = time.time()
         if w.recency > 0:
             for cid, sc in chunks.items():
                 explain[cid]["recency"] = w.recency * unit * recency(sc, now)
+                signals[cid]["recency"] = recency(sc, now)
         if w.feedback > 0:
             marks = self.store.feedback_marks({sc.chunk.path for sc in chunks.values()})
             if marks:
@@ -247,6 +303,7 @@ class Searcher:
                         marks.get((sc.chunk.path, ""), 0)
                     if net:
                         explain[cid]["feedback"] = w.feedback * unit * feedback_value(net)
+                        signals[cid]["feedback"] = feedback_value(net)
 
     def _aggregate(self, chunks: dict[int, StoredChunk], explain: dict[int, dict[str, float]],
                    w: Weights, files: bool) -> list[ScoredChunk]:
