@@ -28,7 +28,7 @@ HEAD_RANKS = 1000.0  # lexical_head is 1 at rank 1 and 0 at this rank
 CHUNK_FEATURES: tuple[str, ...] = (
     "lexical", "lexical_head", "lexical_score", "symbol", "path", "frame",
     "graph", "secondary", "definition", "class", "size", "file_lexical", "file_symbol",
-    "file_hits", "nl_lexical", "nl_dense", "nl_cosine",
+    "file_hits", "nl_lexical", "nl_cosine",
 )
 # File features: its best chunk's logit (÷10), the probabilities of its next two chunks,
 # and file-level signals.
@@ -131,7 +131,6 @@ def chunk_features(chunks: Mapping[int, StoredChunk], signals: Mapping[int, Mapp
                 "file_symbol": file_symbol,
                 "file_hits": hits,
                 "nl_lexical": nl * head.get(cid, 0.0),
-                "nl_dense": nl * s.get("dense", 0.0),
                 "nl_cosine": nl * s.get("cosine", 0.0),
             }
     return out
