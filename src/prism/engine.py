@@ -461,7 +461,7 @@ class Prism:
         from prism.ingest.paths import check_scope
         from prism.models import Hit
         from prism.retrieve.query import clean_query
-        from prism.retrieve.search import Searcher, SearchOutcome, SearchResponse, validate_limit
+        from prism.retrieve.search import SearchConfig, Searcher, SearchOutcome, SearchResponse, validate_limit
 
         validate_limit(limit)
         if filters is not None:
@@ -478,7 +478,7 @@ class Prism:
             searcher = getattr(self, "_searcher", None)
             if (searcher is None or searcher.store is not store
                     or getattr(self, "_searcher_lexical", False) != (loader is None)):
-                searcher = Searcher(store, loader, cache=self.cache)
+                searcher = Searcher(store, loader, SearchConfig(fusion=self.settings.fusion), cache=self.cache)
                 self._searcher = searcher
                 self._searcher_lexical = loader is None
         namespace, key = self._results_key(store, "search", query, limit, files, filters, config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import overload
+from typing import Literal, overload
 
 from prism.cache import Cache, MemoryCache
 from prism.errors import InputError
@@ -20,6 +20,7 @@ from prism.models import ChunkHead, Hit, SearchFilters, StoredChunk
 from prism.retrieve.dense import QueryEmbedder, search_dense
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
+from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
@@ -62,6 +63,11 @@ class SearchConfig:
     lexical_pool: int = 4
     title_boost: float = 1.5  # long queries: weight of the first line's words in term selection
     weights: Weights = field(default_factory=Weights)
+    # How the signals become one score: "hand-set" (weighted reciprocal ranks, `weights`,
+    # normalised so the first result scores 1) or "learned" (the logistic model fitted by
+    # benchmarks/fit_fusion.py, retrieve/learned.py: a probability, comparable across queries).
+    fusion: Literal["hand-set", "learned"] = "hand-set"
+    model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,17 @@ class ScoredChunk:
 
 # (chunk id, normalised score, breakdown): a ranked candidate before its chunk is loaded.
 _Ranked = tuple[int, float, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What fusion works on: the candidates' heads, the hand-set score parts of each, the raw
+    signals of each (retrieve/learned.py's inputs) and the query's shape."""
+
+    heads: dict[int, ChunkHead]
+    explain: dict[int, dict[str, float]]
+    signals: dict[int, dict[str, float]]
+    shape: QueryShape
 
 
 @dataclass(frozen=True)
@@ -148,13 +165,34 @@ class Searcher:
                filters: SearchFilters | None = None,
                config: SearchConfig | None = None) -> SearchOutcome:
         """Rank the index's chunks (or files) for a query of any length."""
+        cfg = config or self.config
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        found = self.candidates(text, filters=filters, config=cfg, timings=timings, warnings=warnings)
+        t = time.perf_counter()
+        if cfg.fusion == "learned":
+            ranked = rank_learned(cfg.model or default_model(), found.heads, found.signals,
+                                  found.shape, files=files)
+        else:
+            ranked = self._aggregate(found.heads, found.explain, cfg.weights, files)
+        if filters is not None and filters.min_score is not None:
+            ranked = [r for r in ranked if r[1] >= filters.min_score]
+        results = self._load(ranked[:limit])
+        timings["aggregate"] = round((time.perf_counter() - t) * 1000, 2)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return SearchOutcome(text, results, tuple(dict.fromkeys(warnings)), timings)
+
+    def candidates(self, text: str, *, filters: SearchFilters | None = None,
+                   config: SearchConfig | None = None, timings: dict[str, float] | None = None,
+                   warnings: list[str] | None = None) -> Candidates:
+        """The candidates of a query (heads) with their hand-set score parts and raw signals."""
         from prism.retrieve.lexical import search_lexical
 
         cfg = config or self.config
         w = cfg.weights
-        started = time.perf_counter()
-        timings: dict[str, float] = {}
-        warnings: list[str] = []
+        timings = {} if timings is None else timings
+        warnings = [] if warnings is None else warnings
         self._refresh()
         query = parse_query(text)
         filtered = filters if filters is not None and _has_filters(filters) else None
@@ -167,6 +205,7 @@ class Searcher:
         t = time.perf_counter()
         rankings: dict[str, list[int]] = {}
         read: dict[int, ChunkHead] = {}  # heads read so far in this search, by id
+        scores: dict[str, dict[int, float]] = {}  # raw per-ranking scores (learned fusion's inputs)
         if cfg.lexical:
             pool = cfg.lexical_pool if query.is_long and w.secondary < 1.0 else 1
             lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
@@ -174,9 +213,13 @@ class Searcher:
             if pool > 1:
                 lexical = self._primary_first(lexical, w.secondary, read)[: cfg.candidates]
             rankings["lexical"] = [cid for cid, _ in lexical]
+            top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
+            scores["lexical_score"] = {cid: max(score, 0.0) / top for cid, score in lexical}
         t = lap("lexical", t)
         if cfg.dense:
-            rankings["dense"] = [cid for cid, _ in self._dense(query, filtered, warnings)]
+            dense = self._dense(query, filtered, warnings)
+            rankings["dense"] = [cid for cid, _ in dense]
+            scores["cosine"] = {cid: max(cos, 0.0) for cid, cos in dense}
         t = lap("dense", t)
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
@@ -207,29 +250,39 @@ class Searcher:
         if filters is not None and filters.scope != "all":  # whatever the backend did with it
             heads = {cid: h for cid, h in heads.items() if in_scope(h.path, h.kind, filters.scope)}
         explain: dict[int, dict[str, float]] = {cid: dict(parts.get(cid, {})) for cid in heads}
+        # Raw signals in [0, 1]: a ranking's place as (k+1)/(k+rank) (1 for first), raw scores.
+        signals: dict[int, dict[str, float]] = {cid: {} for cid in heads}
+        for name, ranking in rankings.items():
+            for rank, cid in enumerate(ranking, 1):
+                if cid in signals:
+                    signals[cid][name] = (w.rrf_k + 1.0) / (w.rrf_k + rank)
+                    signals[cid][f"{name}_rank"] = float(rank)
+        for name, values in scores.items():
+            for cid, value in values.items():
+                if cid in signals:
+                    signals[cid][name] = value
         for cid, h in heads.items():
             if named_files:
-                explain[cid]["path"] = w.path * unit * path_proximity(h.path, named_files)
+                proximity = path_proximity(h.path, named_files)
+                explain[cid]["path"] = w.path * unit * proximity
+                signals[cid]["path"] = proximity
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
+                signals[cid]["frame"] = frames[cid]
         t = lap("fuse", t)
 
         if cfg.features:
-            self._add_features(heads, explain, w, unit, query.text)
-            if w.secondary < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
-                asked = asked_places(query.text)
-                for cid, h in heads.items():
-                    keep = place_share(h, query, w.secondary, asked)
-                    if keep < 1.0:
-                        explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
-        t = lap("features", t)
-        ranked = self._aggregate(heads, explain, w, files)
-        if filters is not None and filters.min_score is not None:
-            ranked = [r for r in ranked if r[1] >= filters.min_score]
-        results = self._load(ranked[:limit])
-        lap("aggregate", t)
-        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        return SearchOutcome(text, results, tuple(dict.fromkeys(warnings)), timings)
+            self._add_features(heads, explain, signals, w, unit)
+            asked = asked_places(query.text)
+            for cid, h in heads.items():
+                keep = place_share(h, query, w.secondary, asked) if w.secondary < 1.0 else 1.0
+                signals[cid]["secondary"] = float(place_share(h, query, 0.0, asked) < 1.0)
+                if keep < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
+                    explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
+        lap("features", t)
+        shape = QueryShape(natural_language=query.is_natural_language and not named,
+                           long=query.is_long)
+        return Candidates(heads, explain, signals, shape)
 
     def _load(self, ranked: list[_Ranked]) -> tuple[ScoredChunk, ...]:
         """The ranked hits as full chunks (one read; a chunk a writer removed meanwhile is left out)."""
@@ -249,17 +302,19 @@ class Searcher:
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _add_features(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
-                      w: Weights, unit: float, text: str) -> None:
+                      signals: dict[int, dict[str, float]], w: Weights, unit: float) -> None:
         ranked = sorted(heads, key=lambda cid: -sum(explain[cid].values()))
         if w.graph > 0:
             neighbours = graph_neighbours(self.store, ranked)
             for cid, value in neighbours.items():
                 if cid in heads:
                     explain[cid]["graph"] = w.graph * unit * value
+                    signals[cid]["graph"] = value
         now = time.time()
         if w.recency > 0:
             for cid, h in heads.items():
                 explain[cid]["recency"] = w.recency * unit * recency(h, now)
+                signals[cid]["recency"] = recency(h, now)
         if w.feedback > 0:
             marks = self.store.feedback_marks({h.path for h in heads.values()})
             if marks:
@@ -267,6 +322,7 @@ class Searcher:
                     net = marks.get((h.path, h.qualified_name), 0) + marks.get((h.path, ""), 0)
                     if net:
                         explain[cid]["feedback"] = w.feedback * unit * feedback_value(net)
+                        signals[cid]["feedback"] = feedback_value(net)
 
     def _aggregate(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
                    w: Weights, files: bool) -> list[_Ranked]:

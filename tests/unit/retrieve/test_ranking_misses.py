@@ -14,6 +14,7 @@ import pytest
 from prism.config import Settings
 from prism.engine import Prism
 from prism.ingest.paths import place_of
+from prism.retrieve.search import SearchConfig
 
 CLIENT = '''"""The client: sends requests, follows redirects, keeps connection limits."""
 
@@ -253,3 +254,27 @@ def test_packs_for_a_code_task_are_mostly_code(prism: Prism) -> None:
     pack = prism.context("where are redirects followed for the client", budget_tokens=2000)
     places = [place_of(c.path) for c in pack.chunks]
     assert places and places.count("code") > len(places) / 2
+
+
+LEARNED = SearchConfig(fusion="learned")
+
+
+def test_learned_fusion_finds_the_quokka_word_and_scores_a_result_without_it_low(
+        prism_vectors: Prism) -> None:
+    """With hand-set fusion a result with no lexical match at all scored 1.00 like the real hit;
+    learned scores are probabilities: the docstring hit leads and the rest stay far below 1."""
+    hits = prism_vectors.search("teleport a quokka", limit=5, config=LEARNED).hits
+    assert hits[0].chunk.chunk.qualified_name == "BaseTransport.handle_request"
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    unmatched = [h for h in hits if "lexical" not in h.explain]
+    assert all(h.score < hits[0].score and h.score < 0.5 for h in unmatched)
+
+
+def test_learned_fusion_finds_code_with_common_words_and_ranks_code_above_tests_and_changelog(
+        prism: Prism) -> None:
+    """(Learned fusion still misses `_send_handling_redirects` for "where are redirects followed":
+    twenty `redirect_rule_*` functions outscore it; the hand-set default keeps it first.)"""
+    assert prism.search("verify password", limit=1, config=LEARNED).hits[0].chunk.chunk.qualified_name \
+        == "verify_password"
+    hits = prism.search("where are redirects followed", limit=5, config=LEARNED).hits
+    assert [place_of(h.chunk.chunk.path, h.chunk.chunk.kind) for h in hits] == ["code"] * 5
