@@ -59,7 +59,8 @@ def prepare(index: Path, data: Path, short_queries: int) -> None:
     rows = conn.execute("SELECT vector FROM embeddings WHERE model=? ORDER BY text_hash", (model,)).fetchall()
     matrix = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), -1)
     np.save(data / "real.npy", matrix)
-    embedder = load_embedder(model)
+    embedder = load_embedder("minilm")
+    assert embedder.model_id == model, (embedder.model_id, model)
     cosqa = [json.loads(line)["query"] for line in (EVAL / "cosqa/dev_queries.jsonl").open()][:short_queries]
     np.save(data / "short.npy", np.asarray(embedder.embed_queries(cosqa), dtype=np.float32))
     issues = [json.loads(line)["problem_statement"] for line in (EVAL / "swebench_lite_dev.jsonl").open()]
