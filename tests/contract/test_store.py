@@ -442,3 +442,24 @@ def test_backup_and_restore_round_trip(backend: Backend, store: Store, tmp_path:
     elsewhere = backend.open()
     elsewhere.restore(tmp_path / "backup")  # a backup restores into a new, empty store too
     assert list(elsewhere.iter_chunks()) == before[1]
+
+
+def test_a_postgres_backup_from_before_a_new_column_restores(postgres_url: str, tmp_path: Path) -> None:
+    """Migrations append columns: a backup taken before `level_tokens` existed holds one column
+    fewer per chunk row, and restores with the new column at its default (the pack re-prices)."""
+    from prism.index.postgres import PostgresStore
+
+    store = PostgresStore.connect(postgres_url, f"contract-{uuid.uuid4().hex}", max_size=2)
+    try:
+        store.write_files([indexed("src/a.py", chunk("src/a.py", "f", "    return 1",
+                                                     levels=LevelTokens("cl100k_base", (9, 6, 4, 2))))])
+        store.backup(tmp_path / "backup")
+        rows = (tmp_path / "backup" / "prism_chunks.copy").read_bytes().splitlines()
+        assert rows and all(row.endswith(b"\tcl100k_base 9 6 4 2") for row in rows)
+        old = b"".join(row.rsplit(b"\t", 1)[0] + b"\n" for row in rows)  # as the older schema wrote it
+        (tmp_path / "backup" / "prism_chunks.copy").write_bytes(old)
+        store.restore(tmp_path / "backup")
+        [restored] = store.iter_chunks()
+        assert restored.chunk.name == "f" and restored.chunk.level_tokens is None
+    finally:
+        store.forget()

@@ -802,9 +802,11 @@ class PostgresStore:
         with self._write() as conn:
             self._delete_all(conn)
             for table in TABLES:
-                with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(
-                        sql.Identifier(table))) as copy:
-                    copy.write((source / f"{table}.copy").read_bytes())
+                data = (source / f"{table}.copy").read_bytes()
+                columns = self._backup_columns(conn, table, data)
+                with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))) as copy:
+                    copy.write(data)
             conn.execute("INSERT INTO prism_meta(project, key, value) VALUES (%s, 'generation', %s)"
                          " ON CONFLICT (project, key) DO UPDATE SET value ="
                          " (GREATEST(prism_meta.value::bigint, %s) + 1)::text",
@@ -815,6 +817,22 @@ class PostgresStore:
                     sql.Literal(table), sql.Identifier(table)))
         with self._lock:
             self._globs = {}
+
+    @staticmethod
+    def _backup_columns(conn: psycopg.Connection[Any], table: str, data: bytes) -> list[str]:
+        """The columns a backup's COPY rows hold: migrations only append columns, so a backup
+        taken at an older schema holds a prefix of today's (the rest restore as their defaults)."""
+        columns = [str(r[0]) for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+            " AND NOT attisdropped ORDER BY attnum", (table,)).fetchall()]
+        first = data.split(b"\n", 1)[0]
+        if not first:
+            return columns  # no rows
+        fields = first.count(b"\t") + 1  # COPY text format escapes tabs inside values
+        if fields > len(columns):
+            raise InputError(f"The backup's {table} rows have {fields} columns; this PRISM's table has "
+                             f"{len(columns)}.", hint="Restore it with the PRISM version that wrote it.")
+        return columns[:fields]
 
     def _delete_all(self, conn: psycopg.Connection[Any]) -> None:
         for table in reversed(TABLES):
