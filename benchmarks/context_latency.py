@@ -41,6 +41,7 @@ from types import ModuleType
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bigindex import BigIndex, build_big_index, drop_benchmark_vectors, fill_benchmark_vectors
+from evaldata import percentile as pct
 
 import prism
 from prism.engine import Prism
@@ -83,11 +84,6 @@ def long_queries(prism_: Prism, count: int = 10, tokens: int = 2000) -> list[str
         ids = enc.encode(text * (1 + tokens * 5 // max(len(text), 1)))
         out.append(enc.decode(ids[:tokens]))
     return out
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def forget_memos(degrade: ModuleType | None = None, select: ModuleType | None = None) -> None:

@@ -31,13 +31,21 @@ import sys
 import time
 from pathlib import Path
 
+from evaldata import load_average
+from evaldata import percentile as pct
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 WORKER = r"""
 import json, sys, time
 from pathlib import Path
-from prism.engine import Prism, ResultCache
-p = Prism(Path(sys.argv[1]))
-p.results = ResultCache(size=0)
+from prism.engine import Prism
+try:  # nothing cached: every call does its work (either side of the Cache contract)
+    from prism.cache import MemoryCache
+    p = Prism(Path(sys.argv[1]), cache=MemoryCache(entries=0))
+except ImportError:
+    from prism.engine import ResultCache
+    p = Prism(Path(sys.argv[1]))
+    p.results = ResultCache(size=0)
 for line in sys.stdin:
     q, budget = json.loads(line)
     out = {}
@@ -82,15 +90,6 @@ def queries(home: Path, count: int, seed: int = 7) -> list[str]:
     return list(out)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--tree", type=Path, required=True)
@@ -104,7 +103,8 @@ def main() -> None:
     sides = {"this checkout": SRC, "baseline": args.baseline.resolve()}
     homes = {label: args.homes / label.replace(" ", "-") for label in sides}
     lines = [f"## Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: context vs search, A/B on {args.tree.name}", "",
-             f"- machine: nproc {os.cpu_count()}, Python {platform.python_version()}; load average at start {load()}",
+             f"- machine: nproc {os.cpu_count()}, Python {platform.python_version()}; "
+             f"load average at start {load_average()}",
              f"- this checkout {SRC}, baseline {sides['baseline']}",
              "- command: `flock /tmp/prism-bench.lock python benchmarks/context_search_ab.py "
              f"{' '.join(sys.argv[1:])}`"]
@@ -149,7 +149,7 @@ def main() -> None:
         lines.append(f"| {label} | {pct(s, .5):.1f} | {pct(s, .95):.1f} | {pct(c2, .5):.1f} | {pct(c2, .95):.1f} | "
                      f"{pct(c8, .5):.1f} | {pct(c8, .95):.1f} | {pct(c2, .5) / pct(s, .5):.2f}× | "
                      f"{pct(c8, .5) / pct(s, .5):.2f}× |")
-    lines.append(f"\n- load average at end {load()}")
+    lines.append(f"\n- load average at end {load_average()}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -195,6 +195,12 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}"
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank `q` quantile (0..1) of `values`: a value that was measured, not interpolated."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def load_average() -> str:
     """The 1/5/15-minute load averages (the benchmark box is shared: numbers are noisy)."""
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
+from evaldata import percentile as pct
 
 from prism.retrieve.search import SearchConfig
 
@@ -35,11 +36,6 @@ SHORT = ["where are access tokens refreshed", "parse sql dialect keywords", "Dat
          "solar position azimuth", "infer return type of function call", "validate email field",
          "read dicom file header", "lint rule for aliases", "irradiance transposition model",
          "raise ValueError when missing"]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

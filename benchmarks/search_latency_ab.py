@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
+from evaldata import percentile as pct
 
 SHORT = ["parse sql dialect keywords", "lint rule for aliases", "jinja templater macros",
          "where are config files loaded", "BaseSegment", "reflow indent points", "noqa comment",
@@ -98,11 +99,6 @@ def rg(word: str, tree: Path) -> tuple[float, float]:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall * 1000, ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1000
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -33,7 +33,6 @@ from prism.redis_client import connect_redis
 log = logging.getLogger("prism.cache")
 
 CacheBackend = Literal["memory", "redis"]
-RESULT_TTL_S = 60.0  # what the generation cannot see: edits on disk not yet indexed
 EMBEDDING_TTL_S = 86_400.0  # a text's vector under one model never changes: kept a day
 MEMORY_ENTRIES = 1024  # results and query vectors of every project a process serves
 INDEX_ID_META = "index_id"  # a store's identity, written by its first index: a rebuilt index has another

@@ -275,10 +275,10 @@ class Searcher:
             self._add_features(heads, explain, signals, w, unit)
             asked = asked_places(query.text)
             for cid, h in heads.items():
-                keep = place_share(h, query, w.secondary, asked) if w.secondary < 1.0 else 1.0
-                signals[cid]["secondary"] = float(place_share(h, query, 0.0, asked) < 1.0)
-                if keep < 1.0:  # place prior (retrieve/place.py): secondary files keep a share
-                    explain[cid]["prior"] = -(1.0 - keep) * sum(explain[cid].values())
+                demoted = place_share(h, query, 0.0, asked) < 1.0  # a secondary file not asked for
+                signals[cid]["secondary"] = float(demoted)
+                if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
+                    explain[cid]["prior"] = -(1.0 - w.secondary) * sum(explain[cid].values())
         lap("features", t)
         shape = QueryShape(natural_language=query.is_natural_language and not named,
                            long=query.is_long)
