@@ -1,5 +1,5 @@
 """`python -m prism`: the same as the `prism` command."""
 
-from prism.serve.cli import main
+from prism.serve.entry import main
 
 main()

@@ -6,14 +6,15 @@ are generated from this table.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prism.settings_view import index_dir_for as index_dir_for
+from prism.settings_view import project_slug as project_slug
 
 
 class Settings(BaseSettings):
@@ -75,19 +76,6 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
-
-
-def project_slug(root: Path) -> str:
-    """A stable, readable folder name for a project root: name + hash of its absolute path."""
-    resolved = str(root.resolve())
-    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name or "root")[:40]
-    return f"{name}-{digest}"
-
-
-def index_dir_for(root: Path, settings: Settings) -> Path:
-    """Where the index of the project at `root` lives (outside the working tree)."""
-    return settings.home / "projects" / project_slug(root)
 
 
 def split_commas(value: object) -> object:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prism.cache import INDEX_ID_META, Cache, MemoryCache, request_key, result_namespace
-from prism.config import Settings, index_dir_for
 from prism.errors import InputError, ModelError, ProjectError
 from prism.ops.index_events import index_finished
 from prism.ops.meter import count
 from prism.pack.tokens import Tokenizer, get_tokenizer
 from prism.private_files import private_dir
+from prism.settings_view import SettingsView, index_dir_for
 
 if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --help` and MCP start stay fast
     from collections.abc import Sequence
@@ -71,7 +71,7 @@ class ProjectOptions:
             return cls()  # unreadable options: index as if none were stored
 
 
-def find_project_root(start: Path, settings: Settings) -> Path:
+def find_project_root(start: Path, settings: SettingsView) -> Path:
     """The project containing `start`: an already indexed ancestor, else the git root, else start."""
     start = start.resolve()
     candidates = [start, *start.parents]
@@ -84,7 +84,7 @@ def find_project_root(start: Path, settings: Settings) -> Path:
     return start
 
 
-def list_projects(settings: Settings) -> list[ProjectInfo]:
+def list_projects(settings: SettingsView) -> list[ProjectInfo]:
     """Every project with an index under the PRISM home."""
     folder = settings.home / "projects"
     found: list[ProjectInfo] = []
@@ -124,12 +124,16 @@ class Prism:
     frozen records, safe to hand out more than once.
     """
 
-    def __init__(self, root: str | Path = ".", *, settings: Settings | None = None,
+    def __init__(self, root: str | Path = ".", *, settings: SettingsView | None = None,
                  index_dir: Path | None = None, embedder: Embedder | None = None,
                  load_model_in_background: bool = False, store: Store | None = None,
                  cache: Cache | None = None,
                  embedding_cache: EmbeddingCache | None = None) -> None:
-        self.settings = settings or Settings()
+        if settings is None:
+            from prism.config import Settings  # pydantic: a CLI search passes LightSettings instead
+
+            settings = Settings()
+        self.settings: SettingsView = settings
         self.root = Path(root).resolve()
         if self.root.is_file():
             raise ProjectError(f"{self.root} is a file; PRISM indexes a project folder.",

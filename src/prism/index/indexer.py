@@ -20,7 +20,6 @@ from typing import Any
 
 import filelock
 
-from prism.config import Settings
 from prism.errors import IndexLockedError
 from prism.index.embed import Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
@@ -31,6 +30,7 @@ from prism.ingest.languages import detect_language
 from prism.ingest.walk import Skipped, WalkOptions, walk
 from prism.models import SourceFile
 from prism.private_files import private_dir
+from prism.settings_view import SettingsView
 
 # Progress callback: (phase, done, total). Phases: "scan", "index", "embed".
 ProgressFn = Callable[[str, int, int], None]
@@ -110,7 +110,7 @@ def text_hash(text: str) -> str:
 class Indexer:
     """Synchronises one project's store with its files. Callers hold index_lock."""
 
-    def __init__(self, root: Path, store: Store, settings: Settings) -> None:
+    def __init__(self, root: Path, store: Store, settings: SettingsView) -> None:
         self.root = root
         self.store = store
         self.settings = settings

@@ -8,10 +8,8 @@ progress go to stderr). Exit codes: 0 success, 1 an error the user can fix, 2 ba
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,12 +20,14 @@ import typer.main
 from rich.table import Table
 from typer.core import TyperGroup
 
+from prism.serve.cli_search import SearchArgs, chosen_scope, open_project, read_stdin, run_search
+from prism.serve.cli_search import explain_shares as explain_shares
+from prism.serve.entry import main as main
 from prism.serve.output import emit_json, err, out, reporting
 
 if TYPE_CHECKING:  # the indexer (tree-sitter, the model) loads only for commands that index
     from typer._click import Command
 
-    from prism.engine import Prism
     from prism.index.indexer import ProgressFn
 
 
@@ -119,20 +119,6 @@ IndexDirOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries on stderr.")]
-
-
-def read_stdin() -> str:
-    """Standard input as text; bytes that are not UTF-8 become U+FFFD instead of an error."""
-    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
-
-
-def open_project(project: Path | None, index_dir: Path | None) -> Prism:
-    from prism.config import Settings
-    from prism.engine import Prism, find_project_root
-
-    settings = Settings()
-    root = project.resolve() if project is not None else find_project_root(Path.cwd(), settings)
-    return Prism(root, settings=settings, index_dir=index_dir)
 
 
 PROGRESS_LABELS = {"index": "Indexing files", "embed": "Embedding chunks", "scan": "Scanning"}
@@ -387,42 +373,6 @@ def watch(
                           f"in {report.seconds * 1000:.0f} ms", highlight=False)
 
 
-def chosen_scope(scope: str, code_only: bool) -> str:
-    """--scope, validated; --code-only is --scope code (and cannot ask for another one)."""
-    from prism.errors import InputError
-    from prism.ingest.paths import check_scope
-
-    if code_only and scope not in ("all", "code"):
-        raise InputError(f"--code-only and --scope {scope} ask for different chunks.",
-                         hint="Pass one of them.", value=scope)
-    return "code" if code_only else check_scope(scope)
-
-
-def parse_since(value: str | None) -> float | None:
-    """--since as unix time: an ISO date/time, a unix timestamp, or an age such as 7d, 12h, 30m."""
-    import datetime as dt
-    import re
-
-    from prism.errors import InputError
-
-    if value is None:
-        return None
-    text = value.strip()
-    age = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
-    if age:
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[age.group(2)]
-        return time.time() - float(age.group(1)) * seconds
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise InputError(f"--since {value!r} is not a date, timestamp or age.",
-                         hint="Use e.g. 2024-05-01, 7d, 12h or a unix timestamp.", value=value) from None
-
-
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for: a question, identifiers, or a whole issue text ('-' reads stdin).")],
@@ -441,58 +391,8 @@ def search(
     json_out: JsonOpt = False,
 ) -> None:
     """Find the code a question or task needs (hybrid lexical + semantic + exact-symbol ranking)."""
-    from prism.errors import InputError
-    from prism.models import CHUNK_KINDS, SearchFilters
-
-    with reporting(json_out):
-        text = read_stdin() if query == "-" else query
-        bad = [k for k in kind or () if k not in CHUNK_KINDS]
-        if bad:
-            raise InputError(f"Unknown --kind {bad[0]!r}.", hint=f"Use one of: {', '.join(CHUNK_KINDS)}.",
-                             value=bad[0])
-        from prism.ingest.languages import known_languages
-
-        unknown = [name for name in lang or () if name not in known_languages()]
-        if unknown:
-            raise InputError(f"Unknown --lang {unknown[0]!r}.",
-                             hint=f"Use one of: {', '.join(known_languages())}.", value=unknown[0])
-        filters = SearchFilters(languages=tuple(lang or ()), path=path, kinds=tuple(kind or ()),  # type: ignore[arg-type]
-                                since=parse_since(since), min_score=min_score,
-                                scope=chosen_scope(scope, code_only))
-        prism = open_project(project, index_dir)
-        response = prism.search(text, limit=limit, files=files, filters=filters)
-        if json_out:
-            emit_json(response.to_dict(explain=explain))
-            return
-        for warning in response.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-        if not response.hits:
-            err.print("No results.")
-        for rank, hit in enumerate(response.hits, 1):
-            c = hit.chunk.chunk
-            stale = " [red](changed on disk)[/]" if hit.stale else ""
-            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name else ""
-            where = (f"{c.path}  [dim]best match L{c.start_line}-{c.end_line}[/]" if files
-                     else f"{c.path}:{c.start_line}-{c.end_line}")
-            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {where}{symbol}{stale}", highlight=False)
-            if explain:
-                out.print(f"    [dim]{explain_shares(hit.explain)}[/]", highlight=False)
-            if not files:
-                from rich.markup import escape
-
-                from prism.retrieve.search import snippet
-
-                out.print("[dim]" + escape("\n".join("    " + line for line in snippet(hit.chunk, 4).splitlines())) + "[/]",
-                          highlight=False)
-
-
-def explain_shares(parts: dict[str, float]) -> str:
-    """Each ranking feature's share of the raw score, in percent (the shares add up to 100 %)."""
-    total = sum(parts.values())
-    if not total:
-        return "no ranking features contributed"
-    ordered = sorted(parts.items(), key=lambda kv: -kv[1])
-    return "shares of the score: " + ", ".join(f"{k} {v / total:.0%}" for k, v in ordered)
+    run_search(SearchArgs(query, project, index_dir, limit, files, explain, lang, path, kind, since, min_score,
+                          scope, code_only, json_out))
 
 
 # -- prism mcp -------------------------------------------------------------------------------
@@ -846,21 +746,3 @@ def ask(
                   f"{' (estimated)' if answer.usage_estimated else ''}, {cost}; {answer.tokens_saved:,} tokens saved "
                   f"vs whole files; {len(answer.citations) - len(answer.unsupported)}/{len(answer.citations)} "
                   "citations in the pack.[/]", highlight=False)
-
-
-def main() -> None:
-    """Console entry point: a bug prints one line (the traceback with --debug / PRISM_DEBUG=1)."""
-    debug = "--debug" in sys.argv or os.environ.get("PRISM_DEBUG") == "1"
-    if "--debug" in sys.argv:
-        sys.argv.remove("--debug")
-    try:
-        app()
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
-    except Exception as exc:  # anything else is a bug: say so in one line
-        if debug:
-            traceback.print_exc()
-        else:
-            err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
-                      "(this is a bug in PRISM; rerun with --debug for the traceback)", highlight=False)
-        raise SystemExit(3) from None

@@ -7,14 +7,30 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import typer
-from rich.console import Console
+from functools import cache
+from typing import TYPE_CHECKING
 
 from prism.errors import NotWritableError, PrismError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    out: Console  # stdout, for results
+    err: Console  # stderr, for messages and progress
+
+
+@cache
+def console(stderr: bool) -> Console:
+    """The rich console on stdout or stderr, made (and rich imported) on first use: `--json` needs none."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Console:  # `out` and `err`, made when first imported or read
+    if name in ("out", "err"):
+        return console(stderr=name == "err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 JSON_SCHEMA_VERSION = 1  # of every --json document; docs/cli.md describes each shape
@@ -39,10 +55,11 @@ def reporting(json_out: bool) -> Iterator[None]:
             raise
         if json_out:
             emit_json({"error": exc.to_dict()})
+        err = console(stderr=True)
         err.print(f"[bold red]Error:[/] {exc.message}", highlight=False)
         if exc.hint:
             err.print(f"[dim]{exc.hint}[/]", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
+        raise SystemExit(exc.exit_code) from None  # what typer.Exit ends in, without importing typer
 
 
 def not_writable(exc: OSError) -> NotWritableError | None:

@@ -1,0 +1,134 @@
+"""What the engine reads of its settings, and a pydantic-free read of them for a fast `prism search`.
+
+`prism.config.Settings` (pydantic-settings) is the table of every setting; importing it costs a
+plain CLI search about a third of its start-up. `light_settings()` reads the common environments
+(nothing set, or only PRISM_HOME and PRISM_EMBED, in the exact forms pydantic would accept) into
+`LightSettings` with the same defaults, and answers None for anything else, so that pydantic
+parses and validates exactly as before. tests/unit/test_settings_view.py holds the two to one table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+ENV_PREFIX = "prism_"
+# Settings.embedder reads these names (lower case, as pydantic-settings compares them); left to pydantic.
+EMBEDDER_NAMES = frozenset({"prism_embedder", "prism_embedding_model", "embedding_model"})
+TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+class SecretText(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class SettingsView(Protocol):
+    """The settings an engine reads: `prism.config.Settings`, or `LightSettings` for a CLI search."""
+
+    @property
+    def home(self) -> Path: ...
+    @property
+    def max_file_bytes(self) -> int: ...
+    @property
+    def max_chunk_tokens(self) -> int: ...
+    @property
+    def window_lines(self) -> int: ...
+    @property
+    def window_overlap(self) -> int: ...
+    @property
+    def embedder(self) -> str: ...
+    @property
+    def embed(self) -> bool: ...
+    @property
+    def shared_embedding_cache(self) -> bool: ...
+    @property
+    def embed_batch(self) -> int: ...
+    @property
+    def ann_threshold(self) -> int: ...
+    @property
+    def ann_dtype(self) -> Literal["f16", "i8"]: ...
+    @property
+    def cache_ttl_s(self) -> float: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def fusion(self) -> Literal["hand-set", "learned"]: ...
+    @property
+    def tokenizer(self) -> str: ...
+    @property
+    def database_url(self) -> SecretText | None: ...
+
+
+@dataclass(frozen=True)
+class LightSettings:
+    """`Settings`' defaults (a test compares every one), with PRISM_HOME and PRISM_EMBED applied."""
+
+    home: Path = field(default_factory=lambda: Path.home() / ".prism")
+    max_file_bytes: int = 1024 * 1024
+    max_chunk_tokens: int = 1500
+    window_lines: int = 60
+    window_overlap: int = 10
+    embedder: str = "minilm"
+    embed: bool = True
+    shared_embedding_cache: bool = True
+    embed_batch: int = 32
+    ann_threshold: int = 200_000
+    ann_dtype: Literal["f16", "i8"] = "f16"
+    cache_ttl_s: float = 60.0
+    threads: int = 0
+    fusion: Literal["hand-set", "learned"] = "hand-set"
+    tokenizer: str = "cl100k_base"
+    database_url: SecretText | None = None
+
+
+def _path(raw: str) -> Path | None:
+    return Path(raw) if raw.strip() == raw and raw else None
+
+
+def _bool(raw: str) -> bool | None:
+    return True if raw in TRUE_WORDS else False if raw in FALSE_WORDS else None
+
+
+# The variables read here; for any other setting set in the environment pydantic decides.
+READERS: dict[str, Callable[[str], object]] = {"home": _path, "embed": _bool}
+
+
+def light_settings(environ: Mapping[str, str] | None = None) -> LightSettings | None:
+    """The settings this environment gives, without pydantic; None when only `Settings()` can say."""
+    env = os.environ if environ is None else environ
+    fields = set(LightSettings.__dataclass_fields__)
+    values: dict[str, object] = {}
+    for key, raw in env.items():
+        name = key.lower()
+        if name in EMBEDDER_NAMES:
+            return None
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] not in fields:
+            continue  # not a setting: pydantic ignores it too
+        setting = name[len(ENV_PREFIX):]
+        if setting == "database_url" and not raw.strip():
+            continue  # Settings' validator makes a blank URL unset
+        reader = READERS.get(setting)
+        value = reader(raw) if reader is not None else None
+        if value is None or setting in values:  # unread, not in a canonical form, or set twice
+            return None
+        values[setting] = value
+    return LightSettings(**values)  # type: ignore[arg-type]
+
+
+def project_slug(root: Path) -> str:
+    """A stable, readable folder name for a project root: name + hash of its absolute path."""
+    resolved = str(root.resolve())
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name or "root")[:40]
+    return f"{name}-{digest}"
+
+
+def index_dir_for(root: Path, settings: SettingsView) -> Path:
+    """Where the index of the project at `root` lives (outside the working tree)."""
+    return settings.home / "projects" / project_slug(root)
