@@ -2,9 +2,10 @@
 
 `prism.config.Settings` (pydantic-settings) is the table of every setting; importing it costs a
 plain CLI search about a third of its start-up. `light_settings()` reads the common environments
-(nothing set, or only PRISM_HOME and PRISM_EMBED, in the exact forms pydantic would accept) into
-`LightSettings` with the same defaults, and answers None for anything else, so that pydantic
-parses and validates exactly as before. tests/unit/test_settings_view.py holds the two to one table.
+(the folder, embedder, tokenizer, fusion and on/off settings, in the forms pydantic would accept)
+into `LightSettings` with the same defaults, and answers None for anything else (a number, an
+unusual spelling, PRISM_DATABASE_URL), so that pydantic parses and validates exactly as before.
+tests/unit/test_settings_view.py holds the two to one table.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 ENV_PREFIX = "prism_"
-# Settings.embedder reads these names (lower case, as pydantic-settings compares them); left to pydantic.
-EMBEDDER_NAMES = frozenset({"prism_embedder", "prism_embedding_model", "embedding_model"})
+# Settings.embedder reads the first of these that is set (lower case, as pydantic-settings compares names).
+EMBEDDER_NAMES = ("prism_embedder", "prism_embedding_model", "embedding_model")
 TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
 FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -95,27 +96,45 @@ def _bool(raw: str) -> bool | None:
     return True if raw in TRUE_WORDS else False if raw in FALSE_WORDS else None
 
 
-# The variables read here; for any other setting set in the environment pydantic decides.
-READERS: dict[str, Callable[[str], object]] = {"home": _path, "embed": _bool}
+def _text(raw: str) -> str:
+    return raw
+
+
+def _choice(*choices: str) -> Callable[[str], str | None]:
+    return lambda raw: raw if raw in choices else None
+
+
+# The settings read here, each as pydantic reads it; for any other one set in the environment pydantic decides.
+READERS: dict[str, Callable[[str], object]] = {
+    "home": _path, "embed": _bool, "shared_embedding_cache": _bool, "embedder": _text, "tokenizer": _text,
+    "fusion": _choice("hand-set", "learned"), "ann_dtype": _choice("f16", "i8"),
+}
 
 
 def light_settings(environ: Mapping[str, str] | None = None) -> LightSettings | None:
     """The settings this environment gives, without pydantic; None when only `Settings()` can say."""
     env = os.environ if environ is None else environ
     fields = set(LightSettings.__dataclass_fields__)
-    values: dict[str, object] = {}
+    found: dict[str, str] = {}  # lower-cased variable -> value, as pydantic-settings compares names
     for key, raw in env.items():
         name = key.lower()
-        if name in EMBEDDER_NAMES:
-            return None
-        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] not in fields:
-            continue  # not a setting: pydantic ignores it too
+        if (name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):] in fields) or name in EMBEDDER_NAMES:
+            if name in found:
+                return None  # set twice, in different cases
+            found[name] = raw
+    embedder = next((found.pop(name) for name in EMBEDDER_NAMES if name in found), None)
+    for name in EMBEDDER_NAMES:  # the first name set wins; the others are not read
+        found.pop(name, None)
+    if found.get("prism_database_url", "x").strip() == "":
+        del found["prism_database_url"]  # Settings' validator makes a blank URL unset
+    if embedder is not None:
+        found["prism_embedder"] = embedder
+    values: dict[str, object] = {}
+    for name, raw in found.items():
         setting = name[len(ENV_PREFIX):]
-        if setting == "database_url" and not raw.strip():
-            continue  # Settings' validator makes a blank URL unset
         reader = READERS.get(setting)
         value = reader(raw) if reader is not None else None
-        if value is None or setting in values:  # unread, not in a canonical form, or set twice
+        if value is None:  # a setting not read here, or not in a form read here
             return None
         values[setting] = value
     return LightSettings(**values)  # type: ignore[arg-type]

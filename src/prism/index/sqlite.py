@@ -21,8 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pathspec
-
 from prism.errors import InputError, PrismError
 from prism.index.ann import AnnConfig
 from prism.index.feedback import FeedbackStore
@@ -488,6 +486,8 @@ class SqliteStore:
             params.append(filters.scope)
         if filters.path:
             if any(ch in filters.path for ch in "*?["):
+                import pathspec  # only a glob filter needs it
+
                 spec = pathspec.GitIgnoreSpec.from_lines([filters.path])
                 self._conn.create_function("prism_path_match", 1,
                                            lambda p: spec.match_file(p), deterministic=True)

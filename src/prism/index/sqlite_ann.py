@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from prism.index.ann import AnnConfig, MainIndex, build_main, info_path, open_main, read_info, remove_stale
 from prism.index.sqlite_db import connect_wal, transaction
 from prism.index.sqlite_vectors import best_similarities
@@ -174,6 +172,8 @@ class SqliteAnn:
             builder.join()
 
     def _upkeep(self, model: str) -> None:
+        from filelock import FileLock, Timeout  # a search that builds nothing need not load it
+
         try:
             with FileLock(str(self.path.with_name("ann-build.lock")), timeout=0):
                 conn = connect_wal(self.path)

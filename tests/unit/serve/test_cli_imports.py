@@ -1,6 +1,7 @@
 """The CLI starts light: `prism --help`, `search`, `status` and `show` on a lexical index load neither
 the HTTP server, the MCP SDK, LLM clients, PostgreSQL/Redis drivers, numpy nor the model; `search`,
-`status` and `show` not even the server's and the operations' typer commands, nor rich's progress bars.
+`status` and `show` not even the server's and the operations' typer commands, nor rich's progress bars;
+a plain `search` not even typer or pydantic (nor rich, with --json).
 
 Each case runs in a fresh interpreter, because this test process has long since imported all of it.
 """
@@ -25,7 +26,7 @@ LISTED_ONLY = ("prism.serve.http", "prism.serve.ops_commands", "rich.progress")
 # Run the CLI the way the `prism` script does, then report what got imported on stderr's last line.
 RUN_CLI = """
 import json, sys
-from prism.serve.cli import main
+from prism.serve.entry import main
 sys.argv = ["prism", *sys.argv[1:]]
 code = 0
 try:
@@ -90,6 +91,17 @@ def test_lexical_search_status_and_show_load_no_server_client_or_numpy(project: 
         _, modules = run(RUN_CLI, *args)
         assert heavy(modules) == [], args
         assert listed_only(modules) == [], args
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--files", "--limit", "3"]])
+def test_a_plain_lexical_search_loads_no_typer_pydantic_or_numpy(project: Path, extra: list[str]) -> None:
+    stdout, modules = run(RUN_CLI, "search", "budget", "--project", str(project), *extra)
+    assert "budget.py" in stdout  # it really searched
+    assert heavy(modules) == []
+    assert sorted(m for m in modules if m.split(".")[0] in ("typer", "pydantic", "pydantic_settings")) == []
+    assert "prism.serve.cli" not in modules and "prism.config" not in modules
+    if "--json" in extra:
+        assert not any(m.split(".")[0] == "rich" for m in modules)
 
 
 def test_help_still_lists_the_commands_that_load_when_run() -> None:
