@@ -18,7 +18,6 @@ from prism.cache import INDEX_ID_META, Cache, MemoryCache, request_key, result_n
 from prism.errors import InputError, ModelError, ProjectError
 from prism.ops.index_events import index_finished
 from prism.ops.meter import count
-from prism.pack.tokens import Tokenizer, get_tokenizer
 from prism.private_files import private_dir
 from prism.settings_view import SettingsView, index_dir_for
 
@@ -35,6 +34,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
     from prism.pack.records import Pack, PackedChunk, Savings
     from prism.pack.repomap import RepoMap
     from prism.pack.show import ShownCode
+    from prism.pack.tokens import Tokenizer
     from prism.retrieve.search import SearchConfig, SearchResponse
 
 PROJECT_FILE = "project.json"
@@ -202,6 +202,8 @@ class Prism:
 
     @property
     def tokenizer(self) -> Tokenizer:
+        from prism.pack.tokens import get_tokenizer  # a search counts no tokens
+
         return get_tokenizer(self.settings.tokenizer)
 
     @property
@@ -524,6 +526,7 @@ class Prism:
         from prism.pack.intent import profile_for
         from prism.pack.packer import build_pack, check_request, resolve_intent
         from prism.pack.records import Pack
+        from prism.pack.tokens import get_tokenizer
         from prism.retrieve.query import clean_query
 
         check_request(budget_tokens, fmt)
@@ -605,6 +608,7 @@ class Prism:
         budget_tokens tokens; a query's hits and the given paths (prefixes) rank higher."""
         from prism.pack.packer import check_request
         from prism.pack.repomap import RepoMap, build_map
+        from prism.pack.tokens import get_tokenizer
 
         check_request(budget_tokens, "markdown")
         store = self.require_index()
