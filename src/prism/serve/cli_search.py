@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from prism.serve.lines import Line, Piece, print_lines
 from prism.serve.output import console, emit_json, reporting
 
 if TYPE_CHECKING:
     from prism.engine import Prism
+    from prism.retrieve.search import SearchResponse
     from prism.settings_view import SettingsView
 
 
@@ -132,27 +134,32 @@ def run_search(a: SearchArgs) -> None:
         if a.json_out:
             emit_json(response.to_dict(explain=a.explain))
             return
-        out, err = console(stderr=False), console(stderr=True)
-        for warning in response.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-        if not response.hits:
-            err.print("No results.")
-        for rank, hit in enumerate(response.hits, 1):
-            c = hit.chunk.chunk
-            stale = " [red](changed on disk)[/]" if hit.stale else ""
-            symbol = f"  [bold]{c.qualified_name}[/] [dim]{c.kind}[/]" if c.qualified_name else ""
-            where = (f"{c.path}  [dim]best match L{c.start_line}-{c.end_line}[/]" if a.files
-                     else f"{c.path}:{c.start_line}-{c.end_line}")
-            out.print(f"{rank:>2}. [cyan]{hit.score:.2f}[/]  {where}{symbol}{stale}", highlight=False)
-            if a.explain:
-                out.print(f"    [dim]{explain_shares(hit.explain)}[/]", highlight=False)
-            if not a.files:
-                from rich.markup import escape
+        print_lines(hit_lines(response, files=a.files, explain=a.explain))
 
-                from prism.retrieve.search import snippet
 
-                lines = "\n".join("    " + line for line in snippet(hit.chunk, 4).splitlines())
-                out.print("[dim]" + escape(lines) + "[/]", highlight=False)
+def hit_lines(response: SearchResponse, *, files: bool, explain: bool) -> list[Line]:
+    """What `prism search` prints: warnings and "No results." on stderr, each hit (and its snippet) on stdout."""
+    from prism.retrieve.search import snippet
+
+    lines = [Line((Piece("warning:", "yellow"), Piece(f" {warning}")), stderr=True) for warning in response.warnings]
+    if not response.hits:
+        lines.append(Line((Piece("No results."),), stderr=True, highlight=None))
+    for rank, hit in enumerate(response.hits, 1):
+        c = hit.chunk.chunk
+        head = [Piece(f"{rank:>2}. "), Piece(f"{hit.score:.2f}", "cyan"), Piece("  ")]
+        head += ([Piece(c.path), Piece("  "), Piece(f"best match L{c.start_line}-{c.end_line}", "dim")] if files
+                 else [Piece(f"{c.path}:{c.start_line}-{c.end_line}")])
+        if c.qualified_name:
+            head += [Piece("  "), Piece(c.qualified_name, "bold"), Piece(" "), Piece(c.kind, "dim")]
+        if hit.stale:
+            head += [Piece(" "), Piece("(changed on disk)", "red")]
+        lines.append(Line(tuple(head)))
+        if explain:
+            lines.append(Line((Piece("    "), Piece(explain_shares(hit.explain), "dim"))))
+        if not files:
+            text = "\n".join("    " + line for line in snippet(hit.chunk, 4).splitlines())
+            lines.append(Line((Piece(text, "dim", escaped=True),)))
+    return lines
 
 
 # -- the start without typer -------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`prism search` started without typer says exactly what the typer command says: the same options and
-defaults, the same output, errors and exit codes; any other command line is left to typer."""
+defaults, the same output, errors and exit codes; any other command line is left to typer. The typer
+side runs with TTY_COMPATIBLE=0, so that rich prints its lines (still without styles), not plain text."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import typer.main
 
 from prism.serve.cli import app
 from prism.serve.cli_search import SEARCH_OPTIONS, SearchArgs, parse_search_args
+from prism.serve.lines import RICH_TERMINAL_ENV
 
 TYPER_ONLY = "import sys; from prism.serve.cli import app; sys.argv[0] = 'prism'; app()"  # no quick start
 QUICK = "import sys; from prism.serve.entry import main; sys.argv[0] = 'prism'; main()"
@@ -66,6 +68,10 @@ def test_anything_else_is_left_to_typer(args: list[str]) -> None:
 
 def run(code: str, *args: str, cwd: Path, home: Path | None = None) -> tuple[int, str, str]:
     env = {**os.environ, "PRISM_EMBED": "false", **({"PRISM_HOME": str(home)} if home else {})}
+    for name in RICH_TERMINAL_ENV:
+        env.pop(name, None)
+    if code == TYPER_ONLY:
+        env["TTY_COMPATIBLE"] = "0"  # rich decides, and prints no styles
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=120, check=False)
     return proc.returncode, proc.stdout, proc.stderr
@@ -77,8 +83,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("quick") / "proj"
     (root / "tests").mkdir(parents=True)
     (root / "budget.py").write_text('def fit_budget(tokens: int) -> int:\n    """Trim to the [budget]."""\n'
-                                    "    return min(tokens, 8000)\n\n\nclass Budget:\n    limit = 8000\n",
-                                    encoding="utf-8")
+                                    "    return min(tokens, 8000)\n\n\nclass Budget:\n    limit = 8000\n\n\n"
+                                    'def budget_emoji():\n    return ":smile: budget"\n\n\n'
+                                    'def budget_regex():\n    return r"\\[budget\\]"\n', encoding="utf-8")
     (root / "tests" / "test_budget.py").write_text("def test_budget():\n    assert fit_budget(9000) == 8000\n",
                                                    encoding="utf-8")
     home = root.parent / "home"
