@@ -45,6 +45,20 @@ def export_tree(mirrors: Path, into: Path) -> Path:
     return tree
 
 
+def import_profile(cmd: list[str], env: dict[str, str], top: int = 6) -> tuple[float, list[tuple[str, float]]]:
+    """`python -X importtime`: total import seconds (modules the program imported itself) and the `top` largest."""
+    proc = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, capture_output=True, text=True, check=True)
+    first: list[tuple[str, float]] = []
+    for line in proc.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue  # the header, or another line on stderr
+        name = parts[2]
+        if len(name) - len(name.lstrip()) == 1:  # imported by the program, not by another module
+            first.append((name.strip(), int(parts[1]) / 1e6))
+    return sum(s for _, s in first), sorted(first, key=lambda kv: -kv[1])[:top]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", type=Path, default=Path("/work/main"), help="checkout to compare with")
@@ -85,6 +99,8 @@ def main() -> None:
                     result = timed(cmd, env, ok=(0, 1)) if side is None else timed(cmd, env)
                     if run:
                         samples[case].append(result)
+        profiles = {side: import_profile([py, "-m", "prism", "search", WORDS[0], "--project", str(tree)], envs[side])
+                    for side in sides}
     rg_wall = statistics.median(w for w, _ in samples["`rg -c -i WORD`"])
     lines = [
         "## `prism search WORD` beside `rg -c -i WORD`, warm page cache",
@@ -106,6 +122,10 @@ def main() -> None:
         wall = statistics.median(w for w, _ in got)
         cpu = statistics.median(c for _, c in got)
         lines.append(f"| {case} | {wall:.3f} | {cpu:.3f} | {wall / rg_wall:.1f}× |")
+    lines += ["", f"`python -X importtime -m prism search {WORDS[0]} --project TREE` (one run each; importtime's own "
+              "overhead included): total of the modules the program imported, and the largest of them", ""]
+    for side, (total, largest) in profiles.items():
+        lines.append(f"- {side}: {total:.3f} s — " + ", ".join(f"`{name}` {secs:.3f}" for name, secs in largest))
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:

@@ -262,8 +262,6 @@ def guarded(command: Callable[[], None], debug: bool) -> None:
 
     As under typer's main, Ctrl-C exits 130 and a closed pipe (`prism search x | head -1`) exits 1 quietly.
     """
-    import traceback
-
     try:
         command()
     except KeyboardInterrupt:
@@ -273,6 +271,8 @@ def guarded(command: Callable[[], None], debug: bool) -> None:
         raise SystemExit(1) from None
     except Exception as exc:  # anything else is a bug: say so in one line
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             console(stderr=True).print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc} "
