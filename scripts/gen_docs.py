@@ -64,7 +64,7 @@ _INDEX_REPORT = [
     ("skipped_files", "array", "the first 200 skipped files"),
     ("skipped_files[].path", "string", "relative path"),
     ("skipped_files[].reason", "string",
-     "too_large, binary, data, generated, unreadable, symlink_loop or outside_root"),
+     "too_large, binary, data, secret, generated, unreadable, symlink_loop or outside_root"),
     ("skipped_files[].detail", "string", "what tripped the rule, e.g. `a NUL byte at offset 6`"),
     ("warnings", "array", "up to 50 messages (parse fallbacks, binary source files)"),
 ]

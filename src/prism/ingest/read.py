@@ -30,6 +30,7 @@ REFUSED = {  # walker skip reason -> why a read is refused
     "too_large": "is larger than the indexing limit (PRISM_MAX_FILE_BYTES)",
     "binary": "is a binary file",
     "data": "is a data file that PRISM does not index",
+    "secret": "is named like a credentials file (.env, a private key) that PRISM does not index",
     "generated": "is a generated file (lockfile, bundle or source map) that PRISM does not index",
     "unreadable": "cannot be read",
     "symlink_loop": "lies in a symlink loop",

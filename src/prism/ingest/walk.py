@@ -11,6 +11,10 @@ Rules, in the order they apply to each entry:
   inside an ignored folder comes back); the repository's ``info/exclude`` and the global git
   excludes file apply too; ``WalkOptions.exclude`` is applied on top of all of them and
   ``include``, when given, keeps only the files it matches;
+* files that by name hold credentials (``.env`` and its variants other than the committed
+  templates, SSH private keys, ``.netrc``, ``.pgpass``, ``.npmrc``, ``.pypirc``, key stores) are
+  skipped as ``secret``, even where no ignore file lists them — an uploaded tree often carries no
+  ``.gitignore`` — unless ``include`` globs are given;
 * lockfiles, minified bundles and source maps are skipped as ``generated``; tables, notebooks,
   logs and vector art as ``data`` (unless ``include`` globs are given); files over
   ``max_file_bytes`` as ``too_large``; files with a known binary extension or a NUL byte in their
@@ -97,6 +101,18 @@ DATA_EXTENSIONS = frozenset(
 
 IGNORE_FILES = (".gitignore", ".prismignore")
 
+# Files that by name hold credentials: never served or indexed unless `include` asks for them.
+SECRET_NAMES = frozenset(
+    {
+        ".env", ".envrc", ".netrc", "_netrc", ".pgpass", ".npmrc", ".pypirc", ".git-credentials",
+        ".htpasswd", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials.json",
+        "service-account.json", "secrets.toml",
+    }
+)  # fmt: skip
+SECRET_EXTENSIONS = frozenset({".p12", ".pfx", ".jks", ".keystore", ".kdbx", ".gpg", ".asc"})
+# `.env.example` and friends are committed on purpose: names and placeholders, not values.
+ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults", "schema"})
+
 
 @dataclass(frozen=True)
 class WalkOptions:
@@ -109,7 +125,7 @@ class WalkOptions:
 @dataclass(frozen=True)
 class Skipped:
     path: str
-    reason: str  # "too_large", "binary", "data", "unreadable", "symlink_loop", "outside_root", "generated"
+    reason: str  # "too_large", "binary", "data", "secret", "unreadable", "symlink_loop", "outside_root", "generated"
     detail: str = ""  # what tripped the rule, in words: "a NUL byte at offset 12", "2,400,000 bytes"
 
 
@@ -122,6 +138,16 @@ def is_generated(name: str) -> bool:
     """Lockfiles, minified bundles and source maps: text, but not code anybody reads."""
     lower = name.lower()
     return name in LOCKFILES or lower.endswith(GENERATED_SUFFIXES) or lower.endswith(".map")
+
+
+def is_secret(name: str) -> bool:
+    """Whether a file's name says it holds credentials (`.env.local`, `id_rsa`, `app.p12`)."""
+    lower = name.lower()
+    if lower in SECRET_NAMES or os.path.splitext(lower)[1] in SECRET_EXTENSIONS:
+        return True
+    if lower.startswith(".env."):
+        return lower.rsplit(".", 1)[-1] not in ENV_TEMPLATES
+    return lower.startswith(("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")) and not lower.endswith(".pub")
 
 
 def _is_vendoring(names: set[str], child: str, entries: dict[str, os.DirEntry[str]]) -> bool:
@@ -261,6 +287,9 @@ def _check_file(
         return None  # sockets, fifos, devices
     if is_generated(name):
         skip(rel, "generated")
+        return None
+    if is_secret(name) and not options.include:
+        skip(rel, "secret", "its name marks it as holding credentials (--include brings it back)")
         return None
     extension = os.path.splitext(name)[1].lower()
     if extension in BINARY_EXTENSIONS:

@@ -80,3 +80,13 @@ def test_missing_and_escaping_paths(tmp_path: Path) -> None:
     for bad in ("../x.py", "/etc/passwd", ""):
         with pytest.raises(PathError):
             read_project_file(tmp_path, bad, OPTIONS)
+
+
+def test_a_credentials_file_no_ignore_file_lists_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("API_KEY=secret-env\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    for path in (".env", "deploy/id_rsa"):
+        with pytest.raises(PathError) as caught:
+            read_project_file(tmp_path, path, OPTIONS)
+        assert "credentials" in caught.value.message and "secret-env" not in str(caught.value)

@@ -253,3 +253,17 @@ def test_data_files_are_skipped_unless_included(tmp_path: Path) -> None:
     assert {s.path: s.reason for s in skipped} == {"data/table.csv": "data", "nb.ipynb": "data"}
     included = [f.path for f in walk(tmp_path, WalkOptions(include=("*.csv",)))]
     assert included == ["data/table.csv"]
+
+
+def test_credential_files_are_skipped_without_any_ignore_file(tmp_path: Path) -> None:
+    # An uploaded tree often carries no .gitignore: a .env must not be indexed (or served) for lack of one.
+    for name in (".env", ".env.local", ".env.production", "id_rsa", "id_ed25519", ".netrc", ".pgpass",
+                 ".npmrc", "release.p12", "app.keystore", "credentials.json"):
+        (tmp_path / name).write_text("TOKEN=hunter2\n")
+    for name in (".env.example", ".env.sample", "id_rsa.pub", "env.py", "credentials.py", "main.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    skipped: list[Skipped] = []
+    paths = {f.path for f in walk(tmp_path, WalkOptions(), on_skip=skipped.append)}
+    assert paths == {".env.example", ".env.sample", "id_rsa.pub", "env.py", "credentials.py", "main.py"}
+    assert {s.reason for s in skipped} == {"secret"} and len(skipped) == 11
+    assert [f.path for f in walk(tmp_path, WalkOptions(include=(".env",)))] == [".env"]
