@@ -216,7 +216,10 @@ class ProjectRegistry:
         record = self.get(name)
         with self._lock(name):
             self._evict(name, None)
-            Prism(record.root if record.root.is_dir() else self.folder, settings=self.settings,
+            # This host's index folder, even where this replica never opened the project: in a shared
+            # store, forgetting it is what deletes the index's rows.
+            private_dir(record.index_dir)
+            Prism(record.root if record.root.is_dir() else private_dir(self.folder), settings=self.settings,
                   index_dir=record.index_dir).forget()
             if record.kind == "upload":
                 self.files.forget(name)

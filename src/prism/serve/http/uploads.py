@@ -156,6 +156,11 @@ class FolderFiles:
             target.unlink()
         except OSError as exc:
             return FileOutcome(rel, "failed", f"cannot delete the file: {type(exc).__name__}")
+        for parent in target.relative_to(root).parents[:-1]:  # folders it leaves empty go too, as no file's
+            try:
+                (root / parent).rmdir()
+            except OSError:
+                break
         return FileOutcome(rel, "deleted")
 
 
