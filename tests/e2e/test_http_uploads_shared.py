@@ -167,7 +167,7 @@ def test_a_checkout_writes_no_path_out_of_the_project_and_no_blob_that_fails_its
                          (path, sha256(b"x = 1\n")))
         conn.execute("UPDATE prism_server_blobs SET data = %s WHERE project = 'demo' AND sha256 = %s",
                      (forged, sha256(AUTH_PY.encode())))
-        conn.execute("UPDATE prism_server_file_sets SET version = version + 1000")
+        conn.execute("UPDATE prism_server_file_sets SET version = 'forged'")
     served = hosts.code(hosts.b, "ok.py:1-2")
     assert served.status_code == 200 and "slugify" in served.json()["pieces"][0]["content"]
     home_b = hosts.homes["b"]

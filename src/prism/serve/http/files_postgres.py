@@ -2,8 +2,8 @@
 
 Tables (the server store's migration 2): `prism_server_blobs` holds each distinct content of a
 project once, by SHA-256; `prism_server_files` maps each path to its blob; `prism_server_file_sets`
-holds a version drawn from one sequence, new with every change, so a number once seen never comes
-back (not even for a deleted and recreated project). All three go with the project's row (ON
+holds a version, a random UUID new with every change, so a version once seen never comes back
+(not even for a deleted and recreated project). All three go with the project's row (ON
 DELETE CASCADE), and `prism backup` carries them with every other `prism_*` table.
 
 An upload is one transaction: the manifest read under a row lock, blobs inserted (content already
@@ -50,7 +50,7 @@ class PostgresFiles:
     def __init__(self, store: PostgresServerStore, folder: Path) -> None:
         self._store = store
         self.folder = folder
-        self._seen: dict[str, int] = {}  # project → the version this process last found checked out
+        self._seen: dict[str, str] = {}  # project → the version this process last found checked out
         self._guard = threading.Lock()
 
     # -- the shared files ------------------------------------------------------------------
@@ -81,7 +81,7 @@ class PostgresFiles:
                              "EXISTS (SELECT 1 FROM prism_server_files f WHERE f.project = b.project "
                              "AND f.sha256 = b.sha256)", (project, sorted(replaced)))
                 conn.execute("INSERT INTO prism_server_file_sets (project, version) VALUES (%s, "
-                             "nextval('prism_server_file_version')) ON CONFLICT (project) DO UPDATE "
+                             "gen_random_uuid()::text) ON CONFLICT (project) DO UPDATE "
                              "SET version = excluded.version", (project,))
         return outcomes
 
@@ -135,7 +135,7 @@ class PostgresFiles:
         shutil.rmtree(self.folder / project, ignore_errors=True)
         (self.folder / CHECKOUTS / f"{project}.json").unlink(missing_ok=True)
 
-    def _sync(self, project: str, root: Path, have: dict[str, str]) -> int:
+    def _sync(self, project: str, root: Path, have: dict[str, str]) -> str:
         """Make `root` the project's files as of one snapshot; returns that snapshot's version."""
         private_dir(root)
         with self._store.connection() as conn, conn.transaction():
@@ -180,21 +180,22 @@ class PostgresFiles:
         finally:
             lock.release()
 
-    def _read_state(self, project: str) -> tuple[int, dict[str, str]]:
+    def _read_state(self, project: str) -> tuple[str | None, dict[str, str]]:
         try:
             data = json.loads((self.folder / CHECKOUTS / f"{project}.json").read_text(encoding="utf-8"))
-            return int(data["version"]), {str(k): str(v) for k, v in dict(data["files"]).items()}
+            return str(data["version"]), {str(k): str(v) for k, v in dict(data["files"]).items()}
         except (OSError, ValueError, KeyError, TypeError):
-            return -1, {}
+            return None, {}
 
-    def _write_state(self, project: str, version: int, files: dict[str, str]) -> None:
+    def _write_state(self, project: str, version: str, files: dict[str, str]) -> None:
         replace_atomically(private_dir(self.folder / CHECKOUTS) / f"{project}.json",
                            json.dumps({"version": version, "files": files}).encode())
 
 
-def _version(conn: psycopg.Connection[Any], project: str) -> int:
+def _version(conn: psycopg.Connection[Any], project: str) -> str:
+    """The project's files' version; "" before the first upload."""
     row = conn.execute("SELECT version FROM prism_server_file_sets WHERE project = %s", (project,)).fetchone()
-    return int(row[0]) if row else 0
+    return str(row[0]) if row else ""
 
 
 def _safe(rel: str) -> bool:

@@ -79,11 +79,10 @@ CREATE TRIGGER prism_server_audit_no_truncate BEFORE TRUNCATE ON prism_server_au
     FOR EACH STATEMENT EXECUTE FUNCTION prism_server_audit_append_only();
 """), (2, """
 -- Uploaded projects' files (files_postgres.py): content-addressed blobs per project, the path
--- manifest over them, and a version that changes with every change to the manifest.
-CREATE SEQUENCE prism_server_file_version;
+-- manifest over them, and a version (a random token) that changes with every change to the manifest.
 CREATE TABLE prism_server_file_sets (
     project TEXT PRIMARY KEY REFERENCES prism_server_projects (name) ON DELETE CASCADE,
-    version BIGINT NOT NULL);
+    version TEXT NOT NULL);
 CREATE TABLE prism_server_blobs (
     project TEXT NOT NULL REFERENCES prism_server_projects (name) ON DELETE CASCADE,
     sha256 TEXT NOT NULL,
