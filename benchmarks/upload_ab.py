@@ -63,6 +63,7 @@ def main() -> None:
         print(json.dumps(inner(Path(args.files), args.inner[0], Path(args.inner[1]))))
         return
     import psycopg
+
     from services import postgres_server  # type: ignore[import-not-found]
 
     trees = {"a": str(Path(args.a).resolve()), "b": str(Path(args.b).resolve())}
