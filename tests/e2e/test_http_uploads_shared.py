@@ -173,3 +173,20 @@ def test_a_checkout_writes_no_path_out_of_the_project_and_no_blob_that_fails_its
     home_b = hosts.homes["b"]
     assert not any(p.name in ("escape.py", "absolute.py") for p in home_b.parent.rglob("*.py"))
     assert not (home_b / "server" / "files" / "demo" / "auth.py").exists()  # the forged content is not written
+
+
+def test_the_replica_that_received_an_upload_does_not_download_it_again(
+        hosts: Hosts, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = hosts.a.app.state.prism.projects.files  # type: ignore[attr-defined]
+
+    def no_download(*args: object) -> str:
+        raise AssertionError("replica A downloaded the files it had just stored")
+
+    monkeypatch.setattr(files, "_sync", no_download)
+    hosts.upload({"src/auth.py": AUTH_PY, "pkg/util.py": UTIL_PY})
+    hosts.upload({"src/auth.py": AUTH_PY_2}, delete=("pkg/util.py",))
+    assert "user.rotate() + 2" in hosts.code(hosts.a, "src/auth.py:1-3").json()["pieces"][0]["content"]
+    copy = hosts.homes["a"] / "server" / "files" / "demo"
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == ["src", "src/auth.py"]
+    assert "user.rotate() + 2" in hosts.code(hosts.b, "src/auth.py:1-3").json()["pieces"][0]["content"]
+    assert not (hosts.homes["b"] / "server" / "files" / "demo" / "pkg").exists()

@@ -61,13 +61,16 @@ class PostgresFiles:
         return {str(path): int(size) for path, size in rows}
 
     def apply(self, project: str, writes: list[tuple[str, bytes]], deletes: list[str]) -> list[FileOutcome]:
+        after = ""
         with self._store.connection() as conn, conn.transaction():
             conn.execute("SELECT 1 FROM prism_server_projects WHERE name = %s FOR UPDATE", (project,))
+            before = _version(conn, project)
             current = {str(path): str(digest) for path, digest in conn.execute(
                 "SELECT path, sha256 FROM prism_server_files WHERE project = %s", (project,)).fetchall()}
             layout = Layout(current)
-            replaced: set[str] = set()
-            outcomes = [self._write(conn, project, current, layout, replaced, rel, data) for rel, data in writes]
+            stored, replaced = set(current.values()), set[str]()
+            outcomes = [self._write(conn, project, current, layout, (stored, replaced), rel, data)
+                        for rel, data in writes]
             for rel in deletes:
                 if rel not in current:
                     outcomes.append(FileOutcome(rel, "failed", NO_SUCH_FILE))
@@ -80,22 +83,53 @@ class PostgresFiles:
                 conn.execute("DELETE FROM prism_server_blobs b WHERE b.project = %s AND b.sha256 = ANY(%s) AND NOT "
                              "EXISTS (SELECT 1 FROM prism_server_files f WHERE f.project = b.project "
                              "AND f.sha256 = b.sha256)", (project, sorted(replaced)))
-                conn.execute("INSERT INTO prism_server_file_sets (project, version) VALUES (%s, "
-                             "gen_random_uuid()::text) ON CONFLICT (project) DO UPDATE "
-                             "SET version = excluded.version", (project,))
+                row = conn.execute("INSERT INTO prism_server_file_sets (project, version) VALUES (%s, "
+                                   "gen_random_uuid()::text) ON CONFLICT (project) DO UPDATE "
+                                   "SET version = excluded.version RETURNING version", (project,)).fetchone()
+                after = str(row[0]) if row else ""
+        if after:
+            written = {rel: data for (rel, data), outcome in zip(writes, outcomes, strict=False)
+                       if outcome.status == "written"}
+            self._carry(project, before, after, written, [o.path for o in outcomes if o.status == "deleted"])
         return outcomes
+
+    def _carry(self, project: str, before: str, after: str, written: dict[str, bytes], deleted: list[str]) -> None:
+        """Bring this host's copy from `before` to `after` with the change itself, when the copy was
+        current: the replica that received an upload does not download it again."""
+        root = self.folder / project
+        with self._local_lock(project):
+            version, have = self._read_state(project)
+            if version is None and before == "" and not (root.exists() and any(root.iterdir())):
+                version = before  # the project's first upload, and no copy yet: an empty copy is current
+                private_dir(root)
+            if version != before or not root.is_dir():
+                return  # not current: the next checkout syncs it whole
+            for rel, data in written.items():
+                _write_file(root, rel, data)
+                have[rel] = sha256(data)
+            for rel in deleted:
+                (root / rel).unlink(missing_ok=True)
+                have.pop(rel, None)
+            _remove_unlisted(root, set(have))  # and the folders the deletions left empty
+            self._write_state(project, after, have)
+        with self._guard:
+            self._seen[project] = after
 
     @staticmethod
     def _write(conn: psycopg.Connection[Any], project: str, current: dict[str, str], layout: Layout,
-               replaced: set[str], rel: str, data: bytes) -> FileOutcome:
+               blobs: tuple[set[str], set[str]], rel: str, data: bytes) -> FileOutcome:
+        """One file into the manifest; `blobs`: the contents stored, and those a path stopped using."""
+        stored, replaced = blobs
         digest = sha256(data)
         if current.get(rel) == digest:
             return FileOutcome(rel, "unchanged")
         reason = layout.conflict(rel)
         if reason is not None:
             return FileOutcome(rel, "failed", reason)
-        conn.execute("INSERT INTO prism_server_blobs (project, sha256, data) VALUES (%s, %s, %s) "
-                     "ON CONFLICT DO NOTHING", (project, digest, data))
+        if digest not in stored:  # content the project holds already is not sent again
+            conn.execute("INSERT INTO prism_server_blobs (project, sha256, data) VALUES (%s, %s, %s) "
+                         "ON CONFLICT DO NOTHING", (project, digest, data))
+            stored.add(digest)
         conn.execute("INSERT INTO prism_server_files (project, path, sha256, size) VALUES (%s, %s, %s, %s) "
                      "ON CONFLICT (project, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size",
                      (project, rel, digest, len(data)))
