@@ -190,3 +190,14 @@ def test_the_replica_that_received_an_upload_does_not_download_it_again(
     assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == ["src", "src/auth.py"]
     assert "user.rotate() + 2" in hosts.code(hosts.b, "src/auth.py:1-3").json()["pieces"][0]["content"]
     assert not (hosts.homes["b"] / "server" / "files" / "demo" / "pkg").exists()
+
+
+def test_files_an_older_version_kept_on_the_replica_s_disk_are_stored_not_removed(hosts: Hosts) -> None:
+    legacy = hosts.homes["a"] / "server" / "files" / "demo" / "src"  # where uploads lived before
+    legacy.mkdir(parents=True, exist_ok=True)
+    (legacy / "legacy.py").write_text(UTIL_PY)
+    indexed = hosts.upload({})  # an index request without files, through the replica that holds them
+    assert indexed["report"]["files_indexed"] == 1
+    assert (legacy / "legacy.py").read_text() == UTIL_PY
+    read = hosts.code(hosts.b, "src/legacy.py:1-2")
+    assert read.status_code == 200 and "slugify" in read.json()["pieces"][0]["content"], read.text

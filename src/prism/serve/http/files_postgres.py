@@ -13,7 +13,8 @@ read of the version per call, and only when it changed (an upload through anothe
 in one REPEATABLE READ snapshot that downloads the blobs this copy lacks, checks each against its
 hash, and removes what the manifest no longer names. The copy is only a cache: what the engine then
 reads from it passes the engine's own checks, and a path that is not a safe relative path (a row
-written by hand) is never written.
+written by hand) is never written. Files an older PRISM kept in that folder (before uploads were
+stored in the database) are stored from there on the first checkout rather than removed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import psycopg
 from prism.errors import IndexLockedError, PathError
 from prism.private_files import FILE_MODE, private_dir
 from prism.serve.http.generations import replace_atomically
-from prism.serve.http.uploads import NO_SUCH_FILE, FileOutcome, Layout, sha256
+from prism.serve.http.uploads import NO_SUCH_FILE, FileOutcome, Layout, sha256, stored_sizes
 
 if TYPE_CHECKING:
     from prism.serve.http.server_postgres import PostgresServerStore
@@ -154,6 +155,9 @@ class PostgresFiles:
         with self._guard:
             if self._seen.get(project) == version and root.is_dir():
                 return root
+        if version == "" and self._read_state(project)[0] is None and self._adopt(project, root):
+            with self._store.connection() as conn:
+                version = _version(conn, project)
         with self._local_lock(project):
             have_version, have = self._read_state(project)
             if have_version != version or not root.is_dir():
@@ -161,6 +165,21 @@ class PostgresFiles:
         with self._guard:
             self._seen[project] = version
         return root
+
+    def _adopt(self, project: str, root: Path) -> bool:
+        """Store the files an older PRISM left in this host's folder (it kept uploads there, not in the
+        database) before the folder becomes a copy of what the database holds; True if any."""
+        writes = []
+        for rel in sorted(stored_sizes(root)):
+            path = root / rel
+            if _safe(rel) and path.is_file() and not path.is_symlink():
+                writes.append((rel, path.read_bytes()))
+        if not writes:
+            return False
+        outcomes = self.apply(project, writes, [])
+        log.warning("project %s: stored the %d uploaded files found in %s in the shared database (%d failed)",
+                    project, len(writes), root, sum(o.status == "failed" for o in outcomes))
+        return True
 
     def discard(self, project: str) -> None:
         """Remove this host's copy (the project was deleted, here or on another replica)."""
