@@ -201,3 +201,12 @@ def test_files_an_older_version_kept_on_the_replica_s_disk_are_stored_not_remove
     assert (legacy / "legacy.py").read_text() == UTIL_PY
     read = hosts.code(hosts.b, "src/legacy.py:1-2")
     assert read.status_code == 200 and "slugify" in read.json()["pieces"][0]["content"], read.text
+
+
+def test_reading_only_the_index_downloads_no_files(hosts: Hosts) -> None:
+    hosts.upload({"src/auth.py": AUTH_PY})
+    projects = hosts.b.app.state.prism.projects  # type: ignore[attr-defined]
+    assert projects.engine("demo", files=False).store.stats()["files"] == 1  # the metrics' read
+    assert list((hosts.homes["b"] / "server" / "files" / "demo").iterdir()) == []
+    assert hosts.code(hosts.b, "src/auth.py:1").status_code == 200  # a read of code checks them out
+    assert (hosts.homes["b"] / "server" / "files" / "demo" / "src" / "auth.py").is_file()

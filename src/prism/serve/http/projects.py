@@ -237,8 +237,10 @@ class ProjectRegistry:
                 self._embedder = load_embedder(self.settings.embedder, threads=self.settings.threads)
             return self._embedder
 
-    def engine(self, name: str) -> Prism:
-        """The project's cached engine, reopened when the project was deleted or recreated elsewhere.
+    def engine(self, name: str, *, files: bool = True) -> Prism:
+        """The project's cached engine, reopened when the project was deleted or recreated elsewhere;
+        with `files`, an uploaded project's files on this host are brought up to date first (without,
+        only its index may be read: stats, whether it is indexed).
 
         Another worker process may delete a project (and create one of the same name): the
         record read here is always current, and a cached engine from an older record (its
@@ -251,8 +253,10 @@ class ProjectRegistry:
             self.files.discard(name)  # deleted through another replica: its files go from here too
             raise
         self._evict(name, record.created_at)
-        if record.kind == "upload":
+        if record.kind == "upload" and files:
             self.files.checkout(name)  # the files another replica uploaded since, before anything reads them
+        elif record.kind == "upload":
+            private_dir(record.root)  # the engine needs its folder, even for reading only the index
         with self._guard:
             cached = self._engines.get(name)
         if cached is None:
@@ -393,7 +397,7 @@ class ProjectRegistry:
 
     def _has_index(self, name: str) -> bool:
         try:
-            return self.engine(name).is_indexed
+            return self.engine(name, files=False).is_indexed
         except (PrismError, OSError):  # a project being deleted, or its folder gone: no index to serve
             return False
 
