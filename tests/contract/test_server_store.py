@@ -229,7 +229,7 @@ def test_active_keys_for_the_monthly_review(store: ServerStore) -> None:
 
 
 def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
-    from prism.serve.http.server_postgres import PostgresServerStore
+    from prism.serve.http.server_postgres import MIGRATIONS, PostgresServerStore
 
     with scratch_database(postgres_url) as url:
         stores: list[PostgresServerStore] = []
@@ -247,7 +247,7 @@ def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
             thread.join()
         try:
             assert len(stores) == 4 and all(store.is_current for store in stores)
-            assert stores[0]._runner.query("SELECT COUNT(*) FROM prism_server_schema") == [(1,)]
+            assert stores[0]._runner.query("SELECT COUNT(*) FROM prism_server_schema") == [(len(MIGRATIONS),)]
         finally:
             for store in stores:
                 store.close()

@@ -213,3 +213,36 @@ def test_the_server_s_own_tables_are_dumped_too_in_one_snapshot_while_rows_are_a
     assert recorded is not None and recorded["tables"]["prism_server_schema"] == 1
     assert 1 < recorded["tables"]["prism_server_keys"] < live_counts(database)["prism_server_keys"]
     assert pg_backup.dump_counts(tmp_path / pg_backup.DUMP_FILE) == recorded["tables"]
+
+
+def test_uploaded_project_files_are_backed_up_and_restored_with_the_server_tables(
+        tmp_path: Path, database: str) -> None:
+    """An uploaded project's blobs and manifest are `prism_server_*` tables: a backup carries them, and
+    after a restore into an emptied database a host that never saw them checks them out."""
+    from prism.serve.http.server_postgres import PostgresServerStore
+
+    store = PostgresServerStore.connect(database)
+    try:
+        assert store.add_project(("demo", "upload", "/elsewhere/files/demo", "/elsewhere/indexes/demo", 1.0))
+        files = store.project_files(tmp_path / "a" / "server" / "files")
+        files.apply("demo", [("src/app.py", module(1).encode()), ("README.md", b"# demo\n")], [])
+        home = tmp_path / "home"
+        home.mkdir()
+        backup = create_backup(home, tmp_path / "backups", open_server=ServerDB, database_url=database)
+        tables = backup.manifest["postgres"]["tables"]  # type: ignore[index]
+        assert tables["prism_server_files"] == 2 and tables["prism_server_blobs"] == 2  # type: ignore[index]
+    finally:
+        store.close()
+    with psycopg.connect(database, autocommit=True) as conn:
+        for table in tables:  # type: ignore[attr-defined]
+            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+    second = tmp_path / "home2"
+    restore_backup(backup.path, second, Settings(home=second, embedder="hashing", database_url=database))
+    store = PostgresServerStore.connect(database)
+    try:
+        root = store.project_files(tmp_path / "b" / "server" / "files").checkout("demo")
+        assert (root / "src" / "app.py").read_text() == module(1) and (root / "README.md").read_text() == "# demo\n"
+        assert store.project_files(tmp_path / "b" / "server" / "files").apply(
+            "demo", [("new.py", b"x = 1\n")], [])[0].status == "written"  # and they take writes again
+    finally:
+        store.close()

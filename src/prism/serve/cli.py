@@ -694,7 +694,7 @@ def worker(
             return opened[-1]
 
         try:
-            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs, handlers=project_handlers(server_store),
+            finished = run_worker(queue, name=name, stop=stop, max_jobs=max_jobs, handlers=project_handlers(server_store, settings.home / "server"),
                                   heartbeat_s=visibility_timeout / 3, on_job=report)
         finally:
             queue.close()

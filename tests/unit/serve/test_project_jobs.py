@@ -23,7 +23,7 @@ def test_a_project_job_takes_the_writer_lock_and_records_one_generation(tmp_path
     store = ServerDB(tmp_path / "server" / "server.db")
     repo = shutil.copytree(SHOP, tmp_path / "shop")
     assert store.add_project(("shop", "path", str(repo), str(tmp_path / "index"), 1.0))
-    index = project_handlers(lambda: store)["index"]
+    index = project_handlers(lambda: store, tmp_path / "server")["index"]
     job = new_job("index", {"root": str(repo), "index_dir": str(tmp_path / "index"), "project": "shop"})
     with store.project_lock("shop", 0.0) as held:  # an index request is running
         assert held
@@ -42,7 +42,8 @@ def test_a_project_job_takes_the_writer_lock_and_records_one_generation(tmp_path
 def test_a_job_without_a_known_project_is_a_plain_index_job(tmp_path: Path) -> None:
     opened: list[ServerDB] = []
     repo = shutil.copytree(SHOP, tmp_path / "shop")
-    index = project_handlers(lambda: opened.append(ServerDB(tmp_path / "server.db")) or opened[-1])["index"]
+    index = project_handlers(lambda: opened.append(ServerDB(tmp_path / "server.db")) or opened[-1],
+                             tmp_path / "server")["index"]
     assert index(new_job("index", {"root": str(repo), "index_dir": str(tmp_path / "i")}), no_progress,
                  lambda: False)["files_indexed"]
     assert not opened  # no project: the server store is not even opened

@@ -91,7 +91,7 @@ def _index_infos(state: ServerState) -> list[IndexInfo]:
         try:
             if not state.projects.status(record.name).indexed:
                 continue
-            stats = state.projects.engine(record.name).store.stats()
+            stats = state.projects.engine(record.name, files=False).store.stats()
         except (PrismError, OSError):  # a project being deleted or rebuilt: left out of this scrape
             continue
         last = stats.get("last_indexed")

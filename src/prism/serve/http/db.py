@@ -20,6 +20,7 @@ from prism.index.sqlite_db import connect_wal, copy_database
 from prism.serve.home import create_private_file
 from prism.serve.http.generations import FileGenerations, GenerationRow
 from prism.serve.http.server_store import SQLITE, Row, ServerTables
+from prism.serve.http.uploads import FolderFiles, ProjectFiles
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -209,6 +210,9 @@ class ServerDB(ServerTables):
 
     def project_lock(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
         return self._generations.lock(name, wait_s)
+
+    def project_files(self, folder: Path) -> ProjectFiles:
+        return FolderFiles(folder)
 
     def backup(self, target: Path) -> None:
         """A consistent copy in the file `target` (SQLite's backup API), while others write."""

@@ -87,7 +87,8 @@ def _app_queue(app: FastAPI, settings: ServerSettings) -> JobQueue:
             if isinstance(jobs.queue, InProcessJobQueue):
                 store = app.state.prism.db
                 jobs.worker = threading.Thread(target=run_worker, args=(jobs.queue,), name="prism-jobs", daemon=True,
-                                               kwargs={"stop": jobs.stop, "handlers": project_handlers(lambda: store)})
+                                               kwargs={"stop": jobs.stop, "handlers": project_handlers(
+                                                   lambda: store, app.state.prism.projects.folder)})
                 jobs.worker.start()
             holder.prism_jobs = jobs
     return jobs.queue

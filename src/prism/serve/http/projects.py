@@ -1,8 +1,10 @@
 """ProjectRegistry: the server's named projects (uploaded or server-side path), their files and engines.
 
-Uploaded projects live in a server-owned folder, PRISM_HOME/server/files/<name>/, written one
-validated file at a time (a file whose content hash is unchanged is not rewritten, so the
-engine's incremental index skips it). Path projects must sit under an operator-allowed root.
+Uploaded projects' files are validated here and kept by the server store's ProjectFiles
+(uploads.py): embedded, the folder PRISM_HOME/server/files/<name>/; with PostgreSQL, blobs in the
+shared database that each replica checks out into that folder before it reads or indexes them. A
+file whose content hash is unchanged is not rewritten, so the engine's incremental index skips
+it. Path projects must sit under an operator-allowed root.
 Each project has one cached Prism engine per process (reopened when another worker deleted or
 recreated the project); all share one embedder. The registry itself lives in the server
 store, so every worker process (and, on PostgreSQL, every replica) sees a change on its next
@@ -21,11 +23,9 @@ an interrupted upload (only the client can send the rest).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 import unicodedata
@@ -42,8 +42,9 @@ from prism.index.embed import Embedder, load_embedder
 from prism.index.indexer import IndexReport
 from prism.serve.home import private_dir
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
-from prism.serve.http.generations import TEMP_SUFFIX, generation, replace_atomically
+from prism.serve.http.generations import generation
 from prism.serve.http.server_store import ServerStore
+from prism.serve.http.uploads import FileOutcome, ProjectFiles
 
 log = logging.getLogger("prism.http")
 ProjectKind = Literal["upload", "path"]
@@ -91,15 +92,6 @@ class UploadPlan:
     record: ProjectRecord
     files: list[tuple[str, bytes] | FileOutcome]
     delete: list[str]
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one uploaded file: written, unchanged, deleted, or failed with a reason."""
-
-    path: str
-    status: Literal["written", "unchanged", "deleted", "failed"]
-    reason: str = ""
 
 
 def normalise_upload_path(raw: str) -> str:
@@ -157,6 +149,7 @@ class ProjectRegistry:
                  max_file_bytes: int, *, max_project_bytes: int = 1 << 30,
                  max_project_files: int = 50_000, cache: Cache | None = None) -> None:
         self._store = store
+        self.files: ProjectFiles = store.project_files(settings.home / "server" / "files")
         self.cache: Cache = cache if cache is not None else MemoryCache()  # every project's engine shares it
         self.settings = settings
         self.folder = settings.home / "server"
@@ -207,19 +200,29 @@ class ProjectRegistry:
         if row is None:
             raise ProjectError(f"No project named {name!r}.", hint="List projects with GET /api/v1/projects.",
                                value=name)
-        return _record(row)
+        return self._here(_record(row))
 
     def all(self) -> list[ProjectRecord]:
-        return [_record(row) for row in self._store.projects()]
+        return [self._here(_record(row)) for row in self._store.projects()]
+
+    def _here(self, record: ProjectRecord) -> ProjectRecord:
+        """The record with this host's folders: the replica that created it (in a shared store) may
+        have another PRISM_HOME. A path project's root is the same path on every host."""
+        root = self.folder / "files" / record.name if record.kind == "upload" else record.root
+        return ProjectRecord(record.name, record.kind, root, self.folder / "indexes" / record.name,
+                             record.created_at)
 
     def delete(self, name: str) -> None:
         record = self.get(name)
         with self._lock(name):
             self._evict(name, None)
-            Prism(record.root if record.root.is_dir() else self.folder, settings=self.settings,
+            # This host's index folder, even where this replica never opened the project: in a shared
+            # store, forgetting it is what deletes the index's rows.
+            private_dir(record.index_dir)
+            Prism(record.root if record.root.is_dir() else private_dir(self.folder), settings=self.settings,
                   index_dir=record.index_dir).forget()
             if record.kind == "upload":
-                shutil.rmtree(record.root, ignore_errors=True)
+                self.files.forget(name)
             self._store.delete_project(name)
 
     # -- engines ---------------------------------------------------------------------------
@@ -234,8 +237,10 @@ class ProjectRegistry:
                 self._embedder = load_embedder(self.settings.embedder, threads=self.settings.threads)
             return self._embedder
 
-    def engine(self, name: str) -> Prism:
-        """The project's cached engine, reopened when the project was deleted or recreated elsewhere.
+    def engine(self, name: str, *, files: bool = True) -> Prism:
+        """The project's cached engine, reopened when the project was deleted or recreated elsewhere;
+        with `files`, an uploaded project's files on this host are brought up to date first (without,
+        only its index may be read: stats, whether it is indexed).
 
         Another worker process may delete a project (and create one of the same name): the
         record read here is always current, and a cached engine from an older record (its
@@ -245,8 +250,13 @@ class ProjectRegistry:
             record = self.get(name)
         except ProjectError:
             self._evict(name, None)
+            self.files.discard(name)  # deleted through another replica: its files go from here too
             raise
         self._evict(name, record.created_at)
+        if record.kind == "upload" and files:
+            self.files.checkout(name)  # the files another replica uploaded since, before anything reads them
+        elif record.kind == "upload":
+            private_dir(record.root)  # the engine needs its folder, even for reading only the index
         with self._guard:
             cached = self._engines.get(name)
         if cached is None:
@@ -295,12 +305,18 @@ class ProjectRegistry:
         return UploadPlan(record, prepared, delete)
 
     def _apply(self, plan: UploadPlan) -> list[FileOutcome]:
-        root = plan.record.root
+        """Store the plan's files and deletions; outcomes in request order (files, then deletions)."""
+        writes = [item for item in plan.files if not isinstance(item, FileOutcome)]
+        deletes: list[str | FileOutcome] = []
+        for raw in plan.delete:
+            try:
+                deletes.append(normalise_upload_path(raw))
+            except PathError as exc:
+                deletes.append(FileOutcome(raw[:200], "failed", exc.message))
         with self._lock(plan.record.name):
-            outcomes = [item if isinstance(item, FileOutcome) else self._write_one(root, *item)
-                        for item in plan.files]
-            outcomes += [self._delete_one(root, raw) for raw in plan.delete]
-        return outcomes
+            stored = iter(self.files.apply(plan.record.name, writes,
+                                           [rel for rel in deletes if not isinstance(rel, FileOutcome)]))
+        return [item if isinstance(item, FileOutcome) else next(stored) for item in [*plan.files, *deletes]]
 
     def index_request(self, name: str, files: list[tuple[str, str]], delete: list[str], *,
                       force: bool = False, embed: bool | None = None) -> tuple[list[FileOutcome], IndexReport]:
@@ -334,7 +350,13 @@ class ProjectRegistry:
         """At start: finish each interrupted indexing and report each interrupted upload; returns
         the names whose indexing was finished."""
         finished = []
-        for record in self.all():
+        records = self.all()
+        names = {record.name for record in records}
+        with contextlib.suppress(OSError):
+            for gone in sorted(set(os.listdir(self.folder / "files")) - names):
+                if NAME_RE.match(gone):
+                    self.files.discard(gone)  # a copy of a project deleted through another replica
+        for record in records:
             state = self.status(record.name)
             if state.phase == "upload_interrupted":
                 log.warning("project %s: an upload was interrupted (the server stopped); its index may lack "
@@ -375,7 +397,7 @@ class ProjectRegistry:
 
     def _has_index(self, name: str) -> bool:
         try:
-            return self.engine(name).is_indexed
+            return self.engine(name, files=False).is_indexed
         except (PrismError, OSError):  # a project being deleted, or its folder gone: no index to serve
             return False
 
@@ -399,7 +421,7 @@ class ProjectRegistry:
         return rel, data
 
     def _check_quota(self, record: ProjectRecord, writes: list[tuple[str, bytes]], delete: list[str]) -> None:
-        sizes = _stored_files(record.root)
+        sizes = self.files.sizes(record.name)
         for raw in delete:
             with contextlib.suppress(PathError):
                 sizes.pop(normalise_upload_path(raw), None)
@@ -413,46 +435,7 @@ class ProjectRegistry:
                      "operator to raise PRISM_MAX_PROJECT_FILES or PRISM_MAX_PROJECT_BYTES.",
                 value=record.name)
 
-    def _write_one(self, root: Path, rel: str, data: bytes) -> FileOutcome:
-        target = root / rel
-        try:
-            if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
-                return FileOutcome(rel, "unchanged")
-            private_dir(target.parent)
-            replace_atomically(target, data)
-        except (OSError, UnicodeError) as exc:
-            return FileOutcome(rel, "failed", f"cannot store the file: {type(exc).__name__}")
-        return FileOutcome(rel, "written")
-
-    def _delete_one(self, root: Path, raw: str) -> FileOutcome:
-        try:
-            rel = normalise_upload_path(raw)
-        except PathError as exc:
-            return FileOutcome(raw[:200], "failed", exc.message)
-        target = root / rel
-        try:
-            if not target.is_file():
-                return FileOutcome(rel, "failed", "no such file")
-            target.unlink()
-        except OSError as exc:
-            return FileOutcome(rel, "failed", f"cannot delete the file: {type(exc).__name__}")
-        return FileOutcome(rel, "deleted")
-
     def index(self, name: str, *, force: bool = False, embed: bool | None = None) -> IndexReport:
         """Bring the project's index in line with its files (incremental by hash), as one generation."""
         return self.index_request(name, [], [], force=force, embed=embed)[1]
 
-
-def _stored_files(root: Path) -> dict[str, int]:
-    """Size of each uploaded file by '/'-path; temp files a killed process left are removed."""
-    sizes: dict[str, int] = {}
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            if name.endswith(TEMP_SUFFIX):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                continue
-            with contextlib.suppress(OSError):
-                sizes[Path(path).relative_to(root).as_posix()] = os.lstat(path).st_size
-    return sizes

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -25,6 +26,7 @@ from prism.errors import BackendUnavailableError
 from prism.index.postgres import CONNECT_TIMEOUT_S, migrate, open_pool, prism_errors
 from prism.serve.http.generations import GenerationRow
 from prism.serve.http.server_store import Dialect, Row, ServerTables
+from prism.serve.http.uploads import ProjectFiles
 
 POOL_SIZE = 4  # per replica process: each request holds a connection for one statement
 SCHEMA_LOCK = 0x5052_5356  # pg_advisory_xact_lock key while migrating ("PRSV")
@@ -75,6 +77,25 @@ CREATE TRIGGER prism_server_audit_no_change BEFORE UPDATE OR DELETE ON prism_ser
     FOR EACH ROW EXECUTE FUNCTION prism_server_audit_append_only();
 CREATE TRIGGER prism_server_audit_no_truncate BEFORE TRUNCATE ON prism_server_audit
     FOR EACH STATEMENT EXECUTE FUNCTION prism_server_audit_append_only();
+"""), (2, """
+-- Uploaded projects' files (files_postgres.py): content-addressed blobs per project, the path
+-- manifest over them, and a version (a random token) that changes with every change to the manifest.
+CREATE TABLE prism_server_file_sets (
+    project TEXT PRIMARY KEY REFERENCES prism_server_projects (name) ON DELETE CASCADE,
+    version TEXT NOT NULL);
+CREATE TABLE prism_server_blobs (
+    project TEXT NOT NULL REFERENCES prism_server_projects (name) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (project, sha256));
+CREATE TABLE prism_server_files (
+    project TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    PRIMARY KEY (project, path),
+    FOREIGN KEY (project, sha256) REFERENCES prism_server_blobs (project, sha256) ON DELETE CASCADE);
+CREATE INDEX prism_server_files_blob ON prism_server_files (project, sha256);
 """)]
 
 
@@ -193,6 +214,11 @@ class PostgresServerStore(ServerTables):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(LOCK_POLL_S)
+
+    def project_files(self, folder: Path) -> ProjectFiles:
+        from prism.serve.http.files_postgres import PostgresFiles
+
+        return PostgresFiles(self, folder)
 
     @property
     def version(self) -> int:

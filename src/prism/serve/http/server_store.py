@@ -19,9 +19,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prism.serve.http.generations import GenerationRow
+
+if TYPE_CHECKING:
+    from prism.serve.http.uploads import ProjectFiles
 
 Row = tuple[object, ...]
 KEY_COLUMNS = ("key_id", "name", "role", "projects", "created_at", "expires_at", "last_used_at", "revoked_at",
@@ -155,6 +158,11 @@ class ServerStore(Protocol):
     def project_lock(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
         """Hold the project's writer lock (True) for the block, or False when another holder kept it
         `wait_s`; released when its holder's process (or connection) dies."""
+        ...
+
+    def project_files(self, folder: Path) -> ProjectFiles:
+        """Where uploaded projects' files live; `folder` (PRISM_HOME/server/files) holds this host's
+        copies (the files themselves, embedded)."""
         ...
 
     # audit
