@@ -21,7 +21,8 @@ _PYTHON = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))
 # at com.x.Y.method(Y.java:12) / at com.x.Y$Inner.lambda$run$0 (Y.java:12)
 _JVM = re.compile(r"\bat\s+((?:[\w$]+\.)+)([\w$<>]+)\s?\(([\w$-]+\.(?:java|kt|scala|groovy)):(\d+)\)")
 # src/x.rs:12:5, /go/src/pkg/f.go:88, (webpack:///./src/a.ts:3:9), include/j.hpp:862:17: error
-_LOCATION = re.compile(r"(?<![\w/.-])((?:[A-Za-z]:)?(?:[\w.@+-]*/)*[\w.+-]+\.(?:" + _EXT + r")):(\d+)(?::\d+)?\b")
+_LOCATION = re.compile(r"(?<![\w/.-])((?:[A-Za-z]:)?(?:[\w.@+-]*/)*[\w.+-]+\.(?:" + _EXT + r"))"
+                       r"(?::(\d+)(?::\d+)?\b|\((\d+)(?:,\d+)?\)\s*:)")  # gcc/clang/rustc/go/node; MSVC
 # A link to a file of the repository: github.com/o/r/blob/<ref>/path/x.rs#L379 (GitLab's /-/blob/ too).
 _LINK = re.compile(r"/(?:-/)?blob/[\w.-]+/((?:[\w.@+-]+/)*[\w.+-]+\.(?:" + _EXT + r"))(?:#L(\d+))?")
 # The function a JavaScript / Go frame names before its location: "at render (src/a.js:3:9)".
@@ -60,7 +61,7 @@ def find_frames(text: str) -> tuple[Frame, ...]:
     frames += [Frame(m.group(1), int(m.group(2)), "") for m in _LINK.finditer(text) if m.group(2)]
     seen = {(f.path.rsplit("/", 1)[-1], f.line) for f in frames}
     for m in _LOCATION.finditer(_LINK.sub(" ", text)):
-        path, line = m.group(1), int(m.group(2))
+        path, line = m.group(1), int(m.group(2) or m.group(3))
         if (path.rsplit("/", 1)[-1], line) in seen:
             continue
         function = _JS_FUNCTION.search(text, max(0, m.start() - 200), m.start())
