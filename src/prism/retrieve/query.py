@@ -106,6 +106,11 @@ def _code_spans(text: str) -> list[str]:
     return spans
 
 
+def without_code(text: str) -> str:
+    """The text with its code blocks and `code spans` blanked: what the writer says in words."""
+    return _BACKTICK.sub(" ", _FENCE.sub(" ", text))
+
+
 def clean_query(text: str) -> str:
     """The query as valid text: lone surrogates (undecodable bytes) become U+FFFD, NULs go.
 
