@@ -15,6 +15,9 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 
+from prism.ingest.languages import detect_language
+from prism.ingest.paths import is_code
+
 # Folders of a source layout that are not part of the module name.
 SOURCE_FOLDERS = frozenset({"src", "source", "sources", "lib", "include", "main", "java", "kotlin", "scala"})
 # File stems that name their folder's module rather than one of their own.
@@ -41,9 +44,12 @@ def module_key(path: str) -> tuple[str, ...]:
 
 
 def by_module_name(paths: Iterable[str]) -> dict[str, list[str]]:
-    """Paths by the last segment of their module key (built once per index generation)."""
+    """Code files by the last segment of their module key (built once per index generation);
+    a type name never means a stylesheet or a page (`GitHub` → github.css)."""
     out: dict[str, list[str]] = {}
     for path in paths:
+        if not is_code(detect_language(path)):
+            continue
         key = module_key(path)
         if key:
             out.setdefault(key[-1], []).append(path)

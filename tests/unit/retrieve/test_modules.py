@@ -50,3 +50,8 @@ def test_a_class_owner_names_its_file_but_a_lower_case_variable_does_not() -> No
 def test_kebab_case_files_and_generic_stems() -> None:
     assert match_stem("DatePicker", TABLE, GENERIC) == {"src/components/date-picker.tsx": STEM_WEIGHT}
     assert match_stem("utils", TABLE, GENERIC) == {}
+
+
+def test_only_code_files_are_named_by_a_type() -> None:
+    table = by_module_name(["docs/styles/github.css", "docs/github.md", "src/github.rs"])
+    assert match_stem("GitHub", table, GENERIC) == {"src/github.rs": STEM_WEIGHT}
