@@ -23,6 +23,9 @@ _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:"
 # Scoped names of Rust and C++ (`tokio::io::Interest`, `field::key`) and Java/Kotlin doc
 # references (`RegistryAuthenticator#fromAuthenticationMethod`): read as dotted names.
 _SCOPED = re.compile(r"(?<![\w:])((?:[A-Za-z_]\w*::)+[A-Za-z_~]\w*)")
+# JavaScript/TypeScript module specifiers with a folder (`from 'lodash/fp/get'`,
+# `require("./utils/date")`): module paths, read as dotted names like a Python import.
+_IMPORT_SPEC = re.compile(r"""(?:\bfrom|\brequire\(|\bimport\(?)\s*['"]((?:\.{1,2}/)*@?[\w.-]+(?:/[\w.-]+)+)['"]""")
 _MEMBER = re.compile(r"(?<![\w#/])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)#(?!L\d)([A-Za-z_]\w*)")
 _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w])")
 _WORD = re.compile(r"(?<![\w])([A-Za-z_]\w*)(\s*\()?")
@@ -145,6 +148,8 @@ def parse_query(text: str) -> ParsedQuery:
     dotted = [(m.group(1), m.group(1)) for m in _DOTTED.finditer(text)]
     dotted += [(m.group(1).replace("::", ".").replace("~", ""), m.group(1)) for m in _SCOPED.finditer(text)]
     dotted += [(f"{m.group(1)}.{m.group(2)}", m.group(0)) for m in _MEMBER.finditer(text)]
+    dotted += [(".".join(p.lstrip("@") for p in m.group(1).split("/") if p not in (".", "..")), m.group(1))
+               for m in _IMPORT_SPEC.finditer(text)]
     for name, written in dotted:
         parts = name.split(".")
         if (parts[-1] in _MODULE_SUFFIXES or parts[-1] in CODE_EXTENSIONS or name in _NOISE_NAMES

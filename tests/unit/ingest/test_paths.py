@@ -66,6 +66,7 @@ def test_benchmarks_examples_test_crates_and_amalgamated_copies_are_secondary() 
     assert in_secondary_place("single_include/nlohmann/json.hpp") and in_secondary_place("singleheader/simdjson.h")
     assert in_secondary_place("dependencies/jsoncpp/jsoncpp.cpp") and in_secondary_place("third-party/x/y.c")
     assert place_of("jib-gradle-plugin/src/integration-test/java/Helper.java") == "tests"
+    assert place_of("web/e2e/login.ts") == "tests" and place_of("src/__mocks__/api.js") == "tests"
     assert place_of("test_suite/no_std/src/main.rs") == "tests" and place_of("tokio-test/src/io.rs") == "tests"
     assert place_of("tokio/src/io/interest.rs") == "code" and place_of("src/latest/contest.rs") == "code"
     assert not in_secondary_place("include/nlohmann/json.hpp") and not in_secondary_place("src/bench_util.rs")

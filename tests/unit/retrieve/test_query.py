@@ -81,3 +81,8 @@ def test_file_names_and_line_anchors_are_not_qualified_names() -> None:
     q = parse_query("in JsonFactory.java and layer.rs (see https://github.com/o/r/blob/main/src/layer.rs#L32)")
     assert not any(name.endswith((".java", ".rs")) or "L32" in name for name in q.qualified)
     assert "src/layer.rs" in q.paths and "JsonFactory.java" in q.paths
+
+
+def test_javascript_module_specifiers_read_as_module_names() -> None:
+    q = parse_query("```js\nimport get from 'lodash/fp/get';\nconst d = require(\"./utils/date-format\");\n```")
+    assert {"lodash.fp.get", "utils.date-format"} <= set(q.scoped)
