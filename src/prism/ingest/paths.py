@@ -54,7 +54,7 @@ def in_secondary_place(path: str) -> bool:
 
 
 TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata",
-                       "integration-test", "integration-tests", "integration_tests", "it", "e2e", "__mocks__"})
+                       "integration-test", "integration-tests", "integration_tests", "e2e", "__mocks__"})
 # Test crates and suites named after what they test: test_suite/, tokio-test/, tests-integration/.
 _TEST_DIR_AFFIX = re.compile(r"^tests?[-_]|[-_]tests?$")
 TEST_SUFFIXES = ("_test.py", "_test.go", "_test.rs", "_test.rb", "_spec.rb", "_test.cc", "_test.cpp")

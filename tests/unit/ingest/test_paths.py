@@ -70,3 +70,9 @@ def test_benchmarks_examples_test_crates_and_amalgamated_copies_are_secondary() 
     assert place_of("test_suite/no_std/src/main.rs") == "tests" and place_of("tokio-test/src/io.rs") == "tests"
     assert place_of("tokio/src/io/interest.rs") == "code" and place_of("src/latest/contest.rs") == "code"
     assert not in_secondary_place("include/nlohmann/json.hpp") and not in_secondary_place("src/bench_util.rs")
+
+
+def test_a_translation_folder_named_like_a_word_stays_docs() -> None:
+    from prism.ingest.paths import place_of
+
+    assert place_of("django/conf/locale/it/LC_MESSAGES/django.po") == "docs"
