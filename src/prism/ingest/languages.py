@@ -7,6 +7,7 @@ cached: importing this module costs nothing, the first parse of a language ~ms.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import PurePosixPath
@@ -68,12 +69,24 @@ _BY_EXTENSION = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.e
 _BY_FILENAME = {fn: spec.name for spec in LANGUAGES.values() for fn in spec.filenames}
 
 
-def detect_language(path: str) -> str | None:
-    """The language key for a relative path: a LANGUAGES key, a PLAIN_TEXT value, or None."""
+# What only C++ writes, for telling a C++ header from a C one by its first bytes (a `.h` file
+# parsed with the C grammar loses every class, namespace and template it holds).
+_CPP_MARKERS = re.compile(rb"^\s*(?:namespace\s+[\w:]+\s*\{|template\s*<|class\s+\w+[^;]*\{|"
+                          rb"using\s+namespace\s|(?:public|private|protected)\s*:|#\s*include\s*<[a-z_]+>\s*$)",
+                          re.M)
+
+
+def detect_language(path: str, head: bytes = b"") -> str | None:
+    """The language key for a relative path: a LANGUAGES key, a PLAIN_TEXT value, or None.
+
+    `head` (the file's first bytes, when the caller has read them) tells a C++ `.h` from a C one.
+    """
     pure = PurePosixPath(path)
     if pure.name in _BY_FILENAME:
         return _BY_FILENAME[pure.name]
     suffix = pure.suffix.lower()
+    if suffix == ".h" and head and _CPP_MARKERS.search(head):
+        return "cpp"
     return _BY_EXTENSION.get(suffix) or PLAIN_TEXT.get(suffix)
 
 

@@ -3,6 +3,7 @@ fixtures, examples or docs (rarely where a reported bug is fixed; indexed after 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
@@ -15,14 +16,19 @@ SCOPES: tuple[Scope, ...] = ("all", "code", "tests", "docs")
 CODE_LANGUAGES = frozenset({
     "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp", "ruby",
     "php", "kotlin", "swift", "scala", "bash", "lua"})
-SECONDARY_DIRS = ("test", "tests", "testing", "fixtures", "examples", "docs", "doc", "benchmarks")
+SECONDARY_DIRS = frozenset({"test", "tests", "testing", "fixtures", "examples", "example", "samples", "sample",
+                            "demo", "demos", "docs", "doc", "benchmarks", "benchmark", "bench", "benches"})
 
 
 def is_code(language: str | None) -> bool:
     return language in CODE_LANGUAGES
 
 
-VENDORED_DIRS = frozenset({"vendor", "vendored", "_vendor", "third_party", "thirdparty", "node_modules"})
+VENDORED_DIRS = frozenset({"vendor", "vendored", "_vendor", "third_party", "thirdparty", "third-party", "3rdparty",
+                           "external", "extern", "deps", "dependencies", "node_modules"})
+# Amalgamated copies of a project's own sources (nlohmann's single_include/, simdjson's
+# singleheader/) and build output: a fix goes into the originals, never these.
+GENERATED_DIRS = frozenset({"single_include", "singleheader", "amalgamation", "amalgamated", "dist"})
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".pb.cc", ".pb.h", ".min.js",
                       ".min.css", ".generated.ts", ".generated.cs", ".g.dart", "_generated.go")
 
@@ -30,7 +36,8 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".pb.cc",
 def is_generated_or_vendored(path: str) -> bool:
     """Generated code (protobuf stubs, minified bundles) and copies of other projects' code."""
     parts = path.lower().split("/")
-    return parts[-1].endswith(GENERATED_SUFFIXES) or any(p in VENDORED_DIRS for p in parts[:-1])
+    return parts[-1].endswith(GENERATED_SUFFIXES) or any(
+        p in VENDORED_DIRS or p in GENERATED_DIRS for p in parts[:-1])
 
 
 # Search asks the place of every candidate, and the same files come back query after query:
@@ -46,7 +53,10 @@ def in_secondary_place(path: str) -> bool:
             or is_generated_or_vendored(path))
 
 
-TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata"})
+TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "fixtures", "testdata",
+                       "integration-test", "integration-tests", "integration_tests", "e2e", "__mocks__"})
+# Test crates and suites named after what they test: test_suite/, tokio-test/, tests-integration/.
+_TEST_DIR_AFFIX = re.compile(r"^tests?[-_]|[-_]tests?$")
 TEST_SUFFIXES = ("_test.py", "_test.go", "_test.rs", "_test.rb", "_spec.rb", "_test.cc", "_test.cpp")
 # Case-sensitive: FooTest.java is a test, latest.java is not.
 CLASS_TEST_SUFFIXES = ("Test.java", "Tests.java", "Test.kt", "Tests.kt", "Test.cs", "Tests.cs", "Tests.swift")
@@ -67,7 +77,8 @@ def place_of(path: str, kind: str = "") -> Place:
     lowered = path.lower()
     parts = lowered.split("/")
     name, folders = parts[-1], parts[:-1]
-    if (any(p in TEST_DIRS for p in folders) or name.startswith("test_") or name == "conftest.py"
+    if (any(p in TEST_DIRS or _TEST_DIR_AFFIX.search(p) for p in folders)
+            or name.startswith("test_") or name == "conftest.py"
             or name.endswith(TEST_SUFFIXES) or path.endswith(CLASS_TEST_SUFFIXES)
             or any(i in name for i in TEST_INFIXES)):
         return "tests"

@@ -308,7 +308,7 @@ def _check_file(
     except OSError:
         skip(rel, "unreadable")
         return None
-    language = detect_language(rel)
+    language = detect_language(rel, head)
     if is_binary(head):
         where = f"a NUL byte at offset {head.index(NUL):,}"
         if language is not None:  # a source file: most likely one stray byte, worth saying so

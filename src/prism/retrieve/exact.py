@@ -11,10 +11,11 @@ import math
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from prism.models import ChunkHead
+from prism.retrieve.modules import by_module_name, match_qualified, match_stem
 from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
@@ -36,13 +37,15 @@ class PathTable:
     grouping 50k+ paths on every query costs more than the rest of exact matching."""
 
     by_name: dict[str, list[str]]
+    by_module: dict[str, list[str]] = field(default_factory=dict)  # retrieve/modules.py
 
     @classmethod
     def build(cls, paths: Iterable[str]) -> PathTable:
+        paths = list(paths)
         by_name: dict[str, list[str]] = {}
         for path in paths:
             by_name.setdefault(posixpath.basename(path), []).append(path)
-        return cls(by_name)
+        return cls(by_name, by_module_name(paths))
 
 
 def _table(paths: Sequence[str] | PathTable) -> PathTable:
@@ -141,7 +144,8 @@ def _suffix_parts(path: str) -> list[str]:
 
 def match_paths(query: ParsedQuery, paths: Sequence[str] | PathTable) -> dict[str, float]:
     """Indexed path → how directly the query names it (1.0: path or module; less: only a stem)."""
-    by_name = _table(paths).by_name
+    table = _table(paths)
+    by_name = table.by_name
     scores: dict[str, float] = {}
 
     def add(path: str, value: float) -> None:
@@ -161,23 +165,17 @@ def match_paths(query: ParsedQuery, paths: Sequence[str] | PathTable) -> dict[st
                 add(path, 1.0)
             elif posixpath.splitext(parts[-1])[0] not in _GENERIC_STEMS:
                 add(path, 0.5 / len(by_name[parts[-1]]) ** 0.5)
-    # Dotted module names: pvlib.iam.physical → pvlib/iam.py
+    # Dotted and scoped names: pvlib.iam.physical → pvlib/iam.py, tokio::io::Interest →
+    # tokio/src/io/interest.rs, org.x.MockUtil.getMockMaker → …/org/x/MockUtil.java.
+    scoped = set(query.scoped)
     for name in query.qualified:
-        segments = name.split(".")
-        for cut in range(len(segments), 1, -1):
-            module = "/".join(segments[:cut])
-            for candidate in (module + ".py", module + "/__init__.py"):
-                stem = posixpath.basename(candidate)
-                for path in by_name.get(stem, ()):
-                    if path == candidate or path.endswith("/" + candidate):
-                        add(path, 0.9)
-    # A code-like word that is exactly a file's stem ("L031" → rules/L031.py).
+        for path, value in match_qualified(name, table.by_module, _GENERIC_STEMS, name in scoped).items():
+            add(path, value)
+    # A code-like word that is exactly a file's name ("L031" → rules/L031.py, AsyncFd → async_fd.rs).
     for word in (*query.identifiers, *query.code_words):
-        if word in _GENERIC_STEMS or not looks_like_code(word):
-            continue
-        hits = by_name.get(word + ".py", [])
-        for path in hits:
-            add(path, 0.7 / len(hits) ** 0.5)
+        if looks_like_code(word):
+            for path, value in match_stem(word, table.by_module, _GENERIC_STEMS).items():
+                add(path, value)
     return scores
 
 

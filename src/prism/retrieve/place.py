@@ -7,7 +7,7 @@ import re
 
 from prism.ingest.paths import in_secondary_place, is_code, place_of
 from prism.models import ChunkHead
-from prism.retrieve.query import ParsedQuery
+from prism.retrieve.query import ParsedQuery, without_code
 
 # Words that ask for a secondary place by name; an issue text mentions tests in passing, so
 # long queries never lift the prior (see `place_share`).
@@ -25,8 +25,10 @@ def is_secondary(head: ChunkHead) -> bool:
 
 
 def asked_places(text: str) -> frozenset[str]:
-    """The secondary places a query names ("tests", "docs")."""
-    return frozenset(place for place, pattern in _ASKS.items() if pattern.search(text))
+    """The secondary places a query names in words ("tests", "docs"); `doc.is<T>()` or
+    `test_parse` inside a code span names code, not a place."""
+    words = without_code(text)
+    return frozenset(place for place, pattern in _ASKS.items() if pattern.search(words))
 
 
 def place_share(head: ChunkHead, query: ParsedQuery, share: float,

@@ -13,12 +13,20 @@ from collections import Counter
 from dataclasses import dataclass
 
 from prism.index.terms import lexical_terms
+from prism.retrieve.trace import CODE_EXTENSIONS, Frame, find_frames, linked_paths
 
 LONG_QUERY_CHARS = 400  # above this a query is treated as an issue text, not a question
 
-_FRAME = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))?')
-_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|js|jsx|ts|tsx|go|rs|java|c|h|cc|"
-                   r"cpp|hpp|cs|rb|php|kt|swift|scala|sh|lua|md|rst|toml|yaml|yml|json|cfg|ini))\b")
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:"
+                   + "|".join(sorted((*CODE_EXTENSIONS, "md", "rst", "toml", "yaml", "yml", "json", "cfg", "ini"),
+                                     key=len, reverse=True)) + r"))\b")
+# Scoped names of Rust and C++ (`tokio::io::Interest`, `field::key`) and Java/Kotlin doc
+# references (`RegistryAuthenticator#fromAuthenticationMethod`): read as dotted names.
+_SCOPED = re.compile(r"(?<![\w:])((?:[A-Za-z_]\w*::)+[A-Za-z_~]\w*)")
+# JavaScript/TypeScript module specifiers with a folder (`from 'lodash/fp/get'`,
+# `require("./utils/date")`): module paths, read as dotted names like a Python import.
+_IMPORT_SPEC = re.compile(r"""(?:\bfrom|\brequire\(|\bimport\(?)\s*['"]((?:\.{1,2}/)*@?[\w.-]+(?:/[\w.-]+)+)['"]""")
+_MEMBER = re.compile(r"(?<![\w#/])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)#(?!L\d)([A-Za-z_]\w*)")
 _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w])")
 _WORD = re.compile(r"(?<![\w])([A-Za-z_]\w*)(\s*\()?")
 _BACKTICK = re.compile(r"`([^`\n]{1,200})`")
@@ -39,27 +47,19 @@ _MODULE_SUFFIXES = frozenset({"py", "com", "org", "io", "html", "txt", "md", "rs
 
 
 @dataclass(frozen=True)
-class Frame:
-    """One stack-trace frame named in the query."""
-
-    path: str
-    line: int
-    function: str
-
-
-@dataclass(frozen=True)
 class ParsedQuery:
     """Everything retrieval extracts from a query; tuples keep first-seen order, no repeats."""
 
     text: str
     terms: tuple[str, ...]  # lexical terms with repeats (term frequency matters for long queries)
     identifiers: tuple[str, ...]  # code-like words: snake_case, camelCase, called(), in code spans
-    qualified: tuple[str, ...]  # dotted names: "Foo.bar", "pkg.mod.func"
+    qualified: tuple[str, ...]  # dotted names: "Foo.bar", "pkg.mod.func" (`a::b`, `A#b` as "a.b", "A.b")
     paths: tuple[str, ...]  # file paths as written ("pvlib/iam.py", "/site-packages/x/y.py")
     frames: tuple[Frame, ...]
     errors: tuple[str, ...]  # exception class names raised in the text
     quoted: tuple[str, ...]  # quoted strings (messages, option values)
     code_words: tuple[str, ...]  # every word inside code spans/blocks (may be plain words)
+    scoped: tuple[str, ...] = ()  # the qualified names written `a::b` or `A#b`: every owner is a type or module
 
     @property
     def is_long(self) -> bool:
@@ -109,6 +109,11 @@ def _code_spans(text: str) -> list[str]:
     return spans
 
 
+def without_code(text: str) -> str:
+    """The text with its code blocks and `code spans` blanked: what the writer says in words."""
+    return _BACKTICK.sub(" ", _FENCE.sub(" ", text))
+
+
 def clean_query(text: str) -> str:
     """The query as valid text: lone surrogates (undecodable bytes) become U+FFFD, NULs go.
 
@@ -119,12 +124,9 @@ def clean_query(text: str) -> str:
 
 def parse_query(text: str) -> ParsedQuery:
     """Extract every signal from a query; never fails, whatever the text."""
-    frames = tuple(
-        Frame(m.group(1).replace("\\", "/"), int(m.group(2)), m.group(3) or "")
-        for m in _FRAME.finditer(text)
-    )
+    frames = find_frames(text)
     paths = [m.group(1) for m in _PATH.finditer(text.replace("\\", "/"))]
-    paths += [f.path for f in frames]
+    paths += linked_paths(text) + [f.path for f in frames]
 
     spans = _code_spans(text)
     code_words = [w for span in spans for w, _ in _WORD.findall(span)]
@@ -141,15 +143,24 @@ def parse_query(text: str) -> ParsedQuery:
     identifiers += [f.function for f in frames if f.function and not f.function.startswith("<")]
 
     qualified: list[str] = []
-    for match in _DOTTED.finditer(text):
-        name = match.group(1)
+    scoped: list[str] = []
+    code_text = "".join(spans)
+    dotted = [(m.group(1), m.group(1)) for m in _DOTTED.finditer(text)]
+    dotted += [(m.group(1).replace("::", ".").replace("~", ""), m.group(1)) for m in _SCOPED.finditer(text)]
+    dotted += [(f"{m.group(1)}.{m.group(2)}", m.group(0)) for m in _MEMBER.finditer(text)]
+    dotted += [(".".join(p.lstrip("@") for p in m.group(1).split("/") if p not in (".", "..")), m.group(1))
+               for m in _IMPORT_SPEC.finditer(text)]
+    for name, written in dotted:
         parts = name.split(".")
-        if parts[-1] in _MODULE_SUFFIXES or name in _NOISE_NAMES or any(len(p) == 0 for p in parts):
+        if (parts[-1] in _MODULE_SUFFIXES or parts[-1] in CODE_EXTENSIONS or name in _NOISE_NAMES
+                or any(len(p) == 0 for p in parts)):
             continue
         if all(p.isdigit() for p in parts):
             continue
         qualified.append(name)
-        identifiers.extend(p for p in parts if looks_like_code(p) or name in "".join(spans))
+        if written != name:
+            scoped.append(name)
+        identifiers.extend(p for p in parts if looks_like_code(p) or written in code_text)
 
     errors = [m.group(1).split(".")[-1] for m in _ERROR.finditer(text)]
     errors += re.findall(r"\b([A-Z]\w*(?:Error|Exception|Warning))\b", text)
@@ -164,4 +175,5 @@ def parse_query(text: str) -> ParsedQuery:
         errors=_unique(errors),
         quoted=_unique(quoted),
         code_words=_unique([w for w in code_words if w not in _NOISE_NAMES and len(w) > 2]),
+        scoped=_unique(scoped),
     )

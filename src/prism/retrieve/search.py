@@ -224,6 +224,7 @@ class Searcher:
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
         named: tuple[str, ...] = ()  # plain words of the query that name a definition
+        symbols: dict[int, float] = {}
         if cfg.exact:
             exact = match_exact(query, self.store, self._paths)
             symbols = exact.symbols
@@ -240,6 +241,12 @@ class Searcher:
         fused, parts = fuse_reciprocal_rank(
             rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
+        # A definition's place in the symbol ranking says only that it matched; how strongly
+        # (a unique code-like name: 1; `default`, a plain word defined by ten types: ~0.1)
+        # scales its share, or every weak match earns what the one exact name earns.
+        for cid, strength in symbols.items():
+            if "symbol" in parts.get(cid, {}):
+                parts[cid]["symbol"] *= min(1.0, strength)
         candidate_ids = set(fused) | set(frames)
         for path in sorted(named_files, key=lambda p: -named_files[p])[:MAX_FILES_FROM_PATHS]:
             candidate_ids.update(h.id for h in self.store.heads_in_file(path))

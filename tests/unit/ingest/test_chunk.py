@@ -489,3 +489,10 @@ def test_a_comment_banner_between_methods_joins_the_next_method() -> None:
     units = [(c.kind, c.qualified_name, c.start_line, c.end_line) for c in parsed.chunks]
     assert ("method", "Store.close", 5, 8) in units
     assert not any(c.content.strip().startswith("# --") for c in parsed.chunks if c.kind == "class")
+
+
+def test_a_header_written_in_cpp_is_cpp_and_a_c_header_stays_c() -> None:
+    assert detect_language("include/lib/field.h", b"#pragma once\nnamespace lib {\nclass field {\n") == "cpp"
+    assert detect_language("include/v.h", b"#include <vector>\n") == "cpp"
+    assert detect_language("include/x.h", b"#include <stdio.h>\nstruct point { int x; };\n") == "c"
+    assert detect_language("include/x.h") == "c"  # no bytes read: the extension decides

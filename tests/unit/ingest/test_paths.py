@@ -56,3 +56,23 @@ def test_the_ranking_prior_uses_the_same_test_classifier() -> None:
     assert in_secondary_place("vendor/github.com/x/y.go") and in_secondary_place("src/_vendor/six.py")
     assert in_secondary_place("api/service_pb2.py") and in_secondary_place("static/app.min.js")
     assert not in_secondary_place("src/vendors.py") and not in_secondary_place("src/generator.py")
+
+
+def test_benchmarks_examples_test_crates_and_amalgamated_copies_are_secondary() -> None:
+    from prism.ingest.paths import in_secondary_place, place_of
+
+    assert in_secondary_place("tokio/benches/rt.rs") and in_secondary_place("benchmark/bench_dom.cpp")
+    assert in_secondary_place("example/main.go") and in_secondary_place("samples/app.ts")
+    assert in_secondary_place("single_include/nlohmann/json.hpp") and in_secondary_place("singleheader/simdjson.h")
+    assert in_secondary_place("dependencies/jsoncpp/jsoncpp.cpp") and in_secondary_place("third-party/x/y.c")
+    assert place_of("jib-gradle-plugin/src/integration-test/java/Helper.java") == "tests"
+    assert place_of("web/e2e/login.ts") == "tests" and place_of("src/__mocks__/api.js") == "tests"
+    assert place_of("test_suite/no_std/src/main.rs") == "tests" and place_of("tokio-test/src/io.rs") == "tests"
+    assert place_of("tokio/src/io/interest.rs") == "code" and place_of("src/latest/contest.rs") == "code"
+    assert not in_secondary_place("include/nlohmann/json.hpp") and not in_secondary_place("src/bench_util.rs")
+
+
+def test_a_translation_folder_named_like_a_word_stays_docs() -> None:
+    from prism.ingest.paths import place_of
+
+    assert place_of("django/conf/locale/it/LC_MESSAGES/django.po") == "docs"

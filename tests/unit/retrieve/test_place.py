@@ -30,3 +30,11 @@ def test_naming_a_place_lifts_its_prior_for_questions_but_not_for_issue_texts() 
     issue = parse_query("Redirects are not followed\n\n" + "The test below fails when run. " * 20)
     assert issue.is_long
     assert place_share(_chunk("tests/test_redirects.py"), issue, 0.5) == 0.5
+
+
+def test_a_word_inside_code_names_code_not_a_place() -> None:
+    assert asked_places("Rationale for is<T>: we call `doc.is<uint64_t>().tie(v, x)`") == frozenset()
+    assert asked_places("```\nbool v = doc.is<int>();\nrun_tests();\n```\nwhy a bool?") == frozenset()
+    assert asked_places("the docs for `doc.is`") == {"docs"}
+    query = parse_query("Rationale for is<T>: we call `doc.is<uint64_t>().tie(v, x)`")
+    assert place_share(_chunk("doc/basics.md", "markdown", "section"), query, 0.5) == 0.5

@@ -67,3 +67,22 @@ def test_short_questions_in_words_are_natural_language() -> None:
     assert not parse_query("hash_password fails for empty strings").is_natural_language
     assert not parse_query("crash in app/main.py on start").is_natural_language
     assert not parse_query(TRACE).is_natural_language  # long: an issue text, not a question
+
+
+def test_scoped_and_member_names_read_as_qualified_names() -> None:
+    q = parse_query("Add a `Priority` variant to `tokio::io::Interest`; see "
+                    "`org.mockito.internal.util.MockUtil#getMockMaker` and field::~field()")
+    assert {"tokio.io.Interest", "org.mockito.internal.util.MockUtil.getMockMaker", "field.field"} <= set(q.qualified)
+    assert set(q.scoped) == {"tokio.io.Interest", "org.mockito.internal.util.MockUtil.getMockMaker", "field.field"}
+    assert "Interest" in q.identifiers and "getMockMaker" in q.identifiers
+
+
+def test_file_names_and_line_anchors_are_not_qualified_names() -> None:
+    q = parse_query("in JsonFactory.java and layer.rs (see https://github.com/o/r/blob/main/src/layer.rs#L32)")
+    assert not any(name.endswith((".java", ".rs")) or "L32" in name for name in q.qualified)
+    assert "src/layer.rs" in q.paths and "JsonFactory.java" in q.paths
+
+
+def test_javascript_module_specifiers_read_as_module_names() -> None:
+    q = parse_query("```js\nimport get from 'lodash/fp/get';\nconst d = require(\"./utils/date-format\");\n```")
+    assert {"lodash.fp.get", "utils.date-format"} <= set(q.scoped)

@@ -1,0 +1,57 @@
+"""Tests for prism.retrieve.modules: qualified and type names to files, in each language's layout."""
+
+from __future__ import annotations
+
+from prism.retrieve.modules import MODULE_WEIGHT, STEM_WEIGHT, by_module_name, match_qualified, match_stem, module_key
+
+PATHS = [
+    "jib-core/src/main/java/com/google/jib/registry/RegistryAuthenticator.java",
+    "jib-core/src/test/java/com/google/jib/registry/RegistryAuthenticatorTest.java",
+    "src/main/java/org/mockito/internal/util/MockUtil.java",
+    "tokio/src/io/interest.rs", "tokio/src/io/mod.rs", "tokio/src/io/async_fd.rs",
+    "include/simdjson/generic/ondemand/field.h", "include/simdjson/generic/ondemand/field-inl.h",
+    "src/components/date-picker.tsx", "pvlib/iam.py", "pkg/utils.py",
+]
+TABLE = by_module_name(PATHS)
+GENERIC = frozenset({"utils", "mod"})
+
+
+def test_module_keys_drop_source_folders_and_folder_files() -> None:
+    assert module_key("tokio/src/io/mod.rs") == ("tokio", "io")
+    assert module_key("jib-core/src/main/java/com/google/jib/registry/RegistryAuthenticator.java") == (
+        "jibcore", "com", "google", "jib", "registry", "registryauthenticator")
+    assert module_key("include/simdjson/generic/ondemand/field-inl.h")[-1] == "field"
+
+
+def test_java_package_and_class_name_the_file() -> None:
+    scores = match_qualified("com.google.jib.registry.RegistryAuthenticator.fromAuthenticationMethod", TABLE, GENERIC)
+    assert scores == {"jib-core/src/main/java/com/google/jib/registry/RegistryAuthenticator.java": MODULE_WEIGHT}
+
+
+def test_rust_scoped_type_names_its_snake_case_file() -> None:
+    assert match_qualified("tokio.io.Interest", TABLE, GENERIC) == {"tokio/src/io/interest.rs": MODULE_WEIGHT}
+    assert match_stem("AsyncFd", TABLE, GENERIC) == {"tokio/src/io/async_fd.rs": STEM_WEIGHT}
+
+
+def test_cpp_namespace_path_names_header_and_its_inline_file() -> None:
+    scores = match_qualified("simdjson.ondemand.field", TABLE, GENERIC)
+    assert set(scores) == {"include/simdjson/generic/ondemand/field.h",
+                           "include/simdjson/generic/ondemand/field-inl.h"}
+
+
+def test_a_class_owner_names_its_file_but_a_lower_case_variable_does_not() -> None:
+    assert match_qualified("MockUtil.getMockMaker", TABLE, GENERIC) == {
+        "src/main/java/org/mockito/internal/util/MockUtil.java": STEM_WEIGHT}
+    assert match_qualified("field.key", TABLE, GENERIC) == {}  # `field.key` in prose: a variable
+    assert set(match_qualified("field.key", TABLE, GENERIC, scoped=True)) == {  # `field::key`
+        "include/simdjson/generic/ondemand/field.h", "include/simdjson/generic/ondemand/field-inl.h"}
+
+
+def test_kebab_case_files_and_generic_stems() -> None:
+    assert match_stem("DatePicker", TABLE, GENERIC) == {"src/components/date-picker.tsx": STEM_WEIGHT}
+    assert match_stem("utils", TABLE, GENERIC) == {}
+
+
+def test_only_code_files_are_named_by_a_type() -> None:
+    table = by_module_name(["docs/styles/github.css", "docs/github.md", "src/github.rs"])
+    assert match_stem("GitHub", table, GENERIC) == {"src/github.rs": STEM_WEIGHT}
