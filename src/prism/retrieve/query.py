@@ -1,7 +1,7 @@
 """Parse a search query (three words or a whole bug report) into the signals retrieval uses.
 
 Signals: lexical terms, code-like identifiers and qualified names (`Foo.bar`, `foo_bar()`),
-file paths and dotted module names, stack-trace frames (`File "x.py", line N, in f`), error
+file paths and dotted module names, stack-trace frames and `path:line` mentions (frames.py), error
 lines (`ValueError: …`) and quoted strings. Nothing here touches the index: the parsed query is
 matched against the symbol table and file list later, so parsing can afford to over-collect.
 """
@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from prism.index.terms import lexical_terms
+from prism.retrieve.frames import Frame, parse_frames
 
 LONG_QUERY_CHARS = 400  # above this a query is treated as an issue text, not a question
 
-_FRAME = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))?')
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|js|jsx|ts|tsx|go|rs|java|c|h|cc|"
                    r"cpp|hpp|cs|rb|php|kt|swift|scala|sh|lua|md|rst|toml|yaml|yml|json|cfg|ini))\b")
 _DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w])")
@@ -36,15 +36,6 @@ _NOISE_NAMES = frozenset({
     "e.g", "i.e", "etc",
 })
 _MODULE_SUFFIXES = frozenset({"py", "com", "org", "io", "html", "txt", "md", "rst"})
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One stack-trace frame named in the query."""
-
-    path: str
-    line: int
-    function: str
 
 
 @dataclass(frozen=True)
@@ -119,10 +110,7 @@ def clean_query(text: str) -> str:
 
 def parse_query(text: str) -> ParsedQuery:
     """Extract every signal from a query; never fails, whatever the text."""
-    frames = tuple(
-        Frame(m.group(1).replace("\\", "/"), int(m.group(2)), m.group(3) or "")
-        for m in _FRAME.finditer(text)
-    )
+    frames = parse_frames(text)
     paths = [m.group(1) for m in _PATH.finditer(text.replace("\\", "/"))]
     paths += [f.path for f in frames]
 
