@@ -51,6 +51,7 @@ class ParsedQuery:
     errors: tuple[str, ...]  # exception class names raised in the text
     quoted: tuple[str, ...]  # quoted strings (messages, option values)
     code_words: tuple[str, ...]  # every word inside code spans/blocks (may be plain words)
+    messages: tuple[str, ...] = ()  # what error lines say after the class ("x must be positive")
 
     @property
     def is_long(self) -> bool:
@@ -139,7 +140,8 @@ def parse_query(text: str) -> ParsedQuery:
         qualified.append(name)
         identifiers.extend(p for p in parts if looks_like_code(p) or name in "".join(spans))
 
-    errors = [m.group(1).split(".")[-1] for m in _ERROR.finditer(text)]
+    error_lines = list(_ERROR.finditer(text))
+    errors = [m.group(1).split(".")[-1] for m in error_lines]
     errors += re.findall(r"\b([A-Z]\w*(?:Error|Exception|Warning))\b", text)
     quoted = [a or b for a, b in _QUOTED.findall(text)]
     return ParsedQuery(
@@ -152,4 +154,5 @@ def parse_query(text: str) -> ParsedQuery:
         errors=_unique(errors),
         quoted=_unique(quoted),
         code_words=_unique([w for w in code_words if w not in _NOISE_NAMES and len(w) > 2]),
+        messages=_unique([(m.group(2) or "").strip() for m in error_lines]),
     )

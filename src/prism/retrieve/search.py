@@ -24,8 +24,10 @@ from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
+from prism.retrieve.within import message_fragments, raising_chunks
 
 MAX_FILES_FROM_PATHS = 5
+WITHIN_FILES = 5  # error messages are looked for in the text of this many best files
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Weights:
     file: float = 0.5  # share of the file's aggregate score each chunk inherits
     file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
     secondary: float = 0.5  # tests, fixtures, docs keep this share (retrieve/place.py says when)
+    raises: float = 1.0  # the chunk holding an error message the query quotes (retrieve/within.py)
     rrf_k: float = 60.0
 
 
@@ -261,7 +264,8 @@ class Searcher:
             for cid, value in values.items():
                 if cid in signals:
                     signals[cid][name] = value
-        for cid, h in heads.items():
+
+        def place(cid: int, h: ChunkHead) -> None:
             if named_files:
                 proximity = path_proximity(h.path, named_files)
                 explain[cid]["path"] = w.path * unit * proximity
@@ -269,6 +273,17 @@ class Searcher:
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
                 signals[cid]["frame"] = frames[cid]
+
+        for cid, h in heads.items():
+            place(cid, h)
+        fragments = message_fragments(query) if cfg.exact and w.raises > 0 else ()
+        if fragments:  # the chunk of a likely file that holds the quoted error message
+            for cid, value in self._raising(fragments, heads, explain, filters).items():
+                if cid not in explain:
+                    explain[cid], signals[cid] = {}, {}
+                    place(cid, heads[cid])
+                explain[cid]["raises"] = w.raises * unit * value
+                signals[cid]["raises"] = value
         t = lap("fuse", t)
 
         if cfg.features:
@@ -283,6 +298,27 @@ class Searcher:
         shape = QueryShape(natural_language=query.is_natural_language and not named,
                            long=query.is_long)
         return Candidates(heads, explain, signals, shape)
+
+    def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
+                 explain: dict[int, dict[str, float]], filters: SearchFilters | None
+                 ) -> dict[int, float]:
+        """Chunks of the best WITHIN_FILES files whose text holds a fragment of the query's error
+        messages; a chunk that was no candidate joins `heads` (when the filters let it)."""
+        best: dict[str, float] = {}
+        for cid, h in heads.items():
+            best[h.path] = max(best.get(h.path, 0.0), sum(explain[cid].values()))
+        top = sorted(best, key=lambda p: (-best[p], p))[:WITHIN_FILES]
+        chunks = self.store.get_chunks([h.id for p in top for h in self.store.heads_in_file(p)])
+        raising = raising_chunks(fragments, chunks)
+        fresh = {sc.id for sc in chunks if sc.id in raising and sc.id not in heads}
+        if fresh and _has_filters(filters):
+            assert filters is not None
+            fresh = self.store.filter_ids(fresh, filters)
+        if filters is not None and filters.scope != "all":
+            fresh = {sc.id for sc in chunks if sc.id in fresh
+                     and in_scope(sc.chunk.path, sc.chunk.kind, filters.scope)}
+        heads.update((sc.id, sc.head) for sc in chunks if sc.id in fresh)
+        return {cid: value for cid, value in raising.items() if cid in heads}
 
     def _load(self, ranked: list[_Ranked]) -> tuple[ScoredChunk, ...]:
         """The ranked hits as full chunks (one read; a chunk a writer removed meanwhile is left out)."""
