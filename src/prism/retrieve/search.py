@@ -69,7 +69,9 @@ class SearchConfig:
     # How the signals become one score: "hand-set" (weighted reciprocal ranks, `weights`,
     # normalised so the first result scores 1) or "learned" (the logistic model fitted by
     # benchmarks/fit_fusion.py, retrieve/learned.py: a probability, comparable across queries).
-    fusion: Literal["hand-set", "learned"] = "hand-set"
+    # "auto": learned for long queries (issue texts: where its cross-validated ranks beat
+    # hand-set, benchmarks/results/fusion_cv.md), hand-set for short questions (where it does not).
+    fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -174,7 +176,7 @@ class Searcher:
         warnings: list[str] = []
         found = self.candidates(text, filters=filters, config=cfg, timings=timings, warnings=warnings)
         t = time.perf_counter()
-        if cfg.fusion == "learned":
+        if cfg.fusion == "learned" or (cfg.fusion == "auto" and found.shape.long):
             ranked = rank_learned(cfg.model or default_model(), found.heads, found.signals,
                                   found.shape, files=files)
         else:
