@@ -143,14 +143,28 @@ def collect_cosqa(limit_rows: int | None) -> list[Query]:
 
 # -- fitting ------------------------------------------------------------------------------------
 
+_FEATURES: dict[int, dict[int, dict[str, float]]] = {}  # id(query) → its chunk features (fits reuse them)
+_ROWS: dict[int, tuple[list[int], NDArray[np.float64], NDArray[np.float64]]] = {}
+
+
+def features_of(q: Query) -> dict[int, dict[str, float]]:
+    """learned.chunk_features of the query's candidates, computed once per run."""
+    if id(q) not in _FEATURES:
+        c = q.candidates
+        _FEATURES[id(q)] = learned.chunk_features(c.heads, c.signals, c.shape)
+    return _FEATURES[id(q)]
+
+
 def chunk_rows(q: Query) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
-    """(chunk ids, feature matrix, labels) of a query's candidates."""
-    c = q.candidates
-    feats = learned.chunk_features(c.heads, c.signals, c.shape)
-    ids = sorted(feats)
-    x = np.array([[feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids], dtype=np.float64)
-    y = np.array([float(_chunk_positive(q, c.heads[i])) for i in ids], dtype=np.float64)
-    return ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y
+    """(chunk ids, feature matrix, labels) of a query's candidates (computed once per run)."""
+    if id(q) not in _ROWS:
+        c = q.candidates
+        feats = features_of(q)
+        ids = sorted(feats)
+        x = np.array([[feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids], dtype=np.float64)
+        y = np.array([float(_chunk_positive(q, c.heads[i])) for i in ids], dtype=np.float64)
+        _ROWS[id(q)] = (ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y)
+    return _ROWS[id(q)]
 
 
 def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
@@ -162,8 +176,10 @@ def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
 
 def file_rows(q: Query, model: learned.Linear) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     c = q.candidates
-    feats = learned.chunk_features(c.heads, c.signals, c.shape)
-    logits = {cid: model.logit(x) for cid, x in feats.items()}
+    feats = features_of(q)
+    ids, x, _ = chunk_rows(q)
+    coef = np.array([model.weights.get(f, 0.0) for f in learned.CHUNK_FEATURES])
+    logits = dict(zip(ids, map(float, model.bias + x @ coef), strict=True))
     per_file: dict[str, list[int]] = collections.defaultdict(list)
     for cid in sorted(logits, key=lambda i: -logits[i]):
         per_file[c.heads[cid].path].append(cid)
@@ -233,8 +249,9 @@ def fit(queries: list[Query], l2: float = L2) -> learned.LearnedModel:
 def learned_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None]:
     """Worst gold file / function rank (top LIMIT) when the model ranks the query's candidates."""
     c = q.candidates
-    files = learned.rank_learned(model, c.heads, c.signals, c.shape, files=True)[:LIMIT]
-    chunks = learned.rank_learned(model, c.heads, c.signals, c.shape)[:LIMIT]
+    feats = features_of(q)
+    files = learned.rank_learned(model, c.heads, c.signals, c.shape, files=True, features=feats)[:LIMIT]
+    chunks = learned.rank_learned(model, c.heads, c.signals, c.shape, features=feats)[:LIMIT]
     franks = evaldata.file_ranks([c.heads[cid].path for cid, _, _ in files], q.gold_files)
     if q.dataset == "cosqa":
         return {"file": min(franks.values(), default=None), "func": None}

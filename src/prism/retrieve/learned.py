@@ -157,9 +157,12 @@ def file_features(logits: Sequence[float], features: Mapping[str, float]) -> dic
 
 def rank_learned(model: LearnedModel, heads: Mapping[int, ChunkHead],
                  signals: Mapping[int, Mapping[str, float]], shape: QueryShape, *,
-                 files: bool = False) -> list[tuple[int, float, dict[str, float]]]:
-    """(chunk id, probability, logit parts) best first; with files, one per file (its best chunk)."""
-    features = chunk_features(heads, signals, shape)
+                 files: bool = False, features: Mapping[int, Mapping[str, float]] | None = None
+                 ) -> list[tuple[int, float, dict[str, float]]]:
+    """(chunk id, probability, logit parts) best first; with files, one per file (its best chunk).
+    `features`: chunk_features of these candidates when the caller has them already."""
+    if features is None:
+        features = chunk_features(heads, signals, shape)
     logits: dict[int, float] = {}
     for cid, x in features.items():
         feedback = signals.get(cid, {}).get("feedback", 0.0)
