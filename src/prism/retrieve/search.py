@@ -267,7 +267,7 @@ class Searcher:
                 if cid in signals:
                     signals[cid][name] = value
 
-        def place(cid: int, h: ChunkHead) -> None:
+        for cid, h in heads.items():
             if named_files:
                 proximity = path_proximity(h.path, named_files)
                 explain[cid]["path"] = w.path * unit * proximity
@@ -275,15 +275,9 @@ class Searcher:
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
                 signals[cid]["frame"] = frames[cid]
-
-        for cid, h in heads.items():
-            place(cid, h)
         fragments = message_fragments(query) if cfg.exact and w.raises > 0 else ()
         if fragments:  # the chunk of a likely file that holds the quoted error message
-            for cid, value in self._raising(fragments, heads, explain, filters).items():
-                if cid not in explain:
-                    explain[cid], signals[cid] = {}, {}
-                    place(cid, heads[cid])
+            for cid, value in self._raising(fragments, heads, explain).items():
                 explain[cid]["raises"] = w.raises * unit * value
                 signals[cid]["raises"] = value
         t = lap("fuse", t)
@@ -302,25 +296,15 @@ class Searcher:
         return Candidates(heads, explain, signals, shape)
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
-                 explain: dict[int, dict[str, float]], filters: SearchFilters | None
-                 ) -> dict[int, float]:
-        """Chunks of the best WITHIN_FILES files whose text holds a fragment of the query's error
-        messages; a chunk that was no candidate joins `heads` (when the filters let it)."""
+                 explain: dict[int, dict[str, float]]) -> dict[int, float]:
+        """Lexical candidates of the best WITHIN_FILES files whose text holds a fragment of the
+        query's error messages (a chunk holding the message's words matches them lexically)."""
         best: dict[str, float] = {}
         for cid, h in heads.items():
             best[h.path] = max(best.get(h.path, 0.0), sum(explain[cid].values()))
-        top = sorted(best, key=lambda p: (-best[p], p))[:WITHIN_FILES]
-        chunks = self.store.get_chunks([h.id for p in top for h in self.store.heads_in_file(p)])
-        raising = raising_chunks(fragments, chunks)
-        fresh = {sc.id for sc in chunks if sc.id in raising and sc.id not in heads}
-        if fresh and _has_filters(filters):
-            assert filters is not None
-            fresh = self.store.filter_ids(fresh, filters)
-        if filters is not None and filters.scope != "all":
-            fresh = {sc.id for sc in chunks if sc.id in fresh
-                     and in_scope(sc.chunk.path, sc.chunk.kind, filters.scope)}
-        heads.update((sc.id, sc.head) for sc in chunks if sc.id in fresh)
-        return {cid: value for cid, value in raising.items() if cid in heads}
+        top = set(sorted(best, key=lambda p: (-best[p], p))[:WITHIN_FILES])
+        ids = [cid for cid, h in heads.items() if h.path in top and "lexical" in explain[cid]]
+        return raising_chunks(fragments, self.store.get_chunks(ids))
 
     def _load(self, ranked: list[_Ranked]) -> tuple[ScoredChunk, ...]:
         """The ranked hits as full chunks (one read; a chunk a writer removed meanwhile is left out)."""

@@ -3,8 +3,8 @@
 An issue that pastes `RuntimeError: Dropped elements in sequence matching! 'x' != ';'` names
 the function that must change more surely than its words do: the one whose source holds that
 message. Messages are matched on their fixed words (quoted values, numbers and punctuation
-split them into fragments), against the text of the chunks in the few files ranked best, so
-reading text stays bounded by those files.
+split them into fragments), against the text of the lexical candidates in the few files ranked
+best, so reading text stays bounded by those.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ def message_fragments(query: ParsedQuery) -> tuple[str, ...]:
 
 def raising_chunks(fragments: Iterable[str], chunks: Iterable[StoredChunk]) -> dict[int, float]:
     """Chunk id → 1/√(chunks holding it) for the best fragment its text holds (0 if none)."""
-    texts = {sc.id: f" {_words(sc.chunk.content)} " for sc in chunks}
+    # Normalise only the texts that hold every fragment's longest word (most hold none).
+    keys = [max(fragment.split(), key=len) for fragment in fragments]
+    lowered = {sc.id: sc.chunk.content.lower() for sc in chunks}
+    texts = {cid: f" {_words(text)} " for cid, text in lowered.items() if any(k in text for k in keys)}
     out: dict[int, float] = {}
     for fragment in fragments:
         holders = [cid for cid, text in texts.items() if f" {fragment} " in text]
