@@ -64,15 +64,21 @@ def bm25_whole_file(ref: Any, root: Path, query: str, budgets: list[int]) -> dic
     return packed
 
 
-def gold_function_in_full(chunks: list[dict[str, Any]], gold: str) -> bool:
+LADDER = ("full", "light", "skeleton", "signature", "reference")  # the degradation ladder, best first
+
+
+def gold_function_level(chunks: list[dict[str, Any]], gold: str) -> str:
+    """The best level at which the pack holds the gold function (or a chunk nested in it, as
+    search's function ranks count it); "absent" when it holds none. The header chunk of its
+    class does not count: it holds the class's docstring and fields, not the method's body."""
     path, name = gold.split(":", 1)
-    for chunk in chunks:
-        if chunk["path"] != path or chunk["level"] not in ("full", "light"):
-            continue
-        symbol = str(chunk["symbol"])
-        if symbol == name or name.startswith(symbol + ".") or symbol.startswith(name + "."):
-            return True
-    return False
+    levels = [str(chunk["level"]) for chunk in chunks if chunk["path"] == path
+              and evaldata.fold_symbol(str(chunk["symbol"]), [name]) is not None]
+    return min(levels, key=lambda lv: LADDER.index(lv) if lv in LADDER else len(LADDER), default="absent")
+
+
+def gold_function_in_full(chunks: list[dict[str, Any]], gold: str) -> bool:
+    return gold_function_level(chunks, gold) in ("full", "light")
 
 
 def open_prism(root: Path, embed: bool) -> Any:
@@ -102,6 +108,7 @@ def main() -> None:
     latencies: list[float] = []
     ratios: list[float] = []
     bm25_saved: list[float] = []
+    ladder: dict[int, dict[str, int]] = {b: {} for b in budgets}  # budget → level → gold functions
     for index, row in enumerate(rows):
         root = evaldata.checkout(row)
         prism = open_prism(root, args.embed)
@@ -125,8 +132,11 @@ def main() -> None:
             totals[f"func@{budget}"] = totals.get(f"func@{budget}", 0) + func_hit
             totals[f"bm25@{budget}"] = totals.get(f"bm25@{budget}", 0) + bm25_hit
             levels = sorted({c["level"] for c in chunks if c["path"] in gold_files})
+            kept = [gold_function_level(chunks, g) for g in gold_funcs]
+            for level in kept:
+                ladder[budget][level] = ladder[budget].get(level, 0) + 1
             record[str(budget)] = {"file": file_hit, "func": func_hit, "bm25_file": bm25_hit,
-                                   "tokens": pack.tokens, "gold_levels": levels}
+                                   "tokens": pack.tokens, "gold_levels": levels, "gold_function_levels": kept}
             if budget == 8000 and pack.savings is not None and pack.savings.whole_files_tokens:
                 ratios.append(pack.tokens / pack.savings.whole_files_tokens)
                 bm25_saved.append(pack.savings.bm25_tokens - pack.tokens)
@@ -150,6 +160,12 @@ def main() -> None:
         lines.append(f"| {budget:,} | {100 * totals[f'file@{budget}'] / n:.1f} % | "
                      f"{100 * totals[f'func@{budget}'] / max(n_func, 1):.1f} % | "
                      f"{100 * totals[f'bm25@{budget}'] / n:.1f} % |")
+    steps = (*LADDER, "absent")
+    lines += ["", "What the degradation ladder keeps of each gold function (its best level in the pack; "
+              f"{sum(ladder[budgets[0]].values())} gold functions):", "",
+              "| budget | " + " | ".join(steps) + " |", "|---|" + "---:|" * len(steps)]
+    for budget in budgets:
+        lines.append(f"| {budget:,} | " + " | ".join(str(ladder[budget].get(s, 0)) for s in steps) + " |")
     latencies.sort()
     lines += [
         "",
@@ -169,7 +185,7 @@ def main() -> None:
         "```",
     ]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines[:8 + len(budgets) + 4]))
+    print("\n".join(lines[:8 + 2 * len(budgets) + 8]))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ LIMIT = 100  # ranks beyond this count as misses, as in the other evals
 COSQA_FOLDS = 5
 PACK_BUDGET = 8000
 L2 = 1.0
+INNER_FOLDS = 3  # --l2-grid: folds of the training groups that choose L2 inside each CV split
 CACHE = "fusion-rows-{}.pkl"  # per part: issues, cosqa
 SETS = ("SWE-bench Lite dev (Python)", "Multi-SWE dev Rust", "Multi-SWE dev Java",
         "Multi-SWE dev C++", "Multi-SWE dev (all)", "CoSQA dev")
@@ -142,14 +143,28 @@ def collect_cosqa(limit_rows: int | None) -> list[Query]:
 
 # -- fitting ------------------------------------------------------------------------------------
 
+_FEATURES: dict[int, dict[int, dict[str, float]]] = {}  # id(query) → its chunk features (fits reuse them)
+_ROWS: dict[int, tuple[list[int], NDArray[np.float64], NDArray[np.float64]]] = {}
+
+
+def features_of(q: Query) -> dict[int, dict[str, float]]:
+    """learned.chunk_features of the query's candidates, computed once per run."""
+    if id(q) not in _FEATURES:
+        c = q.candidates
+        _FEATURES[id(q)] = learned.chunk_features(c.heads, c.signals, c.shape)
+    return _FEATURES[id(q)]
+
+
 def chunk_rows(q: Query) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
-    """(chunk ids, feature matrix, labels) of a query's candidates."""
-    c = q.candidates
-    feats = learned.chunk_features(c.heads, c.signals, c.shape)
-    ids = sorted(feats)
-    x = np.array([[feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids], dtype=np.float64)
-    y = np.array([float(_chunk_positive(q, c.heads[i])) for i in ids], dtype=np.float64)
-    return ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y
+    """(chunk ids, feature matrix, labels) of a query's candidates (computed once per run)."""
+    if id(q) not in _ROWS:
+        c = q.candidates
+        feats = features_of(q)
+        ids = sorted(feats)
+        x = np.array([[feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids], dtype=np.float64)
+        y = np.array([float(_chunk_positive(q, c.heads[i])) for i in ids], dtype=np.float64)
+        _ROWS[id(q)] = (ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y)
+    return _ROWS[id(q)]
 
 
 def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
@@ -161,8 +176,10 @@ def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
 
 def file_rows(q: Query, model: learned.Linear) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     c = q.candidates
-    feats = learned.chunk_features(c.heads, c.signals, c.shape)
-    logits = {cid: model.logit(x) for cid, x in feats.items()}
+    feats = features_of(q)
+    ids, x, _ = chunk_rows(q)
+    coef = np.array([model.weights.get(f, 0.0) for f in learned.CHUNK_FEATURES])
+    logits = dict(zip(ids, map(float, model.bias + x @ coef), strict=True))
     per_file: dict[str, list[int]] = collections.defaultdict(list)
     for cid in sorted(logits, key=lambda i: -logits[i]):
         per_file[c.heads[cid].path].append(cid)
@@ -232,8 +249,9 @@ def fit(queries: list[Query], l2: float = L2) -> learned.LearnedModel:
 def learned_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None]:
     """Worst gold file / function rank (top LIMIT) when the model ranks the query's candidates."""
     c = q.candidates
-    files = learned.rank_learned(model, c.heads, c.signals, c.shape, files=True)[:LIMIT]
-    chunks = learned.rank_learned(model, c.heads, c.signals, c.shape)[:LIMIT]
+    feats = features_of(q)
+    files = learned.rank_learned(model, c.heads, c.signals, c.shape, files=True, features=feats)[:LIMIT]
+    chunks = learned.rank_learned(model, c.heads, c.signals, c.shape, features=feats)[:LIMIT]
     franks = evaldata.file_ranks([c.heads[cid].path for cid, _, _ in files], q.gold_files)
     if q.dataset == "cosqa":
         return {"file": min(franks.values(), default=None), "func": None}
@@ -243,18 +261,56 @@ def learned_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None
     return {"file": worst(franks, q.gold_files), "func": worst(granks, q.gold_funcs)}
 
 
-def cross_validate(queries: list[Query], l2: float = L2
-                   ) -> tuple[dict[str, dict[str, int | None]], dict[str, learned.LearnedModel]]:
+def cross_validate(queries: list[Query], l2: float = L2, grid: tuple[float, ...] = ()
+                   ) -> tuple[dict[str, dict[str, int | None]], dict[str, learned.LearnedModel], dict[str, float]]:
     """Leave-one-group-out: each query ranked by the model fitted without its group (and the
-    model of each group)."""
+    model of each group, and its L2: `l2`, or with a `grid` the one chosen by an inner CV on the
+    other groups alone, so that the choice never sees the group it is scored on)."""
     out: dict[str, dict[str, int | None]] = {}
-    models = {}
+    models, chosen = {}, {}
     for group in sorted({q.group for q in queries}):
-        model = models[group] = fit([q for q in queries if q.group != group], l2)
+        train = [q for q in queries if q.group != group]
+        chosen[group] = choose_l2(train, grid) if grid else l2
+        model = models[group] = fit(train, chosen[group])
         for q in queries:
             if q.group == group:
                 out[f"{q.dataset}:{q.instance_id}"] = learned_ranks(model, q)
-    return out, models
+        print(f"cv {group}: l2 {chosen[group]}", file=sys.stderr, flush=True)
+    return out, models, chosen
+
+
+def choose_l2(queries: list[Query], grid: tuple[float, ...]) -> float:
+    """The L2 of `grid` whose model ranks best on INNER_FOLDS folds of `queries`' groups held out
+    in turn (by inner_score; ties to the larger L2, the simpler model)."""
+    groups = sorted({q.group for q in queries})
+    folds = [set(groups[i::INNER_FOLDS]) for i in range(INNER_FOLDS)]
+    scores = {}
+    for l2 in grid:
+        ranks: dict[str, dict[str, int | None]] = {}
+        for fold in folds:
+            model = fit([q for q in queries if q.group not in fold], l2)
+            ranks.update({f"{q.dataset}:{q.instance_id}": learned_ranks(model, q)
+                          for q in queries if q.group in fold})
+        scores[l2] = inner_score(queries, ranks)
+    return max(grid, key=lambda v: (round(scores[v], 9), v))
+
+
+def inner_score(queries: list[Query], ranks: dict[str, dict[str, int | None]]) -> float:
+    """Mean reciprocal rank of the gold file (and, where there are gold functions, of the last
+    one, averaged with it) over issue rows, and of the answer over CoSQA questions; the two
+    halves weigh the same, as in the fit."""
+    def rr(rank: int | None) -> float:
+        return 1.0 / rank if rank else 0.0
+
+    issue, cosqa = [], []
+    for q in queries:
+        r = ranks[f"{q.dataset}:{q.instance_id}"]
+        if q.dataset == "cosqa":
+            cosqa.append(rr(r["file"]))
+        else:
+            issue.append((rr(r["file"]) + rr(r["func"])) / 2 if q.gold_funcs else rr(r["file"]))
+    halves = [sum(v) / len(v) for v in (issue, cosqa) if v]
+    return sum(halves) / len(halves)
 
 
 def packs_at(queries: list[Query], models: dict[str, learned.LearnedModel], budget: int = PACK_BUDGET
@@ -333,7 +389,7 @@ def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[st
         f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end {meta['load_end']}",
         f"- command: `{meta['command']}` ({meta['seconds']} s)",
         "- model: two logistic regressions (retrieve/learned.py): chunks over the search signals, "
-        "files over their chunks' logits; L2 1.0, every query weighs the same",
+        f"files over their chunks' logits; {meta['l2']}; every query weighs the same",
         "- CV: each issue row is ranked by a model fitted without its repository (SWE-bench 5 "
         "projects, Multi-SWE 10); each CoSQA question by one fitted without its fold (5 folds)",
         "- issue rows: lexical index (no vectors) for every system; CoSQA: "
@@ -388,7 +444,12 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=["issues", "cosqa"], choices=["issues", "cosqa"],
                     help="which rows to search for (the others are read from the cache when there)")
     ap.add_argument("--limit-rows", type=int, help="only this many rows per set (a quick check)")
+    ap.add_argument("--tag", default="", help="keep the searched rows in caches of this name "
+                                              "(an experiment beside the default cache)")
     ap.add_argument("--l2", type=float, default=L2)
+    ap.add_argument("--l2-grid", type=float, nargs="+", default=[],
+                    help="choose L2 from these by nested CV (inside each split; the final model's by "
+                         "the same inner CV on all rows) instead of --l2")
     ap.add_argument("--packs", action="store_true",
                     help=f"also pack SWE-bench rows at {PACK_BUDGET} tokens with each fusion")
     a = ap.parse_args()
@@ -396,20 +457,26 @@ def main() -> None:
     load_start = evaldata.load_average()
     queries: list[Query] = []
     for part, collect in (("issues", collect_issues), ("cosqa", collect_cosqa)):
-        cache = evaldata.cache_dir() / CACHE.format(part)
+        cache = evaldata.cache_dir() / CACHE.format(part + (f"-{a.tag}" if a.tag else ""))
         if part in a.parts and not a.reuse:
             rows = collect(a.limit_rows)
             cache.write_bytes(pickle.dumps(rows))
             queries += rows
         elif cache.is_file():
             queries += pickle.loads(cache.read_bytes())
-    cv, models = cross_validate(queries, a.l2)
+    grid = tuple(a.l2_grid)
+    cv, models, chosen = cross_validate(queries, a.l2, grid)
+    final_l2 = choose_l2(queries, grid) if grid else a.l2
     packs = packs_at(queries, models) if a.packs else {}
     summary = summarise(queries, cv)
-    model = fit(queries, a.l2)
+    model = fit(queries, final_l2)
     cosqa_q = [q for q in queries if q.dataset == "cosqa"]
     vectors = any("cosine" in s for q in cosqa_q for s in q.candidates.signals.values())
-    meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
+    picks = collections.Counter(chosen.values())
+    l2_text = (f"L2 chosen from {list(grid)} by a {INNER_FOLDS}-fold CV inside each split (chosen: "
+               + ", ".join(f"{v} in {n} splits" for v, n in sorted(picks.items()))
+               + f"; final model {final_l2})") if grid else f"L2 {a.l2}"
+    meta = {"l2": l2_text, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
             "load_start": load_start, "load_end": evaldata.load_average(),
             "command": "PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/fit_fusion.py "
                        + " ".join(sys.argv[1:]),

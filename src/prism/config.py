@@ -57,10 +57,11 @@ class Settings(BaseSettings):
                                             "not yet indexed). 0 caches no results."
     )
     threads: int = Field(0, ge=0, description="Threads for the embedding model (0: all cores).")
-    fusion: Literal["hand-set", "learned"] = Field(
+    fusion: Literal["hand-set", "learned", "auto"] = Field(
         "hand-set", description="How search combines its signals: hand-set (weighted reciprocal ranks, the first "
-                                "result scores 1) or learned (the logistic model fitted on the dev data, "
-                                "retrieve/fusion_weights.json: scores are probabilities, comparable across queries).",
+                                "result scores 1), learned (the logistic model fitted on the dev data, "
+                                "retrieve/fusion_weights.json: scores are probabilities, comparable across queries) "
+                                "or auto (learned for long issue texts, hand-set for short questions).",
     )
     tokenizer: str = Field(
         "cl100k_base", description="Tokenizer that counts budget tokens: cl100k_base or o200k_base."

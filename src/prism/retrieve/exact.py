@@ -17,6 +17,7 @@ from typing import Protocol
 from prism.models import ChunkHead
 from prism.retrieve.modules import by_module_name, match_qualified, match_stem
 from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
+from prism.retrieve.trace import Frame
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
 PLAIN_NAME_WEIGHT = 1.0  # a plain word that is exactly a defined name counts as a code-like name
@@ -181,26 +182,41 @@ def match_paths(query: ParsedQuery, paths: Sequence[str] | PathTable) -> dict[st
 
 def match_frames(query: ParsedQuery, store: SymbolStore, files: dict[str, float],
                  paths: Sequence[str] | PathTable) -> dict[int, float]:
-    """Chunks that contain a stack frame's line (later frames weigh more: closer to the failure)."""
+    """Chunks that hold a stack frame's line, or are its function (later frames weigh more:
+    closer to the failure; only frames in indexed files count in that order)."""
     found: dict[int, float] = {}
-    if not query.frames:
-        return found
     by_name = _table(paths).by_name
-    total = len(query.frames)
-    for index, frame in enumerate(query.frames):
+    resolved: list[tuple[Frame, str]] = []
+    for frame in query.frames:
         parts = _suffix_parts(frame.path)
         if not parts:
             continue
         matches = [p for p in by_name.get(parts[-1], ())
                    if len(parts) == 1 or p.endswith("/".join(parts[-2:])) or "/" not in p]
-        if len(matches) != 1:
-            continue
-        weight = 0.5 + 0.5 * (index + 1) / total
-        for head in store.heads_in_file(matches[0]):
-            inside = head.start_line <= frame.line <= head.end_line
-            if inside or (frame.function and head.name == frame.function):
-                found[head.id] = max(found.get(head.id, 0.0), weight)
+        if len(matches) == 1:
+            resolved.append((frame, matches[0]))
+    for index, (frame, path) in enumerate(resolved):
+        weight = 0.5 + 0.5 * (index + 1) / len(resolved)
+        for cid, share in frame_chunks(frame, store.heads_in_file(path)).items():
+            found[cid] = max(found.get(cid, 0.0), weight * share)
     return found
+
+
+def frame_chunks(frame: Frame, heads: Sequence[ChunkHead]) -> dict[int, float]:
+    """Chunk id → how surely it is the frame's code: 1 for the frame's function (of several
+    so named, the one nearest the line: line numbers drift between versions) or, when the frame
+    names none, the chunk holding the line; half for the others so named or holding the line."""
+    holding = [h for h in heads if h.start_line <= frame.line <= h.end_line]
+    named = [h for h in heads if frame.function and frame.function in (h.name, h.qualified_name)]
+    if not named:
+        return {h.id: 1.0 if not frame.function else 0.5 for h in holding}
+
+    def distance(h: ChunkHead) -> int:
+        return max(h.start_line - frame.line, frame.line - h.end_line, 0)
+
+    out = {h.id: 0.5 for h in (*holding, *named)}
+    out[min(named, key=lambda h: (distance(h), h.start_line)).id] = 1.0
+    return out
 
 
 def match_exact(query: ParsedQuery, store: SymbolStore,

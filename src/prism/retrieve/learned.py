@@ -26,7 +26,7 @@ HEAD_RANKS = 1000.0  # lexical_head is 1 at rank 1 and 0 at this rank
 # only for natural-language questions: the dev issue rows are fitted without vectors (and on
 # SWE-bench dev vectors did not help issue texts), so no weight for them is measured.
 CHUNK_FEATURES: tuple[str, ...] = (
-    "lexical", "lexical_head", "lexical_score", "symbol", "path", "frame",
+    "lexical", "lexical_head", "lexical_score", "symbol", "path", "frame", "raises",
     "graph", "secondary", "definition", "class", "size", "file_lexical", "file_symbol",
     "file_hits", "nl_lexical", "nl_cosine",
 )
@@ -122,6 +122,7 @@ def chunk_features(heads: Mapping[int, ChunkHead], signals: Mapping[int, Mapping
                 "symbol": s.get("symbol", 0.0),
                 "path": min(1.0, s.get("path", 0.0)),
                 "frame": min(1.0, s.get("frame", 0.0)),
+                "raises": s.get("raises", 0.0),
                 "graph": min(1.0, s.get("graph", 0.0)),
                 "secondary": s.get("secondary", 0.0),
                 "definition": float(c.kind in ("function", "method")),
@@ -156,9 +157,12 @@ def file_features(logits: Sequence[float], features: Mapping[str, float]) -> dic
 
 def rank_learned(model: LearnedModel, heads: Mapping[int, ChunkHead],
                  signals: Mapping[int, Mapping[str, float]], shape: QueryShape, *,
-                 files: bool = False) -> list[tuple[int, float, dict[str, float]]]:
-    """(chunk id, probability, logit parts) best first; with files, one per file (its best chunk)."""
-    features = chunk_features(heads, signals, shape)
+                 files: bool = False, features: Mapping[int, Mapping[str, float]] | None = None
+                 ) -> list[tuple[int, float, dict[str, float]]]:
+    """(chunk id, probability, logit parts) best first; with files, one per file (its best chunk).
+    `features`: chunk_features of these candidates when the caller has them already."""
+    if features is None:
+        features = chunk_features(heads, signals, shape)
     logits: dict[int, float] = {}
     for cid, x in features.items():
         feedback = signals.get(cid, {}).get("feedback", 0.0)

@@ -1,7 +1,7 @@
 """Parse a search query (three words or a whole bug report) into the signals retrieval uses.
 
 Signals: lexical terms, code-like identifiers and qualified names (`Foo.bar`, `foo_bar()`),
-file paths and dotted module names, stack-trace frames (`File "x.py", line N, in f`), error
+file paths and dotted module names, stack-trace frames and `path:line` mentions (trace.py), error
 lines (`ValueError: …`) and quoted strings. Nothing here touches the index: the parsed query is
 matched against the symbol table and file list later, so parsing can afford to over-collect.
 """
@@ -60,6 +60,7 @@ class ParsedQuery:
     quoted: tuple[str, ...]  # quoted strings (messages, option values)
     code_words: tuple[str, ...]  # every word inside code spans/blocks (may be plain words)
     scoped: tuple[str, ...] = ()  # the qualified names written `a::b` or `A#b`: every owner is a type or module
+    messages: tuple[str, ...] = ()  # what error lines say after the class ("x must be positive")
 
     @property
     def is_long(self) -> bool:
@@ -162,7 +163,8 @@ def parse_query(text: str) -> ParsedQuery:
             scoped.append(name)
         identifiers.extend(p for p in parts if looks_like_code(p) or written in code_text)
 
-    errors = [m.group(1).split(".")[-1] for m in _ERROR.finditer(text)]
+    error_lines = list(_ERROR.finditer(text))
+    errors = [m.group(1).split(".")[-1] for m in error_lines]
     errors += re.findall(r"\b([A-Z]\w*(?:Error|Exception|Warning))\b", text)
     quoted = [a or b for a, b in _QUOTED.findall(text)]
     return ParsedQuery(
@@ -176,4 +178,5 @@ def parse_query(text: str) -> ParsedQuery:
         quoted=_unique(quoted),
         code_words=_unique([w for w in code_words if w not in _NOISE_NAMES and len(w) > 2]),
         scoped=_unique(scoped),
+        messages=_unique([(m.group(2) or "").strip() for m in error_lines]),
     )

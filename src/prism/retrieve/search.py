@@ -24,8 +24,10 @@ from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
+from prism.retrieve.within import message_fragments, raising_chunks
 
 MAX_FILES_FROM_PATHS = 5
+WITHIN_FILES = 5  # error messages are looked for in the text of this many best files
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Weights:
     file: float = 0.5  # share of the file's aggregate score each chunk inherits
     file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
     secondary: float = 0.5  # tests, fixtures, docs keep this share (retrieve/place.py says when)
+    raises: float = 1.0  # the chunk holding an error message the query quotes (retrieve/within.py)
     rrf_k: float = 60.0
 
 
@@ -66,7 +69,9 @@ class SearchConfig:
     # How the signals become one score: "hand-set" (weighted reciprocal ranks, `weights`,
     # normalised so the first result scores 1) or "learned" (the logistic model fitted by
     # benchmarks/fit_fusion.py, retrieve/learned.py: a probability, comparable across queries).
-    fusion: Literal["hand-set", "learned"] = "hand-set"
+    # "auto": learned for long queries (issue texts: where its cross-validated ranks beat
+    # hand-set, benchmarks/results/fusion_cv.md), hand-set for short questions (where it does not).
+    fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -171,7 +176,7 @@ class Searcher:
         warnings: list[str] = []
         found = self.candidates(text, filters=filters, config=cfg, timings=timings, warnings=warnings)
         t = time.perf_counter()
-        if cfg.fusion == "learned":
+        if cfg.fusion == "learned" or (cfg.fusion == "auto" and found.shape.long):
             ranked = rank_learned(cfg.model or default_model(), found.heads, found.signals,
                                   found.shape, files=files)
         else:
@@ -268,6 +273,7 @@ class Searcher:
             for cid, value in values.items():
                 if cid in signals:
                     signals[cid][name] = value
+
         for cid, h in heads.items():
             if named_files:
                 proximity = path_proximity(h.path, named_files)
@@ -276,6 +282,11 @@ class Searcher:
             if cid in frames:
                 explain[cid]["frame"] = w.frame * unit * frames[cid]
                 signals[cid]["frame"] = frames[cid]
+        fragments = message_fragments(query) if cfg.exact and w.raises > 0 else ()
+        if fragments:  # the chunk of a likely file that holds the quoted error message
+            for cid, value in self._raising(fragments, heads, explain).items():
+                explain[cid]["raises"] = w.raises * unit * value
+                signals[cid]["raises"] = value
         t = lap("fuse", t)
 
         if cfg.features:
@@ -290,6 +301,17 @@ class Searcher:
         shape = QueryShape(natural_language=query.is_natural_language and not named,
                            long=query.is_long)
         return Candidates(heads, explain, signals, shape)
+
+    def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
+                 explain: dict[int, dict[str, float]]) -> dict[int, float]:
+        """Lexical candidates of the best WITHIN_FILES files whose text holds a fragment of the
+        query's error messages (a chunk holding the message's words matches them lexically)."""
+        best: dict[str, float] = {}
+        for cid, h in heads.items():
+            best[h.path] = max(best.get(h.path, 0.0), sum(explain[cid].values()))
+        top = set(sorted(best, key=lambda p: (-best[p], p))[:WITHIN_FILES])
+        ids = [cid for cid, h in heads.items() if h.path in top and "lexical" in explain[cid]]
+        return raising_chunks(fragments, self.store.get_chunks(ids))
 
     def _load(self, ranked: list[_Ranked]) -> tuple[ScoredChunk, ...]:
         """The ranked hits as full chunks (one read; a chunk a writer removed meanwhile is left out)."""

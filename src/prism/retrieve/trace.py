@@ -1,9 +1,15 @@
-"""Stack frames and compiler locations in any language's text: Python tracebacks, Java/Kotlin
-`at pkg.Class.method(File.java:12)`, and the `path/file.ext:LINE[:COL]` form of Rust panics,
-Go and JavaScript traces and C/C++ compiler errors.
+"""Code locations a query quotes: stack frames and `file:line` mentions in the shapes people paste.
 
-Frames come out innermost last (Python's order): the closer a frame is to the failure, the
-more its chunk is worth, whichever order the language prints them in.
+Besides CPython's `File "x.py", line N, in f`: IPython and Jupyter tracebacks (`x.py in f(args)`
+then `--> N`, or `File ~/x.py:N, in f(args)`), JVM frames `at pkg.Class.method(File.java:12)`
+(read as the file path the package implies), the `path/file.ext:LINE[:COL]` form of Rust panics,
+Go and JavaScript traces and C/C++ compiler errors (MSVC's `file(LINE):` too), repository links
+(`blob/<ref>/path#L123`) and prose ("`jsonrep.py` at line 227", "line 227 of x.py"). Each becomes
+a Frame; search ranks the chunk that holds the line (exact.frame_chunks).
+
+Frames come out in the order written, except that each traceback runs from the outermost call to
+the failing frame (Python's order; JVM traces, printed failing frame first, are turned round): the
+closer a frame is to the failure, the more its chunk is worth.
 """
 
 from __future__ import annotations
@@ -15,36 +21,37 @@ from dataclasses import dataclass
 CODE_EXTENSIONS = ("py", "pyi", "js", "jsx", "mjs", "cjs", "ts", "tsx", "go", "rs", "java", "kt", "scala",
                    "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx", "ipp", "inl", "cs", "rb", "php",
                    "swift", "sh", "lua")
-_EXT = "|".join(sorted(CODE_EXTENSIONS, key=len, reverse=True))
+_EXT = "(?:" + "|".join(sorted(CODE_EXTENSIONS, key=len, reverse=True)) + ")"
 
-_PYTHON = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))?')
+_CPYTHON = re.compile(r'File "([^"\n]+)", line (\d+)(?:, in ([A-Za-z_<>][\w<>]*))?')
+# IPython ≥ 8: `File ~/lib/x.py:1234, in Dataset.method(self, a)`
+_IPYTHON = re.compile(rf"File ([^\s\",]+\.{_EXT}):(\d+)(?:, in ([A-Za-z_<>][\w.<>]*))?")
+# IPython < 8: `~/lib/x.py in method(self, a)`, its failing line marked `--> 253` below it
+_IPYTHON_OLD = re.compile(rf"^\s*(\S+\.{_EXT}) in ([A-Za-z_<>][\w<>]*)\(", re.M)
+_ARROW = re.compile(r"^-*>\s*(\d+)", re.M)
 # at com.x.Y.method(Y.java:12) / at com.x.Y$Inner.lambda$run$0 (Y.java:12)
 _JVM = re.compile(r"\bat\s+((?:[\w$]+\.)+)([\w$<>]+)\s?\(([\w$-]+\.(?:java|kt|scala|groovy)):(\d+)\)")
 # src/x.rs:12:5, /go/src/pkg/f.go:88, (webpack:///./src/a.ts:3:9), include/j.hpp:862:17: error
-_LOCATION = re.compile(r"(?<![\w/.-])((?:[A-Za-z]:)?(?:[\w.@+-]*/)*[\w.+-]+\.(?:" + _EXT + r"))"
+_LOCATION = re.compile(r"(?<![\w/.-])((?:[A-Za-z]:)?(?:[\w.@+-]*/)*[\w.+-]+\." + _EXT + r")"
                        r"(?::(\d+)(?::\d+)?\b|\((\d+)(?:,\d+)?\)\s*:)")  # gcc/clang/rustc/go/node; MSVC
 # A link to a file of the repository: github.com/o/r/blob/<ref>/path/x.rs#L379 (GitLab's /-/blob/ too).
-_LINK = re.compile(r"/(?:-/)?blob/[\w.-]+/((?:[\w.@+-]+/)*[\w.+-]+\.(?:" + _EXT + r"))(?:#L(\d+))?")
+_LINK = re.compile(r"/(?:-/)?blob/[\w.-]+/((?:[\w.@+-]+/)*[\w.+-]+\." + _EXT + r")(?:#L(\d+))?")
 # The function a JavaScript / Go frame names before its location: "at render (src/a.js:3:9)".
 _JS_FUNCTION = re.compile(r"\bat\s+(?:async\s+)?([\w$.<>]+)\s+\($")
+# "`jsonrep.py` at line 227", "x.py, line 12", "x.py (line 12)", "line 227 of x.py", "line 227 in x.py"
+_AT_LINE = re.compile(rf"((?:[\w.-]+/)*[\w-]+\.{_EXT})`?,?\s+\(?(?:at\s+|on\s+)?line\s+(\d+)", re.I)
+_LINE_OF = re.compile(rf"\bline\s+(\d+)\s+(?:of|in)\s+`?((?:[\w.-]+/)*[\w-]+\.{_EXT})\b", re.I)
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One stack-trace frame (or compiler location) named in the query."""
+    """One code location named in the query: a traceback frame, or a file and line mentioned.
+
+    `function` is empty when the text gives none (a `path:line` mention)."""
 
     path: str
     line: int
     function: str
-
-
-def _jvm_frames(text: str) -> list[Frame]:
-    """JVM frames as the file path their package implies; printed innermost first, so reversed."""
-    out = []
-    for m in _JVM.finditer(text):
-        package = m.group(1).rstrip(".").split(".")[:-1]  # drop the class: the file names it
-        out.append(Frame("/".join([*package, m.group(3)]), int(m.group(4)), m.group(2).split("$")[0]))
-    return out[::-1]
 
 
 def linked_paths(text: str) -> list[str]:
@@ -53,18 +60,44 @@ def linked_paths(text: str) -> list[str]:
 
 
 def find_frames(text: str) -> tuple[Frame, ...]:
-    """Every frame and file:line location the text shows, innermost (or only) last."""
+    """Every frame and file:line location the text shows, each traceback innermost last."""
     text = text.replace("\\", "/")
-    frames = [Frame(m.group(1), int(m.group(2)), m.group(3) or "") for m in _PYTHON.finditer(text)]
-    jvm = _jvm_frames(text)
-    frames += jvm
-    frames += [Frame(m.group(1), int(m.group(2)), "") for m in _LINK.finditer(text) if m.group(2)]
-    seen = {(f.path.rsplit("/", 1)[-1], f.line) for f in frames}
-    for m in _LOCATION.finditer(_LINK.sub(" ", text)):
-        path, line = m.group(1), int(m.group(2) or m.group(3))
-        if (path.rsplit("/", 1)[-1], line) in seen:
-            continue
-        function = _JS_FUNCTION.search(text, max(0, m.start() - 200), m.start())
-        name = function.group(1).rsplit(".", 1)[-1] if function and function.end() == m.start() else ""
-        frames.append(Frame(path, line, name))
-    return tuple(frames)
+    found: list[tuple[int, Frame]] = []
+    taken: list[tuple[int, int]] = []  # spans already read, so one location is not read twice
+
+    def add(start: int, end: int, frame: Frame, key: int | None = None) -> None:
+        if any(a <= start < b or start <= a < end for a, b in taken):
+            return
+        taken.append((start, end))
+        found.append((start if key is None else key, frame))
+
+    # The most specific shapes first: a later, looser one never reads a location twice.
+    for m in _CPYTHON.finditer(text):
+        add(m.start(), m.end(), Frame(m.group(1), int(m.group(2)), m.group(3) or ""))
+    for m in _IPYTHON.finditer(text):
+        add(m.start(), m.end(), Frame(m.group(1), int(m.group(2)), (m.group(3) or "").rsplit(".", 1)[-1]))
+    headers = list(_IPYTHON_OLD.finditer(text))
+    for i, m in enumerate(headers):
+        stop = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        arrow = _ARROW.search(text, m.end(), stop)
+        if arrow is not None:
+            add(m.start(), m.end(), Frame(m.group(1), int(arrow.group(1)), m.group(2)))
+    jvm = list(_JVM.finditer(text))
+    for m in jvm:  # a JVM trace lists the failing frame first: mirror it within its span
+        owner = m.group(1).rstrip(".").split(".")
+        method = m.group(2).split("$")[0]
+        function = owner[-1].split("$")[0] if method.startswith("<") else method  # <init>: the class
+        path = "/".join([*owner[:-1], m.group(3)])  # the package's folders; the class names the file
+        add(m.start(), m.end(), Frame(path, int(m.group(4)), function), jvm[0].start() + jvm[-1].start() - m.start())
+    for m in _LINK.finditer(text):
+        if m.group(2):
+            add(m.start(), m.end(), Frame(m.group(1), int(m.group(2)), ""))
+    for m in _LOCATION.finditer(text):
+        before = _JS_FUNCTION.search(text, max(0, m.start() - 200), m.start())
+        name = before.group(1).rsplit(".", 1)[-1] if before and before.end() == m.start() else ""
+        add(m.start(), m.end(), Frame(m.group(1), int(m.group(2) or m.group(3)), name))
+    for m in _AT_LINE.finditer(text):
+        add(m.start(), m.end(), Frame(m.group(1), int(m.group(2)), ""))
+    for m in _LINE_OF.finditer(text):
+        add(m.start(), m.end(), Frame(m.group(2), int(m.group(1)), ""))
+    return tuple(frame for _, frame in sorted(found, key=lambda item: item[0]))

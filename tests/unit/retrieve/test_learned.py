@@ -4,6 +4,7 @@ evidence it was fitted to value."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from prism.retrieve.learned import QueryShape, chunk_features, default_model, ra
 
 # Signals search.py hands to learned fusion; each feature below derives from one of them.
 SIGNAL_OF = {"lexical": "lexical", "lexical_score": "lexical_score", "symbol": "symbol",
-             "path": "path", "frame": "frame", "graph": "graph"}
+             "path": "path", "frame": "frame", "raises": "raises", "graph": "graph"}
 
 
 def _chunk(cid: int, path: str, name: str, kind: str = "function") -> ChunkHead:
@@ -75,3 +76,32 @@ def test_features_stay_in_the_unit_interval() -> None:
     signals[1].update(path=1.3, frame=2.0, graph=1.0, secondary=1.0, dense=1.0, cosine=0.9)
     for x in chunk_features(chunks, signals, QueryShape(natural_language=True)).values():
         assert all(0.0 <= v <= 1.0 for v in x.values())
+
+
+LIMITS = '''def check_limit(value):
+    """Raise when value is over the limit."""
+    if value > 10:
+        raise ValueError("value over the limit")
+'''
+
+
+def test_auto_fusion_is_learned_for_issue_texts_and_hand_set_for_questions(tmp_path: Path) -> None:
+    from prism.config import Settings
+    from prism.engine import Prism
+    from prism.retrieve.search import SearchConfig
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "limits.py").write_text(LIMITS)
+    (repo / "other.py").write_text("def unrelated():\n    return 'limit'\n")
+    engine = Prism(repo, settings=Settings(home=tmp_path / "home", embedder="hashing", threads=1))
+    engine.index(embed=False)
+    auto = SearchConfig(fusion="auto", dense=False)
+    issue = "check_limit fails for large values. " + "The limit check raises where it should not. " * 12
+    long_hits = engine.search(issue, config=auto).hits
+    learned_hits = engine.search(issue, config=SearchConfig(fusion="learned", dense=False)).hits
+    assert [h.score for h in long_hits] == [h.score for h in learned_hits]
+    assert 0.0 < long_hits[0].score < 1.0  # a probability, not "the best of this query"
+    short = engine.search("check_limit", config=auto).hits
+    assert short[0].score == 1.0 and short[0].chunk.chunk.name == "check_limit"  # hand-set: normalised
+    engine.close()
