@@ -59,7 +59,7 @@ class SettingsView(Protocol):
     @property
     def threads(self) -> int: ...
     @property
-    def fusion(self) -> Literal["hand-set", "learned"]: ...
+    def fusion(self) -> Literal["hand-set", "learned", "auto"]: ...
     @property
     def tokenizer(self) -> str: ...
     @property
@@ -83,7 +83,7 @@ class LightSettings:
     ann_dtype: Literal["f16", "i8"] = "f16"
     cache_ttl_s: float = 60.0
     threads: int = 0
-    fusion: Literal["hand-set", "learned"] = "hand-set"
+    fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
     tokenizer: str = "cl100k_base"
     database_url: SecretText | None = None
 
@@ -107,7 +107,7 @@ def _choice(*choices: str) -> Callable[[str], str | None]:
 # The settings read here, each as pydantic reads it; for any other one set in the environment pydantic decides.
 READERS: dict[str, Callable[[str], object]] = {
     "home": _path, "embed": _bool, "shared_embedding_cache": _bool, "embedder": _text, "tokenizer": _text,
-    "fusion": _choice("hand-set", "learned"), "ann_dtype": _choice("f16", "i8"),
+    "fusion": _choice("hand-set", "learned", "auto"), "ann_dtype": _choice("f16", "i8"),
 }
 
 
