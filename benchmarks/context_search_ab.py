@@ -6,7 +6,7 @@ order alternating), so a noisy box slows both alike. Queries are task phrasings 
 the tree's documented functions, each asked once: a search, then a context at 2k (even
 questions) or 8k (odd ones), so no pack memo has seen the question before (as in a server
 answering new questions; chunks of earlier answers may come back); result caches are off.
-Reports wall p50/p95 ms and the ratio context/search per checkout. `--index-rounds N` first
+Reports wall and worker-CPU p50/p95 ms and the ratio context/search per checkout. `--index-rounds N` first
 times N cold lexical indexes (`prism index --no-embed --force`) per checkout, alternating (wall,
 and the CPU of the children this process reaped: parse workers under a forkserver are missed,
 see parse_cpu.py for the parse CPU).
@@ -51,7 +51,8 @@ for line in sys.stdin:
     out = {}
     for name, call in (("search", lambda: p.search(q)),
                        (f"context {budget // 1000}k", lambda: p.context(q, budget_tokens=budget, record_usage=False))):
-        start = time.perf_counter(); call(); out[name] = 1000 * (time.perf_counter() - start)
+        start, cpu = time.perf_counter(), time.process_time(); call()
+        out[name] = [1000 * (time.perf_counter() - start), 1000 * (time.process_time() - cpu)]
     print(json.dumps(out), flush=True)
 """
 CALLS = ("search", "context 2k", "context 8k")
@@ -126,6 +127,7 @@ def main() -> None:
                                        cwd=args.tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for label, src in sides.items()}
     times: dict[str, dict[str, list[float]]] = {label: {c: [] for c in CALLS} for label in sides}
+    cpu_times: dict[str, dict[str, list[float]]] = {label: {c: [] for c in CALLS} for label in sides}
     for i, query in enumerate(asked):
         for label in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
             worker = workers[label]
@@ -134,21 +136,23 @@ def main() -> None:
             worker.stdin.flush()
             result = json.loads(worker.stdout.readline())
             if i >= args.warmup:
-                for call, ms in result.items():
+                for call, (ms, cpu_ms) in result.items():
                     times[label][call].append(ms)
+                    cpu_times[label][call].append(cpu_ms)
     for worker in workers.values():
         assert worker.stdin is not None
         worker.stdin.close()
         worker.wait()
-    lines += ["", f"{args.queries} new questions each (after {args.warmup} to warm up; half at 2k, half at 8k), "
-              "wall ms:", "",
-              "| checkout | search p50 | p95 | context 2k p50 | p95 | context 8k p50 | p95 | 2k/search (p50) "
-              "| 8k/search (p50) |", "|---|---|---|---|---|---|---|---|---|"]
-    for label, by_call in times.items():
-        s, c2, c8 = by_call["search"], by_call["context 2k"], by_call["context 8k"]
-        lines.append(f"| {label} | {pct(s, .5):.1f} | {pct(s, .95):.1f} | {pct(c2, .5):.1f} | {pct(c2, .95):.1f} | "
-                     f"{pct(c8, .5):.1f} | {pct(c8, .95):.1f} | {pct(c2, .5) / pct(s, .5):.2f}× | "
-                     f"{pct(c8, .5) / pct(s, .5):.2f}× |")
+    for unit, table in (("wall ms", times), ("CPU ms of the worker process (steadier on a loaded box)", cpu_times)):
+        lines += ["", f"{args.queries} new questions each (after {args.warmup} to warm up; half at 2k, half at 8k), "
+                  f"{unit}:", "",
+                  "| checkout | search p50 | p95 | context 2k p50 | p95 | context 8k p50 | p95 | 2k/search (p50) "
+                  "| 8k/search (p50) |", "|---|---|---|---|---|---|---|---|---|"]
+        for label, by_call in table.items():
+            s, c2, c8 = by_call["search"], by_call["context 2k"], by_call["context 8k"]
+            lines.append(f"| {label} | {pct(s, .5):.1f} | {pct(s, .95):.1f} | {pct(c2, .5):.1f} | {pct(c2, .95):.1f} | "
+                         f"{pct(c8, .5):.1f} | {pct(c8, .95):.1f} | {pct(c2, .5) / pct(s, .5):.2f}× | "
+                         f"{pct(c8, .5) / pct(s, .5):.2f}× |")
     lines.append(f"\n- load average at end {load_average()}")
     text = "\n".join(lines) + "\n"
     print(text)

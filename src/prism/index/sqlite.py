@@ -56,7 +56,7 @@ __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore
 
 log = logging.getLogger("prism.usage")
 
-SCHEMA_VERSION = 4  # the highest schema/NNN_*.sql migration
+SCHEMA_VERSION = 5  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 

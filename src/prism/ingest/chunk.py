@@ -16,6 +16,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import tree_sitter
+
 from prism.ingest.languages import LANGUAGES, get_parser
 from prism.ingest.sections import markdown_headings, rst_headings, section_spans
 from prism.ingest.span import Span, split_line, split_span, window_spans
@@ -41,12 +43,29 @@ def chunk_file(
     window_overlap: int = 10,
 ) -> ParsedFile:
     """Chunk ``text`` (the decoded contents of ``path``) for the index."""
+    return chunk_file_with_tree(path, text, language, count_tokens=count_tokens, max_chunk_tokens=max_chunk_tokens,
+                                window_lines=window_lines, window_overlap=window_overlap)[0]
+
+
+def chunk_file_with_tree(
+    path: str,
+    text: str,
+    language: str | None,
+    *,
+    count_tokens: Callable[[str], int],
+    max_chunk_tokens: int = 1500,
+    window_lines: int = 60,
+    window_overlap: int = 10,
+) -> tuple[ParsedFile, tree_sitter.Tree | None]:
+    """`chunk_file`, and the file's tree-sitter parse of ``text.encode("utf-8", "replace")``
+    that its units came from (None when it was chunked without one), for pricing to reuse."""
     lang = language or "text"
     lines = text.split("\n")
     if text.endswith("\n"):
         lines.pop()  # the empty string after the final newline is not a line
     warnings: list[str] = []
     facts = Outline(spans=[])
+    tree: tree_sitter.Tree | None = None
     if not text.strip():
         spans: list[Span] = []
     elif language == "rst":
@@ -58,7 +77,7 @@ def chunk_file(
         spans = window_spans(lines, path, window_lines, window_overlap)
     elif language in LANGUAGES:
         try:
-            facts = _parse(path, text, lines, language)
+            facts, tree = _parse(path, text, lines, language)
             spans = facts.spans
         except _ParseFailure as failure:
             warnings.append(str(failure))
@@ -89,14 +108,14 @@ def chunk_file(
                 cut_rows.add(part.start)
                 final.extend(split_line(part, lines[part.start], count_tokens, max_chunk_tokens))
     chunks = tuple(_build(path, lang, span, lines, facts, count_tokens) for span in final)
-    return ParsedFile(path=path, language=lang, chunks=chunks, warnings=tuple(warnings))
+    return ParsedFile(path=path, language=lang, chunks=chunks, warnings=tuple(warnings)), tree
 
 
 class _ParseFailure(Exception):
     pass
 
 
-def _parse(path: str, text: str, lines: Sequence[str], language: str) -> Outline:
+def _parse(path: str, text: str, lines: Sequence[str], language: str) -> tuple[Outline, tree_sitter.Tree]:
     source = text.encode("utf-8", errors="replace")
     try:
         tree = get_parser(language).parse(source)
@@ -107,8 +126,8 @@ def _parse(path: str, text: str, lines: Sequence[str], language: str) -> Outline
                 f"{path}: {fraction:.0%} of the file does not parse as {language}; indexed as line windows."
             )
         if language == "markdown":
-            return Outline(spans=section_spans(lines, markdown_headings(root), path))
-        return outline(root, source, lines, language, path)
+            return Outline(spans=section_spans(lines, markdown_headings(root), path)), tree
+        return outline(root, source, lines, language, path), tree
     except _ParseFailure:
         raise
     except Exception as exc:  # a grammar or query bug must not stop indexing

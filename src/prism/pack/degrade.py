@@ -21,6 +21,7 @@ levels by arithmetic and render only the levels it shows.
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -84,17 +85,33 @@ def _query(language: tree_sitter.Language) -> tree_sitter.Query | None:
     return tree_sitter.Query(language, "\n".join(patterns)) if patterns else None
 
 
-def _captures(language: tree_sitter.Language,
-              root: tree_sitter.Node) -> tuple[list[tuple[int, int]], list[tree_sitter.Node]]:
+_Captured = tuple[list[tuple[int, int]], list[tree_sitter.Node]]
+
+
+def _captures(language: tree_sitter.Language, root: tree_sitter.Node,
+              bounds: tuple[int, int] | None = None) -> _Captured | None:
     """(sorted comment byte spans, bodies of the outermost functions that have one).
 
     A function nested in another function's body is inside an elided body already, so
-    only functions with no function-with-body ancestor are returned.
+    only functions with no function-with-body ancestor are returned. With `bounds` (a byte
+    range of a file's tree: one chunk) only nodes inside it count, as if it were parsed
+    alone; None when a function starts inside and ends beyond it (the range parsed alone
+    would read a cut-off function its own way).
     """
     query = _query(language)
-    captured = tree_sitter.QueryCursor(query).captures(root) if query is not None else {}
-    comments = sorted((n.start_byte, n.end_byte) for n in captured.get("comment", []))
-    functions = captured.get("function", [])
+    cursor = tree_sitter.QueryCursor(query) if query is not None else None
+    if cursor is not None and bounds is not None:
+        cursor.set_byte_range(*bounds)
+    captured = cursor.captures(root) if cursor is not None else {}
+    low, high = bounds if bounds is not None else (0, root.end_byte)
+
+    def inside(node: tree_sitter.Node) -> bool:
+        return low <= node.start_byte and node.end_byte <= high
+
+    comments = sorted((n.start_byte, n.end_byte) for n in captured.get("comment", []) if inside(n))
+    functions = [n for n in captured.get("function", []) if inside(n)]
+    if any(low <= n.start_byte <= high < n.end_byte for n in captured.get("function", [])):
+        return None
     with_body: dict[tuple[int, int, int], tree_sitter.Node] = {}
     for node in functions:
         body = _body_of(node)
@@ -106,13 +123,35 @@ def _captures(language: tree_sitter.Language,
         if key not in with_body:
             continue
         parent = node.parent
-        while parent is not None:
+        while parent is not None and inside(parent):
             if (parent.start_byte, parent.end_byte, parent.kind_id) in with_body:
                 break
             parent = parent.parent
-        if parent is None:
+        if parent is None or not inside(parent):
             bodies.append(with_body[key])
     return comments, bodies
+
+
+@dataclass(frozen=True)
+class FileTree:
+    """A file's one parse (of its text as UTF-8, errors replaced) and the byte where each of its
+    lines starts (one more: the end), so that pricing analyses a chunk of it without parsing
+    the chunk's text again."""
+
+    root: tree_sitter.Node
+    row_starts: tuple[int, ...]
+
+    @classmethod
+    def of(cls, tree: tree_sitter.Tree, text: str) -> FileTree:
+        lengths = (len(line.encode("utf-8", errors="replace")) + 1 for line in text.split("\n"))
+        return cls(tree.root_node, tuple(accumulate(lengths, initial=0)))
+
+
+# Languages whose every chunk, dedented and parsed alone, has the tree its span has in the
+# file's parse (indentation is the only context a Python unit has): priced from the file's
+# parse, the levels are those `render` gives. Elsewhere a method parsed alone may read as
+# a call and a block (JavaScript, Java), so the chunk's own parse is kept.
+FILE_TREE_LANGUAGES = frozenset({"python"})
 
 
 def _strip_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
@@ -158,25 +197,21 @@ def _keep_rows(body: tree_sitter.Node, language: str) -> dict[int, str]:
 def _dedent(text: str) -> tuple[str, str]:
     """(common leading whitespace, text without it); parsers want top-level code."""
     lines = text.split("\n")
-    prefix: str | None = None
-    for line in lines:
-        stripped = line.lstrip()
-        if not stripped:
-            continue
-        indent = line[: len(line) - len(stripped)]
-        if prefix is None:
-            prefix = indent
-        while not indent.startswith(prefix):
-            prefix = prefix[:-1]
-        if not prefix:
-            return "", text  # a line starts at column 0 (most chunks)
+    first = next((line for line in lines if line.strip()), "")
+    if not first[:1].isspace():
+        return "", text  # a line starts at column 0 (most chunks)
+    indents = [line[: len(line) - len(line.lstrip())] for line in lines if line.strip()]
+    prefix = os.path.commonprefix(indents)  # noqa: RUF071 (characters are what is compared here)
     if not prefix:
         return "", text
     return prefix, "\n".join(line[len(prefix):] if line.startswith(prefix) else line.lstrip()
                              for line in lines)
 
 
-def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
+def _analyse(content: str, language: str, tree: FileTree | None = None,
+             first_row: int = 0) -> tuple[str, _Analysis]:
+    """Per-line facts of `content`, from its own parse, or from `tree` when it is the file's
+    parse and the content is its lines from `first_row` on."""
     prefix, text = _dedent(content)
     data = text.encode("utf-8")
     raw_lines = text.split("\n")
@@ -186,18 +221,24 @@ def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
     closing = [""] * count
     if language in LANGUAGES and language not in PROSE_LANGUAGES:
         parser = get_parser(language)
-        root = parser.parse(data).root_node
         assert parser.language is not None  # get_parser sets it
-        comments, functions = _captures(parser.language, root)
+        captured = _captures_in(parser.language, tree, first_row, prefix, text) if tree is not None else None
+        if captured is None:
+            tree = None  # rows below are the chunk's own
+            captured = _captures(parser.language, parser.parse(data).root_node)
+        assert captured is not None  # without bounds there is always an answer
+        comments, functions = captured
         # Cut comments line by line so that rows keep their numbers (a block comment may
         # span several lines; those lines become blank).
         lines = _cut_comments_per_line(data, comments, raw_lines)
+        shift = first_row if tree is not None else 0  # the file's rows, not the chunk's
         for body in functions:
-            first, last = _body_rows(body)
+            first, last = (row - shift for row in _body_rows(body))
             if last >= first:
                 for row in range(max(first, 0), min(last, count - 1) + 1):
                     elided[row] = True
-                for row, close in _keep_rows(body, language).items():
+                for file_row, close in _keep_rows(body, language).items():
+                    row = file_row - shift
                     if 0 <= row < count:
                         docline[row] = True
                         closing[row] = close
@@ -207,6 +248,28 @@ def _analyse(content: str, language: str) -> tuple[str, _Analysis]:
             lines = ["" if line.lstrip().startswith("#") else line for line in lines]
     blank = [not line.strip() for line in lines]
     return prefix, _Analysis(tuple(lines), tuple(blank), tuple(elided), tuple(docline), tuple(closing))
+
+
+def _captures_in(language: tree_sitter.Language, tree: FileTree, first_row: int, prefix: str,
+                 text: str) -> _Captured | None:
+    """`_captures` of the chunk whose dedented text is `text`, from the file's tree: comment
+    spans as offsets into `text`'s bytes (each line lost `prefix`), bodies as the file's nodes;
+    None where the chunk must be parsed alone."""
+    rows = text.count("\n") + 1
+    starts = tree.row_starts
+    bounds = starts[first_row], starts[first_row + rows] - 1
+    captured = _captures(language, tree.root, bounds)
+    if captured is None:
+        return None
+    comments, bodies = captured
+    local = list(accumulate((len(line.encode("utf-8")) + 1 for line in text.split("\n")), initial=0))
+    cut = len(prefix.encode("utf-8"))
+
+    def offset(byte: int) -> int:
+        row = bisect_right(starts, byte) - 1
+        return local[row - first_row] + max(byte - starts[row] - cut, 0)
+
+    return [(offset(s), offset(e)) for s, e in comments], bodies
 
 
 def _cut_comments_per_line(data: bytes, spans: list[tuple[int, int]], lines: list[str]) -> list[str]:
@@ -295,13 +358,18 @@ def _indent_skeleton(light: str) -> str:
     lines = [line.rstrip() for line in light.split("\n") if line.strip()]
     if not lines:
         return ""
-    least = min(len(line) - len(line.lstrip()) for line in lines)
+    indents = [len(line) - len(line.lstrip()) for line in lines]
+    least = min(indents)
+    marker = " " * (least + 4) + "..."
     out: list[str] = []
-    for line in lines:
-        if len(line) - len(line.lstrip()) <= least:
+    dots = False  # the last line out reads "..." (a marker, or code that says so)
+    for line, indent in zip(lines, indents, strict=True):
+        if indent <= least:
             out.append(line)
-        elif not out or out[-1].strip() != "...":
-            out.append(" " * (least + 4) + "...")
+            dots = line.strip() == "..."
+        elif not dots:
+            out.append(marker)
+            dots = True
     return "\n".join(out)
 
 
@@ -346,9 +414,9 @@ def render_levels(chunk: Chunk) -> tuple[str, str, str]:
     return found
 
 
-def _render_levels(chunk: Chunk) -> tuple[str, str, str]:
+def _render_levels(chunk: Chunk, tree: FileTree | None = None) -> tuple[str, str, str]:
     full = chunk.content.rstrip("\n")
-    prefix, info = _analyse(chunk.content, chunk.language)
+    prefix, info = _analyse(chunk.content, chunk.language, tree, chunk.start_line - 1)
     light = _light(prefix, info)
     if len(light) > len(full):
         light = full
@@ -361,15 +429,18 @@ def _render_levels(chunk: Chunk) -> tuple[str, str, str]:
     return light, skeleton, signature
 
 
-def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False) -> LevelTokens:
+def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False,
+                 tree: FileTree | None = None) -> LevelTokens:
     """Tokens of the chunk's text at each priced level (full, light, skeleton, signature).
 
     Not memoised (the indexer sees each chunk once). A level whose text equals the level
     above it is not counted again, nor the full text when `tokens_counted` says that
-    `chunk.tokens` is this tokenizer's count of the content.
+    `chunk.tokens` is this tokenizer's count of the content. `tree`: the parse of the file
+    whose lines the chunk's content is (whole lines), used instead of a parse of the chunk's
+    own text where that gives the same levels (FILE_TREE_LANGUAGES).
     """
     full = chunk.content.rstrip("\n")
-    light, skeleton, signature = _render_levels(chunk)
+    light, skeleton, signature = _render_levels(chunk, tree if chunk.language in FILE_TREE_LANGUAGES else None)
     counts = [chunk.tokens if tokens_counted and full == chunk.content else tokenizer.count(full)]
     previous = full
     for text in (light, skeleton, signature):

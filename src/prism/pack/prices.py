@@ -13,13 +13,14 @@ packs (whose code is escaped inside strings), are not priced here: None.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from prism.models import LEVELS, Chunk, Level
 from prism.pack.assemble import Frame, block_parts
 from prism.pack.memo import Memo
 from prism.pack.records import PackedChunk
-from prism.pack.tokens import Tokenizer
+from prism.pack.tokens import ENCODINGS, TiktokenTokenizer, Tokenizer
 
 LINE_NUMBER_TOKENS = 2  # per line of a numbered full block (a number, and the space after it)
 PRICES_LIMIT = 50_000  # entries of a few dozen bytes each (the chunk record is shared)
@@ -74,3 +75,28 @@ def _level_names(tokenizer: Tokenizer) -> dict[Level, int]:
     if found is None:
         found = _NAMES[tokenizer.name] = {level: tokenizer.count(level) for level in LEVELS}
     return found
+
+
+def block_tokens(draft: PackedChunk, stored: int, frame: Frame, tokenizer: Tokenizer,
+                 count: Callable[[str], int]) -> int | None:
+    """The exact tokens of the block of `draft` (a priced level, its content rendered), from the
+    stored count of its code: no count of the code itself. None when it cannot be had so.
+
+    Exact by how tiktoken splits text before merging (cl100k and o200k): no piece runs across
+    a newline into the text after it unless that text starts with whitespace holding another
+    newline (or, in o200k, a `/` after punctuation). So a block is its `before` (which ends with
+    a newline), the code up to its last newline, and the code's last line with what follows;
+    only the short ends are counted (`count`, a memoised count).
+    """
+    if tokenizer.name not in ENCODINGS or not isinstance(tokenizer, TiktokenTokenizer):
+        return None  # a scaled count (claude) is not a sum of its parts
+    before, code, after = block_parts(draft, frame)
+    lead = code[:len(code) - len(code.lstrip())]
+    if not before.endswith("\n") or not code or "\n" in lead or "\r" in lead or code[0] == "/":
+        return None
+    cut = code.rfind("\n") + 1
+    tail = code[cut:]
+    if not tail.strip() or "\r" in code:
+        return None
+    head = stored - count(tail) if cut else 0
+    return count(before) + head + count(tail + after)

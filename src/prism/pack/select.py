@@ -24,7 +24,7 @@ from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitt
 from prism.pack.degrade import render
 from prism.pack.intent import IntentProfile
 from prism.pack.memo import Memo
-from prism.pack.prices import block_prices
+from prism.pack.prices import block_prices, block_tokens
 from prism.pack.records import OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
@@ -265,6 +265,13 @@ class _Costs:
             prices = self.prices(index)
             if cost is None and prices is not None and level == "reference":
                 cost = prices[-1]  # a reference's price is its whole block counted
+            if cost is None and prices is not None and self.is_exact(index, level):
+                levels = self.candidates[index].chunk.chunk.level_tokens
+                assert levels is not None  # priced
+                found = block_tokens(draft, levels.tokens(level), self.frame, self.tokenizer,
+                                     lambda text: count_cached(self.tokenizer, text))
+                if found is not None:  # the chosen block's exact count without counting its code
+                    cost = self._exact[key] = found + 1
             if cost is None:
                 cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
                 if self.frame.fmt == "json":

@@ -89,3 +89,59 @@ def test_rendered_levels_are_memoised_identically_and_within_their_bound(monkeyp
         assert [[render(chunk, level) for level in LEVELS[1:4]] for chunk in chunks] == [list(f) for f in fresh]
         assert 0 < memo.weight <= 8_000 and len(memo) < len(chunks)
     assert degrade.render_levels(chunks[-1]) is degrade.render_levels(chunks[-1])  # served from the memo
+
+
+FILE_WITH_UNITS = '''"""A module."""
+import os  # the os
+
+
+def helper(a, b):
+    """Add them.
+
+    Twice over.
+    """
+    # a comment line
+    total = a + b  # trailing
+    return total
+
+
+class Store:
+    """Keeps things."""
+
+    limit = 3  # class-level
+
+    def get(self, key):
+        # look it up
+        if key in self.items:
+            raise KeyError(key)
+        return self.items[key]
+
+    def put(self, key, value):
+        def inner():
+            return value  # nested
+        self.items[key] = inner()
+        yield key
+''' + "\n".join(f"    x{i} = {i}  # filler {i}" for i in range(400)) + "\n"
+
+
+def test_pricing_from_the_files_parse_equals_pricing_from_each_chunks_own() -> None:
+    """Index-time pricing reuses the file's one parse (no parse per chunk) and gets the levels
+    `render` gives from the chunk's own parse: whole units, methods, and the parts of a unit
+    too big for one chunk (cut at statement boundaries, so a function may start in one part)."""
+    from prism.index.parse_pool import priced
+    from prism.ingest.chunk import chunk_file_with_tree
+    from prism.pack.tokens import get_tokenizer
+
+    tokenizer = get_tokenizer("cl100k_base")
+    parsed, tree = chunk_file_with_tree("store.py", FILE_WITH_UNITS, "python", count_tokens=tokenizer.count,
+                                        max_chunk_tokens=300)
+    assert tree is not None and len(parsed.chunks) >= 5
+    from_file = priced(parsed.chunks, tokenizer, FILE_WITH_UNITS, tree)
+    alone = priced(parsed.chunks, tokenizer)
+    assert [c.level_tokens for c in from_file] == [c.level_tokens for c in alone]
+    for chunk in from_file:
+        assert chunk.level_tokens is not None
+        assert chunk.level_tokens.counts[1:] == tuple(tokenizer.count(render(chunk, level))
+                                                      for level in ("light", "skeleton", "signature"))
+    skeletons = {c.name: render(c, "skeleton") for c in from_file}
+    assert "    ..." in skeletons["helper"] and "# a comment" not in render(from_file[1], "light")

@@ -45,19 +45,22 @@ def test_output_never_exceeds_budget(query: str, budget: int, count: int, seed: 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=QUERIES, budget=st.integers(min_value=100, max_value=20_000),
        count=st.integers(min_value=1, max_value=60), seed=st.integers(min_value=0, max_value=50),
-       fmt=st.sampled_from(["markdown", "xml"]), tokenizer_name=st.sampled_from(["cl100k_base", "claude"]),
-       line_numbers=st.booleans(), error=st.integers(min_value=-6, max_value=3))
+       fmt=st.sampled_from(["markdown", "xml"]),
+       tokenizer_name=st.sampled_from(["cl100k_base", "o200k_base", "claude"]),
+       line_numbers=st.booleans(), error=st.integers(min_value=-6, max_value=3) | st.just(0))
 def test_stored_prices_never_let_the_output_exceed_the_budget(query: str, budget: int, count: int, seed: int,
                                                               fmt: str, tokenizer_name: str, line_numbers: bool,
                                                               error: int) -> None:
     """Levels priced at index time are trusted by the greedy, and may be off (the separators between
-    blocks, a wrong count): the pack is still counted exactly and kept within the budget."""
+    blocks, a wrong count): the pack is still counted exactly and kept within the budget. A chosen
+    block's tokens come from its stored count (only its ends counted): exact when the store is
+    right, off by no more than the store is when it is not."""
     tokenizer = get_tokenizer(tokenizer_name)
     hits = priced(make_hits(count, seed=seed), tokenizer, error=error)
     pack = build_pack(query, hits, budget_tokens=budget, tokenizer=tokenizer, fmt=fmt, line_numbers=line_numbers)
     assert pack.tokens == tokenizer.count(pack.text) <= budget
-    assert all(c.tokens == tokenizer.count(chunk_block(c, Frame(budget, tokenizer.name, pack.intent, pack.format,
-                                                                line_numbers))) + 1 for c in pack.chunks)
+    frame = Frame(budget, tokenizer.name, pack.intent, pack.format, line_numbers)
+    assert all(abs(c.tokens - tokenizer.count(chunk_block(c, frame)) - 1) <= abs(error) for c in pack.chunks)
 
 
 @pytest.mark.parametrize("budget", [400, 1500, 3000, 8000, 20_000])
