@@ -295,8 +295,8 @@ class MiniLMEmbedder:
         path = model_path if model_path is not None else _packaged_model_path()
         verify_model_file(path, expected_sha256)
         options = ort.SessionOptions()
-        # One thread per model run, and batches run side by side (data parallel): on 2 cores
-        # this costs ~10 % less CPU than one run split across both (measured, index_speed.md).
+        # One thread per model run, and batches run side by side (data parallel): less CPU
+        # per text than one run split across cores, which syncs at every operator.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
