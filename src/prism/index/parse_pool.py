@@ -9,7 +9,6 @@ same as a serial run's. Small jobs stay in-process: starting workers costs more 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -19,8 +18,9 @@ from pathlib import Path
 import tree_sitter
 
 from prism.errors import PrismError
-from prism.index.embed import document_text
+from prism.index.embed import available_cores, document_text
 from prism.index.store import FileRecord, IndexedFile
+from prism.index.vector_scope import wants_vector
 from prism.ingest.chunk import chunk_file_with_tree
 from prism.ingest.walk import read_source
 from prism.models import Chunk, SourceFile
@@ -60,7 +60,7 @@ class Parsed:
 
 def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     """Read and chunk one file; item None when its content is unchanged (or it is unreadable)."""
-    from prism.index.indexer import sha256_hex, text_hash  # indexer imports this module
+    from prism.index.indexer import NO_VECTOR, sha256_hex, text_hash  # indexer imports this module
 
     source = job.source
     try:
@@ -79,7 +79,7 @@ def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
                         parsed.warnings)
     chunks = priced(parsed.chunks, tokenizer, text, tree)
-    hashes = tuple(text_hash(document_text(c)) for c in chunks)
+    hashes = tuple(text_hash(document_text(c)) if wants_vector(c.path) else NO_VECTOR for c in chunks)
     return Parsed(IndexedFile(record, chunks, hashes),
                   tuple(f"{source.path}: {w}" for w in parsed.warnings))
 
@@ -103,7 +103,7 @@ def _parse_chunk(options: ParseOptions, jobs: Sequence[ParseJob]) -> list[Parsed
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return available_cores()
 
 
 def parse_all(options: ParseOptions, jobs: Sequence[ParseJob], *,

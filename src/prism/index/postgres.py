@@ -665,7 +665,8 @@ class PostgresStore:
     def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT c.text_hash, c.id FROM prism_chunks c WHERE c.project = %s AND NOT EXISTS"
+                "SELECT c.text_hash, c.id FROM prism_chunks c WHERE c.project = %s AND c.text_hash <> ''"
+                " AND NOT EXISTS"
                 " (SELECT 1 FROM prism_embeddings e WHERE e.project = c.project AND e.model = %s"
                 " AND e.text_hash = c.text_hash) ORDER BY c.id LIMIT %s", (self.project, model, limit)).fetchall()
         first: dict[str, int] = {}
@@ -676,7 +677,8 @@ class PostgresStore:
     def count_pending_embeddings(self, model: str) -> int:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT COUNT(DISTINCT c.text_hash) FROM prism_chunks c WHERE c.project = %s AND NOT EXISTS"
+                "SELECT COUNT(DISTINCT c.text_hash) FROM prism_chunks c WHERE c.project = %s AND c.text_hash <> ''"
+                " AND NOT EXISTS"
                 " (SELECT 1 FROM prism_embeddings e WHERE e.project = c.project AND e.model = %s"
                 " AND e.text_hash = c.text_hash)", (self.project, model)).fetchone()
         return int(row[0]) if row else 0

@@ -537,8 +537,8 @@ class SqliteStore:
         # Rowid order with an early LIMIT: stops at the first `limit` misses instead of
         # grouping the whole table (this runs on every watch update).
         rows = self._conn.execute(
-            "SELECT c.text_hash, c.id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e"
-            " WHERE e.model = ? AND e.text_hash = c.text_hash) LIMIT ?", (model, limit))
+            "SELECT c.text_hash, c.id FROM chunks c WHERE c.text_hash != '' AND NOT EXISTS (SELECT 1"
+            " FROM embeddings e WHERE e.model = ? AND e.text_hash = c.text_hash) LIMIT ?", (model, limit))
         first: dict[str, int] = {}
         for text_hash, chunk_id in rows:
             first.setdefault(str(text_hash), int(chunk_id))
@@ -547,7 +547,8 @@ class SqliteStore:
     def count_pending_embeddings(self, model: str) -> int:
         row = self._conn.execute(
             "SELECT COUNT(DISTINCT c.text_hash) FROM chunks c LEFT JOIN embeddings e"
-            " ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL", (model,)
+            " ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL AND c.text_hash != ''",
+            (model,)
         ).fetchone()
         return int(row[0])
 

@@ -102,7 +102,8 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class IndexedFile:
-    """One file's new state: its record, its chunks and each chunk's embedding-text hash."""
+    """One file's new state: its record, its chunks and each chunk's embedding-text hash
+    ("" for a chunk that gets no vector: never pending, never embedded)."""
 
     record: FileRecord
     chunks: tuple[Chunk, ...]
@@ -194,7 +195,7 @@ class VectorIndex(Protocol):
         ...
 
     def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
-        """(text hash, one chunk id with that text) for texts without a vector yet."""
+        """(text hash, one chunk id with that text) for texts without a vector yet (hash "" excluded)."""
         ...
 
     def count_pending_embeddings(self, model: str) -> int: ...

@@ -13,6 +13,7 @@ import pytest
 from prism.errors import ConfigError, ModelError
 from prism.index import embed
 from prism.index.embed import (
+    MAX_DOCSTRING_CHARS,
     MAX_DOCUMENT_CHARS,
     MAX_QUERY_WINDOWS,
     HashingEmbedder,
@@ -98,6 +99,39 @@ def test_document_text_is_compact_and_capped() -> None:
     assert len(text) <= MAX_DOCUMENT_CHARS
     assert len(text) < len(chunk.content) / 10
     assert not text.endswith(" ")
+
+
+def test_document_text_fits_the_model_budget_even_when_dense_in_symbols() -> None:
+    table = "\n".join(f"| {i:08d} | x{i} | y.{i} |" for i in range(300))
+    chunk = make_chunk(table, kind="section", language="markdown", name="Table", qualified_name="Table",
+                       signature="", docstring="")
+    tokens = MiniLMEmbedder()._tokenizer.encode(document_text(chunk)).ids
+    assert len(tokens) <= 160  # ≈ 128: the cap counts symbols and digit runs, not characters
+
+
+def test_document_text_keeps_the_head_of_a_long_docstring_and_room_for_the_body() -> None:
+    docstring = "Load the settings. " + "Details of every option follow here. " * 40
+    text = document_text(make_chunk(docstring=docstring))
+    assert "Load the settings." in text
+    assert len(text.split("\n")[3]) <= MAX_DOCSTRING_CHARS
+    assert "cache" in text.split("\n")[-1]  # body words still said
+
+
+def test_document_text_squeezes_rules_of_one_symbol() -> None:
+    chunk = make_chunk("Install\n=======\n\n+-----+-----+\n| a | b |", kind="section", language="rst",
+                       name="Install", qualified_name="Install", signature="", docstring="")
+    assert document_text(chunk).endswith("Install = +-+-+ | a | b |")
+
+
+def test_parallel_batches_embed_exactly_like_one_thread() -> None:
+    texts = [f"def handler_{i}(request): return render(request, 'page_{i}.html')" * (i % 5 + 1)
+             for i in range(40)]
+    serial = MiniLMEmbedder(threads=1).embed_documents(texts)
+    parallel = MiniLMEmbedder(threads=2).embed_documents(texts)
+    np.testing.assert_allclose(parallel, serial, atol=1e-6)
+    windows = MiniLMEmbedder(threads=2).embed_queries(["short query", "another query"])
+    np.testing.assert_allclose(windows, MiniLMEmbedder(threads=1).embed_queries(["short query", "another query"]),
+                               atol=1e-6)
 
 
 def test_document_text_sections_keep_prose() -> None:

@@ -363,3 +363,53 @@ def test_parallel_parse_writes_the_same_index_as_serial(repo: Path, tmp_path: Pa
         finally:
             store.close()
     assert snapshots[0] == snapshots[1]
+
+
+def test_files_no_search_wants_as_vectors_are_searchable_but_never_embedded(repo: Path) -> None:
+    write(repo, "CHANGELOG.md", "# Changelog\n\n## 1.0\n\nFixed the refresh of tokens.\n")
+    write(repo, "locale/fr/messages.po", 'msgid "refreshlib"\nmsgstr "rafraichir"\n')
+    with Prism(repo) as prism:
+        report = prism.index()
+        assert report.pending_embeddings == 0 and prism.index().embedded == 0
+        assert fts_paths(prism, "refreshlib") == {"locale/fr/messages.po"}  # lexical search still finds them
+        assert "CHANGELOG.md" in fts_paths(prism, "changelog")
+        ids, _ = prism.store.vector_matrix(prism.embedder.model_id, prism.embedder.dim)
+        paths = {sc.chunk.path for sc in prism.store.get_chunks([int(i) for i in ids])}
+        assert paths == {"app/auth.py", "app/db.py", "README.md"}
+        assert report.embedded == len(ids)
+
+
+def test_an_index_of_another_document_view_is_rehashed_and_only_changed_texts_embedded(repo: Path) -> None:
+    with Prism(repo) as prism:
+        prism.index()
+        store = prism.store
+        model = store.get_meta("embed_model") or ""
+        with store._transaction() as conn:  # as an older view left it: other text hashes for app/db.py
+            conn.execute("UPDATE chunks SET text_hash = 'old-' || text_hash WHERE file_id IN"
+                         " (SELECT id FROM files WHERE path = 'app/db.py')")
+        store.set_meta({"embed_view": "1"})
+        report = prism.index()
+        assert report.files_indexed == 3  # re-chunked: every text hash is of today's view again
+        db_chunks = [sc for sc in store.iter_chunks() if sc.chunk.path == "app/db.py"]
+        assert report.embedded == 0 and store.count_pending_embeddings(model) == 0  # texts unchanged: vectors kept
+        assert not any(h.startswith("old-") for h, _ in store.pending_embeddings(model, 100))
+        assert db_chunks and prism.index().files_indexed == 0
+
+
+def test_the_shared_cache_holds_only_vectors_of_the_text_its_key_names(repo: Path, tmp_path: Path) -> None:
+    from prism.index.embed_cache import EmbeddingCache
+    from prism.index.indexer import Indexer
+
+    shared = EmbeddingCache(tmp_path / "shared.db")
+    with Prism(repo) as prism:
+        prism.index(embed=False)
+        store = prism.store
+        with store._transaction() as conn:  # a hash left by another document view, not yet embedded
+            conn.execute("UPDATE chunks SET text_hash = 'stale' WHERE id = (SELECT MIN(id) FROM chunks)")
+        embedder = prism.embedder
+        added = Indexer(repo, store, prism.settings).embed_pending(embedder, shared=shared)
+        assert added == len({h for h, _ in store.pending_embeddings("none", 1000)})
+        assert shared.get(embedder.model_id, ["stale"]) == {}
+        others = [h for h, _ in store.pending_embeddings("none", 1000) if h != "stale"]
+        assert len(shared.get(embedder.model_id, others)) == len(others)
+    shared.close()
