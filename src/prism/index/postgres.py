@@ -714,6 +714,15 @@ class PostgresStore:
 
     def _nearest_one(self, model: str, dim: int, vector: str, limit: int, where: str,
                      params: list[object], *, exact: bool) -> list[tuple[int, float]]:
+        query, args, ef_search = self.nearest_sql(model, dim, vector, limit, where, params, exact=exact)
+        with self._read() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+            rows = conn.execute(query, args).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def nearest_sql(self, model: str, dim: int, vector: str, limit: int, where: str, params: list[object],
+                    *, exact: bool) -> tuple[str, list[object], int]:
+        """The query one pass of nearest() runs, its arguments and its hnsw.ef_search (benchmarks EXPLAIN it)."""
         distance = f"(e.vector::vector({dim}) <=> %s::vector({dim}))"
         inner_limit = limit if not where else max(limit * 4, 100)
         # `+ 0` keeps the planner off the HNSW index: the exact pass scans every row that passes.
@@ -730,10 +739,7 @@ class PostgresStore:
             args: list[object] = [vector, self.project, model, *params, limit]
         else:
             args = [vector, self.project, model, vector, inner_limit, self.project, *params, limit]
-        with self._read() as conn, conn.transaction():
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, inner_limit)}")
-            rows = conn.execute(query, args).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return query, args, max(EF_SEARCH, inner_limit)
 
     # -- usage and feedback -----------------------------------------------------------------------
 
