@@ -128,6 +128,10 @@ def load_real(url: str, data: Path, size: int, project: str, memory: str, worker
             **{k: round(float(v), 1) for k, v in sizes.items()}}
 
 
+def model_of(store: SqliteStore | PostgresStore) -> str:
+    return MODEL if isinstance(store, PostgresStore) else ann_search.MODEL
+
+
 def names(store: SqliteStore | PostgresStore, hits: list[tuple[int, float]]) -> list[str]:
     by_id = {sc.id: sc.chunk.name for sc in store.get_chunks([cid for cid, _ in hits])}
     return [by_id[cid] for cid, _ in hits]
@@ -140,12 +144,13 @@ def search_real(url: str, data: Path, folder: Path, project: str, efs: list[int]
     reread = SqliteStore(folder / "index.db", AnnConfig(threshold=1, score_from_main=False))
     pg = PostgresStore.connect(url, project)
     short, long = ann_search.queries(data)
+    # ann_search.py's stores hold the vectors under its MODEL; load_postgres stores them under ours
     stores: dict[str, tuple[SqliteStore | PostgresStore, int]] = {
         "sqlite exact": (exact, 0), "sqlite + usearch f16": (approx, 0),
         "sqlite + usearch f16, float32 re-rank from SQLite": (reread, 0),
         **{f"pgvector ef_search {ef}": (pg, ef) for ef in efs}}
     for store, _ in stores.values():
-        store.nearest(ann_search.MODEL, short[0], 10)  # warm: map the matrix / the index file / the pages
+        store.nearest(model_of(store), short[0], 10)  # warm: map the matrix / the index file / the pages
     out: dict[str, object] = {}
     for kind, qs in (("one_vector", short), ("windows", long)):
         times: dict[str, list[float]] = {name: [] for name in stores}
@@ -155,7 +160,7 @@ def search_real(url: str, data: Path, folder: Path, project: str, efs: list[int]
             for name, (store, ef) in stores.items():
                 prism.index.postgres.EF_SEARCH = ef or prism.index.postgres.EF_SEARCH
                 started = time.perf_counter()
-                found[name] = store.nearest(ann_search.MODEL, q, 10)
+                found[name] = store.nearest(model_of(store), q, 10)
                 times[name].append(time.perf_counter() - started)
             truth = set(names(exact, found["sqlite exact"]))
             for name, (store, _) in stores.items():
@@ -163,7 +168,7 @@ def search_real(url: str, data: Path, folder: Path, project: str, efs: list[int]
         out[kind] = {name: {"recall@10": round(float(np.mean(recall[name])), 4),
                             "p50_ms": round(ann_search.percentile(times[name], 50), 1),
                             "p95_ms": round(ann_search.percentile(times[name], 95), 1)} for name in stores}
-    out["filtered"] = filtered(exact, approx, pg, short[:20])
+    out["filtered"] = filtered(exact, approx, pg, short[:10])
     for store, _ in stores.values():
         store.close()
     return out
@@ -179,7 +184,7 @@ def filtered(exact: SqliteStore, approx: SqliteStore, pg: PostgresStore, qs: lis
         vector = "[" + ",".join(map(str, qs[0][0].tolist())) + "]"
         plans = {}
         for exact_pass in (False, True):
-            query, args, ef = pg.nearest_sql(ann_search.MODEL, 384, vector, 10, where, params, exact=exact_pass)
+            query, args, ef = pg.nearest_sql(MODEL, 384, vector, 10, where, params, exact=exact_pass)
             with pg.pool.connection() as conn, conn.transaction():
                 conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
                 plan = [str(r[0]) for r in conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + query, args).fetchall()]
@@ -189,7 +194,7 @@ def filtered(exact: SqliteStore, approx: SqliteStore, pg: PostgresStore, qs: lis
             times, counts, recalls = [], [], []
             for q in qs:
                 started = time.perf_counter()
-                hits = store.nearest(ann_search.MODEL, q, 10, flt)
+                hits = store.nearest(model_of(store), q, 10, flt)
                 times.append(time.perf_counter() - started)
                 counts.append(len(hits))
                 truth = set(names(exact, exact.nearest(ann_search.MODEL, q, 10, flt)))
