@@ -83,21 +83,27 @@ def vectors_of_size(real: np.ndarray, size: int, seed: int = 1) -> np.ndarray:
     return np.concatenate([real, extra]).astype(np.float32)
 
 
+def indexed_files(first: int, end: int) -> list[IndexedFile]:
+    """Files of PER_FILE chunks for vectors first..end; chunk n has text hash `h{n}` and name `fn{file}_{i}`."""
+    batch = []
+    for f in range(first // PER_FILE, end // PER_FILE):
+        path = f"pkg{f % 100}/mod{f}.py"
+        chunks = tuple(Chunk(path=path, language="python", kind="function", name=f"fn{f}_{i}",
+                             qualified_name=f"fn{f}_{i}", signature="", docstring="", start_line=2 * i + 1,
+                             end_line=2 * i + 2, content=f"def fn{f}_{i}(): pass\n", content_hash=f"{f}-{i}",
+                             tokens=4) for i in range(PER_FILE))
+        record = FileRecord(path, hashlib.sha256(path.encode()).hexdigest(), 10, 1.0, "python")
+        batch.append(IndexedFile(record, chunks, tuple(f"h{f * PER_FILE + i}" for i in range(PER_FILE))))
+    return batch
+
+
 def build_store(data: Path, size: int, folder: Path) -> None:
     vectors = vectors_of_size(np.load(data / "real.npy"), size)
     folder.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(folder / "index.db", AnnConfig(threshold=0))
     started = time.perf_counter()
     for first in range(0, size, 20_000):
-        batch = []
-        for f in range(first // PER_FILE, min(size, first + 20_000) // PER_FILE):
-            path = f"pkg{f % 100}/mod{f}.py"
-            chunks = tuple(Chunk(path=path, language="python", kind="function", name=f"fn{f}_{i}",
-                                 qualified_name=f"fn{f}_{i}", signature="", docstring="", start_line=2 * i + 1,
-                                 end_line=2 * i + 2, content=f"def fn{f}_{i}(): pass\n", content_hash=f"{f}-{i}",
-                                 tokens=4) for i in range(PER_FILE))
-            record = FileRecord(path, hashlib.sha256(path.encode()).hexdigest(), 10, 1.0, "python")
-            batch.append(IndexedFile(record, chunks, tuple(f"h{f * PER_FILE + i}" for i in range(PER_FILE))))
+        batch = indexed_files(first, min(size, first + 20_000))
         store.write_files(batch)
         hashes = [h for item in batch for h in item.text_hashes]
         store.put_embeddings(MODEL, [(h, vectors[int(h[1:])]) for h in hashes])
@@ -153,29 +159,34 @@ def percentile(values: list[float], p: float) -> float:
 def search(data: Path, folder: Path, limit: int) -> dict[str, object]:
     exact = SqliteStore(folder / "index.db", AnnConfig(threshold=0))
     approx = SqliteStore(folder / "index.db", AnnConfig(threshold=1))
+    reread = SqliteStore(folder / "index.db", AnnConfig(threshold=1, score_from_main=False))  # before issue 13
     info = read_info(approx.path, MODEL)
     assert info is not None and approx.ann.main(MODEL, 384) is not None
     short, long = queries(data)
     out: dict[str, object] = {"vectors": info.count, "dtype": info.dtype, "limit": limit}
-    exact.nearest(MODEL, short[0], limit)  # warm: the exact path maps its matrix once
-    approx.nearest(MODEL, short[0], limit)
+    paths = {"exact": exact, "ann": approx, "ann_sqlite_rerank": reread}
+    for store in paths.values():
+        store.nearest(MODEL, short[0], limit)  # warm: the exact path maps its matrix once
     for name, qs in (("one_vector", short), ("windows", long)):
-        times: dict[str, list[float]] = {"exact": [], "ann": []}
-        recalls = []
+        times: dict[str, list[float]] = {mode: [] for mode in paths}
+        recalls: dict[str, list[float]] = {mode: [] for mode in paths}
         for q in qs:
             found = {}
-            for mode, store in (("exact", exact), ("ann", approx)):  # interleaved A/B
+            for mode, store in paths.items():  # interleaved A/B
                 started = time.perf_counter()
                 found[mode] = store.nearest(MODEL, q, limit)
                 times[mode].append(time.perf_counter() - started)
             truth = {cid for cid, _ in found["exact"][:10]}
-            recalls.append(len(truth & {cid for cid, _ in found["ann"][:10]}) / max(1, len(truth)))
-        out[name] = {"queries": len(qs), "recall@10": round(float(np.mean(recalls)), 4),
-                     "recall@10_min": round(float(np.min(recalls)), 2),
+            for mode in paths:
+                recalls[mode].append(len(truth & {cid for cid, _ in found[mode][:10]}) / max(1, len(truth)))
+        out[name] = {"queries": len(qs), "recall@10": round(float(np.mean(recalls["ann"])), 4),
+                     "recall@10_min": round(float(np.min(recalls["ann"])), 2),
+                     "recall@10_sqlite_rerank": round(float(np.mean(recalls["ann_sqlite_rerank"])), 4),
                      **{f"{m}_p50_ms": round(percentile(t, 50), 2) for m, t in times.items()},
                      **{f"{m}_p95_ms": round(percentile(t, 95), 2) for m, t in times.items()}}
-    exact.close()
-    approx.close()
+    for store in paths.values():
+        store.close()
+    out["file_mib"] = round(info.size / 2**20, 1)
     for mode in ("exact", "ann"):
         result = subprocess.run([sys.executable, __file__, "serve", "--data", str(data), "--store", str(folder),
                                  "--mode", mode], capture_output=True, text=True, check=True)

@@ -20,7 +20,7 @@ terms, column weights and counts), so almost everything is compared for equality
   must overlap by Jaccard ≥ PACK_OVERLAP (0.8; 0.80–1.0 measured) and both fit the budget;
 - dense-only search: cosine similarities equal to 1e-5 (pgvector computes in float32, numpy
   sums float32 products differently) and the same top-10 *set* (two chunks within 1e-5 of each
-  other may swap). HNSW is approximate in general; over a few hundred rows with ef_search 200
+  other may swap). HNSW is approximate in general; over a few hundred rows with ef_search 1000
   it visits every row, so here it must find exactly what the brute-force scan finds.
 Overlap@10 is kept as the reported measure (OVERLAP_FLOOR = 1.0 here): at the issue's scale
 HNSW recall is below 1 and benchmarks/pg_search.py measures it instead.

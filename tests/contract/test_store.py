@@ -59,6 +59,15 @@ class EagerAnnStore(SqliteStore):
         self.maintain_vectors(model, wait=True)
 
 
+# The approximate backend scores what its main holds with the main's f16 copies, what changed
+# since exactly: one vector's score moves by up to this much when it moves between the two.
+ANN_SCORE_TOLERANCE = 1e-3
+
+
+def score_tolerance(backend: Backend, exact: float) -> float:
+    return ANN_SCORE_TOLERANCE if backend.name == "sqlite-ann" else exact
+
+
 def sqlite_ann_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     config = AnnConfig(threshold=1, rebuild_fraction=0.5, exact_filtered=0)
     return Backend("sqlite-ann", lambda: EagerAnnStore(folder / "index" / "index.db", config), [])
@@ -349,7 +358,7 @@ def test_pending_put_drop_prune(store: Store) -> None:
     assert store.count_pending_embeddings("other-model") == 6
 
 
-def test_nearest_ranks_by_cosine(store: Store) -> None:
+def test_nearest_ranks_by_cosine(backend: Backend, store: Store) -> None:
     store.write_files(sample())
     vectors = {"refresh_token": unit([1, 0]), "revoke_token": unit([1, 1]), "renew": unit([0, 1]),
                "drop": unit([0, 0, 1]), "render_page": unit([1, 0.2]), "tokens": unit([-1, 0])}
@@ -357,8 +366,9 @@ def test_nearest_ranks_by_cosine(store: Store) -> None:
     names = ids_by_name(store)
     found = store.nearest(MODEL, unit([1, 0])[None, :], 3)
     assert [cid for cid, _ in found] == [names["refresh_token"], names["render_page"], names["revoke_token"]]
-    assert found[0][1] == pytest.approx(1.0, abs=1e-5)
-    assert found[2][1] == pytest.approx(float(unit([1, 1]) @ unit([1, 0])), abs=1e-5)
+    tolerance = score_tolerance(backend, 1e-5)
+    assert found[0][1] == pytest.approx(1.0, abs=tolerance)
+    assert found[2][1] == pytest.approx(float(unit([1, 1]) @ unit([1, 0])), abs=tolerance)
     two = store.nearest(MODEL, np.stack([unit([1, 0]), unit([0, 0, 1])]), 2)  # best over both queries
     assert {cid for cid, _ in two} == {names["refresh_token"], names["drop"]}
     assert store.nearest("no-such-model", unit([1])[None, :], 3) == []
@@ -437,7 +447,10 @@ def test_backup_and_restore_round_trip(backend: Backend, store: Store, tmp_path:
     assert store.generation() > changed  # caches keyed on the generation see the change
     after = (store.file_states(), list(store.iter_chunks()), store.lexical([("token", 1)], 10),
              store.nearest(MODEL, unit([1])[None, :], 10))
-    assert after == before and store.feedback_marks(["src/a.py"]) == {("src/a.py", "f"): 1}
+    assert after[:3] == before[:3] and store.feedback_marks(["src/a.py"]) == {("src/a.py", "f"): 1}
+    tolerance = score_tolerance(backend, 0.0)
+    assert [cid for cid, _ in after[3]] == [cid for cid, _ in before[3]]
+    assert all(abs(a - b) <= tolerance for (_, a), (_, b) in zip(after[3], before[3], strict=True))
     store.forget()
     elsewhere = backend.open()
     elsewhere.restore(tmp_path / "backup")  # a backup restores into a new, empty store too

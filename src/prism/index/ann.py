@@ -47,6 +47,7 @@ class AnnConfig:
     rebuild_fraction: float = 0.05  # rebuild when the delta passes this share of the main
     oversample: float = 1.5  # candidates per query: this many times the limit (at least 64)
     exact_filtered: int = 20_000  # filters that leave at most this many chunks are searched exactly
+    score_from_main: bool = True  # score f16 candidates with the main's copies, not SQLite's float32
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,20 @@ class MainIndex:
             return np.unique(np.asarray(found.keys, dtype=np.int64))
         rows = [np.asarray(found.keys[i][: int(n)], dtype=np.int64) for i, n in enumerate(found.counts)]
         return np.unique(np.concatenate(rows))
+
+    def stored(self, ids: np.ndarray) -> np.ndarray | None:
+        """The main's own copies of these vectors (ids it holds), as unit float32 rows; None for i8,
+        whose copies are too coarse to score with (cosines off by up to 0.02 on MiniLM vectors,
+        f16: 6e-5; benchmarks/results/ann_search.md)."""
+        import numpy as np
+
+        if self.info.dtype != "f16":
+            return None
+        if len(ids) == 0:
+            return np.empty((0, self.info.dim), dtype=np.float32)
+        rows = np.asarray(self._index.get(ids.astype(np.uint64), dtype="f32"), dtype=np.float32)
+        unit: np.ndarray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        return unit
 
 
 def open_main(index: Path, model: str, dim: int, build: str | None) -> MainIndex | None:

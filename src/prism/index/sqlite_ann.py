@@ -2,7 +2,9 @@
 
 Searches take candidates from the main (`ann.py`), add the delta — vectors of chunks newer
 than the main, found through the id the main stopped at and the `ann_log` table that the
-schema's triggers fill — and score them all exactly against the float32 vectors in SQLite, so
+schema's triggers fill — and score them all: the delta exactly against the float32 vectors in
+SQLite, the main's candidates (minus every chunk deleted or changed since) with the main's f16
+copies, within 1e-4 of float32 (an i8 main's candidates are read from SQLite instead), so
 deleted chunks drop out and changed ones count with their new text. Writes never wait: a
 rebuild runs in a thread after an index run, when the delta has grown past a share of the main,
 and readers move to the new main at their next search.
@@ -96,8 +98,12 @@ class SqliteAnn:
         if allowed is not None:  # ask for more, so that enough of them pass the filters
             k = math.ceil(k * main.info.count / max(1, len(allowed)))
         found = main.candidates(queries, min(k, MAX_CANDIDATES))
-        found = found[~np.isin(found, delta.hidden)]
-        ids, matrix = self.vectors_of(model, found.tolist(), dim)  # only chunks that still exist
+        found = found[~np.isin(found, delta.hidden)]  # what is left is unchanged since the build
+        stored = main.stored(found) if self.config.score_from_main else None
+        if stored is not None:  # the main's f16 copies: no random reads of SQLite pages
+            ids, matrix = found, stored
+        else:
+            ids, matrix = self.vectors_of(model, found.tolist(), dim)
         ids, matrix = np.concatenate([ids, delta.ids]), np.concatenate([matrix, delta.matrix])
         hits = best_similarities(ids, matrix, queries, limit, allowed)
         if allowed is not None and len(hits) < min(limit, len(allowed)):
