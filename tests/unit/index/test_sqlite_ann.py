@@ -169,10 +169,11 @@ def test_rebuilds_when_the_delta_outgrows_the_main(store: SqliteStore, rng: np.r
     assert files == [info.file]  # the old main's file is gone
     for path in (store.path.with_name(info.file), info_path(store.path, MODEL)):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # private, like the index
-    queries = near_data(store, rng, 10)
-    found = [cid for q in queries for cid, _ in store.nearest(MODEL, q[None, :], 10)]
-    truth = [cid for q in queries for cid in exact(store, q[None, :], 10)]
-    assert recall(found, truth) >= 0.95
+    # 30 queries, as above: usearch's threaded build is not deterministic, so few queries make a noisy figure.
+    queries = near_data(store, rng, 30)
+    recalls = [recall([cid for cid, _ in store.nearest(MODEL, q[None, :], 10)], exact(store, q[None, :], 10))
+               for q in queries]
+    assert np.mean(recalls) >= 0.95
 
 
 def test_a_small_delta_does_not_rebuild(store: SqliteStore, rng: np.random.Generator) -> None:
