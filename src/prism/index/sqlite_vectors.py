@@ -31,16 +31,45 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+# Rows per block of the scan: the block stays in cache while every search of a batch reads it.
+# A multiple of OpenBLAS's own blocking, so each row's sums run in the same order as in one
+# product over the whole matrix (tests/unit/test_dense_batch.py checks the results are equal).
+SCAN_BLOCK_ROWS = 1024
+
+Search = tuple["np.ndarray", int, "Iterable[int] | None"]  # (query rows, limit, allowed ids)
+
+
 def best_similarities(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray, limit: int,
                       allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
     """Exact nearest rows: (id, best cosine to any query) best first, over `allowed` ids if given."""
+    return best_similarities_many(ids, matrix, [(queries, limit, allowed)])[0]
+
+
+def best_similarities_many(ids: np.ndarray, matrix: np.ndarray, searches: list[Search]
+                           ) -> list[list[tuple[int, float]]]:
+    """`best_similarities` of several searches with one pass over the matrix (block by block)."""
     import numpy as np
 
     single_threaded_blas()
     if len(ids) == 0:
-        return []
-    sims = matrix @ queries.T
-    best = sims.max(axis=1) if sims.shape[1] > 1 else sims[:, 0]
+        return [[] for _ in searches]
+    # One window: a vector product (gemv), as `matrix @ q` would; several: a matrix product.
+    sims = [np.empty(len(ids) if len(q) == 1 else (len(ids), len(q)), dtype=np.result_type(matrix, q))
+            for q, _, _ in searches]
+    for start in range(0, len(ids), SCAN_BLOCK_ROWS):
+        block = matrix[start:start + SCAN_BLOCK_ROWS]
+        for (queries, _, _), out in zip(searches, sims, strict=True):
+            if len(queries) == 1:
+                np.matmul(block, queries[0], out=out[start:start + len(block)])
+            else:
+                np.matmul(block, queries.T, out=out[start:start + len(block)])
+    return [_top(ids, s if s.ndim == 1 else s.max(axis=1), limit, allowed)
+            for s, (_, limit, allowed) in zip(sims, searches, strict=True)]
+
+
+def _top(ids: np.ndarray, best: np.ndarray, limit: int, allowed: Iterable[int] | None) -> list[tuple[int, float]]:
+    import numpy as np
+
     if allowed is not None:
         allowed_set = np.fromiter(allowed, dtype=np.int64)
         mask = np.isin(ids, allowed_set)
