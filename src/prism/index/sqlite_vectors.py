@@ -32,8 +32,8 @@ def single_threaded_blas() -> None:
 
 
 # Rows per block of the scan: the block stays in cache while every search of a batch reads it.
-# A multiple of OpenBLAS's own blocking, so each row's sums run in the same order as in one
-# product over the whole matrix (tests/unit/test_dense_batch.py checks the results are equal).
+# A row's similarity is one dot product whatever the block (a vector product per search), so a
+# search gets the same values in a batch as alone (tests/unit/retrieve/test_dense_batch.py).
 SCAN_BLOCK_ROWS = 1024
 
 Search = tuple["np.ndarray", int, "Iterable[int] | None"]  # (query rows, limit, allowed ids)
@@ -53,16 +53,17 @@ def best_similarities_many(ids: np.ndarray, matrix: np.ndarray, searches: list[S
     single_threaded_blas()
     if len(ids) == 0:
         return [[] for _ in searches]
-    # One window: a vector product (gemv), as `matrix @ q` would; several: a matrix product.
-    sims = [np.empty(len(ids) if len(q) == 1 else (len(ids), len(q)), dtype=np.result_type(matrix, q))
+    # One window (short queries): vector products, block by block. Several windows (long issue
+    # texts): one matrix product over the whole matrix as before, since a blocked one may sum in
+    # another order.
+    sims = [np.empty(len(ids), dtype=np.result_type(matrix, q)) if len(q) == 1 else matrix @ q.T
             for q, _, _ in searches]
-    for start in range(0, len(ids), SCAN_BLOCK_ROWS):
-        block = matrix[start:start + SCAN_BLOCK_ROWS]
-        for (queries, _, _), out in zip(searches, sims, strict=True):
-            if len(queries) == 1:
-                np.matmul(block, queries[0], out=out[start:start + len(block)])
-            else:
-                np.matmul(block, queries.T, out=out[start:start + len(block)])
+    single = [(q[0], out) for (q, _, _), out in zip(searches, sims, strict=True) if len(q) == 1]
+    if single:
+        for start in range(0, len(ids), SCAN_BLOCK_ROWS):
+            block = matrix[start:start + SCAN_BLOCK_ROWS]
+            for query, out in single:
+                np.matmul(block, query, out=out[start:start + len(block)])
     return [_top(ids, s if s.ndim == 1 else s.max(axis=1), limit, allowed)
             for s, (_, limit, allowed) in zip(sims, searches, strict=True)]
 
