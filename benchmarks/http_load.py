@@ -41,6 +41,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaldata
+from evaldata import tree_cpu_s
 
+# Fixed secrets (the server refuses one with fewer than 8 different characters).
+BENCH_SECRET = "bench-" + "0123456789abcdef" * 3
 DEFAULT_PACKAGES = ("starlette", "fastapi", "pydantic", "httpx", "uvicorn", "jwt", "anyio")
 
 
@@ -252,6 +256,17 @@ def prepare_bigindex(home: Path) -> tuple[Path, Path]:
     return big.root, target / "index.db"
 
 
+def with_server_cpu(pid: int, phase: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """Run a load phase and add the server's CPU per answered request (every worker process):
+    the steady figure on a shared machine, where wall-clock throughput depends on the neighbours."""
+    before = tree_cpu_s(pid)
+    result = phase()
+    spent = tree_cpu_s(pid) - before
+    requests = int(str(result["requests"])) + int(str(result["errors"]))
+    return {**result, "server_cpu_ms_per_request": round(spent * 1000 / max(1, requests), 1),
+            "server_cores_busy": round(spent / float(str(result["seconds"])), 2)}
+
+
 def rates_to_try(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -293,7 +308,8 @@ def main() -> None:
     pool = query_pool(index_db)
     port = free_port()
     env = {**os.environ, "PRISM_HOME": str(home), "PRISM_EMBEDDER": args.embedder,
-           "API_SECRET": "bench-" + "x" * 40, "ENVIRONMENT": "production",
+           "API_SECRET": BENCH_SECRET, "JWT_SECRET": BENCH_SECRET[::-1],
+           "CORS_ORIGINS": "https://bench.invalid", "ENVIRONMENT": "production",
            "PRISM_ALLOWED_ROOTS": str(source.parent), "PRISM_RATE_WRITER": "100000000/1",
            "PRISM_RATE_ADMIN": "100000000/1", "PRISM_RATE_ADDRESS": "100000000/1",
            "PRISM_RATE_READER": args.limit_rate, "LOG_LEVEL": "WARNING"}
@@ -322,18 +338,19 @@ def main() -> None:
         results["warmup"] = asyncio.run(throughput(base, admin["api_key"], 4, 20.0, args.budget, pool,
                                                    distinct=True, seed=99))["requests"]
         if args.sweep:
-            sweep = [asyncio.run(open_loop(base, admin["api_key"], args.clients, args.seconds, args.budget, pool,
-                                           rate, args.distinct, seed=i))
+            sweep = [with_server_cpu(server.pid, lambda i=i, rate=rate: asyncio.run(open_loop(
+                         base, admin["api_key"], args.clients, args.seconds, args.budget, pool, rate,
+                         args.distinct, seed=i)))
                      for i, rate in enumerate(rates_to_try(args.sweep))]
             within = [r for r in sweep if float(r["p95_ms"]) <= args.slo_ms and not r["errors"]]  # type: ignore[arg-type]
             results["sweep"] = sweep
             results["best_rate_within_slo"] = max((r["offered_rps"] for r in within), default=None)  # type: ignore[type-var]
         elif args.rate > 0:
-            results["load"] = asyncio.run(open_loop(base, admin["api_key"], args.clients, args.seconds, args.budget,
-                                                    pool, args.rate, args.distinct))
+            results["load"] = with_server_cpu(server.pid, lambda: asyncio.run(open_loop(
+                base, admin["api_key"], args.clients, args.seconds, args.budget, pool, args.rate, args.distinct)))
         else:
-            results["load"] = asyncio.run(throughput(base, admin["api_key"], args.clients, args.seconds,
-                                                     args.budget, pool, distinct=args.distinct))
+            results["load"] = with_server_cpu(server.pid, lambda: asyncio.run(throughput(
+                base, admin["api_key"], args.clients, args.seconds, args.budget, pool, distinct=args.distinct)))
         overhead = asyncio.run(throughput(base, admin["api_key"], args.clients, min(10.0, args.seconds),
                                           args.budget, pool, cheap=True))
         results["http_overhead"] = {k: overhead[k] for k in ("requests", "errors", "throughput_rps", "p50_ms",

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaldata import load_average, machine
+from evaldata import load_average, machine, process_cpu_s
 from fastapi.testclient import TestClient
 
 from prism.config import Settings
@@ -69,12 +69,6 @@ def serve(port: int, meter: bool) -> None:
         for cls, name in PATCHED:
             setattr(cls, name, noop)
     run("127.0.0.1", port, workers=1, log_level="warning")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def http_ab(rounds: int, seconds: float, clients: int) -> tuple[list[str], dict[str, Any]]:

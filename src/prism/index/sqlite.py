@@ -31,7 +31,13 @@ from prism.index.sqlite_db import (
     prism_errors,
     transaction,
 )
-from prism.index.sqlite_vectors import best_similarities, load_snapshot, save_snapshot, snapshot_paths
+from prism.index.sqlite_vectors import (
+    best_similarities,
+    best_similarities_many,
+    load_snapshot,
+    save_snapshot,
+    snapshot_paths,
+)
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
@@ -588,6 +594,26 @@ class SqliteStore:
         if len(ids) == 0:
             return []
         return best_similarities(ids, matrix, queries, limit, allowed)
+
+    def nearest_many(self, model: str, searches: Sequence[tuple[np.ndarray, int, SearchFilters | None]]
+                     ) -> list[list[tuple[int, float]]]:
+        """`nearest` of several searches (concurrent requests, retrieve/dense_batch.py); the exact
+        scan reads the matrix once for all of them."""
+        found: dict[int, list[tuple[int, float]]] = {}
+        exact: list[tuple[int, np.ndarray, int, set[int] | None]] = []
+        for i, (queries, limit, filters) in enumerate(searches):
+            where, _ = self._filter_sql(filters)
+            allowed = self.chunk_ids_matching(filters) if where and filters is not None else None
+            approximate = self._ann.nearest(model, queries, limit, allowed, self.generation())
+            if approximate is not None:
+                found[i] = approximate
+            else:
+                exact.append((i, queries, limit, allowed))
+        if exact:
+            ids, matrix = self.vector_matrix(model, int(exact[0][1].shape[1]))
+            scanned = best_similarities_many(ids, matrix, [(q, limit, allowed) for _, q, limit, allowed in exact])
+            found.update((i, hits) for (i, _, _, _), hits in zip(exact, scanned, strict=True))
+        return [found[i] for i in range(len(searches))]
 
     @property
     def ann(self) -> SqliteAnn:

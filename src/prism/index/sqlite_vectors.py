@@ -31,16 +31,46 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+# Rows per block of the scan: the block stays in cache while every search of a batch reads it.
+# A row's similarity is one dot product whatever the block (a vector product per search), so a
+# search gets the same values in a batch as alone (tests/unit/retrieve/test_dense_batch.py).
+SCAN_BLOCK_ROWS = 1024
+
+Search = tuple["np.ndarray", int, "Iterable[int] | None"]  # (query rows, limit, allowed ids)
+
+
 def best_similarities(ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray, limit: int,
                       allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
     """Exact nearest rows: (id, best cosine to any query) best first, over `allowed` ids if given."""
+    return best_similarities_many(ids, matrix, [(queries, limit, allowed)])[0]
+
+
+def best_similarities_many(ids: np.ndarray, matrix: np.ndarray, searches: list[Search]
+                           ) -> list[list[tuple[int, float]]]:
+    """`best_similarities` of several searches with one pass over the matrix (block by block)."""
     import numpy as np
 
     single_threaded_blas()
     if len(ids) == 0:
-        return []
-    sims = matrix @ queries.T
-    best = sims.max(axis=1) if sims.shape[1] > 1 else sims[:, 0]
+        return [[] for _ in searches]
+    # One window (short queries): vector products, block by block. Several windows (long issue
+    # texts): one matrix product over the whole matrix as before, since a blocked one may sum in
+    # another order.
+    sims = [np.empty(len(ids), dtype=np.result_type(matrix, q)) if len(q) == 1 else matrix @ q.T
+            for q, _, _ in searches]
+    single = [(q[0], out) for (q, _, _), out in zip(searches, sims, strict=True) if len(q) == 1]
+    if single:
+        for start in range(0, len(ids), SCAN_BLOCK_ROWS):
+            block = matrix[start:start + SCAN_BLOCK_ROWS]
+            for query, out in single:
+                np.matmul(block, query, out=out[start:start + len(block)])
+    return [_top(ids, s if s.ndim == 1 else s.max(axis=1), limit, allowed)
+            for s, (_, limit, allowed) in zip(sims, searches, strict=True)]
+
+
+def _top(ids: np.ndarray, best: np.ndarray, limit: int, allowed: Iterable[int] | None) -> list[tuple[int, float]]:
+    import numpy as np
+
     if allowed is not None:
         allowed_set = np.fromiter(allowed, dtype=np.int64)
         mask = np.isin(ids, allowed_set)

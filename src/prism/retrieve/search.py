@@ -17,7 +17,8 @@ from prism.errors import InputError
 from prism.index.store import Store
 from prism.ingest.paths import in_scope
 from prism.models import ChunkHead, Hit, SearchFilters, StoredChunk
-from prism.retrieve.dense import QueryEmbedder, search_dense
+from prism.retrieve.dense import QueryEmbedder, query_windows
+from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
@@ -128,6 +129,7 @@ class Searcher:
         self._cache_gen = -1
         self._paths = PathTable({})
         self._dense_state: tuple[str | None, int] = (None, 0)
+        self._dense_batch = DenseBatcher(store, self.cache)  # concurrent searches share the dense stage
 
     def _refresh(self) -> None:
         gen = self.store.generation()
@@ -164,7 +166,10 @@ class Searcher:
         if pending:
             warnings.append(f"{pending} chunks have no vector yet: dense results cover only part "
                             "of the index (run `prism index` to finish embedding).")
-        return search_dense(text_query, embedder, self.store, self.config.candidates, filters, self.cache)
+        windows = query_windows(text_query)
+        if not windows:
+            return []
+        return self._dense_batch.search(embedder, windows, self.config.candidates, filters)
 
     def search(self, text: str, *, limit: int = 10, files: bool = False,
                filters: SearchFilters | None = None,
