@@ -596,10 +596,17 @@ LazyGroup.LAZY.update({
 def migrate(
     to: Annotated[str, typer.Option("--to", help="Where the index goes: a postgresql:// URL, or `sqlite` (the embedded store under PRISM_HOME).")],
     source: Annotated[str | None, typer.Option("--from", help="With --to sqlite: the PostgreSQL URL to copy from (default: PRISM_DATABASE_URL).")] = None,
-    project: ProjectOpt = None, index_dir: IndexDirOpt = None, json_out: JsonOpt = False,
+    project: ProjectOpt = None, index_dir: IndexDirOpt = None,
+    server: Annotated[bool, typer.Option("--server", help="Move the team server in PRISM_HOME instead of one project: its projects (uploaded files and indexes), API keys, JWT deny list, audit log and usage counts. Stop the server first.")] = False,
+    redis: Annotated[str | None, typer.Option("--redis", help="With --server: the Redis whose usage meter the counts go to (--to postgresql://…) or come from (--to sqlite); default PRISM_REDIS_URL, none keeps them in PRISM_HOME.")] = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Copy a project's index between the embedded SQLite store and PostgreSQL, vectors included (nothing is re-embedded); the source is left as it was."""
+    """Copy a project's index (or, with --server, a whole team server) between the embedded SQLite store and PostgreSQL, vectors included (nothing is re-embedded); the source is left as it was."""
     from prism.errors import ConfigError, ProjectError
+
+    if server:
+        _migrate_server(to, source, redis, json_out)
+        return
     from prism.index.indexer import index_lock
     from prism.index.postgres import PostgresStore, redacted
     from prism.index.sqlite import SqliteStore
@@ -643,6 +650,63 @@ def migrate(
         else:
             err.print(f"Copied {moved.files:,} files, {moved.chunks:,} chunks and {moved.vectors:,} vectors "
                       f"from {names[0]} to {names[1]}. {after}", highlight=False)
+
+
+def _migrate_server(to: str, source: str | None, redis: str | None, json_out: bool) -> None:
+    """`prism migrate --server`: the team server in PRISM_HOME to PostgreSQL, or back."""
+    from prism.config import Settings
+    from prism.errors import ConfigError
+    from prism.index.postgres import redacted
+    from prism.ops.meter import MeterBackend, RedisMeterBackend, SqliteMeterBackend
+    from prism.serve.http.audit import cli_actor
+    from prism.serve.http.server_transfer import Side, copy_server, copy_usage, embedded_side, postgres_side
+    from prism.serve.http.settings import ServerSettings
+
+    with reporting(json_out):
+        settings = Settings()
+        folder = settings.home / "server"
+        if redis is None and (configured := ServerSettings().redis_url) is not None:
+            redis = configured.get_secret_value()
+        if to.startswith(("postgresql://", "postgres://")):
+            url, names, after = to, (str(settings.home), redacted(to)), (
+                "Set PRISM_DATABASE_URL to that URL (and PRISM_REDIS_URL, PRISM_API_SECRET on every replica) to serve from it.")
+            opened: list[Side] = [embedded_side(folder, create=False)]
+            opened.append(postgres_side(url, folder, create=True))
+        elif to == "sqlite":
+            found = source or (settings.database_url.get_secret_value() if settings.database_url else None)
+            if not found:
+                raise ConfigError("`prism migrate --server --to sqlite` needs the PostgreSQL database to copy from.",
+                                  hint="Pass --from postgresql://… or set PRISM_DATABASE_URL.")
+            url, names, after = found, (redacted(found), str(settings.home)), (
+                "Unset PRISM_DATABASE_URL (and PRISM_REDIS_URL) to serve from it.")
+            opened = [postgres_side(url, folder, create=False)]
+            opened.append(embedded_side(folder, create=True))
+        else:
+            raise ConfigError(f"--to must be a postgresql:// URL or `sqlite`, not {to.split(':', 1)[0]!r}.",
+                              hint="Example: prism migrate --server --to postgresql://prism:secret@db:5432/prism")
+        try:
+            moved = copy_server(opened[0], opened[1], cli_actor())
+        finally:
+            for side in opened:
+                side.close()
+        if redis:
+            meters: list[MeterBackend] = [SqliteMeterBackend(folder / "meter.db", legacy_db=folder / "server.db"), RedisMeterBackend(redis)]
+            if to == "sqlite":
+                meters.reverse()
+            try:
+                moved.usage_counts = copy_usage(meters[0], meters[1])
+            finally:
+                for meter in meters:
+                    meter.close()
+        data = {"from": names[0], "to": names[1], **moved.to_dict()}
+        if json_out:
+            emit_json(data)
+        else:
+            err.print(f"Copied {len(moved.projects)} projects "
+                      f"({sum(p.uploaded_files for p in moved.projects):,} uploaded files, "
+                      f"{sum(p.chunks for p in moved.projects):,} chunks, {sum(p.vectors for p in moved.projects):,} "
+                      f"vectors), {moved.keys} API keys, {moved.audit_events} audit events and "
+                      f"{moved.usage_counts} usage counts from {names[0]} to {names[1]}. {after}", highlight=False)
 
 
 @app.command()

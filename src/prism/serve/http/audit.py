@@ -16,7 +16,7 @@ from typing import Literal
 from prism.serve.http.server_store import ServerStore
 
 Event = Literal["key.create", "key.rotate", "key.revoke", "key.edit", "token.revoke",
-                "project.create", "project.delete"]
+                "project.create", "project.delete", "server.migrate"]
 MAX_READ = 1000
 
 

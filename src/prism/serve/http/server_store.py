@@ -134,6 +134,15 @@ class ServerStore(Protocol):
 
     def token_revoked(self, jti: str) -> bool: ...
 
+    def export_keys(self) -> list[dict[str, object]]:
+        """Every key, revoked ones too, with its hash and successor (every writable column): for
+        `prism migrate --server`, which hands each to another store's `add_key`."""
+        ...
+
+    def revoked_tokens(self) -> list[Row]:
+        """The JWT deny list: (jti, revoked_at, forget_after) rows."""
+        ...
+
     def active_keys(self) -> list[dict[str, object]]: ...
 
     # projects
@@ -215,6 +224,14 @@ class ServerTables:
 
     def token_revoked(self, jti: str) -> bool:
         return bool(self._runner.query(self._sql("SELECT 1 FROM {revoked} WHERE jti = ?"), (jti,)))
+
+    def export_keys(self) -> list[dict[str, object]]:
+        names = (*KEY_COLUMNS, "key_hash", "rotated_to")
+        rows = self._runner.query(self._sql(f"SELECT {', '.join(names)} FROM {{keys}} ORDER BY created_at, key_id"))
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def revoked_tokens(self) -> list[Row]:
+        return self._runner.query(self._sql("SELECT jti, revoked_at, forget_after FROM {revoked} ORDER BY jti"))
 
     def active_keys(self) -> list[dict[str, object]]:
         """Keys not revoked: id, name, created, expiry and last use (for the monthly review)."""
