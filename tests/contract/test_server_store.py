@@ -170,6 +170,22 @@ def test_the_jwt_deny_list_keeps_the_latest_expiry_and_forgets_expired_entries(o
     assert store.token_revoked("jti-1")
 
 
+def test_every_key_and_deny_list_entry_exports_with_what_add_key_takes(opener: Opener) -> None:
+    """What `prism migrate --server` reads: revoked and rotated keys too, with their hashes."""
+    store = opener()
+    keys = KeyStore(store, BOX)
+    old, _ = keys.create("old", "reader")
+    rotated, _ = keys.rotate(old.key_id)
+    revoked, _ = keys.create("gone", "writer", ("shop",))
+    keys.revoke(revoked.key_id)
+    store.revoke_token("jti-9", 10.0, time.time() + 60)
+    exported = {str(row["key_id"]): row for row in opener().export_keys()}
+    assert set(exported) == {old.key_id, rotated.key_id, revoked.key_id}
+    assert exported[old.key_id]["rotated_to"] == rotated.key_id and exported[revoked.key_id]["revoked_at"]
+    assert all(len(str(row["key_hash"])) == 64 for row in exported.values())
+    assert opener().revoked_tokens() == [("jti-9", 10.0, pytest.approx(time.time() + 60, abs=30))]
+
+
 def test_projects_are_shared_and_a_name_is_taken_once(opener: Opener) -> None:
     first, second = opener(), opener()
     assert first.add_project(("shop", "path", "/srv/shop", "/home/i/shop", 1.5))

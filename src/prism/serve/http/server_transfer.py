@@ -38,6 +38,7 @@ class ProjectMoved:
     name: str
     kind: str
     uploaded_files: int
+    indexed: bool
     files: int
     chunks: int
     vectors: int
@@ -91,9 +92,10 @@ def copy_server(source: Side, dest: Side, actor: Actor) -> ServerMoved:
                 keys.add_key(values)
                 moved.keys += 1
     except BaseException:
+        indexed = {p.name for p in moved.projects if p.indexed}  # a failed copy_index cleaned up after itself
         for name in reversed(done):  # the destination as it was, so a rerun can start over
             with suppress(PrismError, OSError):
-                _forget_project(dest, name)
+                _forget_project(dest, name, index=name in indexed)
         raise
     now = time.time()
     for jti, revoked_at, forget_after in source.store.revoked_tokens():
@@ -139,16 +141,16 @@ def _copy_project(source: Side, dest: Side, row: tuple[object, ...]) -> ProjectM
         finally:
             from_index.close()
             to_index.close()
-    return ProjectMoved(name, kind, uploaded, files, chunks, vectors)
+    return ProjectMoved(name, kind, uploaded, from_index is not None, files, chunks, vectors)
 
 
-def _forget_project(dest: Side, name: str) -> None:
-    index = dest.index(name)
-    if index is not None:
+def _forget_project(dest: Side, name: str, *, index: bool) -> None:
+    store = dest.index(name) if index else None
+    if store is not None:
         try:
-            index.forget()
+            store.forget()
         finally:
-            index.close()
+            store.close()
     dest.files.forget(name)
     dest.store.delete_project(name)
 
@@ -192,7 +194,11 @@ def embedded_side(folder: Path, *, create: bool) -> Side:
             private_dir(path.parent)
         elif not path.is_file():
             return None
-        return SqliteStore(path)
+        store = SqliteStore(path)
+        if not create and store.get_meta("chunker_version") is None:  # an index that never finished a sync
+            store.close()
+            return None
+        return store
 
     store = ServerDB(private_dir(folder) / "server.db")
     return Side(store, store.project_files(folder / "files"), index)
