@@ -23,7 +23,7 @@ import pytest
 
 from prism.index.ann import AnnConfig
 from prism.index.sqlite import SqliteStore
-from prism.index.store import FileRecord, IndexedFile, Store
+from prism.index.store import FileRecord, History, IndexedFile, Store
 from prism.index.terms import lexical_terms
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, ChunkKind, LevelTokens, SearchFilters
@@ -409,6 +409,25 @@ def test_feedback_marks_net_per_symbol(store: Store) -> None:
     store.record_feedback("src/b.py", "g", True)
     assert store.feedback_marks(["src/a.py"]) == {("src/a.py", "f"): 1, ("src/a.py", ""): -1}
     assert store.feedback_marks([]) == {}
+
+
+def test_history_exports_and_imports_with_its_times(backend: Backend, store: Store) -> None:
+    """What `prism migrate` carries besides the index: the usage log and the feedback marks."""
+    store.record_usage(UsageEvent("context", "bugfix", 8000, 1200, 5000, 7, 0.25), at=1000.5)
+    store.record_usage(UsageEvent("show", "explain", 2000, 800, 100, 3, 0.05), at=2000.0)
+    store.record_feedback("src/a.py", "f", True, "why")
+    store.record_feedback("src/a.py", "f", False)
+    history = store.export_history()
+    assert [(at, e.kind, e.tokens_saved) for at, e in history.usage] == [(1000.5, "context", 5000),
+                                                                        (2000.0, "show", 100)]
+    assert [(m.path, m.symbol, m.helpful, m.query) for m in history.feedback] == [
+        ("src/a.py", "f", 1, "why"), ("src/a.py", "f", -1, "")]
+    store.forget()
+    empty = backend.open()
+    assert empty.export_history() == History([], [])
+    empty.import_history(history)
+    assert empty.export_history() == history
+    assert empty.usage_summary()["queries"] == 2 and empty.feedback_marks(["src/a.py"]) == {("src/a.py", "f"): 0}
 
 
 # -- lifecycle -----------------------------------------------------------------------------

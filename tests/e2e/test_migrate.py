@@ -1,5 +1,6 @@
 """`prism migrate`: an embedded index copied to PostgreSQL and back, vectors included, answers the
-same searches; nothing is re-embedded, and the errors say what to do."""
+same searches (feedback marks, which rank, go too, with the usage log); nothing is re-embedded,
+and the errors say what to do."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def snapshot(root: Path) -> dict[str, object]:
                 for q in QUERIES}
         symbol = [(sc.chunk.path, sc.chunk.name) for sc in prism.find_symbol("Cart").definitions]
         return {"stats": stats, "hits": hits, "vectors": vectors, "model": model, "symbol": symbol,
+                "history": store.export_history(), "summary": store.usage_summary(),
                 "meta": {k: store.get_meta(k) for k in ("chunker_version", "embed_dim", "root")}}
 
 
@@ -48,13 +50,22 @@ def test_an_index_goes_to_postgresql_and_back(tmp_path: Path, postgres_url: str,
     root = tmp_path / "shop"
     shutil.copytree(SHOP, root)
     cli("index", "--project", str(root))
+    with Prism(root, settings=Settings()) as prism:
+        unmarked = [(h.chunk.chunk.path, h.chunk.chunk.start_line, round(h.score, 9))
+                    for h in prism.search(QUERIES[1]).hits]
+        prism.mark_helpful(unmarked[-1][0], helpful=True, query=QUERIES[1])
+        prism.mark_helpful(unmarked[0][0], helpful=False, query=QUERIES[1])
+        prism.context(QUERIES[0], budget_tokens=2000)  # one row of the usage log
     before = snapshot(root)
     assert before["stats"]["chunks"] > 10 and before["vectors"]  # type: ignore[index]
+    assert before["hits"][QUERIES[1]] != unmarked  # type: ignore[index]  # the marks move scores
+    assert len(before["history"].feedback) == 2  # type: ignore[attr-defined]
+    assert len(before["history"].usage) == 1  # type: ignore[attr-defined]
 
     moved = cli("migrate", "--to", postgres_url, "--project", str(root))
     check(moved, documented()["migrate"])  # the shape docs/cli.md gives
-    assert (moved["files"], moved["chunks"], moved["vectors"]) == (
-        before["stats"]["files"], before["stats"]["chunks"], len(before["vectors"]))  # type: ignore[index, arg-type]
+    assert (moved["files"], moved["chunks"], moved["vectors"], moved["usage_events"], moved["feedback_marks"]) == (
+        before["stats"]["files"], before["stats"]["chunks"], len(before["vectors"]), 1, 2)  # type: ignore[index, arg-type]
     assert "@" not in str(moved["to"])  # no credentials in the output
 
     monkeypatch.setenv("PRISM_DATABASE_URL", postgres_url)

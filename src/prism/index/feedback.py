@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from prism.index.sqlite_db import open_database
+from prism.index.sqlite_db import open_database, transaction
+from prism.index.store import FeedbackMark
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -45,6 +46,19 @@ class FeedbackStore:
             self.conn.execute(
                 "INSERT INTO feedback(path, symbol, helpful, query, created_at) VALUES (?,?,?,?,?)",
                 (path, symbol, 1 if helpful else -1, query[:2000], time.time()))
+
+    def export(self) -> list[FeedbackMark]:
+        """Every mark, oldest first."""
+        with self._lock:
+            rows = self.conn.execute("SELECT path, symbol, helpful, query, created_at FROM feedback "
+                                     "ORDER BY created_at, rowid").fetchall()
+        return [FeedbackMark(str(p), str(s), int(h), str(q), float(at)) for p, s, h, q, at in rows]
+
+    def add(self, marks: Iterable[FeedbackMark]) -> None:
+        """Store marks another store exported, their times kept, in one transaction."""
+        with self._lock, transaction(self.conn) as conn:
+            conn.executemany("INSERT INTO feedback(path, symbol, helpful, query, created_at) VALUES (?,?,?,?,?)",
+                                  [(m.path, m.symbol, m.helpful, m.query, m.created_at) for m in marks])
 
     def net_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
         """(path, symbol) → helpful minus unhelpful marks, for results in the given files."""

@@ -50,13 +50,17 @@ from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
+    USAGE_COLUMNS,
+    FeedbackMark,
     FileRecord,
     FileState,
+    History,
     IndexedFile,
     WeightedTerm,
     level_tokens_text,
     row_to_chunk,
     row_to_head,
+    usage_row,
 )
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -787,6 +791,27 @@ class PostgresStore:
             rows = conn.execute("SELECT path, symbol, SUM(helpful) FROM prism_feedback WHERE project=%s"
                                 " AND path = ANY(%s) GROUP BY path, symbol", (self.project, wanted)).fetchall()
         return {(str(p), str(s)): int(n) for p, s, n in rows}
+
+    def export_history(self) -> History:
+        with self._read() as conn:
+            usage = [usage_row(row) for row in conn.execute(
+                f"SELECT {USAGE_COLUMNS} FROM prism_usage WHERE project = %s ORDER BY at, id".encode(),
+                (self.project,))]
+            feedback = [FeedbackMark(str(p), str(s), int(h), str(q), float(at)) for p, s, h, q, at in conn.execute(
+                "SELECT path, symbol, helpful, query, created_at FROM prism_feedback WHERE project = %s"
+                " ORDER BY created_at", (self.project,))]
+        return History(usage, feedback)
+
+    def import_history(self, history: History) -> None:
+        with self._write() as conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO prism_usage(project, at, kind, intent, budget, tokens_served, tokens_saved,"
+                            " chunks, seconds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                            [(self.project, at, e.kind, e.intent, e.budget, e.tokens_served, e.tokens_saved,
+                              e.chunks, e.seconds) for at, e in history.usage])
+            cur.executemany("INSERT INTO prism_feedback(project, path, symbol, helpful, query, created_at)"
+                            " VALUES (%s, %s, %s, %s, %s, %s)",
+                            [(self.project, m.path, m.symbol, m.helpful, m.query, m.created_at)
+                             for m in history.feedback])
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -41,13 +41,16 @@ from prism.index.sqlite_vectors import (
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
+    USAGE_COLUMNS,
     FileRecord,
     FileState,
+    History,
     IndexedFile,
     WeightedTerm,
     level_tokens_text,
     row_to_chunk,
     row_to_head,
+    usage_row,
 )
 from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
@@ -756,3 +759,20 @@ class SqliteStore:
 
     def feedback_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
         return self._feedback_store().net_marks(paths)
+
+    def export_history(self) -> History:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {USAGE_COLUMNS} FROM usage ORDER BY at, id").fetchall()
+        usage = [usage_row(row) for row in rows]
+        return History(usage, self._feedback_store().export())
+
+    def import_history(self, history: History) -> None:
+        with self._usage_lock:
+            if self._usage_conn is None:
+                self._usage_conn = connect_wal(self.path)
+            with prism_errors(self.path), transaction(self._usage_conn) as conn:
+                conn.executemany("INSERT INTO usage(at, kind, intent, budget, tokens_served, tokens_saved, chunks,"
+                                 " seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(at, e.kind, e.intent, e.budget, e.tokens_served, e.tokens_saved, e.chunks,
+                                   e.seconds) for at, e in history.usage])
+        self._feedback_store().add(history.feedback)

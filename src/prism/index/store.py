@@ -251,8 +251,8 @@ class IndexWriter(Protocol):
 class UsageLog(Protocol):
     """What `prism context` served and saved, for `prism stats`."""
 
-    def record_usage(self, event: UsageEvent) -> bool:
-        """Record one event; False (and a log line) when it could not be — never raises:
+    def record_usage(self, event: UsageEvent, at: float | None = None) -> bool:
+        """Record one event (at `at`, default now); False (and a log line) when it could not be — never raises:
         usage is bookkeeping, and an answer must not fail because it was not counted."""
         ...
 
@@ -271,8 +271,36 @@ class FeedbackLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FeedbackMark:
+    """One recorded feedback mark (+1 helpful, -1 not), as `export_history` gives it."""
+
+    path: str
+    symbol: str
+    helpful: int
+    query: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class History:
+    """A project's usage log (unix time, event) and feedback marks, oldest first."""
+
+    usage: list[tuple[float, UsageEvent]]
+    feedback: list[FeedbackMark]
+
+
+USAGE_COLUMNS = "at, kind, intent, budget, tokens_served, tokens_saved, chunks, seconds"
+
+
+def usage_row(row: Sequence[Any]) -> tuple[float, UsageEvent]:
+    """A usage log row (USAGE_COLUMNS) as (unix time, event)."""
+    return float(row[0]), UsageEvent(str(row[1]), str(row[2]), int(row[3]), int(row[4]), int(row[5]), int(row[6]),
+                                     float(row[7]))
+
+
 class IndexExport(Protocol):
-    """The index as `write_files` and `put_embeddings` take it: what `prism migrate` copies."""
+    """The index as `write_files` and `put_embeddings` take it, and its history: what `prism migrate` copies."""
 
     def export_files(self) -> Iterator[IndexedFile]:
         """Every file with its chunks (in the order they were written) and their text hashes."""
@@ -280,6 +308,14 @@ class IndexExport(Protocol):
 
     def export_embeddings(self, model: str, batch: int = 1000) -> Iterator[list[tuple[str, NDArray[np.float32]]]]:
         """Every vector of `model`, as batches of (text hash, vector)."""
+        ...
+
+    def export_history(self) -> History:
+        """The usage log and feedback marks, with their times."""
+        ...
+
+    def import_history(self, history: History) -> None:
+        """Add a history another store exported (times kept), in one transaction."""
         ...
 
 

@@ -1,7 +1,6 @@
 """Copy one project's index from one store to another (`prism migrate`): files, chunks, refs,
-terms and vectors as they are, through the Store Protocol — nothing is re-read or re-embedded.
-
-Usage counts and feedback stay behind (they are the source store's history, not the index).
+terms and vectors as they are, through the Store Protocol — nothing is re-read or re-embedded —
+and its history: the usage log behind `prism stats` and the feedback marks that search ranks by.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ class Transfer:
     files: int
     chunks: int
     vectors: int
+    usage_events: int = 0
+    feedback_marks: int = 0
 
 
 def copy_index(source: Store, dest: Store) -> Transfer:
@@ -55,8 +56,10 @@ def _copy(source: Store, dest: Store) -> Transfer:
         for vectors_batch in source.export_embeddings(model):
             dest.put_embeddings(model, vectors_batch)
             vectors += len(vectors_batch)
+    history = source.export_history()
+    dest.import_history(history)
     for key in META_KEYS:
         value = source.get_meta(key)
         if value is not None:
             dest.set_meta({key: value})
-    return Transfer(files, chunks, vectors)
+    return Transfer(files, chunks, vectors, len(history.usage), len(history.feedback))

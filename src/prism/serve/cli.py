@@ -644,7 +644,8 @@ def migrate(
             for store in opened:
                 store.close()
         data = {"project": str(prism.root), "from": names[0], "to": names[1], "files": moved.files,
-                "chunks": moved.chunks, "vectors": moved.vectors}
+                "chunks": moved.chunks, "vectors": moved.vectors, "usage_events": moved.usage_events,
+                "feedback_marks": moved.feedback_marks}
         if json_out:
             emit_json(data)
         else:

@@ -21,7 +21,7 @@ from pathlib import Path
 from prism.engine import INDEX_FILE
 from prism.errors import IndexLockedError, InputError, PrismError, ProjectError
 from prism.index.store import Store
-from prism.index.transfer import copy_index
+from prism.index.transfer import Transfer, copy_index
 from prism.ops.meter import KEEP_DAYS, MeterBackend
 from prism.serve.home import private_dir
 from prism.serve.http.audit import Actor
@@ -42,6 +42,8 @@ class ProjectMoved:
     files: int
     chunks: int
     vectors: int
+    usage_events: int
+    feedback_marks: int
 
 
 @dataclass
@@ -130,18 +132,18 @@ def _copy_project(source: Side, dest: Side, row: tuple[object, ...]) -> ProjectM
                              hint="Fix or delete those files in the source, then migrate again.")
         dest.files.checkout(name)  # this host's copy, current as of what was just stored
         uploaded = len(writes)
-    files = chunks = vectors = 0
+    copied = Transfer(0, 0, 0)
     from_index = source.index(name)
     if from_index is not None:
         to_index = dest.index(name)
         assert to_index is not None
         try:
             copied = copy_index(from_index, to_index)
-            files, chunks, vectors = copied.files, copied.chunks, copied.vectors
         finally:
             from_index.close()
             to_index.close()
-    return ProjectMoved(name, kind, uploaded, from_index is not None, files, chunks, vectors)
+    return ProjectMoved(name, kind, uploaded, from_index is not None, copied.files, copied.chunks, copied.vectors,
+                        copied.usage_events, copied.feedback_marks)
 
 
 def _forget_project(dest: Side, name: str, *, index: bool) -> None:
