@@ -110,10 +110,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")  # a COMMIT that fails (busy) rolls back too, leaving no transaction open
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back itself (a full disk, an interrupt)
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def split_statements(script: str) -> Iterator[str]:

@@ -25,6 +25,23 @@ def test_a_transaction_commits_or_leaves_nothing(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_a_commit_that_fails_rolls_back_and_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """Every hand-written BEGIN IMMEDIATE … COMMIT of the server went through this helper: a failed
+    COMMIT (here a deferred foreign key; on a busy file, a lock) must not leave the connection inside
+    a transaction that the next write would join."""
+    conn = connect_wal(tmp_path / "x.db")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE c (p INTEGER REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), transaction(conn) as tx:
+        tx.execute("INSERT INTO c VALUES (1)")  # checked only at COMMIT
+    assert not conn.in_transaction and conn.execute("SELECT COUNT(*) FROM c").fetchone()[0] == 0
+    with transaction(conn) as tx:
+        tx.execute("INSERT INTO p VALUES (1)")
+    assert conn.execute("SELECT COUNT(*) FROM p").fetchone()[0] == 1
+    conn.close()
+
+
 def test_migrations_run_once_and_a_newer_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     open_database(path, MIGRATIONS[:1]).close()

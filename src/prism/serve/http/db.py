@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
-from prism.index.sqlite_db import connect_wal, copy_database
+from prism.index.sqlite_db import connect_wal, copy_database, transaction
 from prism.serve.home import create_private_file
 from prism.serve.http.generations import FileGenerations, GenerationRow
 from prism.serve.http.server_store import SQLITE, Row, ServerTables
@@ -161,16 +161,11 @@ class ServerDB(ServerTables):
             if current == len(MIGRATIONS):
                 return
             for number, script in enumerate(MIGRATIONS, start=1):
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) < number:
+                with transaction(self._conn) as conn:
+                    if int(conn.execute("PRAGMA user_version").fetchone()[0]) < number:
                         for statement in statements(script):
-                            self._conn.execute(statement)
-                        self._conn.execute(f"PRAGMA user_version = {number}")
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+                            conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {number}")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self._lock:
@@ -189,14 +184,8 @@ class ServerDB(ServerTables):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            yield conn
 
     def delete_project(self, name: str) -> None:
         super().delete_project(name)

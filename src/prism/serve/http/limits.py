@@ -28,6 +28,7 @@ from typing import Protocol
 
 from prism.errors import ConfigError, IndexCorruptError
 from prism.index.sqlite import connect_wal
+from prism.index.sqlite_db import transaction
 from prism.redis_client import connect_redis
 from prism.serve.http.settings import LimiterBackend
 
@@ -264,9 +265,7 @@ class SqliteRateLimiter:
             pause_s = min(pause_s * 2, 2e-3)
 
     def _transaction(self, key: str, rate: Rate, cost: int) -> Decision:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._connection()) as conn:
             now = self._clock()  # after the lock: hits are ordered in time across processes
             row = conn.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
             tokens, at = (float(rate.capacity), now) if row is None else (float(row[0]), float(row[1]))
@@ -277,11 +276,6 @@ class SqliteRateLimiter:
                 self._next_prune = now + self._prune_every_s
                 # Full for a whole period: gone means the same (the margin keeps float rounding moot).
                 conn.execute("DELETE FROM buckets WHERE full_at < ?", (now - self._prune_every_s,))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return decision
 
     def _drop_connection(self) -> None:
