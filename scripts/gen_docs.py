@@ -211,7 +211,8 @@ JSON_SHAPES: dict[str, list[tuple[str, str, str]]] = {
         ("keys", "int", "API keys copied with their hashes (revoked ones too): every key works as before"),
         ("revoked_tokens", "int", "JWT deny-list entries still in force"),
         ("audit_events", "int", "audit log rows copied (a `server.migrate` event follows them)"),
-        ("usage_counts", "int", "usage meter cells copied to (or from) Redis; 0 without --redis / PRISM_REDIS_URL")],
+        ("usage_counts", "int", "usage meter cells copied to (or from) Redis; 0 without --redis / PRISM_REDIS_URL"),
+        ("warnings", "array", "what to do before serving, e.g. the API secret the keys need")],
     "backup create": [
         ("backup", "string", "the new prism-backup-<UTC time> folder"), ("created", "string", "UTC time, ISO 8601"),
         ("files", "int", "files in the backup"), ("bytes", "int", "their size"),

@@ -136,7 +136,12 @@ def test_a_team_server_moves_to_postgresql_and_redis_and_back(tmp_path: Path, po
     with scratch_database(postgres_url) as database, fresh_redis(redis_url) as redis:
         monkeypatch.setenv("PRISM_HOME", str(homes["embedded"]))
         monkeypatch.setenv("PRISM_EMBEDDER", "hashing")
+        with scratch_database(postgres_url) as elsewhere:  # without PRISM_API_SECRET: a warning, as keys need it
+            warned = migrate("--to", elsewhere)
+            assert "PRISM_API_SECRET" in warned["warnings"][0] and warned["usage_counts"] == 0
+        monkeypatch.setenv("PRISM_API_SECRET", API_SECRET)
         moved = migrate("--to", database, "--redis", redis)
+        assert moved["warnings"] == []
         assert {p["name"]: (p["kind"], p["uploaded_files"]) for p in moved["projects"]} == {
             "up": ("upload", len(UPLOAD)), "local": ("path", 0)}
         assert all(p["chunks"] > 0 and p["vectors"] == p["chunks"] for p in moved["projects"]), moved

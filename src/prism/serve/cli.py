@@ -699,10 +699,23 @@ def _migrate_server(to: str, source: str | None, redis: str | None, json_out: bo
             finally:
                 for meter in meters:
                     meter.close()
-        data = {"from": names[0], "to": names[1], **moved.to_dict()}
+        warnings = []
+        if ServerSettings().api_secret is None and moved.keys:
+            from prism.serve.secrets import DEV_SECRET_FILE
+
+            dev_secret = folder / DEV_SECRET_FILE
+            warnings.append(
+                f"The API keys are HMACs under this home's development secret ({dev_secret}): set "
+                "PRISM_API_SECRET to its contents wherever the server runs, or every key is refused."
+                if to != "sqlite" and dev_secret.is_file() else
+                "PRISM_API_SECRET is not set: serve with the PRISM_API_SECRET the keys were made under, "
+                "or every key is refused.")
+        data = {"from": names[0], "to": names[1], **moved.to_dict(), "warnings": warnings}
         if json_out:
             emit_json(data)
         else:
+            for warning in warnings:
+                err.print(f"[yellow]warning:[/] {warning}", highlight=False)
             err.print(f"Copied {len(moved.projects)} projects "
                       f"({sum(p.uploaded_files for p in moved.projects):,} uploaded files, "
                       f"{sum(p.chunks for p in moved.projects):,} chunks, {sum(p.vectors for p in moved.projects):,} "
