@@ -11,9 +11,11 @@ import pytest
 
 from prism.errors import IndexLockedError, InputError
 from prism.index.sqlite import SqliteStore
+from prism.serve.http import server_transfer
 from prism.serve.http.audit import Actor, AuditLog
 from prism.serve.http.keys import KeyStore
 from prism.serve.http.server_transfer import Side, copy_server, embedded_side
+from prism.serve.http.uploads import FileOutcome
 from prism.serve.secrets import SecretBox
 
 BOX = SecretBox("transfer-secret-" + "t" * 30)
@@ -57,6 +59,28 @@ def test_everything_arrives_and_the_source_is_unchanged(tmp_path: Path) -> None:
     assert source.store.counts() == {"keys": 1, "projects": 2, "audit_events": 1, "stored_secrets": 0}
     with pytest.raises(InputError, match="already holds"):
         copy_server(source, dest, ACTOR)  # a second run into the same destination is refused
+    for side in (source, dest):
+        side.close()
+
+
+def test_uploaded_files_go_in_batches_and_only_plain_files_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, _ = source_server(tmp_path / "a" / "server")
+    root = tmp_path / "a" / "server" / "files" / "up"
+    (tmp_path / "outside.txt").write_text("not the project's")
+    (root / "link.py").symlink_to(tmp_path / "outside.txt")  # no upload makes a link: it is not carried
+    stored: list[int] = []
+    dest = embedded_side(tmp_path / "b" / "server", create=True)
+    apply = dest.files.apply
+
+    def counting(project: str, writes: list[tuple[str, bytes]], deletes: list[str]) -> list[FileOutcome]:
+        stored.append(len(writes))
+        return apply(project, writes, deletes)
+
+    monkeypatch.setattr(dest.files, "apply", counting)
+    monkeypatch.setattr(server_transfer, "UPLOAD_BATCH_BYTES", 1)  # one file a batch
+    moved = copy_server(source, dest, ACTOR)
+    assert stored == [1, 1] and [p.uploaded_files for p in moved.projects if p.name == "up"] == [2]
+    assert sorted(dest.files.sizes("up")) == ["b.md", "src/a.py"]
     for side in (source, dest):
         side.close()
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prism.engine import INDEX_FILE
-from prism.errors import IndexLockedError, InputError, PrismError, ProjectError
+from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
 from prism.index.store import Store
 from prism.index.transfer import Transfer, copy_index
 from prism.ops.meter import KEEP_DAYS, MeterBackend
@@ -28,9 +28,10 @@ from prism.serve.http.audit import Actor
 from prism.serve.http.server_store import ServerStore
 from prism.serve.http.uploads import ProjectFiles, stored_sizes
 
-# A project's index store on one side: None where that side holds no index for it (the caller closes nothing).
+# A project's index store on one side (the caller closes it); None where that side holds no index of it.
 OpenIndex = Callable[[str], Store | None]
 AUDIT_PAGE = 1000
+UPLOAD_BATCH_BYTES = 64 << 20  # uploaded files are stored in batches of about this much (one transaction each)
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,7 @@ def _copy_project(source: Side, dest: Side, row: tuple[object, ...]) -> ProjectM
         dest.store.set_index_state(name, state)
     uploaded = 0
     if kind == "upload":
-        root = source.files.checkout(name)
-        writes = [(rel, (root / rel).read_bytes()) for rel in sorted(stored_sizes(root))]
-        failed = [o for o in dest.files.apply(name, writes, []) if o.status == "failed"]
-        if failed:
-            raise InputError(f"Project {name!r}: {len(failed)} uploaded files could not be stored, "
-                             f"e.g. {failed[0].path}: {failed[0].reason}.", value=name,
-                             hint="Fix or delete those files in the source, then migrate again.")
-        dest.files.checkout(name)  # this host's copy, current as of what was just stored
-        uploaded = len(writes)
+        uploaded = _copy_files(source.files, dest.files, name)
     copied = Transfer(0, 0, 0)
     from_index = source.index(name)
     if from_index is not None:
@@ -144,6 +137,43 @@ def _copy_project(source: Side, dest: Side, row: tuple[object, ...]) -> ProjectM
             to_index.close()
     return ProjectMoved(name, kind, uploaded, from_index is not None, copied.files, copied.chunks, copied.vectors,
                         copied.usage_events, copied.feedback_marks)
+
+
+def _copy_files(source: ProjectFiles, dest: ProjectFiles, name: str) -> int:
+    """The project's uploaded files from `source` into `dest`, in batches; returns how many."""
+    root = source.checkout(name)
+    batch: list[tuple[str, bytes]] = []
+    size = count = 0
+    for rel in sorted(stored_sizes(root)):
+        path = root / rel
+        if path.is_symlink() or not path.is_file() or not _normalised(rel):
+            continue  # never an upload's (uploads write plain files at normalised paths)
+        batch.append((rel, path.read_bytes()))
+        size += len(batch[-1][1])
+        if size >= UPLOAD_BATCH_BYTES:
+            count += _store(dest, name, batch)
+            batch, size = [], 0
+    count += _store(dest, name, batch)
+    dest.checkout(name)  # this host's copy, current as of what was just stored
+    return count
+
+
+def _normalised(rel: str) -> bool:
+    from prism.serve.http.projects import normalise_upload_path
+
+    try:
+        return normalise_upload_path(rel) == rel
+    except PathError:
+        return False
+
+
+def _store(dest: ProjectFiles, name: str, writes: list[tuple[str, bytes]]) -> int:
+    failed = [o for o in dest.apply(name, writes, []) if o.status == "failed"] if writes else []
+    if failed:
+        raise InputError(f"Project {name!r}: {len(failed)} uploaded files could not be stored, "
+                         f"e.g. {failed[0].path}: {failed[0].reason}.", value=name,
+                         hint="Fix or delete those files in the source, then migrate again.")
+    return len(writes)
 
 
 def _forget_project(dest: Side, name: str, *, index: bool) -> None:
