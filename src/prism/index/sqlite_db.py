@@ -132,16 +132,17 @@ def split_statements(script: str) -> Iterator[str]:
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], path: Path, *,
-            read_only: bool = False) -> None:
+            read_only: bool = False, what: str = "The index at",
+            newer_hint: str = "Upgrade PRISM, or run `prism forget` and re-index.") -> None:
     """Apply the migrations newer than the file's `user_version`, once, even when several
-    processes open a new file at the same time; a file from a newer PRISM is refused, and so is
-    an upgrade of a file this process may only read."""
+    processes open a new file at the same time; a file from a newer PRISM is refused (`what`
+    names the file, `newer_hint` says what to do), and so is an upgrade of a file this process
+    may only read."""
     latest = max(version for version, _ in migrations)
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if current > latest:
-        raise IndexCorruptError(
-            f"The index at {path} was written by a newer PRISM (schema {current}).",
-            hint="Upgrade PRISM, or run `prism forget` and re-index.", value=path)
+        raise IndexCorruptError(f"{what} {path} was written by a newer PRISM (schema {current}).",
+                                hint=newer_hint, value=path)
     if current == latest:
         return
     if read_only:

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from prism.errors import IndexCorruptError
-from prism.index.sqlite_db import connect_wal, copy_database, transaction
+from prism.index.sqlite_db import connect_wal, copy_database, migrate, split_statements, transaction
 from prism.serve.home import create_private_file
 from prism.serve.http.generations import FileGenerations, GenerationRow
 from prism.serve.http.server_store import SQLITE, Row, ServerTables
@@ -92,16 +92,7 @@ MIGRATIONS: tuple[str, ...] = (
 
 def statements(script: str) -> list[str]:
     """A script's statements, whole: a trigger body's `;` does not end its CREATE TRIGGER."""
-    found: list[str] = []
-    current = ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            found.append(current.strip())
-            current = ""
-    if current.strip():
-        found.append(current.strip())
-    return found
+    return list(split_statements(script))
 
 
 class _Connection:
@@ -147,25 +138,11 @@ class ServerDB(ServerTables):
         return self.version == len(MIGRATIONS)
 
     def _migrate(self) -> None:
-        """Apply pending migrations, each in one write transaction that re-reads the version.
-
-        Worker processes open the database at the same moment; reading the version under the
-        write lock means each migration runs once, whoever gets there first.
-        """
+        """Apply pending migrations under the write lock (sqlite_db.migrate): worker processes open
+        the database at the same moment, and each migration runs once, whoever gets there first."""
         with self._lock:
-            current = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-            if current > len(MIGRATIONS):
-                raise IndexCorruptError(
-                    f"The server database {self.path} was written by a newer PRISM (schema {current}).",
-                    hint="Upgrade PRISM, or restore a backup taken with this version.", value=self.path)
-            if current == len(MIGRATIONS):
-                return
-            for number, script in enumerate(MIGRATIONS, start=1):
-                with transaction(self._conn) as conn:
-                    if int(conn.execute("PRAGMA user_version").fetchone()[0]) < number:
-                        for statement in statements(script):
-                            conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version = {number}")
+            migrate(self._conn, list(enumerate(MIGRATIONS, start=1)), self.path, what="The server database",
+                    newer_hint="Upgrade PRISM, or restore a backup taken with this version.")
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with self._lock:
