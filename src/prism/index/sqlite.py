@@ -49,7 +49,7 @@ from prism.index.store import (
     row_to_chunk,
     row_to_head,
 )
-from prism.index.terms import terms_text
+from prism.index.terms import ChunkTerms
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
 from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
@@ -268,12 +268,12 @@ class SqliteStore:
                      "partial" if rec.warnings else "indexed", "\n".join(rec.warnings)),
                 )
                 file_id = cur.lastrowid
-                for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True):
-                    self._insert_chunk(conn, file_id, chunk, text_hash)
+                for chunk, text_hash, terms in zip(item.chunks, item.text_hashes, item.chunk_terms(), strict=True):
+                    self._insert_chunk(conn, file_id, chunk, text_hash, terms)
             self._bump(conn)
 
     def _insert_chunk(self, conn: sqlite3.Connection, file_id: int | None, chunk: Chunk,
-                      text_hash: str) -> None:
+                      text_hash: str, terms: ChunkTerms) -> None:
         cur = conn.execute(
             "INSERT INTO chunks(file_id, path, language, kind, name, qualified_name, signature,"
             " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
@@ -291,9 +291,7 @@ class SqliteStore:
         conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
         conn.execute(
             "INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, terms_text(chunk.path),
-             terms_text(f"{chunk.qualified_name} {chunk.signature}"),
-             terms_text(chunk.docstring), terms_text(chunk.content)),
+            (chunk_id, *terms),
         )
 
     def touch_files(self, states: Sequence[tuple[str, int, float]]) -> None:
