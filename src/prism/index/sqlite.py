@@ -49,7 +49,6 @@ from prism.index.store import (
     row_to_chunk,
     row_to_head,
 )
-from prism.index.terms import ChunkTerms
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
 from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
@@ -258,6 +257,12 @@ class SqliteStore:
         """Replace the chunks of each file in one transaction (the indexer's batch)."""
         now = time.time()
         with self._lock, self._transaction() as conn:
+            chunks: list[tuple[object, ...]] = []
+            refs: list[tuple[int, str, str]] = []
+            fts: list[tuple[object, ...]] = []
+            # The ids SQLite would give one insert at a time (the largest so far, plus one),
+            # named up front so that each table takes its rows in one executemany.
+            next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]) + 1
             for item in files:
                 rec = item.record
                 self._delete_paths(conn, [rec.path])
@@ -269,30 +274,19 @@ class SqliteStore:
                 )
                 file_id = cur.lastrowid
                 for chunk, text_hash, terms in zip(item.chunks, item.text_hashes, item.chunk_terms(), strict=True):
-                    self._insert_chunk(conn, file_id, chunk, text_hash, terms)
+                    chunk_id = next_id
+                    next_id += 1
+                    chunks.append(_chunk_row(chunk_id, file_id, chunk, text_hash))
+                    refs.extend(_ref_rows(chunk_id, chunk))
+                    fts.append((chunk_id, *terms))
+            conn.executemany(
+                "INSERT INTO chunks(id, file_id, path, language, kind, name, qualified_name, signature,"
+                " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
+                " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                chunks)
+            conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
+            conn.executemany("INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)", fts)
             self._bump(conn)
-
-    def _insert_chunk(self, conn: sqlite3.Connection, file_id: int | None, chunk: Chunk,
-                      text_hash: str, terms: ChunkTerms) -> None:
-        cur = conn.execute(
-            "INSERT INTO chunks(file_id, path, language, kind, name, qualified_name, signature,"
-            " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
-            " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
-             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
-             chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
-             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
-             level_tokens_text(chunk.level_tokens)),
-        )
-        chunk_id = cur.lastrowid
-        refs = [(chunk_id, "defines", n) for n in {chunk.qualified_name, chunk.name, *chunk.defines} if n]
-        refs += [(chunk_id, "imports", n) for n in set(chunk.imports)]
-        refs += [(chunk_id, "calls", n) for n in set(chunk.calls)]
-        conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
-        conn.execute(
-            "INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, *terms),
-        )
 
     def touch_files(self, states: Sequence[tuple[str, int, float]]) -> None:
         """Record new size/mtime for files whose content hash did not change (no re-chunking)."""
@@ -754,3 +748,18 @@ class SqliteStore:
 
     def feedback_marks(self, paths: Iterable[str]) -> dict[tuple[str, str], int]:
         return self._feedback_store().net_marks(paths)
+
+
+def _chunk_row(chunk_id: int, file_id: int | None, chunk: Chunk, text_hash: str) -> tuple[object, ...]:
+    return (chunk_id, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
+            chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
+            chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
+            json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+            level_tokens_text(chunk.level_tokens))
+
+
+def _ref_rows(chunk_id: int, chunk: Chunk) -> list[tuple[int, str, str]]:
+    refs = [(chunk_id, "defines", n) for n in {chunk.qualified_name, chunk.name, *chunk.defines} if n]
+    refs += [(chunk_id, "imports", n) for n in set(chunk.imports)]
+    refs += [(chunk_id, "calls", n) for n in set(chunk.calls)]
+    return refs

@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 from prism.pack.tokens import ScaledTokenizer, TiktokenTokenizer, Tokenizer
 
-# A cut before a line whose first character after spaces and tabs is not whitespace, and
-# that does not start with "/". Python's \S excludes every character str.isspace() accepts,
-# a superset of the Unicode White_Space that tiktoken's \s matches.
-_CUT = re.compile(r"(?<=\n)(?!/)(?=[ \t]*\S)")
+# The newline before a line whose first character after spaces and tabs is not whitespace,
+# and that does not start with "/": a cut after it. Python's \S excludes every character
+# str.isspace() accepts, a superset of the Unicode White_Space that tiktoken's \s matches.
+# (Led by a literal newline, the pattern is searched for fast.)
+_CUT = re.compile(r"\n(?!/)(?=[ \t]*\S)")
 MEMO_ENTRIES = 200_000  # segments held before the memo starts afresh (a few MB of short lines)
 
 
@@ -42,7 +43,7 @@ class LineCounter:
             return self._counted(text, self.tokenizer.count)
         total = 0
         memo = self._memo
-        for segment in _CUT.split(text) if "\n" in text else (text,):
+        for segment in segments(text):
             found = memo.get(segment)
             if found is None:
                 found = self._counted(segment, self._base)
@@ -56,3 +57,15 @@ class LineCounter:
             self._memo.clear()
         value = self._memo[text] = count(text)
         return value
+
+
+def segments(text: str) -> list[str]:
+    """`text` cut after each newline where no token piece runs on (they join to `text`)."""
+    out: list[str] = []
+    pos = 0
+    for match in _CUT.finditer(text):
+        end = match.end()
+        out.append(text[pos:end])
+        pos = end
+    out.append(text[pos:])
+    return out

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prism.pack.line_tokens import _CUT, LineCounter
+from prism.pack.line_tokens import LineCounter, segments
 from prism.pack.tokens import get_tokenizer
 
 TOKENIZERS = ("cl100k_base", "o200k_base", "claude")
@@ -69,7 +69,8 @@ def test_real_code_counts_exactly_and_is_cut(name: str) -> None:
     assert sources
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        assert len(_CUT.split(text)) > min(10, text.count("\n") // 2)
+        assert len(segments(text)) > min(10, text.count("\n") // 2)
+        assert "".join(segments(text)) == text
         assert counter.count(text) == tokenizer.count(text)
         lines = text.split("\n")
         for start in range(0, len(lines), 7):
