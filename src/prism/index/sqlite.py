@@ -260,12 +260,12 @@ class SqliteStore:
             chunks: list[tuple[object, ...]] = []
             refs: list[tuple[int, str, str]] = []
             fts: list[tuple[object, ...]] = []
-            # The ids SQLite would give one insert at a time (the largest so far, plus one),
+            self._delete_paths(conn, [item.record.path for item in files])
+            # The ids SQLite would give one insert at a time (the largest left, plus one),
             # named up front so that each table takes its rows in one executemany.
             next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]) + 1
             for item in files:
                 rec = item.record
-                self._delete_paths(conn, [rec.path])
                 cur = conn.execute(
                     "INSERT INTO files(path, sha256, size, mtime, language, indexed_at, status, warnings)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
