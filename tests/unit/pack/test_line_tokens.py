@@ -14,7 +14,8 @@ from prism.pack.tokens import get_tokenizer
 TOKENIZERS = ("cl100k_base", "o200k_base", "claude")
 # Code points where a piece could run past a newline: whitespace of every kind, "/" (o200k's
 # punctuation pieces take it after newlines), quotes, digits, marks, letters, symbols.
-WHITESPACE = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u180e\u2000\u2007\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+WHITESPACE = ("\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u180e\u2000\u2007\u200a\u200b"
+              "\u2028\u2029\u202f\u205f\u3000\ufeff")
 START_CHARS = WHITESPACE + "/'\"#)}]0123456789aZ_\u0301\u00e9\u4e2d\U0001f600-+*.,;:!?\\`~@$%^&|<>="
 TRICKY = [
     "",
