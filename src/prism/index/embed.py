@@ -99,17 +99,33 @@ _STOPWORDS = frozenset(
 
 def split_identifier(identifier: str) -> list[str]:
     """Words of an identifier split on snake and camel case (getHTTPUrl → get http url)."""
-    return [part.lower() for part in _PART_RE.findall(identifier)]
+    return list(_parts(identifier))
+
+
+@functools.lru_cache(maxsize=2**16)
+def _parts(identifier: str) -> tuple[str, ...]:
+    return tuple(part.lower() for part in _PART_RE.findall(identifier))
 
 
 def identifier_words(text: str) -> list[str]:
     """Distinct words of every identifier in `text`, in first-seen order, without stopwords."""
-    seen: dict[str, None] = {}
-    for identifier in _WORD_RE.findall(text):
-        for word in split_identifier(identifier):
-            if len(word) > 1 and word not in _STOPWORDS:
-                seen.setdefault(word, None)
-    return list(seen)
+    return _new_words(text, set(), None)
+
+
+def _new_words(text: str, said: set[str], limit: int | None) -> list[str]:
+    """`identifier_words(text)` not in `said`, stopping once they join to over `limit` characters."""
+    out: list[str] = []
+    seen = set(said)
+    size = -1
+    for identifier in dict.fromkeys(_WORD_RE.findall(text)):  # a repeated identifier adds nothing new
+        for word in _parts(identifier):
+            if len(word) > 1 and word not in _STOPWORDS and word not in seen:
+                seen.add(word)
+                out.append(word)
+                size += len(word) + 1
+                if limit is not None and size > limit:
+                    return out
+    return out
 
 
 def document_text(chunk: Chunk) -> str:
@@ -131,8 +147,9 @@ def document_text(chunk: Chunk) -> str:
     if chunk.kind == "section":
         body = _SPACE_RE.sub(" ", chunk.content).strip()
     else:
-        said = set(identifier_words(text))
-        body = " ".join(word for word in identifier_words(chunk.content) if word not in said)
+        # Words past MAX_DOCUMENT_CHARS of the body are cut off below whatever the head is
+        # (the symbol rules squeezed there never occur in a body of words), so none are sought.
+        body = " ".join(_new_words(chunk.content, set(identifier_words(text)), MAX_DOCUMENT_CHARS))
     if body:
         text = f"{text}\n{body}" if text else body
     text = _cut(_RULE_RE.sub(r"\1", text), MAX_DOCUMENT_CHARS)

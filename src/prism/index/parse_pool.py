@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,11 +20,13 @@ import tree_sitter
 from prism.errors import PrismError
 from prism.index.embed import available_cores, document_text
 from prism.index.store import FileRecord, IndexedFile
+from prism.index.terms import chunk_terms
 from prism.index.vector_scope import wants_vector
 from prism.ingest.chunk import chunk_file_with_tree
 from prism.ingest.walk import read_source
 from prism.models import Chunk, SourceFile
 from prism.pack.degrade import FileTree, price_levels
+from prism.pack.line_tokens import LineCounter
 from prism.pack.tokens import Tokenizer, get_tokenizer
 
 PARALLEL_MIN_FILES = 64  # fewer files to parse than this: in-process
@@ -71,30 +73,34 @@ def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     if not job.force and digest == job.old_sha:
         return Parsed(None)
     tokenizer = get_tokenizer(options.tokenizer)
+    counter = LineCounter(tokenizer)  # the file's chunks, parts and levels share their lines
     parsed, tree = chunk_file_with_tree(
-        source.path, text, source.language, count_tokens=tokenizer.count,
+        source.path, text, source.language, count_tokens=counter.count,
         max_chunk_tokens=options.max_chunk_tokens,
         window_lines=options.window_lines, window_overlap=options.window_overlap,
     )
     record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
                         parsed.warnings)
-    chunks = priced(parsed.chunks, tokenizer, text, tree)
+    chunks = priced(parsed.chunks, tokenizer, text, tree, count=counter.count)
     hashes = tuple(text_hash(document_text(c)) if wants_vector(c.path) else NO_VECTOR for c in chunks)
-    return Parsed(IndexedFile(record, chunks, hashes),
+    return Parsed(IndexedFile(record, chunks, hashes, tuple(map(chunk_terms, chunks))),
                   tuple(f"{source.path}: {w}" for w in parsed.warnings))
 
 
 def priced(chunks: Sequence[Chunk], tokenizer: Tokenizer, text: str | None = None,
-           tree: tree_sitter.Tree | None = None) -> tuple[Chunk, ...]:
+           tree: tree_sitter.Tree | None = None, *,
+           count: Callable[[str], int] | None = None) -> tuple[Chunk, ...]:
     """The chunks with their degradation levels priced (what `pack` selects by), counted by
-    `tokenizer`, which also counted their `tokens`. Given the file's `text` and the `tree` it was
-    chunked from, chunks of whole lines are analysed from that parse instead of their own."""
+    `tokenizer` (through `count`, its exact count memoised, when given), which also counted
+    their `tokens`. Given the file's `text` and the `tree` it was chunked from, chunks of whole
+    lines are analysed from that parse instead of their own."""
     if text is None or tree is None:
-        return tuple(replace(c, level_tokens=price_levels(c, tokenizer, tokens_counted=True)) for c in chunks)
+        return tuple(replace(c, level_tokens=price_levels(c, tokenizer, tokens_counted=True, count=count))
+                     for c in chunks)
     lines = text.split("\n")
     file_tree = FileTree.of(tree, text)
     return tuple(replace(c, level_tokens=price_levels(
-        c, tokenizer, tokens_counted=True,
+        c, tokenizer, tokens_counted=True, count=count,
         tree=file_tree if c.content == "\n".join(lines[c.start_line - 1:c.end_line]) else None)) for c in chunks)
 
 

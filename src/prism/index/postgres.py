@@ -62,7 +62,7 @@ from prism.index.store import (
     row_to_head,
     usage_row,
 )
-from prism.index.terms import terms_text
+from prism.index.terms import ChunkTerms
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
 
@@ -340,8 +340,9 @@ class PostgresStore:
                 " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
                 f" text_hash, terms, tf, length, level_tokens) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
                 f"%s,%s,%s,%s, {_TERMS_SQL}, %s::jsonb, %s, %s) RETURNING id"),
-                [self._chunk_row(file_id, chunk, text_hash) for file_id, item in zip(file_ids, files, strict=True)
-                 for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True)])
+                [self._chunk_row(file_id, chunk, text_hash, terms)
+                 for file_id, item in zip(file_ids, files, strict=True)
+                 for chunk, text_hash, terms in zip(item.chunks, item.text_hashes, item.chunk_terms(), strict=True)])
             refs = [row for chunk_id, chunk in zip(new_ids, chunks, strict=True)
                     for row in self._ref_rows(chunk_id, chunk)]
             if refs:
@@ -363,10 +364,8 @@ class PostgresStore:
             if not cur.nextset():
                 return ids
 
-    def _chunk_row(self, file_id: int, chunk: Chunk, text_hash: str) -> tuple[object, ...]:
-        # the four columns the embedded store's FTS5 table holds, and their term count (BM25's D)
-        columns = (terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
-                   terms_text(chunk.docstring), terms_text(chunk.content))
+    def _chunk_row(self, file_id: int, chunk: Chunk, text_hash: str, columns: ChunkTerms) -> tuple[object, ...]:
+        # the four columns the embedded store's FTS5 table holds (`columns`), and their term count (BM25's D)
         tf: dict[str, float] = {}
         for weight, text in zip(FTS_WEIGHTS, columns, strict=True):
             for term in text.split():

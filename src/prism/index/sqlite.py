@@ -52,7 +52,6 @@ from prism.index.store import (
     row_to_head,
     usage_row,
 )
-from prism.index.terms import terms_text
 from prism.index.usage import UsageEvent
 from prism.ingest.paths import place_of
 from prism.models import Chunk, ChunkHead, SearchFilters, StoredChunk
@@ -261,9 +260,15 @@ class SqliteStore:
         """Replace the chunks of each file in one transaction (the indexer's batch)."""
         now = time.time()
         with self._lock, self._transaction() as conn:
+            chunks: list[tuple[object, ...]] = []
+            refs: list[tuple[int, str, str]] = []
+            fts: list[tuple[object, ...]] = []
+            self._delete_paths(conn, [item.record.path for item in files])
+            # The ids SQLite would give one insert at a time (the largest left, plus one),
+            # named up front so that each table takes its rows in one executemany.
+            next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]) + 1
             for item in files:
                 rec = item.record
-                self._delete_paths(conn, [rec.path])
                 cur = conn.execute(
                     "INSERT INTO files(path, sha256, size, mtime, language, indexed_at, status, warnings)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -271,33 +276,20 @@ class SqliteStore:
                      "partial" if rec.warnings else "indexed", "\n".join(rec.warnings)),
                 )
                 file_id = cur.lastrowid
-                for chunk, text_hash in zip(item.chunks, item.text_hashes, strict=True):
-                    self._insert_chunk(conn, file_id, chunk, text_hash)
+                for chunk, text_hash, terms in zip(item.chunks, item.text_hashes, item.chunk_terms(), strict=True):
+                    chunk_id = next_id
+                    next_id += 1
+                    chunks.append(_chunk_row(chunk_id, file_id, chunk, text_hash))
+                    refs.extend(_ref_rows(chunk_id, chunk))
+                    fts.append((chunk_id, *terms))
+            conn.executemany(
+                "INSERT INTO chunks(id, file_id, path, language, kind, name, qualified_name, signature,"
+                " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
+                " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                chunks)
+            conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
+            conn.executemany("INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)", fts)
             self._bump(conn)
-
-    def _insert_chunk(self, conn: sqlite3.Connection, file_id: int | None, chunk: Chunk,
-                      text_hash: str) -> None:
-        cur = conn.execute(
-            "INSERT INTO chunks(file_id, path, language, kind, name, qualified_name, signature,"
-            " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
-            " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
-             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
-             chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
-             json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
-             level_tokens_text(chunk.level_tokens)),
-        )
-        chunk_id = cur.lastrowid
-        refs = [(chunk_id, "defines", n) for n in {chunk.qualified_name, chunk.name, *chunk.defines} if n]
-        refs += [(chunk_id, "imports", n) for n in set(chunk.imports)]
-        refs += [(chunk_id, "calls", n) for n in set(chunk.calls)]
-        conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
-        conn.execute(
-            "INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)",
-            (chunk_id, terms_text(chunk.path),
-             terms_text(f"{chunk.qualified_name} {chunk.signature}"),
-             terms_text(chunk.docstring), terms_text(chunk.content)),
-        )
 
     def touch_files(self, states: Sequence[tuple[str, int, float]]) -> None:
         """Record new size/mtime for files whose content hash did not change (no re-chunking)."""
@@ -776,3 +768,17 @@ class SqliteStore:
                                  [(at, e.kind, e.intent, e.budget, e.tokens_served, e.tokens_saved, e.chunks,
                                    e.seconds) for at, e in history.usage])
         self._feedback_store().add(history.feedback)
+
+def _chunk_row(chunk_id: int, file_id: int | None, chunk: Chunk, text_hash: str) -> tuple[object, ...]:
+    return (chunk_id, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
+            chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
+            chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
+            json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+            level_tokens_text(chunk.level_tokens))
+
+
+def _ref_rows(chunk_id: int, chunk: Chunk) -> list[tuple[int, str, str]]:
+    refs = [(chunk_id, "defines", n) for n in {chunk.qualified_name, chunk.name, *chunk.defines} if n]
+    refs += [(chunk_id, "imports", n) for n in set(chunk.imports)]
+    refs += [(chunk_id, "calls", n) for n in set(chunk.calls)]
+    return refs

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from prism.index.terms import ChunkTerms, chunk_terms
 from prism.index.usage import UsageEvent
 from prism.models import PRICED_LEVELS, Chunk, ChunkHead, LevelTokens, SearchFilters, StoredChunk
 
@@ -103,11 +104,20 @@ class FileRecord:
 @dataclass(frozen=True)
 class IndexedFile:
     """One file's new state: its record, its chunks and each chunk's embedding-text hash
-    ("" for a chunk that gets no vector: never pending, never embedded)."""
+    ("" for a chunk that gets no vector: never pending, never embedded); `terms`, when given,
+    each chunk's `terms.chunk_terms` (computed in the parse workers, off the one writer)."""
 
     record: FileRecord
     chunks: tuple[Chunk, ...]
     text_hashes: tuple[str, ...]
+    terms: tuple[ChunkTerms, ...] | None = None
+
+    def chunk_terms(self) -> Iterator[ChunkTerms]:
+        """Each chunk's full-text columns, in chunk order."""
+        if self.terms is not None:
+            yield from self.terms
+        else:
+            yield from map(chunk_terms, self.chunks)
 
 
 class ChunkReader(Protocol):

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from prism.models import Chunk
+
+ChunkTerms = tuple[str, str, str, str]
+
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 # Splits "HTTPServerError2x" → HTTP, Server, Error, 2, x; "snake_case" handled by '_' split first.
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -59,3 +63,9 @@ def lexical_terms(text: str) -> list[str]:
 def terms_text(text: str) -> str:
     """lexical_terms joined by spaces: the form stored in the full-text index."""
     return " ".join(lexical_terms(text))
+
+
+def chunk_terms(chunk: Chunk) -> ChunkTerms:
+    """A chunk's four full-text columns (path, symbol, doc, body), as every store indexes them."""
+    return (terms_text(chunk.path), terms_text(f"{chunk.qualified_name} {chunk.signature}"),
+            terms_text(chunk.docstring), terms_text(chunk.content))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -430,20 +431,22 @@ def _render_levels(chunk: Chunk, tree: FileTree | None = None) -> tuple[str, str
 
 
 def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False,
-                 tree: FileTree | None = None) -> LevelTokens:
+                 tree: FileTree | None = None, count: Callable[[str], int] | None = None) -> LevelTokens:
     """Tokens of the chunk's text at each priced level (full, light, skeleton, signature).
 
     Not memoised (the indexer sees each chunk once). A level whose text equals the level
     above it is not counted again, nor the full text when `tokens_counted` says that
     `chunk.tokens` is this tokenizer's count of the content. `tree`: the parse of the file
     whose lines the chunk's content is (whole lines), used instead of a parse of the chunk's
-    own text where that gives the same levels (FILE_TREE_LANGUAGES).
+    own text where that gives the same levels (FILE_TREE_LANGUAGES). `count`: `tokenizer.count`
+    or one that gives the same numbers (a memo: `line_tokens.LineCounter`).
     """
+    count = count or tokenizer.count
     full = chunk.content.rstrip("\n")
     light, skeleton, signature = _render_levels(chunk, tree if chunk.language in FILE_TREE_LANGUAGES else None)
-    counts = [chunk.tokens if tokens_counted and full == chunk.content else tokenizer.count(full)]
+    counts = [chunk.tokens if tokens_counted and full == chunk.content else count(full)]
     previous = full
     for text in (light, skeleton, signature):
-        counts.append(counts[-1] if text == previous else tokenizer.count(text))
+        counts.append(counts[-1] if text == previous else count(text))
         previous = text
     return LevelTokens(tokenizer.name, tuple(counts))

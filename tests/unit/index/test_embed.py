@@ -279,3 +279,30 @@ def test_lazy_embedder_loads_on_first_text_and_batches_queries() -> None:
     vectors = lazy.embed_queries(["parse config", "read file"])
     assert loads == [1] and vectors.shape == (2, lazy.dim)
     np.testing.assert_allclose(vectors[0], HashingEmbedder().embed_query("parse config").reshape(-1), atol=1e-6)
+
+
+def _uncapped_document_text(chunk: Chunk) -> str:
+    """document_text as it read before the body's words stopped at the cap (every word sought)."""
+    real = embed._new_words
+    try:
+        embed._new_words = lambda text, said, limit: real(text, said, None)  # type: ignore[assignment]
+        return document_text(chunk)
+    finally:
+        embed._new_words = real
+
+
+@pytest.mark.parametrize("lines", [0, 3, 40, 400])
+@pytest.mark.parametrize("head", ["", "----- ===== " * 30, "fetch_user session"])
+def test_document_text_stops_seeking_words_past_the_cap_with_the_same_text(lines: int, head: str) -> None:
+    body = "\n".join(f"    value{i}_x = computeThing{i % 7}(argument_{i}, fetch) + ====" for i in range(lines))
+    chunk = make_chunk("def big():\n" + body, signature=head, docstring=head)
+    assert document_text(chunk) == _uncapped_document_text(chunk)
+
+
+def test_new_words_are_identifier_words_not_said_in_order() -> None:
+    text = "userCache = user_cache or fetchHTTPUrl(userCache, cache_user_id) " * 3
+    said = {"user"}
+    expected = [w for w in identifier_words(text) if w not in said]
+    assert embed._new_words(text, said, None) == expected
+    capped = embed._new_words(text, said, 8)
+    assert capped == expected[:len(capped)] and len(" ".join(capped)) > 8
