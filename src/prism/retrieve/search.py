@@ -301,7 +301,8 @@ class Searcher:
                 demoted = place_share(h, query, 0.0, asked) < 1.0  # a secondary file not asked for
                 signals[cid]["secondary"] = float(demoted)
                 if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
-                    explain[cid]["prior"] = -(1.0 - w.secondary) * sum(explain[cid].values())
+                    kept = place_share(h, query, w.secondary, asked)
+                    explain[cid]["prior"] = -(1.0 - kept) * sum(explain[cid].values())
         lap("features", t)
         shape = QueryShape(natural_language=query.is_natural_language and not named,
                            long=query.is_long)
