@@ -16,7 +16,7 @@ from typing import Protocol
 
 from prism.models import ChunkHead
 from prism.retrieve.modules import by_module_name, match_qualified, match_stem
-from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
+from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words, written_in_cjk
 from prism.retrieve.trace import Frame
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
@@ -97,14 +97,17 @@ def _name_weights(query: ParsedQuery) -> dict[str, float]:
 
 def _plain_names(query: ParsedQuery) -> list[str]:
     """Plain words of a short query that may name a definition: the whole query when it is one
-    word ("send"), else its capitalised words ("how is Limits compared"). Lower-case words of
+    word ("send"), else its capitalised words ("how is Limits compared"; an acronym only in
+    a question written in CJK script, where `JSON` is a name and not a shout). Lower-case words of
     a question ("sort a list") are left to the text rankings: too many of them name something."""
     if query.is_long:
         return []
     words = prose_words(query)
     if len(query.text.split()) == 1:
         return words
-    named = [w for w in words if w[0].isupper() and not w.isupper()]
+    # In a question written in CJK script its Latin words are names, an acronym too ("JSON").
+    acronyms = written_in_cjk(query.text)
+    named = [w for w in words if w[0].isupper() and (acronyms or not w.isupper())]
     # "Calculator total" also names the method `Calculator.total` (stored qualified too).
     pairs = [f"{a}.{b}" for a, b in _ADJACENT.findall(query.text) if a in named]
     return pairs + named
