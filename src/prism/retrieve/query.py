@@ -34,6 +34,14 @@ _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _QUOTED = re.compile(r"\"([^\"\n]{3,120})\"|'([^'\n]{3,120})'")
 _ERROR = re.compile(r"^\s*((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt))"
                     r"(?::\s*(.*))?$", re.M)
+# An exception written with its package after other words (`Caused by: java.io.IOException: x`,
+# `Underlying exception : org.x.MockitoException: …`), and what other runtimes print for a failure:
+# Rust's `panicked at 'msg'` (or, since 1.73, the message on the line after the location) and
+# C++'s `what():  msg`.
+_QUALIFIED_ERROR = re.compile(r"(?<![\w.])((?:[a-z_]\w*\.)+[A-Z]\w*(?:Error|Exception|Failure))[ \t]*:[ \t]*([^\n]*)")
+_RUNTIME_MESSAGE = re.compile(r"panicked at '([^'\n]+)'|panicked at [^\s']+:\d+:\d+:\n([^\n]+)"
+                              r"|\bwhat\(\):[ \t]+([^\n]+)")
+_FRAME_LINE = re.compile(r"^\s*(?:at\s|\.\.\.|Caused by|\d+:\s)")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2,}[a-z]")
 # Chinese, Japanese and Korean script. Python's \w matches it, so "JSONType注解指定" would read as
 # one word; in an issue written in these scripts the Latin words are the code's names.
@@ -148,6 +156,21 @@ def clean_query(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", " ")
 
 
+def _other_messages(text: str) -> list[str]:
+    """Failure messages not at the start of a line: a qualified exception's (its next line when
+    the exception ends its own, as JVM exceptions with a long message print), a Rust panic's and
+    a C++ `what()`."""
+    out: list[str] = []
+    for m in _QUALIFIED_ERROR.finditer(text):
+        message = m.group(2).strip()
+        if not message:
+            following = text[m.end():].lstrip("\n").split("\n", 1)[0]
+            message = "" if _FRAME_LINE.match(following) else following.strip()
+        out.append(message)
+    out += [next(g for g in m.groups() if g).strip() for m in _RUNTIME_MESSAGE.finditer(text)]
+    return out
+
+
 def parse_query(text: str) -> ParsedQuery:
     """Extract every signal from a query; never fails, whatever the text."""
     original = text
@@ -193,6 +216,7 @@ def parse_query(text: str) -> ParsedQuery:
     error_lines = list(_ERROR.finditer(text))
     errors = [m.group(1).split(".")[-1] for m in error_lines]
     errors += re.findall(r"\b([A-Z]\w*(?:Error|Exception|Warning))\b", text)
+    messages = [(m.group(2) or "").strip() for m in error_lines] + _other_messages(text)
     quoted = [a or b for a, b in _QUOTED.findall(text)]
     return ParsedQuery(
         text=original,
@@ -205,5 +229,5 @@ def parse_query(text: str) -> ParsedQuery:
         quoted=_unique(quoted),
         code_words=_unique([w for w in code_words if w not in _NOISE_NAMES and len(w) > 2]),
         scoped=_unique(scoped),
-        messages=_unique([(m.group(2) or "").strip() for m in error_lines]),
+        messages=_unique(messages),
     )
