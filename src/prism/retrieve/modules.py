@@ -85,8 +85,16 @@ def match_qualified(name: str, table: dict[str, list[str]], generic: frozenset[s
 
 
 def match_stem(word: str, table: dict[str, list[str]], generic: frozenset[str]) -> dict[str, float]:
-    """Files whose own name is the word (`DockerConfig` → DockerConfig.java, `AsyncFd` → async_fd.rs)."""
+    """Files whose own name is the word (`DockerConfig` → DockerConfig.java, `AsyncFd` → async_fd.rs).
+
+    A file named like a class (NotNull.java) is not named by a lower-case word (`notNull`: in
+    the languages that name files after classes, that is a method or a variable)."""
     if word.lower() in generic:
         return {}
-    hits = table.get(segment(word), [])
+    hits = [p for p in table.get(segment(word), []) if word[:1].isupper() or not _class_named(p)]
     return {p: STEM_WEIGHT / len(hits) ** 0.5 for p in hits}
+
+
+def _class_named(path: str) -> bool:
+    """True for a file whose name starts with a capital letter (Java's, Kotlin's, C#'s classes)."""
+    return posixpath.basename(path)[:1].isupper()
