@@ -34,7 +34,8 @@ def test_jvm_exceptions_after_other_words_give_their_messages() -> None:
 def test_rust_panics_and_cpp_what_give_their_messages() -> None:
     old = "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/lib.rs:4:5"
     new = "thread 'main' panicked at src/lib.rs:4:5:\nindex out of bounds: the len is 3\nnote: run with"
-    cpp = "terminate called after throwing an instance of 'json::type_error'\n  what():  type must be string, but is null"
+    cpp = ("terminate called after throwing an instance of 'json::type_error'\n"
+           "  what():  type must be string, but is null")
     assert parse_query(old).messages == ("called `Option::unwrap()` on a `None` value",)
     assert parse_query(new).messages == ("index out of bounds: the len is 3",)
     assert parse_query(cpp).messages == ("type must be string, but is null",)

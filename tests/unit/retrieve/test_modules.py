@@ -63,3 +63,17 @@ def test_a_lower_case_word_never_names_a_file_named_like_a_class() -> None:
     assert set(match_stem("NotNull", table, GENERIC)) == {"src/main/java/org/x/matchers/NotNull.java",
                                                          "pkg/notnull.py"}
     assert match_stem("null_check", table, GENERIC) == {"src/null_check.rs": STEM_WEIGHT}
+
+
+def test_a_header_and_its_implementation_are_companions() -> None:
+    from prism.retrieve.modules import companions
+
+    found = companions(["include/acme/ondemand/field.h", "include/acme/ondemand/field-inl.h",
+                        "include/acme/dom/element.h", "include/acme/inline/element.h", "tools/element.cpp",
+                        "include/acme/parser.h", "src/acme/parser.cpp", "src/other/field.cpp"])
+    assert found == {
+        "include/acme/ondemand/field.h": ["include/acme/ondemand/field-inl.h"],
+        "include/acme/ondemand/field-inl.h": ["include/acme/ondemand/field.h"],
+        "include/acme/dom/element.h": ["include/acme/inline/element.h"],
+        "include/acme/inline/element.h": ["include/acme/dom/element.h"],
+        "include/acme/parser.h": ["src/acme/parser.cpp"], "src/acme/parser.cpp": ["include/acme/parser.h"]}

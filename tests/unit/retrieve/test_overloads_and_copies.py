@@ -84,8 +84,8 @@ def prism(tmp_path_factory: pytest.TempPathFactory) -> Prism:
 
 
 def test_naming_an_overloaded_method_counts_in_full(prism: Prism) -> None:
-    hits = prism.search("We have `JSON.parseObject(String, Type)`; add `JSON.parseObject(String, Type, JSONReader.Context)`",
-                        limit=5, files=True)
+    hits = prism.search("We have `JSON.parseObject(String, Type)`; "
+                        "add `JSON.parseObject(String, Type, JSONReader.Context)`", limit=5, files=True)
     paths = [h.chunk.chunk.path for h in hits]
     assert paths[:2] == ["core/src/main/java/a/JSONReader.java", "core/src/main/java/a/JSON.java"]
     assert hits[1].explain["symbol"] > 0.9 * 1.5 / 61  # the first place's full share
