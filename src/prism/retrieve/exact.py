@@ -16,10 +16,13 @@ from typing import Protocol
 
 from prism.models import ChunkHead
 from prism.retrieve.modules import by_module_name, match_qualified, match_stem
-from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words
+from prism.retrieve.query import ParsedQuery, looks_like_code, prose_words, written_in_cjk
 from prism.retrieve.trace import Frame
 
 MAX_DEFINITIONS = 40  # a name defined in more places than this says little (e.g. "__init__")
+# Chunks of one name read to count its places: overloads (Java's thirty `JSON.parseObject`, C++'s
+# declaration and definition) are one place; beyond this many chunks a name is never specific.
+MAX_OVERLOAD_CHUNKS = 400
 PLAIN_NAME_WEIGHT = 1.0  # a plain word that is exactly a defined name counts as a code-like name
 _ADJACENT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s+(?=([A-Za-z_]\w*))")
 _GENERIC_STEMS = frozenset({"__init__", "__main__", "utils", "util", "base", "core", "main",
@@ -30,6 +33,8 @@ class SymbolStore(Protocol):
     def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
 
     def heads_in_file(self, path: str) -> list[ChunkHead]: ...
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]: ...
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,17 @@ def _name_weights(query: ParsedQuery) -> dict[str, float]:
 
 def _plain_names(query: ParsedQuery) -> list[str]:
     """Plain words of a short query that may name a definition: the whole query when it is one
-    word ("send"), else its capitalised words ("how is Limits compared"). Lower-case words of
+    word ("send"), else its capitalised words ("how is Limits compared"; an acronym only in
+    a question written in CJK script, where `JSON` is a name and not a shout). Lower-case words of
     a question ("sort a list") are left to the text rankings: too many of them name something."""
     if query.is_long:
         return []
     words = prose_words(query)
     if len(query.text.split()) == 1:
         return words
-    named = [w for w in words if w[0].isupper() and not w.isupper()]
+    # In a question written in CJK script its Latin words are names, an acronym too ("JSON").
+    acronyms = written_in_cjk(query.text)
+    named = [w for w in words if w[0].isupper() and (acronyms or not w.isupper())]
     # "Calculator total" also names the method `Calculator.total` (stored qualified too).
     pairs = [f"{a}.{b}" for a, b in _ADJACENT.findall(query.text) if a in named]
     return pairs + named
@@ -127,16 +135,34 @@ def _match_definitions(query: ParsedQuery, store: SymbolStore
     by_name: dict[str, list[int]] = {}
     for chunk_id, name in store.find_refs(list(weights), "defines"):
         by_name.setdefault(name, []).append(chunk_id)
+    places = _places(store, by_name)
     scores: dict[int, float] = {}
     for name, ids in by_name.items():
-        distinct = set(ids)
-        if len(distinct) > MAX_DEFINITIONS:
+        if name not in places:
             continue
-        value = weights[name] / (1.0 + math.log(len(distinct)))
-        for chunk_id in distinct:
+        value = weights[name] / (1.0 + math.log(places[name]))
+        for chunk_id in set(ids):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + value
-    named = tuple(w for w in plain if w in by_name and len(set(by_name[w])) <= MAX_DEFINITIONS)
+    named = tuple(w for w in plain if w in places)
     return scores, named
+
+
+def _places(store: SymbolStore, by_name: dict[str, list[int]]) -> dict[str, int]:
+    """In how many places each name is defined (a place: one definition's file and qualified
+    name), for the names defined in at most MAX_DEFINITIONS places: how specific the name is.
+    Java's or C++'s overloads of one method are one place, or naming an overloaded method counts
+    for as little as a word every class uses; ten types' `default` are still ten."""
+    distinct = {name: set(ids) for name, ids in by_name.items()}
+    many = sorted({cid for ids in distinct.values() if 1 < len(ids) <= MAX_OVERLOAD_CHUNKS for cid in ids})
+    place_of = {h.id: (h.path, h.qualified_name) for h in store.get_heads(many)} if many else {}
+    out: dict[str, int] = {}
+    for name, ids in distinct.items():
+        if len(ids) > MAX_OVERLOAD_CHUNKS:
+            continue
+        places = len({place_of.get(cid, (str(cid), "")) for cid in ids}) if len(ids) > 1 else 1
+        if places <= MAX_DEFINITIONS:
+            out[name] = places
+    return out
 
 
 def _suffix_parts(path: str) -> list[str]:

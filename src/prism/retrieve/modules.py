@@ -85,8 +85,41 @@ def match_qualified(name: str, table: dict[str, list[str]], generic: frozenset[s
 
 
 def match_stem(word: str, table: dict[str, list[str]], generic: frozenset[str]) -> dict[str, float]:
-    """Files whose own name is the word (`DockerConfig` → DockerConfig.java, `AsyncFd` → async_fd.rs)."""
+    """Files whose own name is the word (`DockerConfig` → DockerConfig.java, `AsyncFd` → async_fd.rs).
+
+    A file named like a class (NotNull.java) is not named by a lower-case word (`notNull`: in
+    the languages that name files after classes, that is a method or a variable)."""
     if word.lower() in generic:
         return {}
-    hits = table.get(segment(word), [])
+    hits = [p for p in table.get(segment(word), []) if word[:1].isupper() or not _class_named(p)]
     return {p: STEM_WEIGHT / len(hits) ** 0.5 for p in hits}
+
+
+def _class_named(path: str) -> bool:
+    """True for a file whose name starts with a capital letter (Java's, Kotlin's, C#'s classes)."""
+    return posixpath.basename(path)[:1].isupper()
+
+
+def companions(paths: Iterable[str]) -> dict[str, list[str]]:
+    """C and C++ files that complete one another, among `paths`: a header and its inline or
+    implementation file (field.h ↔ field-inl.h, include/x/a.h ↔ src/x/a.cpp: one module key) or
+    its twin in a sibling folder (dom/element.h ↔ inline/element.h). A declaration and its
+    definition change together, and only the definition holds the issue's words."""
+    by_stem: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for path in paths:
+        key = module_key(path)
+        if key:
+            by_stem.setdefault(key[-1], []).append((path, key))
+    out: dict[str, list[str]] = {}
+    for group in by_stem.values():
+        for path, key in group:
+            for other, other_key in group:
+                if other != path and _twins(key, other_key):
+                    out.setdefault(path, []).append(other)
+    return out
+
+
+def _twins(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Equal module keys, or equal but for the folder just above the file."""
+    return a == b or (len(a) == len(b) >= 3 and a[:-2] == b[:-2] and a[-1] == b[-1])
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from prism.ingest.paths import in_secondary_place, is_code, place_of
+from prism.ingest.paths import in_secondary_place, is_code, is_generated_or_vendored, place_of
 from prism.models import ChunkHead
 from prism.retrieve.query import ParsedQuery, without_code
 
@@ -34,16 +34,21 @@ def asked_places(text: str) -> frozenset[str]:
 def place_share(head: ChunkHead, query: ParsedQuery, share: float,
                 asked: frozenset[str] | None = None) -> float:
     """The share of its score a chunk keeps for where it lives: 1 for code, `share` for a
-    secondary file the query does not ask for.
+    secondary file the query does not ask for, `share`² for a generated or vendored copy.
+
+    A copy (nlohmann's single_include/json.hpp, a vendored library, a dist/ bundle) holds the
+    text of many source files at once, so it matches nearly every query about them and at half
+    its score still outranks most originals; a fix never goes into it.
 
     An issue text (long query) demotes every secondary file, data included. A short question
     demotes tests, docs (prose, changelogs, translations), examples, generated and vendored
     code, but not configuration (a YAML file can be the answer to "where is the port set").
     """
+    copy = share * share if is_generated_or_vendored(head.path) else share
     if query.is_long:
-        return share if is_secondary(head) else 1.0
+        return copy if is_secondary(head) else 1.0
     place = place_of(head.path, head.kind)
     if place == "code" and not in_secondary_place(head.path):
         return 1.0
     wanted = asked_places(query.text) if asked is None else asked
-    return 1.0 if place in wanted else share
+    return 1.0 if place in wanted else copy

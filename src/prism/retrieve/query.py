@@ -34,7 +34,25 @@ _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _QUOTED = re.compile(r"\"([^\"\n]{3,120})\"|'([^'\n]{3,120})'")
 _ERROR = re.compile(r"^\s*((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning|Exit|Interrupt))"
                     r"(?::\s*(.*))?$", re.M)
+# An exception written with its package after other words (`Caused by: java.io.IOException: x`,
+# `Underlying exception : org.x.MockitoException: …`), and what other runtimes print for a failure:
+# Rust's `panicked at 'msg'` (or, since 1.73, the message on the line after the location) and
+# C++'s `what():  msg`.
+_QUALIFIED_ERROR = re.compile(r"(?<![\w.])((?:[a-z_]\w*\.)+[A-Z]\w*(?:Error|Exception|Failure))[ \t]*:[ \t]*([^\n]*)")
+_RUNTIME_MESSAGE = re.compile(r"panicked at '([^'\n]+)'|panicked at [^\s']+:\d+:\d+:\n([^\n]+)"
+                              r"|\bwhat\(\):[ \t]+([^\n]+)")
+_FRAME_LINE = re.compile(r"^\s*(?:at\s|\.\.\.|Caused by|\d+:\s)")
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2,}[a-z]")
+# Chinese, Japanese and Korean script. Python's \w matches it, so "JSONType注解指定" would read as
+# one word; in an issue written in these scripts the Latin words are the code's names.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef"
+_SCRIPT_EDGE = re.compile(rf"(?<=[{_CJK}])(?=[A-Za-z0-9_])|(?<=[A-Za-z0-9_])(?=[{_CJK}])")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+CJK_TEXT_CHARS = 5  # this many CJK characters make a text one written in CJK script
+# Pasted screenshots and attachments (`![image](https://user-images.githubusercontent.com/…png)`):
+# their URLs' words ("image", "user", "png") match fixtures and models, never the bug.
+_ATTACHMENT = re.compile(r"!\[[^\]\n]*\]\([^)\s]*\)|<img\b[^>]*>|https?://(?:private-)?user-images\."
+                         r"githubusercontent\.com/\S*|https?://github\.com/(?:user-attachments|[\w.-]+/[\w.-]+/assets)/\S*")
 
 # Words that look like identifiers in prose but carry no code signal.
 _NOISE_NAMES = frozenset({
@@ -82,6 +100,21 @@ def _unique(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in items if i))
 
 
+def split_scripts(text: str) -> str:
+    """The text with a space wherever CJK script meets a Latin letter or digit."""
+    return _SCRIPT_EDGE.sub(" ", text) if _CJK_CHAR.search(text) else text
+
+
+def written_in_cjk(text: str) -> bool:
+    """True for a text written (at least in part) in Chinese, Japanese or Korean script."""
+    return len(_CJK_CHAR.findall(text, 0, 4000)) >= CJK_TEXT_CHARS
+
+
+def without_attachments(text: str) -> str:
+    """The text without pasted images and attachment links."""
+    return _ATTACHMENT.sub(" ", text)
+
+
 def looks_like_code(word: str) -> bool:
     """True for identifiers unlikely to be prose: snake_case, camelCase, L031, __init__."""
     if word in _NOISE_NAMES or len(word) < 3:
@@ -97,7 +130,7 @@ def looks_like_code(word: str) -> bool:
 def prose_words(query: ParsedQuery) -> list[str]:
     """The query's words that are not already code-like names, stop-like noise or too short."""
     code = {w for w in query.identifiers if looks_like_code(w)}
-    words = (m.group(1) for m in _WORD.finditer(query.text))
+    words = (m.group(1) for m in _WORD.finditer(split_scripts(query.text)))
     return list(dict.fromkeys(w for w in words if len(w) >= 3 and w not in _NOISE_NAMES
                               and w not in code and not looks_like_code(w)))
 
@@ -123,8 +156,25 @@ def clean_query(text: str) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", " ")
 
 
+def _other_messages(text: str) -> list[str]:
+    """Failure messages not at the start of a line: a qualified exception's (its next line when
+    the exception ends its own, as JVM exceptions with a long message print), a Rust panic's and
+    a C++ `what()`."""
+    out: list[str] = []
+    for m in _QUALIFIED_ERROR.finditer(text):
+        message = m.group(2).strip()
+        if not message:
+            following = text[m.end():].lstrip("\n").split("\n", 1)[0]
+            message = "" if _FRAME_LINE.match(following) else following.strip()
+        out.append(message)
+    out += [next(g for g in m.groups() if g).strip() for m in _RUNTIME_MESSAGE.finditer(text)]
+    return out
+
+
 def parse_query(text: str) -> ParsedQuery:
     """Extract every signal from a query; never fails, whatever the text."""
+    original = text
+    text = split_scripts(text)
     frames = find_frames(text)
     paths = [m.group(1) for m in _PATH.finditer(text.replace("\\", "/"))]
     paths += linked_paths(text) + [f.path for f in frames]
@@ -166,10 +216,11 @@ def parse_query(text: str) -> ParsedQuery:
     error_lines = list(_ERROR.finditer(text))
     errors = [m.group(1).split(".")[-1] for m in error_lines]
     errors += re.findall(r"\b([A-Z]\w*(?:Error|Exception|Warning))\b", text)
+    messages = [(m.group(2) or "").strip() for m in error_lines] + _other_messages(text)
     quoted = [a or b for a, b in _QUOTED.findall(text)]
     return ParsedQuery(
-        text=text,
-        terms=tuple(lexical_terms(text)),
+        text=original,
+        terms=tuple(lexical_terms(without_attachments(text))),
         identifiers=_unique(identifiers),
         qualified=_unique(qualified),
         paths=_unique(paths),
@@ -178,5 +229,5 @@ def parse_query(text: str) -> ParsedQuery:
         quoted=_unique(quoted),
         code_words=_unique([w for w in code_words if w not in _NOISE_NAMES and len(w) > 2]),
         scoped=_unique(scoped),
-        messages=_unique([(m.group(2) or "").strip() for m in error_lines]),
+        messages=_unique(messages),
     )

@@ -22,13 +22,16 @@ from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
+from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
 from prism.retrieve.within import message_fragments, raising_chunks
 
 MAX_FILES_FROM_PATHS = 5
-WITHIN_FILES = 5  # error messages are looked for in the text of this many best files
+C_FAMILY = frozenset({"c", "cpp"})
+WITHIN_FILES = 10  # error messages are looked for in the text of this many best files (5 missed
+# a JVM message whose method ranked 10th, mockito 3167: benchmarks/results/multiswe_dev.md)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Weights:
     file_spread: float = 0.25  # how much a file's 2nd/3rd best chunks add to its score
     secondary: float = 0.5  # tests, fixtures, docs keep this share (retrieve/place.py says when)
     raises: float = 1.0  # the chunk holding an error message the query quotes (retrieve/within.py)
+    companion: float = 0.7  # a C/C++ file keeps this share of its header's or implementation's score
     rrf_k: float = 60.0
 
 
@@ -301,7 +305,8 @@ class Searcher:
                 demoted = place_share(h, query, 0.0, asked) < 1.0  # a secondary file not asked for
                 signals[cid]["secondary"] = float(demoted)
                 if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
-                    explain[cid]["prior"] = -(1.0 - w.secondary) * sum(explain[cid].values())
+                    kept = place_share(h, query, w.secondary, asked)
+                    explain[cid]["prior"] = -(1.0 - kept) * sum(explain[cid].values())
         lap("features", t)
         shape = QueryShape(natural_language=query.is_natural_language and not named,
                            long=query.is_long)
@@ -368,6 +373,11 @@ class Searcher:
             path: totals[ids[0]] + w.file_spread * sum(totals[c] for c in ids[1:3])
             for path, ids in per_file.items()
         }
+        if w.companion > 0:  # a C/C++ header ranks beside its implementation (retrieve/modules.py)
+            native = [p for p, ids in per_file.items() if heads[ids[0]].language in C_FAMILY]
+            lifted = {p: max(file_score[o] for o in others) * w.companion
+                      for p, others in companions(native).items()}
+            file_score.update({p: v for p, v in lifted.items() if v > file_score[p]})
         if files:
             order = sorted(per_file, key=lambda p: (-file_score[p], p))
             best = file_score[order[0]] if order else 1.0

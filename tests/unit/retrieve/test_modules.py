@@ -55,3 +55,25 @@ def test_kebab_case_files_and_generic_stems() -> None:
 def test_only_code_files_are_named_by_a_type() -> None:
     table = by_module_name(["docs/styles/github.css", "docs/github.md", "src/github.rs"])
     assert match_stem("GitHub", table, GENERIC) == {"src/github.rs": STEM_WEIGHT}
+
+
+def test_a_lower_case_word_never_names_a_file_named_like_a_class() -> None:
+    table = by_module_name(["src/main/java/org/x/matchers/NotNull.java", "src/null_check.rs", "pkg/notnull.py"])
+    assert match_stem("notNull", table, GENERIC) == {"pkg/notnull.py": STEM_WEIGHT}  # a method, in Java
+    assert set(match_stem("NotNull", table, GENERIC)) == {"src/main/java/org/x/matchers/NotNull.java",
+                                                         "pkg/notnull.py"}
+    assert match_stem("null_check", table, GENERIC) == {"src/null_check.rs": STEM_WEIGHT}
+
+
+def test_a_header_and_its_implementation_are_companions() -> None:
+    from prism.retrieve.modules import companions
+
+    found = companions(["include/acme/ondemand/field.h", "include/acme/ondemand/field-inl.h",
+                        "include/acme/dom/element.h", "include/acme/inline/element.h", "tools/element.cpp",
+                        "include/acme/parser.h", "src/acme/parser.cpp", "src/other/field.cpp"])
+    assert found == {
+        "include/acme/ondemand/field.h": ["include/acme/ondemand/field-inl.h"],
+        "include/acme/ondemand/field-inl.h": ["include/acme/ondemand/field.h"],
+        "include/acme/dom/element.h": ["include/acme/inline/element.h"],
+        "include/acme/inline/element.h": ["include/acme/dom/element.h"],
+        "include/acme/parser.h": ["src/acme/parser.cpp"], "src/acme/parser.cpp": ["include/acme/parser.h"]}

@@ -18,7 +18,7 @@ def test_a_code_question_demotes_tests_docs_and_vendored_code_but_not_configurat
     assert place_share(_chunk("httpx/_client.py"), query, 0.5) == 1.0
     assert place_share(_chunk("tests/test_redirects.py"), query, 0.5) == 0.5
     assert place_share(_chunk("CHANGELOG.md", "markdown", "section"), query, 0.5) == 0.5
-    assert place_share(_chunk("third_party/six.py"), query, 0.5) == 0.5
+    assert place_share(_chunk("third_party/six.py"), query, 0.5) == 0.25  # a copy: share²
     assert place_share(_chunk("config/settings.yaml", "yaml", "window"), query, 0.5) == 1.0
 
 
