@@ -294,8 +294,8 @@ class _Costs:
     def header(self, path: str) -> int:
         if path not in self._headers:
             opening, closing = file_header(path, self.frame)
-            cost = (self.tokenizer.count(opening) + 1 if opening else 0)
-            cost += self.tokenizer.count(closing) + 1 if closing else 0
+            cost = (count_cached(self.tokenizer, opening) + 1 if opening else 0)
+            cost += count_cached(self.tokenizer, closing) + 1 if closing else 0
             self._headers[path] = cost
         return self._headers[path]
 
@@ -538,7 +538,7 @@ def _entries(omitted: list[OmittedChunk], frame: Frame, tokenizer: Tokenizer,
     listed: list[OmittedChunk] = []
     used = 0
     for item in omitted[:MAX_MANIFEST]:
-        cost = tokenizer.count(omitted_entry(item, frame)) + 2
+        cost = count_cached(tokenizer, omitted_entry(item, frame)) + 2
         if used + cost > spare:
             break
         listed.append(item)
