@@ -54,7 +54,7 @@ def _price(draft: PackedChunk, chunk: Chunk, frame: Frame, tokenizer: Tokenizer)
     assert levels is not None
     # The frame is the same at every level but for the level's name in the label, a token of
     # its own (between `(` and `,`, or `"` and `"`): count it once, and the names apart.
-    before, _, after = block_parts(replace(draft, level="full"), frame)
+    before, _, after = block_parts(draft, frame)
     around = tokenizer.count(before) + _count_end(tokenizer, after)
     named = _level_names(tokenizer)
     reference = tokenizer.count("".join(block_parts(replace(draft, level="reference", content=""), frame)))
