@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
     from prism.pack.repomap import RepoMap
     from prism.pack.show import ShownCode
     from prism.pack.tokens import Tokenizer
-    from prism.retrieve.search import SearchConfig, SearchResponse
+    from prism.retrieve.search import SearchConfig, SearchOutcome, SearchResponse
 
 PROJECT_FILE = "project.json"
 INDEX_FILE = "index.db"
@@ -464,10 +464,25 @@ class Prism:
         Dense retrieval joins in when the index has vectors and the model loads; otherwise
         search runs lexically and says so in `warnings`.
         """
-        from prism.ingest.paths import check_scope
         from prism.models import Hit
+        from prism.retrieve.search import SearchResponse
+
+        query, outcome = self._ranked(query, limit=limit, files=files, filters=filters, config=config)
+        stale: dict[str, bool] = {}  # staleness is read fresh on every call, cached or not
+        hits = []
+        for result in outcome.results:
+            path = result.chunk.chunk.path
+            if path not in stale:
+                stale[path] = self.is_stale(path)
+            hits.append(Hit(result.chunk, result.score, stale[path], result.explain))
+        return SearchResponse(query, tuple(hits), files, outcome.warnings, outcome.timings_ms)
+
+    def _ranked(self, query: str, *, limit: int, files: bool = False, filters: SearchFilters | None = None,
+                config: SearchConfig | None = None) -> tuple[str, SearchOutcome]:
+        """(the cleaned query, its ranked chunks): `search` without reading each hit's file state."""
+        from prism.ingest.paths import check_scope
         from prism.retrieve.query import clean_query
-        from prism.retrieve.search import SearchConfig, Searcher, SearchOutcome, SearchResponse, validate_limit
+        from prism.retrieve.search import SearchConfig, Searcher, SearchOutcome, validate_limit
 
         validate_limit(limit)
         if filters is not None:
@@ -494,14 +509,7 @@ class Prism:
             outcome = searcher.search(query, limit=limit, files=files, filters=filters, config=config)
             if not outcome.warnings:  # a degraded (e.g. lexical-only) answer is not worth keeping
                 self.cache.set(namespace, key, outcome, self.settings.cache_ttl_s)
-        stale: dict[str, bool] = {}  # staleness is read fresh on every call, cached or not
-        hits = []
-        for result in outcome.results:
-            path = result.chunk.chunk.path
-            if path not in stale:
-                stale[path] = self.is_stale(path)
-            hits.append(Hit(result.chunk, result.score, stale[path], result.explain))
-        return SearchResponse(query, tuple(hits), files, outcome.warnings, outcome.timings_ms)
+        return query, outcome
 
     def mark_helpful(self, path: str, symbol: str = "", *, helpful: bool = True,
                      query: str = "") -> None:
@@ -523,6 +531,7 @@ class Prism:
         expand pulls in what the chosen code calls and imports, and who calls it.
         """
         from prism.index.lookup import FileRanking
+        from prism.models import Hit
         from prism.pack.intent import profile_for
         from prism.pack.packer import build_pack, check_request, resolve_intent
         from prism.pack.records import Pack
@@ -550,7 +559,9 @@ class Prism:
         # Only JSON states the whole-file BM25 baseline (a second full-text query): it runs
         # beside search and packing, and not at all for the other formats.
         ranking = FileRanking(store, query) if fmt == "json" else None
-        hits = self.search(query, limit=limit, filters=filters).hits
+        # The pack shows no staleness: the hits' file states are not read (one query and stat a path).
+        _, outcome = self._ranked(query, limit=limit, filters=filters)
+        hits = [Hit(r.chunk, r.score, False, r.explain) for r in outcome.results]
         pack = build_pack(
             query, hits, budget_tokens=budget_tokens, tokenizer=counter, fmt=fmt, intent=chosen,
             with_closure=expand, graph=store, line_numbers=line_numbers,

@@ -2,7 +2,8 @@
 
 Chunks of one file are emitted together, in line order, under one file header. The
 manifest of omitted chunks comes last. `assemble` returns the text and its true token
-count; the JSON document states its own count, found by re-rendering until it is stable.
+count (Markdown and XML: the sum of its lines' counts, pieces.py); the JSON document states
+its own count, found by re-rendering until it is stable.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+from prism.pack.pieces import joined_count
 from prism.pack.records import Format, OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer
 
@@ -129,16 +131,22 @@ def ordered(chunks: Sequence[PackedChunk]) -> list[PackedChunk]:
 def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omitted_total: int,
                 frame: Frame, tokens: int, savings: dict[str, object]) -> str:
     """The whole output for one selection (tokens and savings are stated only in JSON)."""
-    chunks = ordered(chunks)
     if frame.fmt == "json":
         doc: dict[str, object] = {
             "schema_version": PACK_SCHEMA_VERSION,
             "budget": frame.budget, "tokens": tokens, "tokenizer": frame.tokenizer,
-            "intent": frame.intent, "chunks": [c.to_dict() for c in chunks],
+            "intent": frame.intent, "chunks": [c.to_dict() for c in ordered(chunks)],
             "omitted": [o.to_dict() for o in omitted], "omitted_total": omitted_total,
             "savings": savings,
         }
         return json.dumps(doc, ensure_ascii=False)
+    return "\n".join(text_parts(chunks, omitted, omitted_total, frame)) + "\n"
+
+
+def text_parts(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omitted_total: int,
+               frame: Frame) -> list[str]:
+    """The lines (headers, blocks, manifest entries) a Markdown or XML output joins with newlines."""
+    chunks = ordered(chunks)
     parts: list[str] = []
     if frame.fmt == "xml":
         parts.append(f'<context intent="{frame.intent}" budget="{frame.budget}">')
@@ -163,7 +171,7 @@ def render_text(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], 
                 parts.append(f"- … and {more} more (a larger --budget, or `prism search`, brings them up)")
     if frame.fmt == "xml":
         parts.append("</context>")
-    return "\n".join(parts) + "\n"
+    return parts
 
 
 def assemble(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omitted_total: int,
@@ -174,8 +182,8 @@ def assemble(chunks: Sequence[PackedChunk], omitted: Sequence[OmittedChunk], omi
     full re-count, a bad one only costs that count.
     """
     if frame.fmt != "json":  # only JSON states its own count (and the savings)
-        text = render_text(chunks, omitted, omitted_total, frame, 0, {})
-        return text, tokenizer.count(text)
+        parts = text_parts(chunks, omitted, omitted_total, frame)
+        return "\n".join(parts) + "\n", joined_count(tokenizer, parts)
     tokens = max(guess, 0)
     text = ""
     for _ in range(6):

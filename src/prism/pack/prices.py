@@ -5,7 +5,8 @@ were counted when the chunk was indexed (`degrade.price_levels`), so a block cos
 tokens of its short frame plus a stored number, with no parse and no count of the code.
 The sum is an estimate: token boundaries may merge where the parts meet (a `)` and the
 newline after it), which makes the sum a token or two high, rarely low; `select` counts
-the blocks it picks exactly and the whole pack once more at the end.
+the blocks it picks exactly (each once per process), and the pack is the sum of those counts
+(pieces.py).
 
 Chunks priced by another tokenizer (or not at all: an index from before pricing), and JSON
 packs (whose code is escaped inside strings), are not priced here: None.
@@ -20,18 +21,20 @@ from prism.models import LEVELS, Chunk, Level
 from prism.pack.assemble import Frame, block_parts
 from prism.pack.memo import Memo
 from prism.pack.records import PackedChunk
-from prism.pack.tokens import ENCODINGS, TiktokenTokenizer, Tokenizer
+from prism.pack.tokens import Tokenizer
 
 LINE_NUMBER_TOKENS = 2  # per line of a numbered full block (a number, and the space after it)
 PRICES_LIMIT = 50_000  # entries of a few dozen bytes each (the chunk record is shared)
 _PRICES: Memo[tuple[Chunk, str, bool, str], tuple[int, ...]] = Memo(PRICES_LIMIT)
 
 
-def block_prices(draft: PackedChunk, chunk: Chunk, frame: Frame, tokenizer: Tokenizer) -> tuple[int, ...] | None:
+def block_prices(draft: Callable[[], PackedChunk], chunk: Chunk, frame: Frame,
+                 tokenizer: Tokenizer) -> tuple[int, ...] | None:
     """Estimated tokens of the chunk's block at each level (LEVELS order), the joining newline
     included as `select` counts it; None when the chunk has no prices by this tokenizer.
 
-    `draft` is the chunk's block at full level (its content the full code), for its label.
+    `draft` makes the chunk's block at full level (its content the full code), for its label;
+    it is not called when the prices are memoised.
     """
     levels = chunk.level_tokens
     if frame.fmt == "json" or levels is None or levels.tokenizer != tokenizer.name:
@@ -41,7 +44,7 @@ def block_prices(draft: PackedChunk, chunk: Chunk, frame: Frame, tokenizer: Toke
     key = (chunk, frame.fmt, frame.line_numbers, tokenizer.name)
     found = _PRICES.get(key)
     if found is None:
-        found = _price(draft, chunk, frame, tokenizer)
+        found = _price(draft(), chunk, frame, tokenizer)
         _PRICES.put(key, found)
     return found
 
@@ -51,8 +54,8 @@ def _price(draft: PackedChunk, chunk: Chunk, frame: Frame, tokenizer: Tokenizer)
     assert levels is not None
     # The frame is the same at every level but for the level's name in the label, a token of
     # its own (between `(` and `,`, or `"` and `"`): count it once, and the names apart.
-    before, _, after = block_parts(replace(draft, level="full"), frame)
-    around = tokenizer.count(before) + tokenizer.count(after)
+    before, _, after = block_parts(draft, frame)
+    around = tokenizer.count(before) + _count_end(tokenizer, after)
     named = _level_names(tokenizer)
     reference = tokenizer.count("".join(block_parts(replace(draft, level="reference", content=""), frame)))
     prices: list[int] = []
@@ -67,6 +70,18 @@ def _price(draft: PackedChunk, chunk: Chunk, frame: Frame, tokenizer: Tokenizer)
     return tuple(prices)
 
 
+_ENDS: Memo[tuple[str, str], int] = Memo(1_000)  # (tokenizer, a block's end: its fence, its CDATA close)
+
+
+def _count_end(tokenizer: Tokenizer, after: str) -> int:
+    key = (tokenizer.name, after)
+    found = _ENDS.get(key)
+    if found is None:
+        found = tokenizer.count(after)
+        _ENDS.put(key, found)
+    return found
+
+
 _NAMES: dict[str, dict[Level, int]] = {}
 
 
@@ -75,28 +90,3 @@ def _level_names(tokenizer: Tokenizer) -> dict[Level, int]:
     if found is None:
         found = _NAMES[tokenizer.name] = {level: tokenizer.count(level) for level in LEVELS}
     return found
-
-
-def block_tokens(draft: PackedChunk, stored: int, frame: Frame, tokenizer: Tokenizer,
-                 count: Callable[[str], int]) -> int | None:
-    """The exact tokens of the block of `draft` (a priced level, its content rendered), from the
-    stored count of its code: no count of the code itself. None when it cannot be had so.
-
-    Exact by how tiktoken splits text before merging (cl100k and o200k): no piece runs across
-    a newline into the text after it unless that text starts with whitespace holding another
-    newline (or, in o200k, a `/` after punctuation). So a block is its `before` (which ends with
-    a newline), the code up to its last newline, and the code's last line with what follows;
-    only the short ends are counted (`count`, a memoised count).
-    """
-    if tokenizer.name not in ENCODINGS or not isinstance(tokenizer, TiktokenTokenizer):
-        return None  # a scaled count (claude) is not a sum of its parts
-    before, code, after = block_parts(draft, frame)
-    lead = code[:len(code) - len(code.lstrip())]
-    if not before.endswith("\n") or not code or "\n" in lead or "\r" in lead or code[0] == "/":
-        return None
-    cut = code.rfind("\n") + 1
-    tail = code[cut:]
-    if not tail.strip() or "\r" in code:
-        return None
-    head = stored - count(tail) if cut else 0
-    return count(before) + head + count(tail + after)

@@ -24,7 +24,8 @@ from prism.pack.assemble import Frame, assemble, chunk_block, file_header, omitt
 from prism.pack.degrade import render
 from prism.pack.intent import IntentProfile
 from prism.pack.memo import Memo
-from prism.pack.prices import block_prices, block_tokens
+from prism.pack.pieces import block_count
+from prism.pack.prices import block_prices
 from prism.pack.records import OmittedChunk, PackedChunk, Savings
 from prism.pack.tokens import Tokenizer, truncate_to_tokens
 
@@ -139,6 +140,17 @@ def count_cached(tokenizer: Tokenizer, text: str) -> int:
     return tokens
 
 
+def count_block(tokenizer: Tokenizer, text: str) -> int:
+    """`count_cached` of a Markdown or XML block, counted as the pack's count will look it up
+    (pieces.py): a block new to the process is counted once, for its price and the pack's count."""
+    key = _count_key(tokenizer, hash(text), len(text))
+    found = _COUNTED.get(key)
+    if found is None:
+        found = block_count(tokenizer, text, lambda part: count_cached(tokenizer, part))
+        _COUNTED.put(key, found)
+    return found
+
+
 _Shape = tuple[int, int, int]  # (characters of the rendered code, of the block, hash of the block)
 
 
@@ -235,7 +247,8 @@ class _Costs:
         """The candidate's block prices from its stored level tokens (None: not priced so)."""
         if index not in self._prices:
             cand = self.candidates[index]
-            self._prices[index] = block_prices(_draft(cand, "full"), cand.chunk.chunk, self.frame, self.tokenizer)
+            self._prices[index] = block_prices(lambda: _draft(cand, "full"), cand.chunk.chunk, self.frame,
+                                               self.tokenizer)
         return self._prices[index]
 
     def is_exact(self, index: int, level: Level) -> bool:
@@ -265,16 +278,12 @@ class _Costs:
             prices = self.prices(index)
             if cost is None and prices is not None and level == "reference":
                 cost = prices[-1]  # a reference's price is its whole block counted
-            if cost is None and prices is not None and self.is_exact(index, level):
-                levels = self.candidates[index].chunk.chunk.level_tokens
-                assert levels is not None  # priced
-                found = block_tokens(draft, levels.tokens(level), self.frame, self.tokenizer,
-                                     lambda text: count_cached(self.tokenizer, text))
-                if found is not None:  # the chosen block's exact count without counting its code
-                    cost = self._exact[key] = found + 1
             if cost is None:
-                cost = count_cached(self.tokenizer, chunk_block(draft, self.frame)) + 1
-                if self.frame.fmt == "json":
+                text = chunk_block(draft, self.frame)
+                if self.frame.fmt != "json":
+                    cost = count_block(self.tokenizer, text) + 1
+                else:
+                    cost = count_cached(self.tokenizer, text) + 1
                     # The block states its own size in JSON: count once more with the number in place.
                     again = count_cached(self.tokenizer, chunk_block(replace(draft, tokens=cost), self.frame)) + 1
                     cost = max(cost, again)
@@ -285,8 +294,8 @@ class _Costs:
     def header(self, path: str) -> int:
         if path not in self._headers:
             opening, closing = file_header(path, self.frame)
-            cost = (self.tokenizer.count(opening) + 1 if opening else 0)
-            cost += self.tokenizer.count(closing) + 1 if closing else 0
+            cost = (count_cached(self.tokenizer, opening) + 1 if opening else 0)
+            cost += count_cached(self.tokenizer, closing) + 1 if closing else 0
             self._headers[path] = cost
         return self._headers[path]
 
@@ -529,7 +538,7 @@ def _entries(omitted: list[OmittedChunk], frame: Frame, tokenizer: Tokenizer,
     listed: list[OmittedChunk] = []
     used = 0
     for item in omitted[:MAX_MANIFEST]:
-        cost = tokenizer.count(omitted_entry(item, frame)) + 2
+        cost = count_cached(tokenizer, omitted_entry(item, frame)) + 2
         if used + cost > spare:
             break
         listed.append(item)

@@ -148,8 +148,12 @@ class ScaledTokenizer:
         self.factor = factor
 
     def count(self, text: str) -> int:
+        return self.scale(self.base.count(text))
+
+    def scale(self, tokens: int) -> int:
+        """The count of a text that the base tokenizer counts as `tokens`."""
         # round() first so that e.g. 100 * 1.15 = 114.99999999999999 still gives 115.
-        return math.ceil(round(self.base.count(text) * self.factor, 6))
+        return math.ceil(round(tokens * self.factor, 6))
 
     def encode(self, text: str) -> list[int]:
         return self.base.encode(text)
