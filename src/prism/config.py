@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     )
     embed: bool = Field(True, description="Compute dense vectors (set false for lexical-only indexes).")
     shared_embedding_cache: bool = Field(
-        True, description="Reuse vectors across projects via PRISM_HOME/embeddings.db (worktrees, checkouts)."
+        True, description="Reuse vectors across projects (worktrees, checkouts) via PRISM_HOME/embeddings.db, "
+                          "or with PRISM_DATABASE_URL a table there that every host shares."
     )
     embed_batch: int = Field(32, ge=1, description="Chunks per embedding batch.")
     ann_threshold: int = Field(

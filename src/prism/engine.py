@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the indexer, model and store load on first use: `prism --he
     from collections.abc import Sequence
 
     from prism.index.embed import Embedder
-    from prism.index.embed_cache import EmbeddingCache
+    from prism.index.embed_cache import ChunkVectorCache
     from prism.index.indexer import Indexer, IndexReport, ProgressFn
     from prism.index.lookup import FileRanking
     from prism.index.store import Store
@@ -112,7 +112,8 @@ class Prism:
     Built from parts: by default an embedded SQLite store under the index folder (or, with
     PRISM_DATABASE_URL set, the project's rows in that PostgreSQL database, keyed by
     `project_id`), the configured embedder (loaded on first use), a fresh in-process cache
-    (finished results and query vectors) and the machine-wide embedding cache of chunk vectors.
+    (finished results and query vectors) and the embedding cache of chunk vectors (the machine's,
+    or with PostgreSQL the database's, which every host shares: `open_embedding_cache`).
     Pass `store`, `embedder`, `cache` or `embedding_cache` to use others (a server passes one
     cache to all its projects' engines: a Redis one is shared by its replicas); an injected
     store stays open until its owner closes it.
@@ -128,7 +129,7 @@ class Prism:
                  index_dir: Path | None = None, embedder: Embedder | None = None,
                  load_model_in_background: bool = False, store: Store | None = None,
                  cache: Cache | None = None,
-                 embedding_cache: EmbeddingCache | None = None) -> None:
+                 embedding_cache: ChunkVectorCache | None = None) -> None:
         if settings is None:
             from prism.config import Settings  # pydantic: a CLI search passes LightSettings instead
 
@@ -313,14 +314,14 @@ class Prism:
     def _embed(self, indexer: Indexer, progress: ProgressFn | None,
                should_stop: Callable[[], bool] | None) -> int:
         from prism.index.embed import lazy_embedder
-        from prism.index.embed_cache import EmbeddingCache
+        from prism.index.embed_cache import open_embedding_cache
 
         # Loaded only when some chunk needs a new vector (a re-index usually needs none).
         embedder = self._embedder or lazy_embedder(self.settings.embedder, lambda: self.embedder)
         shared = self._embedding_cache
-        opened = shared is None and self.settings.shared_embedding_cache
-        if opened:
-            shared = EmbeddingCache(self.settings.home / "embeddings.db")
+        opened = shared is None
+        if opened:  # the home's SQLite file, or with PostgreSQL the database's table (connected on first use)
+            shared = open_embedding_cache(self.settings)
         try:
             added = indexer.embed_pending(embedder, batch_size=self.settings.embed_batch,
                                           progress=progress, should_stop=should_stop, shared=shared)

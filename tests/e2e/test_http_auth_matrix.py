@@ -54,6 +54,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/projects/{project}/code"): ("code.read", "project"),
     ("POST", "/api/v1/projects/{project}/jobs"): ("index.write", "project"),
     ("GET", "/api/v1/projects/{project}/jobs/{job_id}"): ("projects.read", "project"),
+    ("GET", "/api/v1/jobs/{job_id}"): ("projects.read", "own"),  # another project's job is a 404
     ("GET", "/api/v1/usage"): ("authenticated", "own"),
     ("GET", "/api/v1/usage/quotas"): ("usage.read", "server"),
     ("GET", "/api/v1/keys"): ("keys.manage", "server"),

@@ -86,6 +86,31 @@ def test_an_index_job_is_queued_polled_and_its_index_searched(client: tuple[Test
     assert http.post("/api/v1/projects/demo/jobs", json={}, headers=auth(tokens["reader"])).status_code == 403
 
 
+def test_a_job_is_polled_by_id_alone_and_only_within_the_keys_projects(
+        client: tuple[TestClient, dict[str, str]]) -> None:
+    http, tokens = client
+    admin = auth(tokens["admin"])
+    for name in ("demo", "other"):
+        assert http.post("/api/v1/projects", json={"name": name}, headers=admin).status_code == 201
+    assert http.post("/api/v1/projects/demo/index", json={"files": [{"path": "auth.py", "content": APP_PY}]},
+                     headers=admin).status_code == 200
+    keys = http.app.state.prism.keys
+    demo_reader, other_reader = (keys.create(f"{p} reader", "reader", (p,))[1] for p in ("demo", "other"))
+    job = http.post("/api/v1/projects/demo/jobs", json={}, headers=admin).json()
+
+    done = poll(http, f"/api/v1/jobs/{job['id']}", demo_reader)
+    assert done["state"] == "done" and done["project"] == "demo", done
+    assert done == http.get(f"/api/v1/projects/demo/jobs/{job['id']}", headers=auth(demo_reader)).json()
+    assert http.get(f"/api/v1/jobs/{job['id']}", headers=auth(tokens["reader"])).json()["id"] == job["id"]
+    # A key for another project gets the answer a made-up id gets: the id tells it nothing.
+    hidden, unknown = (http.get(f"/api/v1/jobs/{i}", headers=auth(other_reader)) for i in (job["id"], "0" * 32))
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["error"]["code"] == unknown.json()["error"]["code"] == "not_found"
+    assert hidden.json()["error"]["message"] == f"No job {job['id']!r}."
+    assert http.get("/api/v1/jobs/not-an-id", headers=admin).status_code == 422
+    assert http.get(f"/api/v1/jobs/{job['id']}").status_code == 401
+
+
 def test_several_workers_without_redis_refuse_jobs_clearly(prism_home: Path) -> None:
     app = create_app(ServerSettings(api_secret=API_SECRET, environment="development", workers=2),
                      Settings(home=prism_home, embedder="hashing"))

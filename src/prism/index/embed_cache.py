@@ -1,20 +1,54 @@
-"""A machine-wide embedding cache shared by every project under one PRISM home.
+"""The chunk-embedding cache: vectors computed for one project are reused by the others.
 
 Worktrees, branches and checkouts of one repository share most of their code; vectors
-computed for one are reused by the others instead of running the model again.
+computed for one are reused by the others instead of running the model again. Embedded, the
+cache is one SQLite file under the PRISM home, shared by every project on the machine; with
+PRISM_DATABASE_URL it is a table in that database (`embed_cache_postgres`), shared by every
+host and worker on it. `open_embedding_cache` picks the one the settings call for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from prism.index.sqlite_db import copy_database, open_database, transaction
+from prism.settings_view import SettingsView
+
+FILE = "embeddings.db"  # under the PRISM home
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, text_hash TEXT NOT NULL,"
            " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID")
+
+
+class ChunkVectorCache(Protocol):
+    """(model, text_hash) → vector, for texts embedded before by any project sharing the cache."""
+
+    def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors kept for those of `hashes` that are known (a miss is left out)."""
+        ...
+
+    def put(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        """Keep (text_hash, vector) pairs; a hash already kept keeps its vector."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def open_embedding_cache(settings: SettingsView) -> ChunkVectorCache | None:
+    """The cache these settings call for: the database's table with PRISM_DATABASE_URL, else the
+    home's SQLite file; None when `shared_embedding_cache` is off."""
+    if not settings.shared_embedding_cache:
+        return None
+    if settings.database_url is not None:
+        from prism.index.embed_cache_postgres import PostgresEmbeddingCache
+
+        return PostgresEmbeddingCache(settings.database_url.get_secret_value())
+    return EmbeddingCache(settings.home / FILE)
 
 
 class EmbeddingCache:

@@ -22,7 +22,7 @@ import filelock
 
 from prism.errors import IndexLockedError
 from prism.index.embed import EMBED_VIEW, Embedder, document_text
-from prism.index.embed_cache import EmbeddingCache
+from prism.index.embed_cache import ChunkVectorCache
 from prism.index.parse_pool import ParseJob, ParseOptions, parse_all
 from prism.index.store import IndexedFile, Store
 from prism.ingest.chunk import CHUNKER_VERSION
@@ -214,7 +214,7 @@ class Indexer:
     def embed_pending(self, embedder: Embedder, *, batch_size: int = 64,
                       progress: ProgressFn | None = None,
                       should_stop: Callable[[], bool] | None = None,
-                      shared: EmbeddingCache | None = None) -> int:
+                      shared: ChunkVectorCache | None = None) -> int:
         """Phase 2: embed every chunk text without a vector for this model; returns how many.
 
         Vectors found in the shared cache are copied instead of computed. Texts are taken

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 INDEX_FILE = "index.db"  # as prism.engine.INDEX_FILE
 FEEDBACK_FILE = "feedback.db"
 SERVER_DB = "server/server.db"
-EMBEDDINGS_DB = "embeddings.db"
+EMBEDDINGS_DB = "embeddings.db"  # as prism.index.embed_cache.FILE (with PostgreSQL: a table there)
 METRICS_DIR = "server/metrics"  # prometheus-client's multiprocess files (prism.ops.metrics)
 UPGRADE_BACKUPS = "upgrade-backups"  # the backups taken before an upgrade (prism.ops.upgrade)
 DEV_SECRET = "server/dev-secret"  # as prism.serve.secrets.DEV_SECRET_FILE, under server/

@@ -1,9 +1,10 @@
-"""Index jobs over HTTP: queue a project's re-index and poll the job (`/api/v1/projects/{project}/jobs`).
+"""Index jobs over HTTP: queue a project's re-index (`/api/v1/projects/{project}/jobs`) and poll the job.
 
 The queue is Redis when PRISM_REDIS_URL is set, so any replica can answer a poll and any
 `prism worker` runs the job; otherwise it is this process's memory, and one worker thread,
-started with the first job, runs them. Jobs sit under their project in the path, so a key
-scoped to one project sees only that project's jobs.
+started with the first job, runs them. A job is polled by id alone (`/api/v1/jobs/{id}`) or
+under its project; either way a key scoped to some projects sees only those projects' jobs, and
+another project's job answers 404 like a made-up id, so ids tell nothing about other projects.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from prism.errors import PrismError
 from prism.serve.http import schemas as s
-from prism.serve.http.auth import server_state
+from prism.serve.http.auth import Principal, server_state
 from prism.serve.http.errors import FeatureUnavailableError
 from prism.serve.http.project_jobs import project_handlers
 from prism.serve.http.routes import endpoint
@@ -131,5 +132,15 @@ def queue_index(request: Request, project: s.ProjectName, body: JobRequest) -> J
 def get_job(request: Request, project: s.ProjectName, job_id: JobId) -> JobResponse:
     job = job_queue(request).get(job_id)
     if job.payload.get("project") != project:  # another project's job is as unknown as a made-up id
+        raise unknown_job(job_id)
+    return JobResponse.of(job)
+
+
+@endpoint(jobs_api, "GET", "/jobs/{job_id}", "projects.read", own=True,
+          summary="Where an index job stands, by id alone; only jobs of projects this credential can see.")
+def get_job_by_id(request: Request, job_id: JobId) -> JobResponse:
+    principal: Principal = request.state.principal
+    job = job_queue(request).get(job_id)
+    if not principal.allows_project(job.payload.get("project", "")):  # unseen, not forbidden: ids do not leak
         raise unknown_job(job_id)
     return JobResponse.of(job)

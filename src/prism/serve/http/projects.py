@@ -5,8 +5,8 @@ Uploaded projects' files are validated here and kept by the server store's Proje
 shared database that each replica checks out into that folder before it reads or indexes them. A
 file whose content hash is unchanged is not rewritten, so the engine's incremental index skips
 it. Path projects must sit under an operator-allowed root.
-Each project has one cached Prism engine per process (reopened when another worker deleted or
-recreated the project); all share one embedder. The registry itself lives in the server
+Each project has one cached Prism engine per process (service/engines.py; reopened when another
+worker deleted or recreated the project); all share one embedder. The registry itself lives in the server
 store, so every worker process (and, on PostgreSQL, every replica) sees a change on its next
 request.
 
@@ -34,17 +34,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
-from prism.cache import Cache, MemoryCache
+from prism.cache import Cache
 from prism.config import Settings
 from prism.engine import Prism
 from prism.errors import IndexLockedError, InputError, PathError, PrismError, ProjectError
-from prism.index.embed import Embedder, load_embedder
+from prism.index.embed import Embedder
 from prism.index.indexer import IndexReport
 from prism.serve.home import private_dir
 from prism.serve.http.errors import ConflictError, PermissionDeniedError, QuotaExceededError
 from prism.serve.http.generations import generation
 from prism.serve.http.server_store import ServerStore
 from prism.serve.http.uploads import FileOutcome, ProjectFiles
+from prism.service.engines import ProjectEngines
 
 log = logging.getLogger("prism.http")
 ProjectKind = Literal["upload", "path"]
@@ -150,17 +151,20 @@ class ProjectRegistry:
                  max_project_files: int = 50_000, cache: Cache | None = None) -> None:
         self._store = store
         self.files: ProjectFiles = store.project_files(settings.home / "server" / "files")
-        self.cache: Cache = cache if cache is not None else MemoryCache()  # every project's engine shares it
+        self.engines = ProjectEngines(settings, cache)
         self.settings = settings
         self.folder = settings.home / "server"
         self._allowed = [root.resolve() for root in allowed_roots]
         self._max_file_bytes = max_file_bytes
         self._max_project_bytes = max_project_bytes
         self._max_project_files = max_project_files
-        self._engines: dict[str, tuple[float, Prism]] = {}  # name → (record's created_at, engine)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._embedder: Embedder | None = None
+
+    @property
+    def cache(self) -> Cache:
+        """The result cache every project's engine shares."""
+        return self.engines.cache
 
     # -- registry --------------------------------------------------------------------------
 
@@ -215,7 +219,7 @@ class ProjectRegistry:
     def delete(self, name: str) -> None:
         record = self.get(name)
         with self._lock(name):
-            self._evict(name, None)
+            self.engines.evict(name)
             # This host's index folder, even where this replica never opened the project: in a shared
             # store, forgetting it is what deletes the index's rows.
             private_dir(record.index_dir)
@@ -232,10 +236,7 @@ class ProjectRegistry:
             return self._locks.setdefault(name, threading.Lock())
 
     def embedder(self) -> Embedder:
-        with self._guard:
-            if self._embedder is None:
-                self._embedder = load_embedder(self.settings.embedder, threads=self.settings.threads)
-            return self._embedder
+        return self.engines.embedder()
 
     def engine(self, name: str, *, files: bool = True) -> Prism:
         """The project's cached engine, reopened when the project was deleted or recreated elsewhere;
@@ -249,39 +250,18 @@ class ProjectRegistry:
         try:
             record = self.get(name)
         except ProjectError:
-            self._evict(name, None)
+            self.engines.evict(name)
             self.files.discard(name)  # deleted through another replica: its files go from here too
             raise
-        self._evict(name, record.created_at)
+        self.engines.evict(name, record.created_at)  # before the checkout: an old incarnation's engine goes first
         if record.kind == "upload" and files:
             self.files.checkout(name)  # the files another replica uploaded since, before anything reads them
         elif record.kind == "upload":
             private_dir(record.root)  # the engine needs its folder, even for reading only the index
-        with self._guard:
-            cached = self._engines.get(name)
-        if cached is None:
-            engine = Prism(record.root, settings=self.settings, index_dir=record.index_dir,
-                           embedder=self.embedder(), cache=self.cache)
-            with self._guard:
-                cached = self._engines.setdefault(name, (record.created_at, engine))
-            if cached[1] is not engine:
-                engine.close()
-        return cached[1]
-
-    def _evict(self, name: str, keep_created_at: float | None) -> None:
-        """Close the cached engine for `name` unless it belongs to the record created at `keep_created_at`."""
-        with self._guard:
-            cached = self._engines.get(name)
-            if cached is None or cached[0] == keep_created_at:
-                return
-            del self._engines[name]
-        cached[1].close()
+        return self.engines.get(name, record.created_at, record.root, record.index_dir)
 
     def close(self) -> None:
-        with self._guard:
-            engines, self._engines = [engine for _, engine in self._engines.values()], {}
-        for engine in engines:
-            engine.close()
+        self.engines.close()
 
     # -- uploads and indexing --------------------------------------------------------------
 
