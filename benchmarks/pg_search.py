@@ -184,17 +184,20 @@ def sweep_real(url: str, data: Path, size: int, project: str, base: HnswConfig, 
         exact_top(vectors, q, 10)
         exact_times.append(time.perf_counter() - started)
     out["numpy_exact_p50_ms"] = round(ann_search.percentile(exact_times, 50), 1)
-    for m, efc in builds:
-        config = dataclasses.replace(base, m=m, ef_construction=efc)
+    for m, efc in builds or [(0, 0)]:  # none: search the index already built
+        config = dataclasses.replace(base, m=m or base.m, ef_construction=efc or base.ef_construction)
+        build_s = 0.0
         with pg.pool.connection() as conn:
-            conn.execute(f"DROP INDEX IF EXISTS {pg_hnsw.index_name(384)}")
-            started = time.perf_counter()
-            with conn.transaction():
-                pg_hnsw.build_settings(conn, config, local=True)
-                conn.execute(pg_hnsw.create_sql(pg_hnsw.index_name(384), 384, config))
-            build_s = time.perf_counter() - started
-            conn.execute("ANALYZE prism_embeddings")
-        row: dict[str, object] = {"m": m, "ef_construction": efc, "build_s": round(build_s, 1),
+            if m:
+                conn.execute(f"DROP INDEX IF EXISTS {pg_hnsw.index_name(384)}")
+                started = time.perf_counter()
+                with conn.transaction():
+                    pg_hnsw.build_settings(conn, config, local=True)
+                    conn.execute(pg_hnsw.create_sql(pg_hnsw.index_name(384), 384, config))
+                build_s = time.perf_counter() - started
+                conn.execute("ANALYZE prism_embeddings")
+            options = pg_hnsw.built_options(conn)[384]
+        row: dict[str, object] = {**options, "build_s": round(build_s, 1),
                                   **index_sizes(pg), "at": time.strftime("%H:%M UTC", time.gmtime()),
                                   "load": os.getloadavg()[0]}
         for ef in efs:
@@ -215,7 +218,7 @@ def cast_list(value: object) -> list[object]:
 
 FILTERS = (("path pkg7/ (1 %)", SearchFilters(path="pkg7/"), lambda f: f % 100 == 7),
            ("language rust (5 %)", SearchFilters(languages=("rust",)), lambda f: f % 20 == 0),
-           ("language go (20 %)", SearchFilters(languages=("go",)), lambda f: 0 < f % 20 < 5),
+           ("language go (20 %)", SearchFilters(languages=("go",)), lambda f: (f % 20 > 0) & (f % 20 < 5)),
            ("language python (50 %)", SearchFilters(languages=("python",)), lambda f: f % 20 >= 10),
            ("language python or typescript (75 %)", SearchFilters(languages=("python", "typescript")),
             lambda f: f % 20 >= 5))
@@ -341,8 +344,9 @@ def main() -> None:
     parser.add_argument("--no-index", action="store_true", help="with --step load: COPY only (then sweep)")
     parser.add_argument("--m", type=int, default=HnswConfig.m, help="HNSW m")
     parser.add_argument("--ef-construction", type=int, default=HnswConfig.ef_construction)
-    parser.add_argument("--builds", type=lambda v: [tuple(map(int, p.split("/"))) for p in v.split(",")],
-                        default=[(16, 64)], help="with --step sweep: m/ef_construction pairs, e.g. 16/64,16/128")
+    parser.add_argument("--builds", type=lambda v: [tuple(map(int, p.split("/"))) for p in v.split(",") if p],
+                        default=[(16, 64)], help="with --step sweep: m/ef_construction pairs, e.g. 16/64,16/128 "
+                                                 "('' searches the index already built)")
     parser.add_argument("--size", type=int, default=500_000, help="with --real")
     parser.add_argument("--sqlite", type=Path, help="with --real: ann_search.py's store of the same size")
     parser.add_argument("--project", default="bench-real", help="with --real")

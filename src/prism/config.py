@@ -74,12 +74,12 @@ class Settings(BaseSettings):
     )
 
     pg_hnsw_m: int = Field(
-        16, ge=2, le=100, description="PostgreSQL: HNSW graph links per node (pgvector's m). More: better recall, "
+        32, ge=2, le=100, description="PostgreSQL: HNSW graph links per node (pgvector's m). More: better recall, "
                                       "a longer build and a larger index. A changed value rebuilds the index "
                                       "beside the old one after the next index run.",
     )
     pg_hnsw_ef_construction: int = Field(
-        64, ge=4, le=1000, description="PostgreSQL: HNSW candidates per insert while building (pgvector's "
+        128, ge=4, le=1000, description="PostgreSQL: HNSW candidates per insert while building (pgvector's "
                                        "ef_construction); at least twice pg_hnsw_m. A changed value rebuilds "
                                        "the index, as pg_hnsw_m.",
     )
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
                                          "most is 1000). More: better recall, slower searches.",
     )
     pg_build_memory: str = Field(
-        "1GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$",
+        "2GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$",
         description="PostgreSQL: maintenance_work_mem of the session that builds an HNSW index (the graph "
                     "must fit, else pgvector builds on disk, many times slower): about 2 GB per million "
                     "384-dimension vectors at m 16.",

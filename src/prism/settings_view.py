@@ -96,10 +96,10 @@ class LightSettings:
     fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
     tokenizer: str = "cl100k_base"
     database_url: SecretText | None = None
-    pg_hnsw_m: int = 16
-    pg_hnsw_ef_construction: int = 64
+    pg_hnsw_m: int = 32
+    pg_hnsw_ef_construction: int = 128
     pg_hnsw_ef_search: int = 1000
-    pg_build_memory: str = "1GB"
+    pg_build_memory: str = "2GB"
     pg_build_workers: int | None = None
 
 

@@ -10,11 +10,14 @@ import json
 import logging
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg import sql
+
+from prism.errors import ConfigError
 
 if TYPE_CHECKING:
     from prism.settings_view import SettingsView
@@ -32,13 +35,18 @@ Plan = Literal["exact", "index"]
 class HnswConfig:
     """How PostgresStore builds and searches its HNSW indexes (settings PRISM_PG_HNSW_*)."""
 
-    m: int = 16
-    ef_construction: int = 64
+    m: int = 32
+    ef_construction: int = 128
     ef_search: int = 1000
-    build_memory: str = "1GB"  # maintenance_work_mem of the session that builds: the graph must fit
+    build_memory: str = "2GB"  # maintenance_work_mem of the session that builds: the graph must fit
     build_workers: int | None = None  # max_parallel_maintenance_workers of that session; None: the server's
     exact_rows: int = 20_000  # a filter estimated to pass at most this many rows is searched exactly
     overfetch: float = 2.0  # index candidates: this many times limit / selectivity
+
+    def __post_init__(self) -> None:
+        if self.ef_construction < 2 * self.m:  # pgvector refuses to build such an index
+            raise ConfigError(f"HNSW ef_construction {self.ef_construction} is below twice m ({self.m}).",
+                              hint="Set PRISM_PG_HNSW_EF_CONSTRUCTION to at least 2 × PRISM_PG_HNSW_M.")
 
     @classmethod
     def from_settings(cls, settings: SettingsView) -> HnswConfig:
@@ -90,15 +98,16 @@ def built_options(conn: psycopg.Connection[Any]) -> dict[int, dict[str, int]]:
     return out
 
 
-def rebuild_stale(conn: psycopg.Connection[Any], config: HnswConfig) -> list[int]:
-    """Rebuild every index whose graph parameters differ from `config`, without blocking searches or writes.
+def rebuild_stale(conn: psycopg.Connection[Any], config: HnswConfig, dims: Collection[int]) -> list[int]:
+    """Rebuild the indexes of `dims` whose graph parameters differ from `config`, without blocking
+    searches or writes.
 
     `conn` is an autocommit connection (CREATE INDEX CONCURRENTLY runs outside a transaction). The new
     index is built beside the old one, then swapped in one short transaction; one replica at a time
     (an advisory lock; another finds it taken and returns). A build killed halfway leaves an invalid
     `…_rebuild` index, dropped by the next attempt. Returns the dimensions rebuilt.
     """
-    stale = sorted(dim for dim, options in built_options(conn).items() if options != config.options())
+    stale = sorted(dim for dim, options in built_options(conn).items() if dim in dims and options != config.options())
     if not stale:
         return []
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (REBUILD_LOCK,)).fetchone()

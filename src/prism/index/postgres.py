@@ -713,16 +713,20 @@ class PostgresStore:
         with self._lock:
             running = self._rebuilder is not None and self._rebuilder.is_alive()
             if not running:
-                self._rebuilder = threading.Thread(target=self._rebuild, name="prism-pg-hnsw-build", daemon=True)
+                self._rebuilder = threading.Thread(target=self._rebuild, args=(model,), name="prism-pg-hnsw-build",
+                                                   daemon=True)
                 self._rebuilder.start()
             rebuilder = self._rebuilder
         if wait and rebuilder is not None:
             rebuilder.join()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, model: str) -> None:
         try:
             with self._read() as conn:
-                pg_hnsw.rebuild_stale(conn, self.hnsw)
+                row = conn.execute("SELECT dim FROM prism_embeddings WHERE project = %s AND model = %s LIMIT 1",
+                                   (self.project, model)).fetchone()
+                if row is not None:  # the index of this model's vectors (other dimensions are other models')
+                    pg_hnsw.rebuild_stale(conn, self.hnsw, {int(row[0])})
         except (PrismError, psycopg.Error):  # searches go on through the old index; the next run retries
             logging.getLogger("prism.index").warning("HNSW rebuild failed", exc_info=True)
 

@@ -9,6 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
+from prism.errors import ConfigError
 from prism.index.pg_hnsw import EF_SEARCH_MAX, HnswConfig, choose
 from prism.index.store import FileRecord, IndexedFile
 from prism.models import Chunk, SearchFilters
@@ -32,6 +33,11 @@ def test_a_filter_narrower_than_the_index_can_serve_is_exact() -> None:
     plan, candidates = choose(5_000, 1_000_000, 10, config)  # 0.5 %: 4,000 candidates > pgvector's most
     assert EF_SEARCH_MAX < 2.0 * 10 / 0.005
     assert (plan, candidates) == ("exact", 0)
+
+
+def test_ef_construction_below_twice_m_is_a_config_error() -> None:
+    with pytest.raises(ConfigError):
+        HnswConfig(m=32, ef_construction=48)
 
 
 def files(n: int) -> list[IndexedFile]:
@@ -66,7 +72,7 @@ def test_an_index_built_with_other_parameters_is_rebuilt(postgres_url: str) -> N
         new.maintain_vectors("m", wait=True)
         with new.pool.connection() as conn:
             assert built_options(conn)[dim] == {"m": 12, "ef_construction": 40}
-            assert rebuild_stale(conn, new.hnsw) == []  # up to date: nothing to do
+            assert rebuild_stale(conn, new.hnsw, {dim}) == []  # up to date: nothing to do
         after = new.nearest("m", vectors[:1], 5)
         assert [c for c, _ in after] == [c for c, _ in before]
         assert [s for _, s in after] == pytest.approx([s for _, s in before], abs=1e-5)
