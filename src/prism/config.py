@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     pg_build_memory: str = Field(
         "2GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$",
         description="PostgreSQL: maintenance_work_mem of the session that builds an HNSW index (the graph "
-                    "must fit, else pgvector builds on disk, many times slower): about 2 GB per million "
-                    "384-dimension vectors at m 16.",
+                    "must fit, else pgvector builds on disk, many times slower): about 3 GB per million "
+                    "384-dimension vectors at m 32, every project's rows together.",
     )
     pg_build_workers: int | None = Field(
         None, ge=0, le=64, description="PostgreSQL: max_parallel_maintenance_workers of that session (pgvector "
