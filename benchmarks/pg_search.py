@@ -14,6 +14,8 @@ started in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import platform
 import tempfile
@@ -25,7 +27,9 @@ import numpy as np
 from pgtemp import postgres
 
 import prism.index.postgres
+from prism.index import pg_hnsw
 from prism.index.ann import AnnConfig
+from prism.index.pg_hnsw import HnswConfig
 from prism.index.postgres import PostgresStore
 from prism.index.sqlite import SqliteStore
 from prism.index.store import FileRecord, IndexedFile
@@ -58,9 +62,16 @@ def load_sqlite(folder: Path, items: list[IndexedFile], vectors: np.ndarray) -> 
     return store
 
 
+def language_of(path: str) -> str:
+    """Real-vector runs: languages by file number, for filters that pass 5 %, 20 %, 25 % and 50 % of rows."""
+    n = int(path.rsplit("mod", 1)[1].split(".")[0]) % 20
+    return "rust" if n == 0 else "go" if n < 5 else "typescript" if n < 10 else "python"
+
+
 def load_postgres(url: str, items: list[IndexedFile], vectors: np.ndarray,
-                  project: str | None = None) -> PostgresStore:
-    store = PostgresStore.connect(url, project or f"bench-{os.getpid()}")
+                  project: str | None = None, *, hnsw: HnswConfig | None = None, index: bool = True,
+                  languages: bool = False) -> PostgresStore:
+    store = PostgresStore.connect(url, project or f"bench-{os.getpid()}", hnsw=hnsw)
     project = store.project
     with store.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         with cur.copy("COPY prism_files(project, path, sha256, size, mtime, language, indexed_at, status, warnings)"
@@ -74,7 +85,8 @@ def load_postgres(url: str, items: list[IndexedFile], vectors: np.ndarray,
                       " calls, text_hash, terms, tf, length) FROM STDIN") as copy:
             for item in items:
                 for c, h in zip(item.chunks, item.text_hashes, strict=True):
-                    copy.write_row((project, ids[c.path], c.path, c.language, c.kind, c.name, c.qualified_name,
+                    language = language_of(c.path) if languages else c.language
+                    copy.write_row((project, ids[c.path], c.path, language, c.kind, c.name, c.qualified_name,
                                     c.signature, "", c.start_line, c.end_line, c.content, c.content_hash, c.tokens,
                                     "", "[]", "[]", "[]", h, "", "{}", 0))
         hashes = [h for item in items for h in item.text_hashes]
@@ -82,6 +94,10 @@ def load_postgres(url: str, items: list[IndexedFile], vectors: np.ndarray,
             for h, v in zip(hashes, vectors, strict=True):
                 copy.write_row((project, MODEL, h, len(v), "[" + ",".join(map(str, v.tolist())) + "]"))
         cur.execute("INSERT INTO prism_counts(project, chunks, length) VALUES (%s, %s, 0)", (project, len(hashes)))
+    with store.pool.connection() as conn:  # the planner's statistics, which nearest() plans by
+        conn.execute("ANALYZE prism_files, prism_chunks, prism_embeddings")
+    if not index:
+        return store
     started = time.perf_counter()
     store.put_embeddings(MODEL, [(hashes[0], vectors[0])])  # creates the HNSW index over every loaded row
     store.build_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
@@ -102,30 +118,152 @@ def timed(store: SqliteStore | PostgresStore, queries: np.ndarray) -> tuple[list
 # -- real vectors (ann_search.py's set), beside SQLite exact and SQLite + usearch at the same size ----------
 
 
-def tune_build(url: str, memory: str, workers: int) -> None:
-    """Server settings for one big HNSW build: the whole graph in memory, parallel workers."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"ALTER SYSTEM SET maintenance_work_mem = '{memory}'")
-        conn.execute(f"ALTER SYSTEM SET max_parallel_maintenance_workers = {workers}")
-        conn.execute("SELECT pg_reload_conf()")
-
-
-def load_real(url: str, data: Path, size: int, project: str, memory: str, workers: int) -> dict[str, object]:
-    vectors = ann_search.vectors_of_size(np.load(data / "real.npy"), size)
-    tune_build(url, memory, workers)
-    started = time.perf_counter()
-    store = load_postgres(url, ann_search.indexed_files(0, size), vectors, project)
+def index_sizes(store: PostgresStore) -> dict[str, float]:
     with store.pool.connection() as conn:
         sizes = dict(conn.execute(
             "SELECT 'table_mib', pg_total_relation_size('prism_embeddings') / 2.0 ^ 20 UNION ALL"
             " SELECT 'hnsw_mib', pg_relation_size('prism_embeddings_hnsw_384') / 2.0 ^ 20").fetchall())
+    return {k: round(float(v), 1) for k, v in sizes.items()}
+
+
+def load_real(url: str, data: Path, size: int, project: str, hnsw: HnswConfig, index: bool) -> dict[str, object]:
+    """COPY the rows (languages spread for the filter runs), then build the index unless not `index`."""
+    vectors = ann_search.vectors_of_size(np.load(data / "real.npy"), size)
+    started = time.perf_counter()
+    store = load_postgres(url, ann_search.indexed_files(0, size), vectors, project, hnsw=hnsw, index=index,
+                          languages=True)
+    sizes = index_sizes(store) if index else {}
     store.close()
     return {"size": size, "load_s": round(time.perf_counter() - started, 1),
-            "build_s": round(float(getattr(store, "build_seconds", 0.0)), 1),
-            "maintenance_work_mem": memory, "max_parallel_maintenance_workers": workers,
-            **{k: round(float(v), 1) for k, v in sizes.items()}}
+            "build_s": round(float(getattr(store, "build_seconds", 0.0)), 1), **dataclasses.asdict(hnsw), **sizes}
+
+
+def rows_of(pg: PostgresStore) -> dict[int, int]:
+    """Chunk id → row of the vector matrix (chunk n has text hash `h{n}`)."""
+    with pg.pool.connection() as conn:
+        return {int(i): int(h[1:]) for i, h in conn.execute(
+            "SELECT id, text_hash FROM prism_chunks WHERE project = %s", (pg.project,)).fetchall()}
+
+
+def exact_top(vectors: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> set[int]:
+    """Rows of the exact top k by cosine (best over the query's windows), among `mask`'s rows."""
+    sims = (vectors @ q.T).max(axis=1)
+    if mask is not None:
+        sims = np.where(mask, sims, -np.inf)
+    top = np.argpartition(-sims, k)[:k]
+    return {int(r) for r in top if np.isfinite(sims[r])}
+
+
+def run_queries(pg: PostgresStore, qs: list[np.ndarray], truths: list[set[int]], rows: dict[int, int],
+                flt: SearchFilters | None = None) -> dict[str, object]:
+    times, recalls, counts = [], [], []
+    for q, truth in zip(qs, truths, strict=True):
+        started = time.perf_counter()
+        hits = pg.nearest(MODEL, q, 10, flt)
+        times.append(time.perf_counter() - started)
+        counts.append(len(hits))
+        recalls.append(len(truth & {rows[c] for c, _ in hits}) / max(1, len(truth)))
+    return {"recall@10": round(float(np.mean(recalls)), 4), "p50_ms": round(ann_search.percentile(times, 50), 1),
+            "p95_ms": round(ann_search.percentile(times, 95), 1), "rows_min": min(counts)}
+
+
+def sweep_real(url: str, data: Path, size: int, project: str, base: HnswConfig, builds: list[tuple[int, int]],
+               efs: list[int]) -> dict[str, object]:
+    """For each (m, ef_construction): build the index over the loaded rows (timed, sized), then the
+    queries at each ef_search; recall@10 against numpy's exact top 10 over the same matrix."""
+    vectors = ann_search.vectors_of_size(np.load(data / "real.npy"), size)
+    short, long = ann_search.queries(data)
+    truths = {"one_vector": [exact_top(vectors, q, 10) for q in short],
+              "windows": [exact_top(vectors, q, 10) for q in long]}
+    pg = PostgresStore.connect(url, project, hnsw=base)
+    rows = rows_of(pg)
+    out: dict[str, object] = {"size": size, "builds": []}
+    exact_times = []
+    for q in short:  # numpy's exact scan of the same matrix in this process: what an exact store costs at least
+        started = time.perf_counter()
+        exact_top(vectors, q, 10)
+        exact_times.append(time.perf_counter() - started)
+    out["numpy_exact_p50_ms"] = round(ann_search.percentile(exact_times, 50), 1)
+    for m, efc in builds or [(0, 0)]:  # none: search the index already built
+        config = dataclasses.replace(base, m=m or base.m, ef_construction=efc or base.ef_construction)
+        build_s = 0.0
+        with pg.pool.connection() as conn:
+            if m:
+                conn.execute(f"DROP INDEX IF EXISTS {pg_hnsw.index_name(384)}")
+                started = time.perf_counter()
+                with conn.transaction():
+                    pg_hnsw.build_settings(conn, config, local=True)
+                    conn.execute(pg_hnsw.create_sql(pg_hnsw.index_name(384), 384, config))
+                build_s = time.perf_counter() - started
+                conn.execute("ANALYZE prism_embeddings")
+            options = pg_hnsw.built_options(conn)[384]
+        row: dict[str, object] = {**options, "build_s": round(build_s, 1),
+                                  **index_sizes(pg), "at": time.strftime("%H:%M UTC", time.gmtime()),
+                                  "load": os.getloadavg()[0]}
+        for ef in efs:
+            pg.hnsw = dataclasses.replace(config, ef_search=ef)
+            pg.nearest(MODEL, short[0], 10)  # warm the index pages
+            row[f"ef {ef}"] = {kind: run_queries(pg, qs, truths[kind], rows)
+                               for kind, qs in (("one_vector", short), ("windows", long))}
+        print(json.dumps(row), flush=True)
+        cast_list(out["builds"]).append(row)
+    pg.close()
+    return out
+
+
+def cast_list(value: object) -> list[object]:
+    assert isinstance(value, list)
+    return value
+
+
+FILTERS = (("path pkg7/ (1 %)", SearchFilters(path="pkg7/"), lambda f: f % 100 == 7),
+           ("language rust (5 %)", SearchFilters(languages=("rust",)), lambda f: f % 20 == 0),
+           ("language go (20 %)", SearchFilters(languages=("go",)), lambda f: (f % 20 > 0) & (f % 20 < 5)),
+           ("language python (50 %)", SearchFilters(languages=("python",)), lambda f: f % 20 >= 10),
+           ("language python or typescript (75 %)", SearchFilters(languages=("python", "typescript")),
+            lambda f: f % 20 >= 5))
+
+
+def previous_nearest(pg: PostgresStore, q: np.ndarray, limit: int, flt: SearchFilters) -> list[tuple[int, float]]:
+    """The plan before this change, through the same SQL: the index's nearest max(4 × limit, 100)
+    rows filtered, then every passing row exactly when fewer than `limit` passed."""
+    where, params = pg._filter_sql(flt)
+    vector = prism.index.postgres._vector_text(q[0])
+    found = pg._nearest_one(MODEL, 384, vector, limit, where, params, exact=False, candidates=max(4 * limit, 100))
+    if len(found) < limit:
+        found = pg._nearest_one(MODEL, 384, vector, limit, where, params, exact=True)
+    return found
+
+
+def filtered_real(url: str, data: Path, size: int, project: str, base: HnswConfig, count: int) -> dict[str, object]:
+    """Filtered nearest() at low, mid and high selectivity: the store's plan beside the previous one."""
+    vectors = ann_search.vectors_of_size(np.load(data / "real.npy"), size)
+    short = ann_search.queries(data)[0][:count]
+    files = np.arange(size) // ann_search.PER_FILE
+    pg = PostgresStore.connect(url, project, hnsw=base)
+    rows = rows_of(pg)
+    out: dict[str, object] = {"size": size, "queries": len(short)}
+    for label, flt, passes in FILTERS:
+        mask = passes(files)
+        truths = [exact_top(vectors, q, 10, mask) for q in short]
+        where, params = pg._filter_sql(flt)
+        plan = pg.nearest_plan(384, where, params, 10)
+        row: dict[str, object] = {"passing": int(mask.sum()), "plan": list(plan)}
+        for name in ("previous", "store"):
+            times, recalls, counts = [], [], []
+            for q, truth in zip(short, truths, strict=True):
+                started = time.perf_counter()
+                hits = previous_nearest(pg, q, 10, flt) if name == "previous" else pg.nearest(MODEL, q, 10, flt)
+                times.append(time.perf_counter() - started)
+                counts.append(len(hits))
+                recalls.append(len(truth & {rows[c] for c, _ in hits}) / max(1, len(truth)))
+            row[name] = {"p50_ms": round(ann_search.percentile(times, 50), 1),
+                         "p95_ms": round(ann_search.percentile(times, 95), 1),
+                         "rows_min": min(counts), "recall@10": round(float(np.mean(recalls)), 3)}
+        print(json.dumps({label: row}), flush=True)
+        out[label] = row
+    pg.close()
+    return out
 
 
 def model_of(store: SqliteStore | PostgresStore) -> str:
@@ -158,7 +296,8 @@ def search_real(url: str, data: Path, folder: Path, project: str, efs: list[int]
         for q in qs:
             found = {}
             for name, (store, ef) in stores.items():
-                prism.index.postgres.EF_SEARCH = ef or prism.index.postgres.EF_SEARCH
+                if isinstance(store, PostgresStore):
+                    store.hnsw = dataclasses.replace(store.hnsw, ef_search=ef)
                 started = time.perf_counter()
                 found[name] = store.nearest(model_of(store), q, 10)
                 times[name].append(time.perf_counter() - started)
@@ -168,50 +307,21 @@ def search_real(url: str, data: Path, folder: Path, project: str, efs: list[int]
         out[kind] = {name: {"recall@10": round(float(np.mean(recall[name])), 4),
                             "p50_ms": round(ann_search.percentile(times[name], 50), 1),
                             "p95_ms": round(ann_search.percentile(times[name], 95), 1)} for name in stores}
-    out["filtered"] = filtered(exact, approx, pg, short[:10])
     for store, _ in stores.values():
         store.close()
     return out
 
 
-def filtered(exact: SqliteStore, approx: SqliteStore, pg: PostgresStore, qs: list[np.ndarray]) -> dict[str, object]:
-    """Filtered nearest(): does the pgvector pass use the index, and how often does it fall back to exact?"""
-    prism.index.postgres.EF_SEARCH = 200
-    out: dict[str, object] = {}
-    for label, flt in (("language=python (every row)", SearchFilters(languages=("python",))),
-                       ("path pkg7/ (1 % of rows)", SearchFilters(path="pkg7/"))):
-        where, params = pg._filter_sql(flt)
-        vector = "[" + ",".join(map(str, qs[0][0].tolist())) + "]"
-        plans = {}
-        for exact_pass in (False, True):
-            query, args, ef = pg.nearest_sql(MODEL, 384, vector, 10, where, params, exact=exact_pass)
-            with pg.pool.connection() as conn, conn.transaction():
-                conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
-                plan = [str(r[0]) for r in conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + query, args).fetchall()]
-            plans["exact pass" if exact_pass else "index pass"] = plan
-        row: dict[str, object] = {"plans": plans}
-        for name, store in (("sqlite exact", exact), ("sqlite + usearch f16", approx), ("pgvector", pg)):
-            times, counts, recalls = [], [], []
-            for q in qs:
-                started = time.perf_counter()
-                hits = store.nearest(model_of(store), q, 10, flt)
-                times.append(time.perf_counter() - started)
-                counts.append(len(hits))
-                truth = set(names(exact, exact.nearest(ann_search.MODEL, q, 10, flt)))
-                recalls.append(len(truth & set(names(store, hits))) / max(1, len(truth)))
-            row[name] = {"p50_ms": round(ann_search.percentile(times, 50), 1),
-                         "p95_ms": round(ann_search.percentile(times, 95), 1),
-                         "rows_min": min(counts), "recall@10": round(float(np.mean(recalls)), 3)}
-        out[label] = row
-    return out
-
-
 def main_real(args: argparse.Namespace) -> None:
-    import json
-
+    hnsw = HnswConfig(m=args.m, ef_construction=args.ef_construction, build_memory=args.build_memory,
+                      build_workers=args.build_workers)
     with postgres(args.url) as url:
         if args.step == "load":
-            result = load_real(url, args.real, args.size, args.project, args.build_memory, args.build_workers)
+            result = load_real(url, args.real, args.size, args.project, hnsw, not args.no_index)
+        elif args.step == "sweep":
+            result = sweep_real(url, args.real, args.size, args.project, hnsw, args.builds, args.ef)
+        elif args.step == "filtered":
+            result = filtered_real(url, args.real, args.size, args.project, hnsw, args.queries)
         else:
             result = search_real(url, args.real, args.sqlite, args.project, args.ef)
     load = os.getloadavg()
@@ -228,13 +338,21 @@ def main() -> None:
     parser.add_argument("--url", help="an existing PostgreSQL with pgvector (default: a throwaway pgserver)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--real", type=Path, help="ann_search.py's data folder: its real vectors and queries")
-    parser.add_argument("--step", choices=["load", "search"], default="search", help="with --real")
+    parser.add_argument("--step", choices=["load", "sweep", "filtered", "search"], default="search",
+                        help="with --real: load the rows (and build the index), sweep build parameters, "
+                             "filtered queries, or search beside ann_search.py's SQLite stores")
+    parser.add_argument("--no-index", action="store_true", help="with --step load: COPY only (then sweep)")
+    parser.add_argument("--m", type=int, default=HnswConfig.m, help="HNSW m")
+    parser.add_argument("--ef-construction", type=int, default=HnswConfig.ef_construction)
+    parser.add_argument("--builds", type=lambda v: [tuple(map(int, p.split("/"))) for p in v.split(",") if p],
+                        default=[(16, 64)], help="with --step sweep: m/ef_construction pairs, e.g. 16/64,16/128 "
+                                                 "('' searches the index already built)")
     parser.add_argument("--size", type=int, default=500_000, help="with --real")
     parser.add_argument("--sqlite", type=Path, help="with --real: ann_search.py's store of the same size")
     parser.add_argument("--project", default="bench-real", help="with --real")
     parser.add_argument("--ef", type=lambda v: [int(x) for x in v.split(",")], default=[40, 100, 200])
-    parser.add_argument("--build-memory", default="2GB", help="maintenance_work_mem for the HNSW build")
-    parser.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers")
+    parser.add_argument("--build-memory", default=HnswConfig.build_memory, help="maintenance_work_mem of the build")
+    parser.add_argument("--build-workers", type=int, default=1, help="max_parallel_maintenance_workers of the build")
     args = parser.parse_args()
     if args.real:
         main_real(args)

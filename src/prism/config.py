@@ -74,6 +74,31 @@ class Settings(BaseSettings):
                           "between the two.",
     )
 
+    pg_hnsw_m: int = Field(
+        32, ge=2, le=100, description="PostgreSQL: HNSW graph links per node (pgvector's m). More: better recall, "
+                                      "a longer build and a larger index. A changed value rebuilds the index "
+                                      "beside the old one after the next index run.",
+    )
+    pg_hnsw_ef_construction: int = Field(
+        128, ge=4, le=1000, description="PostgreSQL: HNSW candidates per insert while building (pgvector's "
+                                       "ef_construction); at least twice pg_hnsw_m. A changed value rebuilds "
+                                       "the index, as pg_hnsw_m.",
+    )
+    pg_hnsw_ef_search: int = Field(
+        1000, ge=1, le=1000, description="PostgreSQL: HNSW candidates per query (hnsw.ef_search; pgvector's "
+                                         "most is 1000). More: better recall, slower searches.",
+    )
+    pg_build_memory: str = Field(
+        "2GB", pattern=r"^[0-9]+ ?(kB|MB|GB|TB)$",
+        description="PostgreSQL: maintenance_work_mem of the session that builds an HNSW index (the graph "
+                    "must fit, else pgvector builds on disk, many times slower): about 3 GB per million "
+                    "384-dimension vectors at m 32, every project's rows together.",
+    )
+    pg_build_workers: int | None = Field(
+        None, ge=0, le=64, description="PostgreSQL: max_parallel_maintenance_workers of that session (pgvector "
+                                       "builds HNSW in parallel); unset: the server's setting.",
+    )
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

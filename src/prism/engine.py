@@ -176,9 +176,11 @@ class Prism:
         if self._store is None:
             url = self.settings.database_url
             if url is not None:
+                from prism.index.pg_hnsw import HnswConfig
                 from prism.index.postgres import PostgresStore
 
-                self._store = PostgresStore.connect(url.get_secret_value(), self.project_id)
+                self._store = PostgresStore.connect(url.get_secret_value(), self.project_id,
+                                                    hnsw=HnswConfig.from_settings(self.settings))
             else:
                 from prism.index.ann import AnnConfig
                 from prism.index.sqlite import SqliteStore

@@ -64,6 +64,16 @@ class SettingsView(Protocol):
     def tokenizer(self) -> str: ...
     @property
     def database_url(self) -> SecretText | None: ...
+    @property
+    def pg_hnsw_m(self) -> int: ...
+    @property
+    def pg_hnsw_ef_construction(self) -> int: ...
+    @property
+    def pg_hnsw_ef_search(self) -> int: ...
+    @property
+    def pg_build_memory(self) -> str: ...
+    @property
+    def pg_build_workers(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,11 @@ class LightSettings:
     fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
     tokenizer: str = "cl100k_base"
     database_url: SecretText | None = None
+    pg_hnsw_m: int = 32
+    pg_hnsw_ef_construction: int = 128
+    pg_hnsw_ef_search: int = 1000
+    pg_build_memory: str = "2GB"
+    pg_build_workers: int | None = None
 
 
 def _path(raw: str) -> Path | None:

@@ -81,8 +81,21 @@ def postgres_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
     return Backend("postgres", lambda: PostgresStore.connect(url, project, max_size=2), [])
 
 
+def postgres_index_backend(folder: Path, request: pytest.FixtureRequest) -> Backend:
+    """PostgreSQL with every vector query through the HNSW index (small stores are otherwise searched
+    exactly): post-filtering and the exact re-run when too few candidates pass."""
+    from prism.index.pg_hnsw import HnswConfig
+    from prism.index.postgres import PostgresStore
+
+    url = str(request.getfixturevalue("postgres_url"))
+    project = f"contract-{uuid.uuid4().hex}"
+    config = HnswConfig(exact_rows=0)
+    return Backend("postgres-index", lambda: PostgresStore.connect(url, project, max_size=2, hnsw=config), [])
+
+
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
-    "sqlite": sqlite_backend, "sqlite-ann": sqlite_ann_backend, "postgres": postgres_backend}
+    "sqlite": sqlite_backend, "sqlite-ann": sqlite_ann_backend, "postgres": postgres_backend,
+    "postgres-index": postgres_index_backend}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

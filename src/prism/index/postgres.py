@@ -13,8 +13,12 @@ A first implementation of the Store Protocol, shaped to pass `tests/contract/tes
   IDF × f(k1 + 1) / (f + k1(1 − b + b·D/avgdl)) with k1 = 1.2, b = 0.75, D the row's term count
   (`length`) and avgdl the mean over the project (`prism_counts`). The tsvector only finds rows.
 - Vectors: one `vector` column of any dimension plus `dim`; an HNSW index per dimension as a
-  partial expression index (`vector::vector(dim)` where dim = n). pgvector 0.6 has no iterative
-  scan, so a filtered query that the index answers with too few rows is run again exactly.
+  partial expression index (`vector::vector(dim)` where dim = n), built with the configured m and
+  ef_construction (pg_hnsw.py; an index built with others is rebuilt beside it by
+  maintain_vectors). A query's plan follows the estimated share of rows its filters pass, the
+  project included: exact over the passing rows when few pass, else the index with enough
+  candidates; pgvector 0.6 has no iterative scan, so an index pass that yields too few rows is
+  run again exactly.
 - Backups are COPY dumps of the project's rows, one file per table.
 
 psycopg 3 and psycopg-pool are imported only here (`pip install 'psycopg[binary]' psycopg-pool`).
@@ -46,6 +50,8 @@ from prism.errors import (
     InputError,
     PrismError,
 )
+from prism.index import pg_hnsw
+from prism.index.pg_hnsw import HnswConfig
 from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.store import (
     CHUNK_COLUMNS,
@@ -70,9 +76,6 @@ log = logging.getLogger("prism.usage")
 
 MIGRATION_LOCK = 0x5052_4953  # pg_advisory_xact_lock key while migrating ("PRIS")
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's constants
-# HNSW candidates per query: pgvector's most (its default is 40). recall@10 at 500 k real-ish
-# vectors: 0.64 with 200, 0.88 with 1000, +2-3 ms (benchmarks/results/pg_search.md).
-EF_SEARCH = 1000
 CONNECT_TIMEOUT_S = 5  # an unreachable server is reported in seconds, not after the pool's 30 s wait
 URL_HINT = "Set PRISM_DATABASE_URL to postgresql://user:password@host:5432/database (or unset it for SQLite)."
 
@@ -249,9 +252,11 @@ class PostgresStore:
     """One project's data in a PostgreSQL database shared by many projects."""
 
     def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], project: str, *,
-                 owns_pool: bool = False) -> None:
+                 owns_pool: bool = False, hnsw: HnswConfig | None = None) -> None:
         self.pool = pool
         self.project = project
+        self.hnsw = hnsw or HnswConfig()
+        self._rebuilder: threading.Thread | None = None
         self._owns_pool = owns_pool
         self._where = f"{pool.name or 'PostgreSQL'} (project {project})"
         self._lock = threading.Lock()
@@ -260,12 +265,12 @@ class PostgresStore:
         migrate(pool, self._where)
 
     @classmethod
-    def connect(cls, url: str, project: str, *, max_size: int = 8) -> PostgresStore:
+    def connect(cls, url: str, project: str, *, max_size: int = 8, hnsw: HnswConfig | None = None) -> PostgresStore:
         """A store with a pool of its own (servers share one pool between projects instead).
 
         A malformed URL is a ConfigError, a server that cannot be reached a BackendUnavailableError.
         """
-        return cls(open_pool(url, max_size=max_size), project, owns_pool=True)
+        return cls(open_pool(url, max_size=max_size), project, owns_pool=True, hnsw=hnsw)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -286,6 +291,9 @@ class PostgresStore:
                      (self.project,))
 
     def close(self) -> None:
+        rebuilder = self._rebuilder
+        if rebuilder is not None:  # a CLI index run ends with its rebuilt index swapped in
+            rebuilder.join()
         if self._owns_pool and not self.pool.closed:
             self.pool.close()
 
@@ -643,14 +651,13 @@ class PostgresStore:
     # -- vectors -------------------------------------------------------------------------------------
 
     def _ensure_hnsw(self, conn: psycopg.Connection[Any], dim: int) -> None:
-        """One HNSW index per dimension, a partial expression index (a column of any dimension has none)."""
+        """One HNSW index per dimension, a partial expression index (a column of any dimension has none);
+        built here over the rows already stored (a bulk load) with the build's memory and workers."""
         if dim in self._dims:
             return
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {} ON prism_embeddings USING hnsw ((vector::vector({})) vector_cosine_ops)"
-            " WHERE dim = {}").format(sql.Identifier(f"prism_embeddings_hnsw_{dim}"), sql.Literal(dim),
-                                      sql.Literal(dim)))
+        pg_hnsw.build_settings(conn, self.hnsw, local=True)
+        conn.execute(pg_hnsw.create_sql(pg_hnsw.index_name(dim), dim, self.hnsw))
         self._dims.add(dim)
 
     def put_embeddings(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -703,50 +710,88 @@ class PostgresStore:
             return int(cur.rowcount)
 
     def maintain_vectors(self, model: str, *, wait: bool = False) -> None:
-        """pgvector keeps its HNSW index up to date on every write."""
+        """pgvector keeps its HNSW index up to date on every write; an index built with other graph
+        parameters than the store's (an older PRISM's, a changed setting) is rebuilt beside it, in
+        the background unless `wait` (searches go on through the old one until the swap)."""
+        with self._lock:
+            running = self._rebuilder is not None and self._rebuilder.is_alive()
+            if not running:
+                self._rebuilder = threading.Thread(target=self._rebuild, args=(model,), name="prism-pg-hnsw-build",
+                                                   daemon=True)
+                self._rebuilder.start()
+            rebuilder = self._rebuilder
+        if wait and rebuilder is not None:
+            rebuilder.join()
+
+    def _rebuild(self, model: str) -> None:
+        try:
+            with self._read() as conn:
+                row = conn.execute("SELECT dim FROM prism_embeddings WHERE project = %s AND model = %s LIMIT 1",
+                                   (self.project, model)).fetchone()
+                if row is not None:  # the index of this model's vectors (other dimensions are other models')
+                    pg_hnsw.rebuild_stale(conn, self.hnsw, {int(row[0])})
+        except (PrismError, psycopg.Error):  # searches go on through the old index; the next run retries
+            logging.getLogger("prism.index").warning("HNSW rebuild failed", exc_info=True)
 
     def nearest(self, model: str, queries: np.ndarray, limit: int,
                 filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         dim = int(queries.shape[1])
         where, params = self._filter_sql(filters)
+        plan, candidates = self.nearest_plan(dim, where, params, limit)
         best: dict[int, float] = {}
         for query in queries:
-            found = self._nearest_one(model, dim, _vector_text(query), limit, where, params, exact=False)
-            if len(found) < limit:  # the index's candidates ran out before the filters were met
+            found = self._nearest_one(model, dim, _vector_text(query), limit, where, params,
+                                      exact=plan == "exact", candidates=candidates)
+            if plan == "index" and len(found) < limit:  # fewer passed than estimated: every passing row
                 found = self._nearest_one(model, dim, _vector_text(query), limit, where, params, exact=True)
             for cid, sim in found:
                 best[cid] = max(best.get(cid, -math.inf), sim)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         return ranked[:limit]
 
+    def nearest_plan(self, dim: int, where: str, params: list[object], limit: int) -> tuple[pg_hnsw.Plan, int]:
+        """(plan, index candidates) by the share of the index's rows that this project and the filters pass."""
+        with self._read() as conn:
+            indexed = pg_hnsw.indexed_rows(conn, dim)
+            if where:
+                passing = pg_hnsw.estimated_rows(
+                    conn, f"SELECT 1 FROM prism_chunks c JOIN prism_files f ON f.id = c.file_id"
+                          f" WHERE c.project = %s {where}", [self.project, *params])
+            else:
+                row = conn.execute("SELECT chunks FROM prism_counts WHERE project = %s", (self.project,)).fetchone()
+                passing = float(row[0]) if row else 0.0
+        return pg_hnsw.choose(passing, indexed, limit, self.hnsw)
+
     def _nearest_one(self, model: str, dim: int, vector: str, limit: int, where: str,
-                     params: list[object], *, exact: bool) -> list[tuple[int, float]]:
-        query, args, ef_search = self.nearest_sql(model, dim, vector, limit, where, params, exact=exact)
+                     params: list[object], *, exact: bool, candidates: int = 0) -> list[tuple[int, float]]:
+        query, args, ef_search = self.nearest_sql(model, dim, vector, limit, where, params, exact=exact,
+                                                  candidates=candidates)
         with self._read() as conn, conn.transaction():
             conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
             rows = conn.execute(query, args).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def nearest_sql(self, model: str, dim: int, vector: str, limit: int, where: str, params: list[object],
-                    *, exact: bool) -> tuple[str, list[object], int]:
-        """The query one pass of nearest() runs, its arguments and its hnsw.ef_search (benchmarks EXPLAIN it)."""
+                    *, exact: bool, candidates: int = 0) -> tuple[str, list[object], int]:
+        """The query one pass of nearest() runs, its arguments and its hnsw.ef_search (benchmarks EXPLAIN it).
+
+        The index pass takes `candidates` nearest rows of this project (at least `limit`), then
+        joins and filters them; the exact pass filters first and orders every passing row.
+        """
         distance = f"(e.vector::vector({dim}) <=> %s::vector({dim}))"
-        inner_limit = limit if not where else max(limit * 4, 100)
-        # `+ 0` keeps the planner off the HNSW index: the exact pass scans every row that passes.
-        order = f"{distance} + 0" if exact else distance
-        query = (f"SELECT c.id, 1 - t.d FROM (SELECT e.text_hash, {distance} AS d FROM prism_embeddings e"
-                 f" WHERE e.project = %s AND e.model = %s AND e.dim = {dim} ORDER BY {order} LIMIT %s) t"
-                 " JOIN prism_chunks c ON c.project = %s AND c.text_hash = t.text_hash"
-                 f" JOIN prism_files f ON f.id = c.file_id WHERE TRUE {where} ORDER BY t.d, c.id LIMIT %s")
-        if exact and where:  # filter before ordering: every passing row is a candidate
+        inner_limit = max(limit, candidates)
+        if exact:  # `+ 0` keeps the planner off the HNSW index: every passing row is a candidate
             query = (f"SELECT c.id, 1 - {distance} AS sim FROM prism_embeddings e JOIN prism_chunks c"
                      " ON c.project = e.project AND c.text_hash = e.text_hash JOIN prism_files f ON f.id = c.file_id"
                      f" WHERE e.project = %s AND e.model = %s AND e.dim = {dim} {where}"
-                     " ORDER BY sim DESC, c.id LIMIT %s")
-            args: list[object] = [vector, self.project, model, *params, limit]
-        else:
-            args = [vector, self.project, model, vector, inner_limit, self.project, *params, limit]
-        return query, args, max(EF_SEARCH, inner_limit)
+                     f" ORDER BY {distance} + 0, c.id LIMIT %s")
+            return query, [vector, self.project, model, *params, vector, limit], self.hnsw.ef_search
+        query = (f"SELECT c.id, 1 - t.d FROM (SELECT e.text_hash, {distance} AS d FROM prism_embeddings e"
+                 f" WHERE e.project = %s AND e.model = %s AND e.dim = {dim} ORDER BY {distance} LIMIT %s) t"
+                 " JOIN prism_chunks c ON c.project = %s AND c.text_hash = t.text_hash"
+                 f" JOIN prism_files f ON f.id = c.file_id WHERE TRUE {where} ORDER BY t.d, c.id LIMIT %s")
+        args = [vector, self.project, model, vector, inner_limit, self.project, *params, limit]
+        return query, args, min(pg_hnsw.EF_SEARCH_MAX, max(self.hnsw.ef_search, inner_limit))
 
     # -- usage and feedback -----------------------------------------------------------------------
 
