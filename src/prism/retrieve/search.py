@@ -23,7 +23,7 @@ from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.place import asked_places, is_secondary, place_share
-from prism.retrieve.query import parse_query
+from prism.retrieve.query import dense_helps, parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
 from prism.retrieve.within import message_fragments, raising_chunks
 
@@ -73,6 +73,9 @@ class SearchConfig:
     # "auto": learned for long queries (issue texts: where its cross-validated ranks beat
     # hand-set, benchmarks/results/fusion_cv.md), hand-set for short questions (where it does not).
     fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
+    # Query routing: the dense stage runs only where it helps (`query.dense_helps`: questions,
+    # not issue texts full of the code's names). False runs it for every query (the ablation).
+    route_dense: bool = True
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -226,7 +229,7 @@ class Searcher:
             top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
             scores["lexical_score"] = {cid: max(score, 0.0) / top for cid, score in lexical}
         t = lap("lexical", t)
-        if cfg.dense:
+        if cfg.dense and (not cfg.route_dense or dense_helps(query)):
             dense = self._dense(query, filtered, warnings)
             rankings["dense"] = [cid for cid, _ in dense]
             scores["cosine"] = {cid: max(cos, 0.0) for cid, cos in dense}

@@ -120,3 +120,15 @@ def test_heads_rank_filtered_searches_as_full_chunks_did(prism: Prism, filters: 
     for query in QUERIES:
         want = old.search(query, limit=20, filters=filters)
         assert ranking(new.search(query, limit=20, filters=filters)) == ranking(want)
+
+
+def test_dense_runs_for_questions_and_not_for_issue_texts_that_name_the_code(prism: Prism) -> None:
+    searcher = Searcher(prism.store, prism._query_embedder)
+
+    def dense_parts(query: str, config: SearchConfig) -> int:
+        return sum("dense" in r.explain for r in searcher.search(query, limit=50, config=config).results)
+
+    routed, everywhere = SearchConfig(), replace(SearchConfig(), route_dense=False)
+    assert dense_parts(ISSUE, routed) == 0  # identifiers, paths, a traceback: lexical and exact only
+    assert dense_parts(ISSUE, everywhere) > 0
+    assert dense_parts("where is the token budget enforced", routed) > 0
