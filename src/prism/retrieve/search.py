@@ -38,6 +38,7 @@ class Weights:
     lexical: float = 1.0
     dense: float = 1.0
     dense_nl: float = 8.0  # short natural-language questions: dense leads, lexical only rescues
+    lexical_nl: float = 0.1  # … fused by score: lexical adds this share of its (normalised) score
     symbol: float = 1.5
     path: float = 2.0
     frame: float = 1.0
@@ -76,6 +77,10 @@ class SearchConfig:
     # Query routing: the dense stage runs only where it helps (`query.dense_helps`: questions,
     # not issue texts full of the code's names). False runs it for every query (the ablation).
     route_dense: bool = True
+    # Short questions in words fuse dense and lexical by score (cosine over the query's best +
+    # `lexical_nl` × BM25 over the query's best), not by rank: how far apart two cosines are counts.
+    # "rank": weighted reciprocal ranks like every other query (the ablation).
+    question_fusion: Literal["score", "rank"] = "score"
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -250,10 +255,13 @@ class Searcher:
 
         # A question that names a definition ("Limits", "how is Limits compared") is about that
         # code: dense does not lead it (ranking: issue 14, "exact names win").
-        dense_weight = w.dense_nl if query.is_natural_language and not named else w.dense
+        question = query.is_natural_language and not named
+        dense_weight = w.dense_nl if question else w.dense
         fused, parts = fuse_reciprocal_rank(
             rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
+        if question and cfg.question_fusion == "score" and rankings.get("dense"):
+            _fuse_scores(parts, scores, dense_weight * unit, w.lexical_nl)
         # A definition's place in the symbol ranking says only that it matched; how strongly
         # (a unique code-like name: 1; `default`, a plain word defined by ten types: ~0.1)
         # scales its share, or every weak match earns what the one exact name earns.
@@ -306,8 +314,7 @@ class Searcher:
                 if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
                     explain[cid]["prior"] = -(1.0 - w.secondary) * sum(explain[cid].values())
         lap("features", t)
-        shape = QueryShape(natural_language=query.is_natural_language and not named,
-                           long=query.is_long)
+        shape = QueryShape(natural_language=question, long=query.is_long)
         return Candidates(heads, explain, signals, shape)
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
@@ -383,6 +390,20 @@ class Searcher:
         return [(cid, final[cid] / best if best > 0 else 0.0,
                  {**explain[cid], "file": w.file * file_score[heads[cid].path]})
                 for cid in order_ids]
+
+
+def _fuse_scores(parts: dict[int, dict[str, float]], scores: dict[str, dict[int, float]], scale: float,
+                 lexical_share: float) -> None:
+    """Replace the dense and lexical rank shares by score shares: scale × (cosine / the best
+    cosine + lexical_share × lexical score / the best), so the best cosine is worth what first
+    place in the dense ranking was (`scale`) and the other features keep their weight."""
+    cosine = scores.get("cosine", {})
+    best = max(cosine.values(), default=0.0) or 1.0
+    for name, values, share in (("dense", cosine, 1.0 / best),
+                                ("lexical", scores.get("lexical_score", {}), lexical_share)):
+        for row_id, row in parts.items():
+            if name in row:
+                row[name] = scale * share * values.get(row_id, 0.0)
 
 
 def with_weights(config: SearchConfig, **changes: float) -> SearchConfig:
