@@ -36,8 +36,8 @@ FUNC_KS = (5, 10)
 
 def configs(dense: bool) -> dict[str, SearchConfig]:
     """The cumulative ablation: each row adds one part to the row above it."""
-    routed = SearchConfig()
-    base = replace(routed, route_dense=False)  # the ablation rows run dense on every issue text
+    base = SearchConfig()
+    routed = replace(base, route_dense=True)  # dense skipped where query.dense_helps says so
     plain = replace(base, lexical_pool=1, title_boost=1.0)  # before the long-query lexical tweaks
     out = {"lexical only": replace(plain, dense=False, exact=False, features=False)}
     if dense:
@@ -46,8 +46,8 @@ def configs(dense: bool) -> dict[str, SearchConfig]:
         out["+ exact signals"] = replace(plain, features=False)
         out["+ graph/features"] = plain
         out["+ primary-first lexical pool"] = replace(base, title_boost=1.0)
-        out["+ title boost (full, dense on every query)"] = base
-        out["full, dense routed (default: query.dense_helps)"] = routed
+        out["+ title boost (full, default)"] = base
+        out["full, dense routed (query.dense_helps)"] = routed
         out["full without vectors"] = replace(base, dense=False)
     else:
         out["+ exact signals"] = replace(plain, dense=False, features=False)

@@ -74,9 +74,11 @@ class SearchConfig:
     # "auto": learned for long queries (issue texts: where its cross-validated ranks beat
     # hand-set, benchmarks/results/fusion_cv.md), hand-set for short questions (where it does not).
     fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
-    # Query routing: the dense stage runs only where it helps (`query.dense_helps`: questions,
-    # not issue texts full of the code's names). False runs it for every query (the ablation).
-    route_dense: bool = True
+    # Query routing: True runs the dense stage only where `query.dense_helps` (questions and
+    # prose, not issue texts that name the code): ~0.1 s less per issue text, but on SWE-bench
+    # Lite dev with vectors dense still helps those texts (file Acc@1/3/5 59.1/86.4/90.9 with
+    # it, 54.5/81.8/86.4 routed: benchmarks/results/query_routing.md), so it is off.
+    route_dense: bool = False
     # Short questions in words fuse dense and lexical by score (cosine over the query's best +
     # `lexical_nl` × BM25 over the query's best), not by rank: how far apart two cosines are counts.
     # "rank": weighted reciprocal ranks like every other query (the ablation).

@@ -128,7 +128,7 @@ def test_dense_runs_for_questions_and_not_for_issue_texts_that_name_the_code(pri
     def dense_parts(query: str, config: SearchConfig) -> int:
         return sum("dense" in r.explain for r in searcher.search(query, limit=50, config=config).results)
 
-    routed, everywhere = SearchConfig(), replace(SearchConfig(), route_dense=False)
+    routed, everywhere = replace(SearchConfig(), route_dense=True), SearchConfig()
     assert dense_parts(ISSUE, routed) == 0  # identifiers, paths, a traceback: lexical and exact only
     assert dense_parts(ISSUE, everywhere) > 0
     assert dense_parts("where is the token budget enforced", routed) > 0
