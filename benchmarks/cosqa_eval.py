@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--no-embed", action="store_true")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--skip-bm25", action="store_true")
+    ap.add_argument("--only", nargs="*", help="only the configurations whose name starts with one of these")
     ap.add_argument("--database-url", help="index into this PostgreSQL (PostgresStore) instead of SQLite; "
                                            "`pgserver`: one kept in /tmp/prism-bench-pg (benchmarks/pgtemp.py)")
     a = ap.parse_args()
@@ -73,12 +74,20 @@ def run(a: argparse.Namespace, database_url: str | None) -> None:
     cfgs = {"lexical only": replace(base, dense=False, exact=False, features=False)}
     if not a.no_embed:
         hybrid = replace(base, exact=False, features=False)
+        ranked = replace(hybrid, question_fusion="rank")
         cfgs["dense only"] = replace(base, lexical=False, exact=False, features=False)
-        cfgs["hybrid, equal weights (no query routing)"] = with_weights(hybrid, dense_nl=base.weights.dense)
-        for weight in (2.0, 4.0):
-            cfgs[f"hybrid, natural-language dense weight {weight:g}"] = with_weights(hybrid, dense_nl=weight)
-        cfgs[f"hybrid, natural-language dense weight {base.weights.dense_nl:g} (default)"] = hybrid
-        cfgs["full (default: + exact signals, features)"] = base
+        cfgs["hybrid, rank fusion, equal weights"] = with_weights(ranked, dense_nl=base.weights.dense)
+        for weight in (2.0, 4.0, base.weights.dense_nl):
+            cfgs[f"hybrid, rank fusion, natural-language dense weight {weight:g}"] = with_weights(
+                ranked, dense_nl=weight)
+        for share in (0.05, base.weights.lexical_nl, 0.2):
+            default = " (default)" if share == base.weights.lexical_nl else ""
+            cfgs[f"hybrid, score fusion: cosine + {share:g} × lexical{default}"] = with_weights(
+                hybrid, lexical_nl=share)
+        cfgs["full, rank fusion (main's default)"] = replace(base, question_fusion="rank")
+        cfgs["full (default: score fusion, + exact signals, features)"] = base
+    if a.only:
+        cfgs = {k: v for k, v in cfgs.items() if k.startswith(tuple(a.only))}
     rows = []
     for name, cfg in cfgs.items():
         mrr = 0.0

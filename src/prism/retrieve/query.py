@@ -87,13 +87,31 @@ class ParsedQuery:
     @property
     def is_natural_language(self) -> bool:
         """A short question in words (no code-like name, dotted name, path or stack frame)."""
-        return not self.is_long and not (
-            self.qualified or self.paths or self.frames
-            or any(looks_like_code(name) for name in self.identifiers))
+        return not self.is_long and not self.has_code_evidence
 
     @property
     def term_counts(self) -> Counter[str]:
         return Counter(self.terms)
+
+    @property
+    def has_code_evidence(self) -> bool:
+        """Names the code as code does: a stack frame, a path, a dotted name or a code-like identifier."""
+        return bool(self.frames or self.paths or self.qualified
+                    or any(looks_like_code(name) for name in self.identifiers))
+
+
+def dense_helps(query: ParsedQuery) -> bool:
+    """Whether the dense stage is needed for this query (the routing rule, `SearchConfig.route_dense`).
+
+    Short queries, questions in words above all, need it: on CoSQA's web questions dense alone
+    ranks far above lexical (MRR 51.9 vs 32.5). An issue text that names the code (frames,
+    paths, dotted names, identifiers: every SWE-bench Lite dev row) can be found by lexical and
+    the exact signals alone, and its windows cost most of its search time; a long text in words
+    only keeps dense: nothing else can read it. Measured (benchmarks/results/query_routing.md):
+    skipping saves ~0.1 s per issue text but costs SWE dev file Acc@1/3/5 4.5 points each,
+    so routing is off by default.
+    """
+    return not query.is_long or not query.has_code_evidence
 
 
 def _unique(items: list[str]) -> tuple[str, ...]:

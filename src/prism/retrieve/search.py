@@ -24,7 +24,7 @@ from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_share
-from prism.retrieve.query import parse_query
+from prism.retrieve.query import dense_helps, parse_query
 from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
 from prism.retrieve.within import message_fragments, raising_chunks
 
@@ -41,6 +41,7 @@ class Weights:
     lexical: float = 1.0
     dense: float = 1.0
     dense_nl: float = 8.0  # short natural-language questions: dense leads, lexical only rescues
+    lexical_nl: float = 0.1  # … fused by score: lexical adds this share of its (normalised) score
     symbol: float = 1.5
     path: float = 2.0
     frame: float = 1.0
@@ -77,6 +78,15 @@ class SearchConfig:
     # "auto": learned for long queries (issue texts: where its cross-validated ranks beat
     # hand-set, benchmarks/results/fusion_cv.md), hand-set for short questions (where it does not).
     fusion: Literal["hand-set", "learned", "auto"] = "hand-set"
+    # Query routing: True runs the dense stage only where `query.dense_helps` (questions and
+    # prose, not issue texts that name the code): ~0.1 s less per issue text, but on SWE-bench
+    # Lite dev with vectors dense still helps those texts (file Acc@1/3/5 59.1/86.4/90.9 with
+    # it, 54.5/81.8/86.4 routed: benchmarks/results/query_routing.md), so it is off.
+    route_dense: bool = False
+    # Short questions in words fuse dense and lexical by score (cosine over the query's best +
+    # `lexical_nl` × BM25 over the query's best), not by rank: how far apart two cosines are counts.
+    # "rank": weighted reciprocal ranks like every other query (the ablation).
+    question_fusion: Literal["score", "rank"] = "score"
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -230,7 +240,7 @@ class Searcher:
             top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
             scores["lexical_score"] = {cid: max(score, 0.0) / top for cid, score in lexical}
         t = lap("lexical", t)
-        if cfg.dense:
+        if cfg.dense and (not cfg.route_dense or dense_helps(query)):
             dense = self._dense(query, filtered, warnings)
             rankings["dense"] = [cid for cid, _ in dense]
             scores["cosine"] = {cid: max(cos, 0.0) for cid, cos in dense}
@@ -251,10 +261,13 @@ class Searcher:
 
         # A question that names a definition ("Limits", "how is Limits compared") is about that
         # code: dense does not lead it (ranking: issue 14, "exact names win").
-        dense_weight = w.dense_nl if query.is_natural_language and not named else w.dense
+        question = query.is_natural_language and not named
+        dense_weight = w.dense_nl if question else w.dense
         fused, parts = fuse_reciprocal_rank(
             rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
+        if question and cfg.question_fusion == "score" and rankings.get("dense"):
+            _fuse_scores(parts, scores, dense_weight * unit, w.lexical_nl)
         # A definition's place in the symbol ranking says only that it matched; how strongly
         # (a unique code-like name: 1; `default`, a plain word defined by ten types: ~0.1)
         # scales its share, or every weak match earns what the one exact name earns.
@@ -308,8 +321,7 @@ class Searcher:
                     kept = place_share(h, query, w.secondary, asked)
                     explain[cid]["prior"] = -(1.0 - kept) * sum(explain[cid].values())
         lap("features", t)
-        shape = QueryShape(natural_language=query.is_natural_language and not named,
-                           long=query.is_long)
+        shape = QueryShape(natural_language=question, long=query.is_long)
         return Candidates(heads, explain, signals, shape)
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
@@ -390,6 +402,20 @@ class Searcher:
         return [(cid, final[cid] / best if best > 0 else 0.0,
                  {**explain[cid], "file": w.file * file_score[heads[cid].path]})
                 for cid in order_ids]
+
+
+def _fuse_scores(parts: dict[int, dict[str, float]], scores: dict[str, dict[int, float]], scale: float,
+                 lexical_share: float) -> None:
+    """Replace the dense and lexical rank shares by score shares: scale × (cosine / the best
+    cosine + lexical_share × lexical score / the best), so the best cosine is worth what first
+    place in the dense ranking was (`scale`) and the other features keep their weight."""
+    cosine = scores.get("cosine", {})
+    best = max(cosine.values(), default=0.0) or 1.0
+    for name, values, share in (("dense", cosine, 1.0 / best),
+                                ("lexical", scores.get("lexical_score", {}), lexical_share)):
+        for row_id, row in parts.items():
+            if name in row:
+                row[name] = scale * share * values.get(row_id, 0.0)
 
 
 def with_weights(config: SearchConfig, **changes: float) -> SearchConfig:

@@ -34,6 +34,8 @@ BODY = '''def fetch_user(session, user_id):
         return cached
     return session.query(UserRecord).filter_by(id=user_id).first()
 '''
+# Lines that take BODY past the model budget, so its compact view is embedded, not its code.
+LONG_BODY = BODY + "".join(f"    audit_log.record(user_id, step={i}, outcome=cached)\n" for i in range(8))
 
 
 def make_chunk(content: str = BODY, **overrides: Any) -> Chunk:
@@ -76,8 +78,20 @@ def test_identifier_words_dedupes_in_order_without_stopwords() -> None:
     ]
 
 
-def test_document_text_layout() -> None:
+def test_document_text_is_the_code_itself_when_it_fits() -> None:
     text = document_text(make_chunk())
+    code = " ".join(BODY.split()).replace('"""', '"')  # a run of one symbol says it once
+    assert text.split("\n") == ["src/app/users.py", "fetch_user", code]
+
+
+def test_document_text_of_a_section_is_its_prose_after_the_head() -> None:
+    chunk = make_chunk("Install\n\nRun pip install.", kind="section", language="markdown", name="Install",
+                       qualified_name="Install", signature="", docstring="")
+    assert document_text(chunk) == "src/app/users.py\nInstall\nInstall Run pip install."
+
+
+def test_document_text_layout() -> None:
+    text = document_text(make_chunk(LONG_BODY))
     lines = text.split("\n")
     assert lines[:4] == [
         "src/app/users.py",
@@ -111,7 +125,7 @@ def test_document_text_fits_the_model_budget_even_when_dense_in_symbols() -> Non
 
 def test_document_text_keeps_the_head_of_a_long_docstring_and_room_for_the_body() -> None:
     docstring = "Load the settings. " + "Details of every option follow here. " * 40
-    text = document_text(make_chunk(docstring=docstring))
+    text = document_text(make_chunk(LONG_BODY, docstring=docstring))
     assert "Load the settings." in text
     assert len(text.split("\n")[3]) <= MAX_DOCSTRING_CHARS
     assert "cache" in text.split("\n")[-1]  # body words still said
@@ -156,7 +170,7 @@ def test_document_text_window_without_name() -> None:
         signature="",
         docstring="",
     )
-    assert document_text(chunk) == "src/app/users.py\nconf.env#L1\nsome setting other"
+    assert document_text(chunk) == "src/app/users.py\nconf.env#L1\nSOME_SETTING=1 other_setting=2"
 
 
 def test_hashing_is_the_same_in_every_process() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prism.retrieve.query import Frame, looks_like_code, parse_query
+from prism.retrieve.query import Frame, dense_helps, looks_like_code, parse_query
 
 TRACE = '''Saving fails with a KeyError.
 
@@ -86,3 +86,15 @@ def test_file_names_and_line_anchors_are_not_qualified_names() -> None:
 def test_javascript_module_specifiers_read_as_module_names() -> None:
     q = parse_query("```js\nimport get from 'lodash/fp/get';\nconst d = require(\"./utils/date-format\");\n```")
     assert {"lodash.fp.get", "utils.date-format"} <= set(q.scoped)
+
+
+def test_dense_is_routed_to_questions_and_prose_not_to_issue_texts_naming_code() -> None:
+    assert dense_helps(parse_query("how to check if a file exists in python"))
+    assert dense_helps(parse_query("where is `parse_args` called"))  # short: dense is cheap and may help
+    assert not dense_helps(parse_query(TRACE + TRACE))  # a traceback in an issue text
+    issue = ("Calling `Session.merge_headers()` drops the cookies set by the redirect handler. " * 6
+             + "I expected merge_headers to keep them; see httpx/_client.py for where they are built.")
+    assert not dense_helps(parse_query(issue))  # identifiers, a path, a dotted name
+    prose = ("When I log in after my password was reset the page keeps asking me to log in again and "
+             "again, even though the reset mail said everything worked and the account is active. ") * 3
+    assert parse_query(prose).is_long and dense_helps(parse_query(prose))  # words only: dense reads it

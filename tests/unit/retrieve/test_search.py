@@ -120,3 +120,34 @@ def test_heads_rank_filtered_searches_as_full_chunks_did(prism: Prism, filters: 
     for query in QUERIES:
         want = old.search(query, limit=20, filters=filters)
         assert ranking(new.search(query, limit=20, filters=filters)) == ranking(want)
+
+
+def test_dense_runs_for_questions_and_not_for_issue_texts_that_name_the_code(prism: Prism) -> None:
+    searcher = Searcher(prism.store, prism._query_embedder)
+
+    def dense_parts(query: str, config: SearchConfig) -> int:
+        return sum("dense" in r.explain for r in searcher.search(query, limit=50, config=config).results)
+
+    routed, everywhere = replace(SearchConfig(), route_dense=True), SearchConfig()
+    assert dense_parts(ISSUE, routed) == 0  # identifiers, paths, a traceback: lexical and exact only
+    assert dense_parts(ISSUE, everywhere) > 0
+    assert dense_parts("where is the token budget enforced", routed) > 0
+
+
+def test_questions_fuse_dense_and_lexical_by_score_not_rank(prism: Prism) -> None:
+    searcher = Searcher(prism.store, prism._query_embedder)
+    w = SearchConfig().weights
+    unit = 1.0 / (w.rrf_k + 1.0)
+    question = "where is the token budget enforced"
+
+    def shares(config: SearchConfig, name: str) -> list[float]:
+        explain = searcher.candidates(question, config=config).explain
+        return [parts[name] for parts in explain.values() if name in parts]
+
+    by_score = SearchConfig()
+    # The best cosine is worth what first place in the dense ranking was; lexical a tenth of that.
+    assert max(shares(by_score, "dense")) == pytest.approx(w.dense_nl * unit)
+    assert max(shares(by_score, "lexical")) <= w.lexical_nl * w.dense_nl * unit + 1e-12
+    assert len(set(shares(by_score, "dense"))) > 10  # cosines, not a rank ladder
+    by_rank = replace(SearchConfig(), question_fusion="rank")
+    assert max(shares(by_rank, "lexical")) == pytest.approx(w.lexical * unit)
