@@ -376,11 +376,11 @@ class Searcher:
         if w.recency > 0:
             ages: dict[float, float] = {}  # per indexed_at (a file's chunks share it)
             for cid, h in heads.items():
-                value = ages.get(h.indexed_at)
-                if value is None:
-                    value = ages[h.indexed_at] = recency(h, now)
-                explain[cid]["recency"] = w.recency * unit * value
-                signals[cid]["recency"] = value
+                age = ages.get(h.indexed_at)
+                if age is None:
+                    age = ages[h.indexed_at] = recency(h, now)
+                explain[cid]["recency"] = w.recency * unit * age
+                signals[cid]["recency"] = age
         if w.feedback > 0:
             marks = self.store.feedback_marks({h.path for h in heads.values()})
             if marks:

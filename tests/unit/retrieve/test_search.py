@@ -135,7 +135,8 @@ class HeadCountingStore(SqliteStore):
 def test_heads_are_read_once_per_index_generation(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
-    source = "def parse_alpha(text):\n    return text.split()\n\n\ndef render_alpha(items):\n    return ' '.join(items)\n"
+    source = ("def parse_alpha(text):\n    return text.split()\n\n\n"
+              "def render_alpha(items):\n    return ' '.join(items)\n")
     (tree / "alpha.py").write_text(source)
     engine = Prism(tree, settings=Settings(home=tmp_path / "home", embedder="hashing"))
     try:
