@@ -29,9 +29,9 @@ from prism.retrieve.rescore import GRAPH_SOURCES, feedback_value, graph_neighbou
 from prism.retrieve.within import message_fragments, raising_chunks
 
 MAX_FILES_FROM_PATHS = 5
-# Heads kept between searches of one index generation (~0.4 KB each): candidate sets of
-# different queries overlap, and a head read from the cache costs no SQL row and no object.
-MAX_CACHED_HEADS = 150_000
+# Heads kept between searches of one index generation (~0.6 KB each, so at most ~60 MB):
+# candidate sets of different queries overlap, and a cached head costs no SQL row, no object.
+MAX_CACHED_HEADS = 100_000
 WITHIN_FILES = 5  # error messages are looked for in the text of this many best files
 
 
