@@ -7,6 +7,7 @@ the total divided by the best total, so the first result scores 1.0.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -25,11 +26,14 @@ from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank
 from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_share
 from prism.retrieve.query import dense_helps, parse_query
-from prism.retrieve.rescore import feedback_value, graph_neighbours, path_proximity, recency
+from prism.retrieve.rescore import GRAPH_SOURCES, feedback_value, graph_neighbours, path_proximity, recency
 from prism.retrieve.within import message_fragments, raising_chunks
 
 MAX_FILES_FROM_PATHS = 5
 C_FAMILY = frozenset({"c", "cpp"})
+# Heads kept between searches of one index generation (~0.6 KB each, so at most ~60 MB):
+# candidate sets of different queries overlap, and a cached head costs no SQL row, no object.
+MAX_CACHED_HEADS = 100_000
 WITHIN_FILES = 10  # error messages are looked for in the text of this many best files (5 missed
 # a JVM message whose method ranked 10th, mockito 3167: benchmarks/results/multiswe_dev.md)
 
@@ -143,6 +147,7 @@ class Searcher:
         self._cache_gen = -1
         self._paths = PathTable({})
         self._dense_state: tuple[str | None, int] = (None, 0)
+        self._head_cache: dict[int, ChunkHead] = {}  # this generation's heads read so far, by id
         self._dense_batch = DenseBatcher(store, self.cache)  # concurrent searches share the dense stage
 
     def _refresh(self) -> None:
@@ -153,6 +158,7 @@ class Searcher:
         model = self.store.get_meta("embed_model")
         pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
         self._dense_state = (model, pending)
+        self._head_cache = {}
         self._cache_gen = gen
 
     def _dense(self, text_query: object, filters: SearchFilters | None, warnings: list[str]
@@ -199,7 +205,7 @@ class Searcher:
             ranked = rank_learned(cfg.model or default_model(), found.heads, found.signals,
                                   found.shape, files=files)
         else:
-            ranked = self._aggregate(found.heads, found.explain, cfg.weights, files)
+            ranked = self._aggregate(found.heads, found.explain, cfg.weights, files, limit)
         if filters is not None and filters.min_score is not None:
             ranked = [r for r in ranked if r[1] >= filters.min_score]
         results = self._load(ranked[:limit])
@@ -296,9 +302,12 @@ class Searcher:
                 if cid in signals:
                     signals[cid][name] = value
 
+        proximities: dict[str, float] = {}  # per file: a file's chunks share its value
         for cid, h in heads.items():
             if named_files:
-                proximity = path_proximity(h.path, named_files)
+                proximity = proximities.get(h.path)
+                if proximity is None:
+                    proximity = proximities[h.path] = path_proximity(h.path, named_files)
                 explain[cid]["path"] = w.path * unit * proximity
                 signals[cid]["path"] = proximity
             if cid in frames:
@@ -314,8 +323,12 @@ class Searcher:
         if cfg.features:
             self._add_features(heads, explain, signals, w, unit)
             asked = asked_places(query.text)
+            places: dict[tuple[str, str, str], bool] = {}  # place_share reads only these of a head
             for cid, h in heads.items():
-                demoted = place_share(h, query, 0.0, asked) < 1.0  # a secondary file not asked for
+                where = (h.path, h.kind, h.language)
+                demoted = places.get(where)
+                if demoted is None:  # a secondary file not asked for
+                    demoted = places[where] = place_share(h, query, 0.0, asked) < 1.0
                 signals[cid]["secondary"] = float(demoted)
                 if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
                     kept = place_share(h, query, w.secondary, asked)
@@ -341,8 +354,22 @@ class Searcher:
         return tuple(ScoredChunk(full[cid], score, parts) for cid, score, parts in ranked if cid in full)
 
     def _heads(self, ids: list[int], read: dict[int, ChunkHead]) -> dict[int, ChunkHead]:
-        """The heads of `ids` in that order, reading from the store only those not read yet."""
-        read.update((h.id, h) for h in self.store.get_heads([cid for cid in ids if cid not in read]))
+        """The heads of `ids` in that order, reading from the store only those neither this search
+        nor an earlier one of the same index generation has read."""
+        cached = self._head_cache
+        missing = []
+        for cid in ids:
+            if cid not in read:
+                head = cached.get(cid)
+                if head is None:
+                    missing.append(cid)
+                else:
+                    read[cid] = head
+        if missing:
+            fresh = self.store.get_heads(missing)
+            read.update((h.id, h) for h in fresh)
+            if len(cached) + len(fresh) <= MAX_CACHED_HEADS:
+                cached.update((h.id, h) for h in fresh)
         return {cid: read[cid] for cid in ids if cid in read}
 
     def _primary_first(self, ranked: list[tuple[int, float]], secondary: float,
@@ -354,18 +381,23 @@ class Searcher:
 
     def _add_features(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
                       signals: dict[int, dict[str, float]], w: Weights, unit: float) -> None:
-        ranked = sorted(heads, key=lambda cid: -sum(explain[cid].values()))
         if w.graph > 0:
-            neighbours = graph_neighbours(self.store, ranked)
+            # Only the best GRAPH_SOURCES are sources: nsmallest is sorted(...)[:n], ties included.
+            best = heapq.nsmallest(GRAPH_SOURCES, heads, key=lambda cid: -sum(explain[cid].values()))
+            neighbours = graph_neighbours(self.store, best)
             for cid, value in neighbours.items():
                 if cid in heads:
                     explain[cid]["graph"] = w.graph * unit * value
                     signals[cid]["graph"] = value
         now = time.time()
         if w.recency > 0:
+            ages: dict[float, float] = {}  # per indexed_at (a file's chunks share it)
             for cid, h in heads.items():
-                explain[cid]["recency"] = w.recency * unit * recency(h, now)
-                signals[cid]["recency"] = recency(h, now)
+                age = ages.get(h.indexed_at)
+                if age is None:
+                    age = ages[h.indexed_at] = recency(h, now)
+                explain[cid]["recency"] = w.recency * unit * age
+                signals[cid]["recency"] = age
         if w.feedback > 0:
             marks = self.store.feedback_marks({h.path for h in heads.values()})
             if marks:
@@ -376,7 +408,9 @@ class Searcher:
                         signals[cid]["feedback"] = feedback_value(net)
 
     def _aggregate(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
-                   w: Weights, files: bool) -> list[_Ranked]:
+                   w: Weights, files: bool, limit: int | None = None) -> list[_Ranked]:
+        """The best `limit` (all by default), best first. Scores fall along the order, so a
+        `min_score` filter of the first `limit` keeps what it keeps of the whole list."""
         totals = {cid: sum(parts.values()) for cid, parts in explain.items()}
         per_file: dict[str, list[int]] = {}
         for cid in sorted(totals, key=lambda c: (-totals[c], c)):
@@ -395,13 +429,13 @@ class Searcher:
             best = file_score[order[0]] if order else 1.0
             return [(per_file[p][0], file_score[p] / best if best > 0 else 0.0,
                      {**explain[per_file[p][0]], "file": file_score[p]})
-                    for p in order]
+                    for p in order[:limit]]
         final = {cid: totals[cid] + w.file * file_score[heads[cid].path] for cid in totals}
         order_ids = sorted(final, key=lambda c: (-final[c], c))
         best = final[order_ids[0]] if order_ids else 1.0
         return [(cid, final[cid] / best if best > 0 else 0.0,
                  {**explain[cid], "file": w.file * file_score[heads[cid].path]})
-                for cid in order_ids]
+                for cid in order_ids[:limit]]
 
 
 def _fuse_scores(parts: dict[int, dict[str, float]], scores: dict[str, dict[int, float]], scale: float,

@@ -151,3 +151,41 @@ def test_questions_fuse_dense_and_lexical_by_score_not_rank(prism: Prism) -> Non
     assert len(set(shares(by_score, "dense"))) > 10  # cosines, not a rank ladder
     by_rank = replace(SearchConfig(), question_fusion="rank")
     assert max(shares(by_rank, "lexical")) == pytest.approx(w.lexical * unit)
+
+
+class HeadCountingStore(SqliteStore):
+    """Records which ids were read as heads from the database."""
+
+    heads_read: list[int]
+
+    def get_heads(self, ids: Sequence[int]) -> list[ChunkHead]:
+        self.heads_read.extend(ids)
+        return super().get_heads(ids)
+
+
+def test_heads_are_read_once_per_index_generation(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    source = ("def parse_alpha(text):\n    return text.split()\n\n\n"
+              "def render_alpha(items):\n    return ' '.join(items)\n")
+    (tree / "alpha.py").write_text(source)
+    engine = Prism(tree, settings=Settings(home=tmp_path / "home", embedder="hashing"))
+    try:
+        engine.index()
+        store = HeadCountingStore(engine.store.path)  # type: ignore[attr-defined]
+        store.heads_read = []
+        searcher = Searcher(store)
+        first = searcher.search("parse alpha", limit=5)
+        assert first.results and store.heads_read
+        store.heads_read.clear()
+        assert ranking(searcher.search("parse alpha", limit=5)) == ranking(first)
+        assert store.heads_read == []  # the same generation: every head came from the cache
+        (tree / "alpha.py").write_text("\n\n\n" + source)  # every chunk moves three lines down
+        engine.index()
+        moved = searcher.search("parse alpha", limit=5)
+        assert store.heads_read  # a new generation reads its heads afresh
+        assert [r.chunk.chunk.start_line for r in moved.results] == \
+            [r.chunk.chunk.start_line + 3 for r in first.results]
+        store.close()
+    finally:
+        engine.close()
