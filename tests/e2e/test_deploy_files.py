@@ -168,7 +168,8 @@ def test_every_series_the_docs_name_is_served(prism_home: Path) -> None:
     docs = [*DOCS, ROOT / "docs" / "metering.md"]
     named = {n for doc in docs for n in re.findall(r"\bprism_[a-z_]+[a-z]\b", doc.read_text())}
     tables = {"prism_schema", "prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms",
-              "prism_counts", "prism_embeddings", "prism_usage", "prism_feedback"}  # PostgreSQL tables, not series
+              "prism_counts", "prism_embeddings", "prism_usage", "prism_feedback",
+              "prism_embedding_cache"}  # PostgreSQL tables, not series
     missing = {n for n in named - tables if n not in served and not n.startswith("prism_backup")}
     assert not missing, missing
 

@@ -272,8 +272,12 @@ class Searcher:
         fused, parts = fuse_reciprocal_rank(
             rankings, {"lexical": w.lexical, "dense": dense_weight, "symbol": w.symbol}, w.rrf_k)
         unit = 1.0 / (w.rrf_k + 1.0)
+        feedback_unit = unit
         if question and cfg.question_fusion == "score" and rankings.get("dense"):
             _fuse_scores(parts, scores, dense_weight * unit, w.lexical_nl)
+            # Scores, not ranks, now set the gaps between neighbours: a mark is worth a share
+            # of the best cosine, or helpful marks could not lift a result one place.
+            feedback_unit = dense_weight * unit
         # A definition's place in the symbol ranking says only that it matched; how strongly
         # (a unique code-like name: 1; `default`, a plain word defined by ten types: ~0.1)
         # scales its share, or every weak match earns what the one exact name earns.
@@ -321,7 +325,7 @@ class Searcher:
         t = lap("fuse", t)
 
         if cfg.features:
-            self._add_features(heads, explain, signals, w, unit)
+            self._add_features(heads, explain, signals, w, unit, feedback_unit)
             asked = asked_places(query.text)
             places: dict[tuple[str, str, str], bool] = {}  # place_share reads only these of a head
             for cid, h in heads.items():
@@ -380,7 +384,8 @@ class Searcher:
         return sorted(scored, key=lambda cs: -cs[1])
 
     def _add_features(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
-                      signals: dict[int, dict[str, float]], w: Weights, unit: float) -> None:
+                      signals: dict[int, dict[str, float]], w: Weights, unit: float,
+                      feedback_unit: float) -> None:
         if w.graph > 0:
             # Only the best GRAPH_SOURCES are sources: nsmallest is sorted(...)[:n], ties included.
             best = heapq.nsmallest(GRAPH_SOURCES, heads, key=lambda cid: -sum(explain[cid].values()))
@@ -404,7 +409,7 @@ class Searcher:
                 for cid, h in heads.items():
                     net = marks.get((h.path, h.qualified_name), 0) + marks.get((h.path, ""), 0)
                     if net:
-                        explain[cid]["feedback"] = w.feedback * unit * feedback_value(net)
+                        explain[cid]["feedback"] = w.feedback * feedback_unit * feedback_value(net)
                         signals[cid]["feedback"] = feedback_value(net)
 
     def _aggregate(self, heads: dict[int, ChunkHead], explain: dict[int, dict[str, float]],
