@@ -94,7 +94,7 @@ def ranks_of(prism: Any, text: str, cfg: SearchConfig, gold_files: list[str],
 
 def collect_issues(limit_rows: int | None) -> list[Query]:
     """SWE-bench and Multi-SWE dev queries, lexical indexes (cached under the eval cache)."""
-    cfg = replace(SearchConfig(), dense=False)
+    cfg = replace(SearchConfig(), dense=False, fusion="hand-set")
     bm = bm25_tool()
     swe = [(r, evaldata.SWE_JSONL, "swe") for r in evaldata.load_swebench()]
     multi = [(r, evaldata.MULTISWE_JSONL, "multiswe") for r in round_robin(evaldata.load_multiswe()[0])]
@@ -121,12 +121,12 @@ def collect_issues(limit_rows: int | None) -> list[Query]:
 
 
 def collect_cosqa(limit_rows: int | None) -> list[Query]:
-    """CoSQA dev questions over its corpus index (vectors if the index has them)."""
+    """CoSQA dev questions over its corpus index, with vectors (computed once, cached)."""
     from cosqa_eval import materialise
 
-    prism = evaldata.open_index(materialise(), embed=False, progress=True)
+    prism = evaldata.open_index(materialise(), embed=True, progress=True)  # with vectors, as cosqa_eval
     searcher = searcher_of(prism)
-    cfg = SearchConfig()
+    cfg = SearchConfig(fusion="hand-set")
     _, queries = evaldata.load_cosqa()
     out = []
     for n, q in enumerate(queries[:limit_rows] if limit_rows else queries):
@@ -143,28 +143,37 @@ def collect_cosqa(limit_rows: int | None) -> list[Query]:
 
 # -- fitting ------------------------------------------------------------------------------------
 
-_FEATURES: dict[int, dict[int, dict[str, float]]] = {}  # id(query) → its chunk features (fits reuse them)
+_LIVE: dict[int, Query] = {}  # the queries the caches below hold, kept alive so no id is reused
+_FEATURES: dict[int, dict[int, dict[str, float]]] = {}  # key(query) → its chunk features (fits reuse them)
 _ROWS: dict[int, tuple[list[int], NDArray[np.float64], NDArray[np.float64]]] = {}
+COSQA_WEIGHT = 1.0  # --cosqa-weight
+DROPPED: set[str] = set()  # --drop: chunk features held at 0 (an ablation; their weights stay 0)
+
+
+def key(q: Query) -> int:
+    """The query's key in the caches of this run."""
+    return id(_LIVE.setdefault(id(q), q))
 
 
 def features_of(q: Query) -> dict[int, dict[str, float]]:
     """learned.chunk_features of the query's candidates, computed once per run."""
-    if id(q) not in _FEATURES:
+    if key(q) not in _FEATURES:
         c = q.candidates
-        _FEATURES[id(q)] = learned.chunk_features(c.heads, c.signals, c.shape)
-    return _FEATURES[id(q)]
+        _FEATURES[key(q)] = learned.chunk_features(c.heads, c.signals, c.shape)
+    return _FEATURES[key(q)]
 
 
 def chunk_rows(q: Query) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
     """(chunk ids, feature matrix, labels) of a query's candidates (computed once per run)."""
-    if id(q) not in _ROWS:
+    if key(q) not in _ROWS:
         c = q.candidates
         feats = features_of(q)
         ids = sorted(feats)
-        x = np.array([[feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids], dtype=np.float64)
+        x = np.array([[0.0 if f in DROPPED else feats[i][f] for f in learned.CHUNK_FEATURES] for i in ids],
+                     dtype=np.float64)
         y = np.array([float(_chunk_positive(q, c.heads[i])) for i in ids], dtype=np.float64)
-        _ROWS[id(q)] = (ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y)
-    return _ROWS[id(q)]
+        _ROWS[key(q)] = (ids, x.reshape(len(ids), len(learned.CHUNK_FEATURES)), y)
+    return _ROWS[key(q)]
 
 
 def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
@@ -174,21 +183,68 @@ def _chunk_positive(q: Query, sc: ChunkHead) -> bool:
     return evaldata.fold_symbol(sc.qualified_name, wanted) is not None
 
 
-def file_rows(q: Query, model: learned.Linear) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    c = q.candidates
-    feats = features_of(q)
-    ids, x, _ = chunk_rows(q)
+@dataclasses.dataclass
+class Table:
+    """A query's candidates as arrays (in chunk_rows' order), for ranking them fast in the fit."""
+
+    ids: NDArray[np.int64]
+    file: NDArray[np.int64]  # the chunk's file, an index into paths
+    paths: list[str]
+    names: list[str]  # qualified names
+    static: NDArray[np.float64]  # per chunk: its file features "path", "secondary", "hits"
+    feedback: NDArray[np.float64]  # FEEDBACK_LOGIT × feedback (usage marks; none in the dev data)
+    gold_file: NDArray[np.float64]  # per file index: 1 when a gold file
+
+
+_TABLES: dict[int, Table] = {}
+
+
+def table_of(q: Query) -> Table:
+    if key(q) not in _TABLES:
+        c = q.candidates
+        feats = features_of(q)
+        ids, _, _ = chunk_rows(q)
+        paths = list(dict.fromkeys(c.heads[i].path for i in ids))
+        code = {p: n for n, p in enumerate(paths)}
+        _TABLES[key(q)] = Table(
+            np.array(ids, dtype=np.int64), np.array([code[c.heads[i].path] for i in ids], dtype=np.int64),
+            paths, [c.heads[i].qualified_name for i in ids],
+            np.array([[feats[i]["path"], feats[i]["secondary"], feats[i]["file_hits"]] for i in ids],
+                     dtype=np.float64).reshape(len(ids), 3),
+            np.array([learned.FEEDBACK_LOGIT * c.signals.get(i, {}).get("feedback", 0.0) for i in ids]),
+            np.array([float(p in q.gold_files) for p in paths]))
+    return _TABLES[key(q)]
+
+
+def chunk_logits(q: Query, model: learned.Linear) -> NDArray[np.float64]:
+    """learned.rank_learned's chunk logits, as an array in chunk_rows' order."""
+    _, x, _ = chunk_rows(q)
     coef = np.array([model.weights.get(f, 0.0) for f in learned.CHUNK_FEATURES])
-    logits = dict(zip(ids, map(float, model.bias + x @ coef), strict=True))
-    per_file: dict[str, list[int]] = collections.defaultdict(list)
-    for cid in sorted(logits, key=lambda i: -logits[i]):
-        per_file[c.heads[cid].path].append(cid)
-    xs, ys = [], []
-    for path, ids in per_file.items():
-        f = learned.file_features([logits[i] for i in ids], feats[ids[0]])
-        xs.append([f[k] for k in learned.FILE_FEATURES])
-        ys.append(float(path in q.gold_files))
-    return np.array(xs, dtype=np.float64).reshape(len(xs), len(learned.FILE_FEATURES)), np.array(ys)
+    out: NDArray[np.float64] = model.bias + x @ coef + table_of(q).feedback
+    return out
+
+
+def file_table(q: Query, logits: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64],
+                                                                NDArray[np.int64]]:
+    """(FILE_FEATURES matrix, best chunk's position, file index) of each candidate file: what
+    learned.file_features gives file by file (best chunk first, ties to the lower chunk id)."""
+    t = table_of(q)
+    order = np.lexsort((t.ids, -logits, t.file))
+    files = t.file[order]
+    starts = np.flatnonzero(np.r_[True, files[1:] != files[:-1]])
+    group = np.cumsum(np.r_[True, files[1:] != files[:-1]]) - 1
+    place = np.arange(len(order)) - starts[group]
+    best = order[starts]
+    nxt = np.zeros(len(starts))
+    runner = (place >= 1) & (place <= 2)
+    np.add.at(nxt, group[runner], 1.0 / (1.0 + np.exp(-np.clip(logits[order[runner]], -30, 30))))
+    x = np.column_stack([logits[best] / 10.0, nxt, t.static[best]])
+    return x.reshape(len(best), len(learned.FILE_FEATURES)), best, files[starts]
+
+
+def file_rows(q: Query, model: learned.Linear) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x, _, files = file_table(q, chunk_logits(q, model))
+    return x, table_of(q).gold_file[files]
 
 
 def query_weights(y: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -219,10 +275,10 @@ def fit_logistic(x: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.f
 
 
 def dataset_weight(queries: list[Query]) -> dict[str, float]:
-    """CoSQA's 500 questions weigh as much in all as the issue queries together."""
+    """CoSQA's 500 questions weigh COSQA_WEIGHT times as much in all as the issue queries together."""
     counts = collections.Counter(q.dataset == "cosqa" for q in queries)
     issues = counts[False] or 1
-    return {"cosqa": issues / counts[True] if counts[True] else 1.0, "issue": 1.0}
+    return {"cosqa": COSQA_WEIGHT * issues / counts[True] if counts[True] else 1.0, "issue": 1.0}
 
 
 def fit(queries: list[Query], l2: float = L2) -> learned.LearnedModel:
@@ -247,7 +303,24 @@ def fit(queries: list[Query], l2: float = L2) -> learned.LearnedModel:
 
 
 def learned_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None]:
-    """Worst gold file / function rank (top LIMIT) when the model ranks the query's candidates."""
+    """Worst gold file / function rank (top LIMIT) when the model ranks the query's candidates
+    (learned.rank_learned's order, computed over arrays: tests/benchmarks check they agree)."""
+    t = table_of(q)
+    logits = chunk_logits(q, model.chunk)
+    x, best, files = file_table(q, logits)
+    coef = np.array([model.file.weights.get(f, 0.0) for f in learned.FILE_FEATURES])
+    z = model.file.bias + x @ coef
+    top_files = files[np.lexsort((t.ids[best], -z))][:LIMIT]
+    franks = evaldata.file_ranks([t.paths[f] for f in top_files], q.gold_files)
+    if q.dataset == "cosqa":
+        return {"file": min(franks.values(), default=None), "func": None}
+    top = np.lexsort((t.ids, -logits))[:LIMIT]
+    granks = evaldata.function_ranks([(t.paths[t.file[i]], t.names[i]) for i in top], q.gold_funcs)
+    return {"file": worst(franks, q.gold_files), "func": worst(granks, q.gold_funcs)}
+
+
+def reference_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None]:
+    """learned_ranks through learned.rank_learned itself (what search runs): the check of the arrays."""
     c = q.candidates
     feats = features_of(q)
     files = learned.rank_learned(model, c.heads, c.signals, c.shape, files=True, features=feats)[:LIMIT]
@@ -256,8 +329,7 @@ def learned_ranks(model: learned.LearnedModel, q: Query) -> dict[str, int | None
     if q.dataset == "cosqa":
         return {"file": min(franks.values(), default=None), "func": None}
     granks = evaldata.function_ranks(
-        [(c.heads[cid].path, c.heads[cid].qualified_name) for cid, _, _ in chunks],
-        q.gold_funcs)
+        [(c.heads[cid].path, c.heads[cid].qualified_name) for cid, _, _ in chunks], q.gold_funcs)
     return {"file": worst(franks, q.gold_files), "func": worst(granks, q.gold_funcs)}
 
 
@@ -298,7 +370,7 @@ def choose_l2(queries: list[Query], grid: tuple[float, ...]) -> float:
 def inner_score(queries: list[Query], ranks: dict[str, dict[str, int | None]]) -> float:
     """Mean reciprocal rank of the gold file (and, where there are gold functions, of the last
     one, averaged with it) over issue rows, and of the answer over CoSQA questions; the two
-    halves weigh the same, as in the fit."""
+    halves weigh as in the fit (1 : COSQA_WEIGHT)."""
     def rr(rank: int | None) -> float:
         return 1.0 / rank if rank else 0.0
 
@@ -309,8 +381,8 @@ def inner_score(queries: list[Query], ranks: dict[str, dict[str, int | None]]) -
             cosqa.append(rr(r["file"]))
         else:
             issue.append((rr(r["file"]) + rr(r["func"])) / 2 if q.gold_funcs else rr(r["file"]))
-    halves = [sum(v) / len(v) for v in (issue, cosqa) if v]
-    return sum(halves) / len(halves)
+    halves = [(sum(v) / len(v), weight) for v, weight in ((issue, 1.0), (cosqa, COSQA_WEIGHT)) if v]
+    return sum(m * w for m, w in halves) / (sum(w for _, w in halves) or 1.0)
 
 
 def packs_at(queries: list[Query], models: dict[str, learned.LearnedModel], budget: int = PACK_BUDGET
@@ -323,7 +395,7 @@ def packs_at(queries: list[Query], models: dict[str, learned.LearnedModel], budg
         if q.dataset != "swe" or not q.gold_funcs:
             continue
         hit = {}
-        for name, cfg in (("hand-set", replace(SearchConfig(), dense=False)),
+        for name, cfg in (("hand-set", replace(SearchConfig(), dense=False, fusion="hand-set")),
                           ("learned (CV)", replace(SearchConfig(), dense=False, fusion="learned",
                                                    model=models[q.group]))):
             prism = evaldata.open_index(Path(q.root), embed=False)
@@ -332,6 +404,7 @@ def packs_at(queries: list[Query], models: dict[str, learned.LearnedModel], budg
             chunks = [c.to_dict() for c in pack.chunks]
             hit[name] = all(gold_function_in_full(chunks, g) for g in q.gold_funcs)
             prism.close()
+        hit["auto (CV)"] = hit["learned (CV)"] if q.candidates.shape.long else hit["hand-set"]
         out[q.instance_id] = hit
         print(f"pack {q.instance_id} {hit}", file=sys.stderr, flush=True)
     return out
@@ -375,8 +448,15 @@ def summarise(queries: list[Query], cv: dict[str, dict[str, int | None]]) -> dic
             s: metrics([q.baselines[s] for q in qs], has, cosqa) for s in ("BM25", "hand-set")
             if s in qs[0].baselines}
         systems["learned (CV)"] = metrics([cv[f"{q.dataset}:{q.instance_id}"] for q in qs], has, cosqa)
-        out[name] = {"rows": len(qs), "rows_with_functions": sum(has), "systems": systems}
+        systems["auto (CV)"] = metrics([auto_ranks(q, cv) for q in qs], has, cosqa)
+        out[name] = {"rows": len(qs), "rows_with_functions": sum(has), "systems": systems,
+                     "long_queries": sum(q.candidates.shape.long for q in qs)}
     return out
+
+
+def auto_ranks(q: Query, cv: dict[str, dict[str, int | None]]) -> dict[str, int | None]:
+    """`fusion = "auto"`: the held-out learned ranks for a long query, hand-set's for a short one."""
+    return cv[f"{q.dataset}:{q.instance_id}"] if q.candidates.shape.long else q.baselines["hand-set"]
 
 
 def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[str, dict[str, int | None]],
@@ -394,8 +474,13 @@ def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[st
         "projects, Multi-SWE 10); each CoSQA question by one fitted without its fold (5 folds)",
         "- issue rows: lexical index (no vectors) for every system; CoSQA: "
         f"{meta['cosqa_vectors']}",
+        f"- the fit ranks over arrays; learned.rank_learned (what search runs) gives the same gold ranks with "
+        f"the final model on {meta['agree']} queries",
         "- BM25: the shared tool's scorer over the files and chunks PRISM indexed "
         "(multiswe_eval.bm25_ranks), per row",
+        "- auto: `fusion = \"auto\"`, the learned (CV) ranks for long queries (issue texts) and "
+        "hand-set's for short ones; long queries per set: "
+        + ", ".join(f"{name} {s['long_queries']}/{s['rows']}" for name, s in summary.items()),
         "",
         "| set | system | rows (with functions) | " + " | ".join(f"Acc@{c.split('@')[1]} {c.split('@')[0]}"
                                                          for c in cols) + " |",
@@ -417,8 +502,8 @@ def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[st
         lines += ["", f"SWE-bench Lite dev, gold function in full (or light) in the {PACK_BUDGET}-token pack "
                   f"({len(packs)} rows with gold functions; lexical index):", "",
                   "| system | rows | % |", "|---|---:|---:|"]
-        for system in ("hand-set", "learned (CV)"):
-            hits = sum(p[system] for p in packs.values())
+        for system in ("hand-set", "learned (CV)", "auto (CV)"):
+            hits = sum(p.get(system, False) for p in packs.values())
             lines.append(f"| {system} | {hits} | {100 * hits / len(packs):.1f} |")
     lines += ["", "Weights of the model fitted on all rows (logit units; features in [0, 1]):", "",
               "| chunk feature | weight |", "|---|---:|", f"| (bias) | {model.chunk.bias:.3f} |"]
@@ -437,12 +522,15 @@ def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[st
 
 
 def main() -> None:
+    global COSQA_WEIGHT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="write the markdown report here (and the JSON beside it)")
     ap.add_argument("--write-weights", action="store_true", help="write the final model into the package")
     ap.add_argument("--reuse", action="store_true", help="refit from the rows the last run cached")
     ap.add_argument("--parts", nargs="+", default=["issues", "cosqa"], choices=["issues", "cosqa"],
                     help="which rows to search for (the others are read from the cache when there)")
+    ap.add_argument("--collect-only", action="store_true",
+                    help="search and cache the --parts rows, then stop (run parts side by side, then --reuse)")
     ap.add_argument("--limit-rows", type=int, help="only this many rows per set (a quick check)")
     ap.add_argument("--tag", default="", help="keep the searched rows in caches of this name "
                                               "(an experiment beside the default cache)")
@@ -450,9 +538,15 @@ def main() -> None:
     ap.add_argument("--l2-grid", type=float, nargs="+", default=[],
                     help="choose L2 from these by nested CV (inside each split; the final model's by "
                          "the same inner CV on all rows) instead of --l2")
+    ap.add_argument("--cosqa-weight", type=float, default=COSQA_WEIGHT,
+                    help="weight of all CoSQA questions together, the issue rows' being 1 (0: fit on issues alone)")
+    ap.add_argument("--drop", nargs="+", default=[], choices=learned.CHUNK_FEATURES,
+                    help="fit without these chunk features (an ablation)")
     ap.add_argument("--packs", action="store_true",
                     help=f"also pack SWE-bench rows at {PACK_BUDGET} tokens with each fusion")
     a = ap.parse_args()
+    DROPPED.update(a.drop)
+    COSQA_WEIGHT = a.cosqa_weight
     started = time.time()
     load_start = evaldata.load_average()
     queries: list[Query] = []
@@ -462,25 +556,31 @@ def main() -> None:
             rows = collect(a.limit_rows)
             cache.write_bytes(pickle.dumps(rows))
             queries += rows
-        elif cache.is_file():
+        elif cache.is_file() and not a.collect_only:
             queries += pickle.loads(cache.read_bytes())
+    if a.collect_only:
+        return
     grid = tuple(a.l2_grid)
     cv, models, chosen = cross_validate(queries, a.l2, grid)
     final_l2 = choose_l2(queries, grid) if grid else a.l2
     packs = packs_at(queries, models) if a.packs else {}
     summary = summarise(queries, cv)
     model = fit(queries, final_l2)
+    agree = sum(learned_ranks(model, q) == reference_ranks(model, q) for q in queries)
     cosqa_q = [q for q in queries if q.dataset == "cosqa"]
     vectors = any("cosine" in s for q in cosqa_q for s in q.candidates.signals.values())
     picks = collections.Counter(chosen.values())
     l2_text = (f"L2 chosen from {list(grid)} by a {INNER_FOLDS}-fold CV inside each split (chosen: "
                + ", ".join(f"{v} in {n} splits" for v, n in sorted(picks.items()))
                + f"; final model {final_l2})") if grid else f"L2 {a.l2}"
+    l2_text += (f"; CoSQA's questions together weigh {COSQA_WEIGHT:g} × the issue rows together"
+                + (f"; features held at 0: {', '.join(sorted(DROPPED))}" if DROPPED else ""))
     meta = {"l2": l2_text, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
             "load_start": load_start, "load_end": evaldata.load_average(),
             "command": "PYTHONPATH=src nice -n 10 .venv/bin/python benchmarks/fit_fusion.py "
                        + " ".join(sys.argv[1:]),
             "seconds": f"{time.time() - started:.0f}",
+            "agree": f"{agree}/{len(queries)}",
             "cosqa_vectors": ("hybrid candidates (lexical + bundled MiniLM vectors)" if vectors
                               else "lexical candidates (no vectors)") if cosqa_q else "not run"}
     table = render(summary, queries, cv, model, meta, packs)
@@ -500,6 +600,7 @@ def main() -> None:
                      "multiswe": sum(q.dataset == "multiswe" for q in queries), "cosqa": len(cosqa_q),
                      "issue_rows": "lexical index, no vectors", "cosqa_candidates": meta["cosqa_vectors"]},
             "cv": {name: s["systems"]["learned (CV)"] for name, s in summary.items()},
+            "cv_auto": {name: s["systems"]["auto (CV)"] for name, s in summary.items()},
             "features": list(learned.CHUNK_FEATURES), "file_features": list(learned.FILE_FEATURES)})
         learned.WEIGHTS_FILE.write_text(json.dumps(final.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {learned.WEIGHTS_FILE}", file=sys.stderr)

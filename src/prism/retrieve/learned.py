@@ -26,7 +26,7 @@ HEAD_RANKS = 1000.0  # lexical_head is 1 at rank 1 and 0 at this rank
 # only for natural-language questions: the dev issue rows are fitted without vectors (and on
 # SWE-bench dev vectors did not help issue texts), so no weight for them is measured.
 CHUNK_FEATURES: tuple[str, ...] = (
-    "lexical", "lexical_head", "lexical_score", "symbol", "path", "frame", "raises",
+    "lexical", "lexical_head", "lexical_score", "symbol", "symbol_strength", "path", "frame", "raises",
     "graph", "secondary", "definition", "class", "size", "file_lexical", "file_symbol",
     "file_hits", "nl_lexical", "nl_cosine",
 )
@@ -120,6 +120,7 @@ def chunk_features(heads: Mapping[int, ChunkHead], signals: Mapping[int, Mapping
                 "lexical_head": head.get(cid, 0.0),
                 "lexical_score": s.get("lexical_score", 0.0),
                 "symbol": s.get("symbol", 0.0),
+                "symbol_strength": s.get("symbol_strength", 0.0),
                 "path": min(1.0, s.get("path", 0.0)),
                 "frame": min(1.0, s.get("frame", 0.0)),
                 "raises": s.get("raises", 0.0),

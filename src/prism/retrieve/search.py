@@ -262,6 +262,8 @@ class Searcher:
                 passing = self.store.filter_ids(symbols, filtered)
                 symbols = {k: v for k, v in symbols.items() if k in passing}
             rankings["symbol"] = sorted(symbols, key=lambda cid: (-symbols[cid], cid))
+            # How rare the name is (learned fusion's input; hand-set scales its share below).
+            scores["symbol_strength"] = {cid: min(1.0, v) for cid, v in symbols.items()}
             named_files, frames, named = exact.files, exact.frames, exact.named
         t = lap("exact", t)
 
