@@ -512,6 +512,8 @@ bool document::operator==(const document &o) const { return true; }
 document::~document() { }
 static constexpr int g(int y) { return y; }
 template<typename T> inline T ns::f(int x) { return x; }
+SIMDJSON_DLLIMPORTEXPORT const implementation *builtin_implementation() { return nullptr; }
+template<typename J> JSON_HEDLEY_NON_NULL(2) void from_json(const J& j, int& v) { }
 class foo {
  public:
   simdjson_inline int bar() noexcept { return 1; }
@@ -536,6 +538,8 @@ def test_cpp_names_are_the_declarator_never_the_return_type_or_macros() -> None:
         ("~document", "document.~document"),
         ("g", "g"),
         ("f", "ns.f"),
+        ("builtin_implementation", "builtin_implementation"),
+        ("from_json", "from_json"),
         ("bar", "foo.bar"),
         ("~foo", "foo.~foo"),
     ]
@@ -547,9 +551,11 @@ def test_c_names_ignore_macros_and_specifiers() -> None:
         "static inline MACRO int f(void) { return 0; }\n"
         "EXPORT struct foo *make_foo(int n) { return 0; }\n"
         "static const char **g(void) { return 0; }\n"
+        "API_NONNULL(2) void h(int *p) { }\n"
     )
     parsed = chunk("lib.c", text)
-    assert [(c.name, c.qualified_name) for c in parsed.chunks] == [("f", "f"), ("make_foo", "make_foo"), ("g", "g")]
+    assert [(c.name, c.qualified_name) for c in parsed.chunks] == [
+        ("f", "f"), ("make_foo", "make_foo"), ("g", "g"), ("h", "h")]
 
 
 def test_java_interface_and_abstract_methods_are_definitions() -> None:
