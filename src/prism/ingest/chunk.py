@@ -27,7 +27,7 @@ from prism.models import Chunk, ParsedFile
 MAX_CALLS = 200
 # Bump when a change to ingest gives different chunks for the same file: indexes built by
 # another version are re-chunked on their next sync (vectors are reused by text hash).
-CHUNKER_VERSION = "4"  # 4: a `.h` header written in C++ is parsed as C++
+CHUNKER_VERSION = "5"  # 5: C/C++ names drop macro and return-type words; Java bodiless methods are units
 MAX_PARSED_LINE_CHARS = 20_000  # a file with a longer line is not parsed into units
 MAX_ERROR_FRACTION = 0.5  # above this share of bytes in ERROR nodes, a parse is not trusted
 

@@ -212,12 +212,38 @@ def _qualify_name(raw: str) -> tuple[str, str]:
     return "", raw
 
 
+_TEMPLATE_ARGS = re.compile(r"<[^<>]*>$")
+
+
+def declarator_name(raw: str) -> str:
+    """A C/C++ declarator's qualified identifier without what tree-sitter folds into it when a
+    macro precedes the declaration (`simdjson_result<double> document::get_double` →
+    `document::get_double`): the last word outside template brackets, and no `<args>` on the name."""
+    raw = _WHITESPACE.sub(" ", raw).strip()
+    operator = re.search(r"\boperator\b", raw)
+    head, tail = (raw[: operator.start()], raw[operator.start() :]) if operator else (raw, "")
+    depth, cut = 0, 0
+    for index, char in enumerate(head):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth = max(0, depth - 1)
+        elif char == " " and depth == 0:
+            cut = index + 1
+    head = head[cut:].lstrip("*&")
+    if not tail:
+        while _TEMPLATE_ARGS.search(head):  # `value::get<bool>` specialises `get`
+            head = _TEMPLATE_ARGS.sub("", head)
+    return (head + tail).replace(":: ", "::")
+
+
 def _make_def(
     node: tree_sitter.Node,
     is_class: bool,
     name_node: tree_sitter.Node | None,
     parent_node: tree_sitter.Node | None,
     lines: Sequence[str],
+    language: str,
 ) -> _Def:
     outer = node
     while outer.parent is not None and outer.parent.type in WRAPPERS:
@@ -236,6 +262,8 @@ def _make_def(
             docs.insert(0, (top, _text(previous)))
         previous = previous.prev_named_sibling
     raw = _text(name_node).strip() if name_node is not None else node.type.split("_")[0]
+    if language in ("c", "cpp") and not is_class:
+        raw = declarator_name(raw)
     explicit, name = _qualify_name(raw) if not is_class else ("", raw)
     if parent_node is not None:
         explicit = _text(parent_node)
@@ -271,6 +299,7 @@ def outline(root: tree_sitter.Node, source: bytes, lines: Sequence[str], languag
                         names[0] if names else None,
                         parents[0] if parents else None,
                         lines,
+                        language,
                     )
                 )
     result.calls.sort()

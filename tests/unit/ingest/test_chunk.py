@@ -100,7 +100,8 @@ EXPECTED: dict[str, list[tuple[str, str, int, int]]] = {
         ("method", "Account.getBalance", 20, 22),
         ("class", "Account.Audit", 24, 24),
         ("method", "Account.Audit.check", 25, 29),
-        ("class", "Ledger", 31, 33),
+        ("class", "Ledger", 31, 31),
+        ("method", "Ledger.record", 32, 33),
         ("class", "Currency", 35, 35),
     ],
     "javascript/sample.js": [
@@ -496,3 +497,91 @@ def test_a_header_written_in_cpp_is_cpp_and_a_c_header_stays_c() -> None:
     assert detect_language("include/v.h", b"#include <vector>\n") == "cpp"
     assert detect_language("include/x.h", b"#include <stdio.h>\nstruct point { int x; };\n") == "c"
     assert detect_language("include/x.h") == "c"  # no bytes read: the extension decides
+
+
+CPP_DECLARATORS = """\
+simdjson_inline simdjson_result<double> document::get_double() noexcept { return 1.0; }
+SIMDJSON_API std::string Foo::bar(int x) { return ""; }
+MY_EXPORT const std::vector<int>& Foo::baz() const { return v; }
+template<typename T> simdjson_inline simdjson_result<T> value::get() noexcept { return T(); }
+template<> simdjson_inline simdjson_result<bool> value::get<bool>() noexcept { return true; }
+simdjson_inline std::unique_ptr<Foo> ns::Foo::make(int a) { return nullptr; }
+simdjson_inline simdjson_result<std::string_view> Foo::operator[](int i) & noexcept { return x; }
+MACRO inline Foo::operator bool() const { return true; }
+bool document::operator==(const document &o) const { return true; }
+document::~document() { }
+static constexpr int g(int y) { return y; }
+template<typename T> inline T ns::f(int x) { return x; }
+SIMDJSON_DLLIMPORTEXPORT const implementation *builtin_implementation() { return nullptr; }
+template<typename J> JSON_HEDLEY_NON_NULL(2) void from_json(const J& j, int& v) { }
+class foo {
+ public:
+  simdjson_inline int bar() noexcept { return 1; }
+  virtual ~foo() {}
+};
+"""
+
+
+def test_cpp_names_are_the_declarator_never_the_return_type_or_macros() -> None:
+    parsed = chunk("src/document.cpp", CPP_DECLARATORS)
+    got = [(c.name, c.qualified_name) for c in parsed.chunks if c.kind != "class"]
+    assert got == [
+        ("get_double", "document.get_double"),
+        ("bar", "Foo.bar"),
+        ("baz", "Foo.baz"),
+        ("get", "value.get"),
+        ("get", "value.get"),
+        ("make", "ns.Foo.make"),
+        ("operator[]", "Foo.operator[]"),
+        ("operator bool", "Foo.operator bool"),
+        ("operator==", "document.operator=="),
+        ("~document", "document.~document"),
+        ("g", "g"),
+        ("f", "ns.f"),
+        ("builtin_implementation", "builtin_implementation"),
+        ("from_json", "from_json"),
+        ("bar", "foo.bar"),
+        ("~foo", "foo.~foo"),
+    ]
+    assert all(c.defines == (c.name,) for c in parsed.chunks)
+
+
+def test_c_names_ignore_macros_and_specifiers() -> None:
+    text = (
+        "static inline MACRO int f(void) { return 0; }\n"
+        "EXPORT struct foo *make_foo(int n) { return 0; }\n"
+        "static const char **g(void) { return 0; }\n"
+        "API_NONNULL(2) void h(int *p) { }\n"
+    )
+    parsed = chunk("lib.c", text)
+    assert [(c.name, c.qualified_name) for c in parsed.chunks] == [
+        ("f", "f"), ("make_foo", "make_foo"), ("g", "g"), ("h", "h")]
+
+
+def test_java_interface_and_abstract_methods_are_definitions() -> None:
+    text = (
+        "public interface MockitoFramework {\n"
+        "    /** Clears inline mocks. */\n"
+        "    void clearInlineMocks();\n"
+        "\n"
+        "    <T> T mock(Class<T> type);\n"
+        "}\n"
+        "\n"
+        "abstract class Base {\n"
+        "    abstract int size();\n"
+        "}\n"
+    )
+    parsed = chunk("src/MockitoFramework.java", text)
+    units = [(c.kind, c.qualified_name, c.start_line, c.end_line) for c in parsed.chunks]
+    assert units == [
+        ("class", "MockitoFramework", 1, 1),
+        ("method", "MockitoFramework.clearInlineMocks", 2, 3),
+        ("method", "MockitoFramework.mock", 5, 6),
+        ("class", "Base", 8, 8),
+        ("method", "Base.size", 9, 10),
+    ]
+    clear = by_name(parsed, "MockitoFramework.clearInlineMocks")
+    assert clear.defines == ("clearInlineMocks",)
+    assert clear.docstring == "Clears inline mocks."
+    assert_covers_every_line(parsed, text)
+

@@ -5,6 +5,8 @@
 (function_definition declarator: (function_declarator declarator: (_) @name)) @definition.function
 (function_definition declarator: (pointer_declarator declarator: (function_declarator declarator: (_) @name))) @definition.function
 (function_definition declarator: (pointer_declarator declarator: (pointer_declarator declarator: (function_declarator declarator: (_) @name)))) @definition.function
+; a macro call before the declaration (`MACRO(2) void f()`) misparses as a parenthesized declarator
+(function_definition declarator: (parenthesized_declarator (function_declarator declarator: (_) @name))) @definition.function
 
 (call_expression function: [(identifier) @call (field_expression field: (field_identifier) @call)])
 

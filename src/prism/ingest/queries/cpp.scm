@@ -5,6 +5,9 @@
 (function_definition declarator: (function_declarator declarator: (_) @name)) @definition.function
 (function_definition declarator: (pointer_declarator declarator: (function_declarator declarator: (_) @name))) @definition.function
 (function_definition declarator: (reference_declarator (function_declarator declarator: (_) @name))) @definition.function
+; a macro before the declaration: `MACRO(2) void f()` and `MACRO const T *f()` misparse around the declarator
+(function_definition declarator: (parenthesized_declarator (function_declarator declarator: (_) @name))) @definition.function
+(function_definition declarator: (qualified_identifier name: (pointer_type_declarator (function_declarator declarator: (_) @name)))) @definition.function
 
 (call_expression function: [
   (identifier) @call

@@ -3,7 +3,8 @@
 (enum_declaration name: (identifier) @name) @definition.class
 (record_declaration name: (identifier) @name) @definition.class
 (annotation_type_declaration name: (identifier) @name) @definition.class
-(method_declaration name: (identifier) @name body: (block)) @definition.function
+; a declaration without a body (interface, abstract) defines its name too
+(method_declaration name: (identifier) @name) @definition.function
 (constructor_declaration name: (identifier) @name) @definition.function
 (compact_constructor_declaration name: (identifier) @name) @definition.function
 
