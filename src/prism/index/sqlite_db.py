@@ -61,6 +61,22 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     raise sqlite3.OperationalError("unable to open database file")
 
 
+def connect_to_inspect(path: Path) -> sqlite3.Connection:
+    """A connection that reads an existing database file without writing to it (`mode=ro`),
+    unless a process killed mid-write left a hot rollback journal: a read-only connection refuses
+    that file ("attempt to write a readonly database"), so where this process may write, a normal
+    connection rolls the journal back first, as the next writer would."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if not writable(path):
+            raise
+    return sqlite3.connect(path)
+
+
 def writable(path: Path) -> bool:
     """True when this process may write the file and create its -wal/-shm beside it."""
     return os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
@@ -207,8 +223,10 @@ def copy_database(source: sqlite3.Connection, target: Path) -> None:
 
 
 def copy_database_file(source: Path, target: Path) -> None:
-    """`copy_database` from a file path (read-only: the source file is left untouched)."""
-    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    """`copy_database` from a file path (read-only: the source file is left untouched, but for
+    rolling back a crash's hot journal, see connect_to_inspect)."""
+    with prism_errors(source):
+        conn = connect_to_inspect(source)
     try:
         with prism_errors(source):
             copy_database(conn, target)
@@ -220,7 +238,7 @@ def integrity_problems(path: Path) -> list[str]:
     """What `PRAGMA integrity_check` finds wrong with the database file at `path` (empty when
     sound), read-only; a file that is not a database is one problem, not an exception."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_to_inspect(path)
     except sqlite3.Error as exc:
         return [str(exc)]
     try:
@@ -234,7 +252,8 @@ def integrity_problems(path: Path) -> list[str]:
 
 def schema_version(path: Path) -> int:
     """The `user_version` of the database file at `path`, read-only."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with prism_errors(path):
+        conn = connect_to_inspect(path)
     try:
         with prism_errors(path):
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
