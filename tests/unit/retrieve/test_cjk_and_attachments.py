@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from prism.config import Settings
 from prism.engine import Prism
 from prism.retrieve.exact import _plain_names
 from prism.retrieve.query import parse_query, split_scripts, written_in_cjk
+from repos import lexical_prism
 
 SCREENSHOT = "![image](https://user-images.githubusercontent.com/9798724/165199526-ceb7c28a.png)"
 ISSUE = "判断字符串是否为JSON对象或JSON数组有问题\n" + SCREENSHOT
@@ -52,13 +52,7 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def prism(tmp_path_factory: pytest.TempPathFactory) -> Prism:
-    root = tmp_path_factory.mktemp("cjk")
-    for path, text in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    engine = Prism(root, settings=Settings(home=tmp_path_factory.mktemp("home"), embed=False))
-    engine.index()
-    return engine
+    return lexical_prism(tmp_path_factory.mktemp("cjk"), tmp_path_factory.mktemp("home"), FILES)
 
 
 def test_a_chinese_issue_naming_a_class_finds_it_not_the_screenshot_words(prism: Prism) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prism.config import Settings
-from prism.engine import Prism
 from prism.retrieve.query import parse_query
 from prism.retrieve.within import message_fragments
+from repos import lexical_prism
 
 JVM = """Mocking an enum with deep stubs fails
 
@@ -53,11 +52,7 @@ def test_the_method_holding_a_jvm_message_ranks_up(tmp_path: Path) -> None:
         "    }\n}\n",
         "src/main/java/org/x/Settings.java": "package org.x;\n\nclass Settings {\n" + FILLER + "}\n",
     }
-    for path, text in files.items():
-        (repo / path).parent.mkdir(parents=True, exist_ok=True)
-        (repo / path).write_text(text)
-    engine = Prism(repo, settings=Settings(home=tmp_path / "home", embed=False))
-    engine.index()
+    engine = lexical_prism(repo, tmp_path / "home", files)
     hits = engine.search(JVM + "\nThe settings of the mock and the type of the class look right. " * 8, limit=3)
     assert hits[0].chunk.chunk.qualified_name == "MockMaker.prettify"
     assert hits[0].explain["raises"] > 0

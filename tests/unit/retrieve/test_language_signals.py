@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from prism.config import Settings
 from prism.engine import Prism
+from repos import lexical_prism
 
 FILLER = "\n".join(f"    // registry request {i}: fetch the manifest, retry the request" for i in range(30))
 
@@ -59,13 +59,7 @@ The registry request is fine with curl; fetch, retry and the same request work f
 
 @pytest.fixture(scope="module")
 def prism(tmp_path_factory: pytest.TempPathFactory) -> Prism:
-    root = tmp_path_factory.mktemp("languages")
-    for path, text in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    engine = Prism(root, settings=Settings(home=tmp_path_factory.mktemp("home"), embed=False))
-    engine.index()
-    return engine
+    return lexical_prism(tmp_path_factory.mktemp("languages"), tmp_path_factory.mktemp("home"), FILES)
 
 
 def _files(prism: Prism, query: str) -> list[str]:

@@ -8,12 +8,12 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from prism.config import Settings
 from prism.engine import Prism
 from prism.models import Chunk, ChunkHead, StoredChunk
 from prism.retrieve.exact import MAX_DEFINITIONS, _places, match_symbols
 from prism.retrieve.place import place_share
 from prism.retrieve.query import parse_query
+from repos import lexical_prism
 
 
 def _head(cid: int, path: str, qualified: str = "m") -> ChunkHead:
@@ -72,15 +72,9 @@ READER_JAVA = ("package a;\n\npublic class JSONReader {\n    public static class
 
 @pytest.fixture(scope="module")
 def prism(tmp_path_factory: pytest.TempPathFactory) -> Prism:
-    root = tmp_path_factory.mktemp("overloads")
     files = {"core/src/main/java/a/JSON.java": JSON_JAVA, "core/src/main/java/a/JSONReader.java": READER_JAVA,
              "single_include/a/JSON.java": JSON_JAVA}
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    engine = Prism(root, settings=Settings(home=tmp_path_factory.mktemp("home"), embed=False))
-    engine.index()
-    return engine
+    return lexical_prism(tmp_path_factory.mktemp("overloads"), tmp_path_factory.mktemp("home"), files)
 
 
 def test_naming_an_overloaded_method_counts_in_full(prism: Prism) -> None:
