@@ -329,15 +329,18 @@ class Searcher:
         if cfg.features:
             self._add_features(heads, explain, signals, w, unit, feedback_unit)
             asked = asked_places(query.text)
-            places: dict[tuple[str, str, str], bool] = {}  # place_share reads only these of a head
+            # place_share reads only these of a head: (demoted, share kept) once per place
+            places: dict[tuple[str, str, str], tuple[bool, float]] = {}
             for cid, h in heads.items():
                 where = (h.path, h.kind, h.language)
-                demoted = places.get(where)
-                if demoted is None:  # a secondary file not asked for
-                    demoted = places[where] = place_share(h, query, 0.0, asked) < 1.0
+                place = places.get(where)
+                if place is None:  # demoted: a secondary file not asked for
+                    demoted = place_share(h, query, 0.0, asked) < 1.0
+                    kept = place_share(h, query, w.secondary, asked) if demoted and w.secondary < 1.0 else 1.0
+                    place = places[where] = (demoted, kept)
+                demoted, kept = place
                 signals[cid]["secondary"] = float(demoted)
                 if demoted and w.secondary < 1.0:  # place prior (retrieve/place.py): it keeps a share
-                    kept = place_share(h, query, w.secondary, asked)
                     explain[cid]["prior"] = -(1.0 - kept) * sum(explain[cid].values())
         lap("features", t)
         shape = QueryShape(natural_language=question, long=query.is_long)
