@@ -20,6 +20,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,6 +51,24 @@ def source_text(code: str) -> str:
     if not rest.startswith((" ", "\t")):
         return code
     return first + "\n" + textwrap.indent(textwrap.dedent(rest), "    ")
+
+
+def score(prism: Any, queries: list[dict[str, Any]], cfg: SearchConfig) -> tuple[float, ...]:
+    """MRR (top 100, 0 beyond), R@1, R@5, R@10 in percent and ms per query of one configuration."""
+    mrr = 0.0
+    hits = {1: 0, 5: 0, 10: 0}
+    started = time.perf_counter()
+    for q in queries:
+        res = prism.search(q["query"], limit=100, files=True, config=cfg)
+        ids = [Path(h.chunk.chunk.path).stem for h in res.hits]
+        ranks = [ids.index(g) + 1 for g in q["gold_ids"] if g in ids]
+        if ranks:
+            mrr += 1 / min(ranks)
+            for k in hits:
+                hits[k] += min(ranks) <= k
+    n = len(queries)
+    ms = (time.perf_counter() - started) * 1000 / n
+    return (round(100 * mrr / n, 2), *(round(100 * hits[k] / n, 1) for k in hits), round(ms, 1))
 
 
 def main() -> None:
@@ -90,20 +109,7 @@ def run(a: argparse.Namespace, database_url: str | None) -> None:
         cfgs = {k: v for k, v in cfgs.items() if k.startswith(tuple(a.only))}
     rows = []
     for name, cfg in cfgs.items():
-        mrr = 0.0
-        hits = {1: 0, 5: 0, 10: 0}
-        started = time.perf_counter()
-        for q in queries:
-            res = prism.search(q["query"], limit=100, files=True, config=cfg)
-            ids = [Path(h.chunk.chunk.path).stem for h in res.hits]
-            ranks = [ids.index(g) + 1 for g in q["gold_ids"] if g in ids]
-            if ranks:
-                mrr += 1 / min(ranks)
-                for k in hits:
-                    hits[k] += min(ranks) <= k
-        n = len(queries)
-        ms = (time.perf_counter() - started) * 1000 / n
-        rows.append((name, round(100 * mrr / n, 2), *(round(100 * hits[k] / n, 1) for k in hits), round(ms, 1)))
+        rows.append((name, *score(prism, queries, cfg)))
         print(rows[-1], file=sys.stderr, flush=True)
     bm25 = {} if a.skip_bm25 else evaldata.run_bm25_baseline("cosqa")
     command = ".venv/bin/python benchmarks/cosqa_eval.py " + " ".join(sys.argv[1:])

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -58,15 +59,20 @@ def configs(dense: bool) -> dict[str, SearchConfig]:
 
 
 def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: bool,
-             verbose: bool, database_url: str | None = None
+             verbose: bool, database_url: str | None = None,
+             wrap: Callable[[Any, Path], Any] | None = None,
              ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
-    """Acc@k per configuration, and per row the 'file rank/function rank' of each configuration."""
+    """Acc@k per configuration, and per row the 'file rank/function rank' of each configuration.
+
+    `wrap(prism, checkout)` gives the Prism to search instead of the opened one (e.g. one whose
+    store answers lexical search elsewhere: lexical_engine_ab.py); the opened one is closed."""
     sums: dict[str, dict[str, float]] = {name: {} for name in cfgs}
     per_row: dict[str, dict[str, str]] = {}
     counts = {"files": 0, "functions": 0}
     for row in rows:
         root = evaldata.checkout(row)
-        prism = evaldata.open_index(root, embed=embed, progress=True, database_url=database_url)
+        opened = evaldata.open_index(root, embed=embed, progress=True, database_url=database_url)
+        prism = wrap(opened, root) if wrap else opened
         text = row["problem_statement"]
         gold_files = list(row["gold_files"])
         gold_funcs = list(row["gold_functions"])
@@ -91,7 +97,7 @@ def evaluate(rows: list[dict[str, Any]], cfgs: dict[str, SearchConfig], embed: b
             if verbose:
                 print(f"{row['instance_id']:38s} {name:26s} file ranks {franks} func ranks {granks}",
                       file=sys.stderr, flush=True)
-        prism.close()
+        opened.close()
     out: dict[str, dict[str, float]] = {}
     for name, s in sums.items():
         out[name] = {k: round(v / counts["files"], 1) if k.startswith("ms_") else
