@@ -30,6 +30,7 @@ import json
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -133,6 +134,19 @@ def incremental_ms(engine: TantivyLexical, fts_db: Path, rows: Sequence[TermRow]
     return {"fts5": statistics.median(fts), "tantivy": statistics.median(tan)}
 
 
+def import_ms(module: str, n: int = 5) -> float:
+    """Median wall ms a fresh interpreter spends importing `module`, beyond starting up (CLI start-up cost)."""
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - started
+
+    return 1000 * (
+        statistics.median(run(f"import {module}") for _ in range(n)) - statistics.median(run("pass") for _ in range(n))
+    )
+
+
 def overlap(got: list[int], want: list[int]) -> float:
     return len(set(got) & set(want)) / len(want) if want else 1.0
 
@@ -205,6 +219,8 @@ def scale_part(big: Path, work: Path, short_n: int) -> dict[str, Any]:
     engines: dict[str, Search] = {
         "fts5 OR (exact)": lambda q, k: store.lexical(q.weighted, k),
         "fts5 gated (PRISM today)": lambda q, k: store.lexical(q.weighted, k, require=q.require),
+        # fewer OR phrases: each term listed once (FTS5 has no per-phrase weight), so not the same ranking
+        "fts5 gated, each term once": lambda q, k: store.lexical([(t, 1) for t, _ in q.weighted], k, require=q.require),
         "tantivy pooled OR": lambda q, k: pooled.lexical(q.weighted, k),
         "tantivy pooled gated": lambda q, k: pooled.lexical(q.weighted, k, require=q.require),
         "tantivy fields OR": lambda q, k: fields.lexical(q.weighted, k),
@@ -239,6 +255,7 @@ def scale_part(big: Path, work: Path, short_n: int) -> dict[str, Any]:
         "latency": latency,
         "incremental": incremental,
         "search": searches,
+        "import_ms": import_ms("tantivy"),
     }
 
 
@@ -329,13 +346,15 @@ def quality_part(work: Path) -> dict[str, Any]:
     return out
 
 
-def render(scale: dict[str, Any] | None, quality: dict[str, Any] | None, command: str, load: str) -> str:
+def render(run: dict[str, Any]) -> str:
+    """The markdown section of a run (the JSON `main` saves)."""
+    scale, quality = run["scale"], run["quality"]
     mib = 1024 * 1024
     lines = [
-        "## Run " + dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        f"## Run {run['at']}",
         "",
-        f"- machine: {evaldata.machine()}; load average at start {load}, at end {evaldata.load_average()}",
-        f"- command: `{command}`",
+        f"- machine: {run['machine']}; load average at start {run['load']}, at end {run['load_end']}",
+        f"- command: `{run['command']}`",
         "",
     ]
     if scale:
@@ -380,12 +399,13 @@ def render(scale: dict[str, Any] | None, quality: dict[str, Any] | None, command
             "|---|---|---:|---:|---:|---:|",
         ]
         for label, engines in scale["search"].items():
-            for name, r in engines.items():
+            for i, (name, r) in enumerate(engines.items()):
+                agree = f"{r['same_top10']} of {r['n']} / {r['top10_overlap']:.1f} %" if i else "(reference)"
                 lines.append(
-                    f"| {label.split(':')[0]} | {name} | {r['n']} | {r['cpu_p50']:.1f} | {r['cpu_p95']:.1f} | "
-                    f"{r['same_top10']} of {r['n']} / {r['top10_overlap']:.1f} % |"
+                    f"| {label.split(':')[0]} | {name} | {r['n']} | {r['cpu_p50']:.1f} | {r['cpu_p95']:.1f} | {agree} |"
                 )
         lines.append("")
+        lines += [f"`import tantivy` in a fresh interpreter: {scale['import_ms']:.0f} ms wall (median of 5).", ""]
         inc = scale["incremental"]
         lines += [
             f"One chunk replaced and made visible (median of 5): FTS5 {inc['fts5']:.1f} ms "
@@ -425,17 +445,27 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--out", type=Path, help="append the run's markdown section here")
+    ap.add_argument("--render", type=Path, help="only render a saved run's JSON (written into --work by a run)")
     a = ap.parse_args()
+    if a.render:
+        print(render(json.loads(a.render.read_text())))
+        return
     a.work.mkdir(parents=True, exist_ok=True)
     load = evaldata.load_average()
     scale = None if a.skip_scale or a.big is None else scale_part(a.big, a.work, a.short)
     quality = None if a.skip_quality else quality_part(a.work)
-    command = f"{Path(sys.executable).name} benchmarks/lexical_engine_ab.py " + " ".join(sys.argv[1:])
-    text = render(scale, quality, command.strip(), load)
+    run = {
+        "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": evaldata.machine(),
+        "load": load,
+        "load_end": evaldata.load_average(),
+        "command": f"{Path(sys.executable).name} benchmarks/lexical_engine_ab.py " + " ".join(sys.argv[1:]),
+        "scale": scale,
+        "quality": quality,
+    }
+    text = render(run)
     print(text)
-    (a.work / f"lexical_engine_{os.getpid()}.json").write_text(
-        json.dumps({"scale": scale, "quality": quality}, indent=1)
-    )
+    (a.work / f"lexical_engine_{os.getpid()}.json").write_text(json.dumps(run, indent=1))
     if a.out:
         with a.out.open("a", encoding="utf-8") as f:
             f.write(text)
