@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cosqa_eval
 import evaldata
+import multiswe_eval
 import swebench_eval
 from tantivy_lexical import LAYOUTS, TantivyLexical, TantivyStore, TermRow, read_term_rows
 
@@ -346,6 +347,25 @@ def quality_part(work: Path) -> dict[str, Any]:
     return out
 
 
+def extra_quality_part(work: Path) -> dict[str, Any]:
+    """Multi-SWE dev file/function Acc@k per language (no vectors) and CoSQA dev MRR with vectors
+    (the default configuration), FTS5 and tantivy pooled; needs an eval cache holding vectors."""
+    rows, _ = evaldata.load_multiswe()
+    _, queries = evaldata.load_cosqa()
+    cosqa_root = cosqa_eval.materialise()
+    wraps: dict[str, Swapper | None] = {"fts5": None, "tantivy pooled": Swapper(work, "pooled")}
+    out: dict[str, Any] = {"mswe": {}, "cosqa_vectors": {}}
+    for engine, wrap in wraps.items():
+        records = multiswe_eval.evaluate(rows, False, lambda _: None, wrap=wrap, reference=False)
+        out["mswe"][engine] = multiswe_eval.summarise(records)
+        opened = evaldata.open_index(cosqa_root, embed=True)
+        prism = wrap(opened, cosqa_root) if wrap else opened
+        out["cosqa_vectors"][engine] = cosqa_eval.score(prism, queries, SearchConfig())
+        opened.close()
+        print(engine, json.dumps(out["cosqa_vectors"][engine]), file=sys.stderr, flush=True)
+    return out
+
+
 def render(run: dict[str, Any]) -> str:
     """The markdown section of a run (the JSON `main` saves)."""
     scale, quality = run["scale"], run["quality"]
@@ -434,6 +454,29 @@ def render(run: dict[str, Any]) -> str:
             for name, r in cfgs.items():
                 lines.append(f"| {engine} | {name} | {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
         lines.append("")
+    extra = run.get("extra")
+    if extra:
+        lines += [
+            "### Quality: Multi-SWE dev without vectors (Acc@k per language), CoSQA dev with vectors",
+            "",
+            "| engine | configuration | language | rows | file Acc@1 | @3 | @5 | @10 | func Acc@5 | @10 |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for engine, langs in extra["mswe"].items():
+            for lang, systems in langs.items():
+                for name, r in systems.items():
+                    lines.append(
+                        f"| {engine} | {name} | {lang} | {r['rows']:.0f} | {r['file@1']} | {r['file@3']} | "
+                        f"{r['file@5']} | {r['file@10']} | {r['func@5']} | {r['func@10']} |"
+                    )
+        lines += [
+            "",
+            "| engine | CoSQA, default configuration with vectors | MRR | R@1 | R@5 | R@10 |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for engine, r in extra["cosqa_vectors"].items():
+            lines.append(f"| {engine} | full (default) | {r[0]} | {r[1]} | {r[2]} | {r[3]} |")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -444,6 +487,7 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=500, help="CoSQA dev questions to time")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--extra", action="store_true", help="also Multi-SWE dev and CoSQA with vectors (slower)")
     ap.add_argument("--out", type=Path, help="append the run's markdown section here")
     ap.add_argument("--render", type=Path, help="only render a saved run's JSON (written into --work by a run)")
     a = ap.parse_args()
@@ -454,6 +498,7 @@ def main() -> None:
     load = evaldata.load_average()
     scale = None if a.skip_scale or a.big is None else scale_part(a.big, a.work, a.short)
     quality = None if a.skip_quality else quality_part(a.work)
+    extra = extra_quality_part(a.work) if a.extra else None
     run = {
         "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": evaldata.machine(),
@@ -462,6 +507,7 @@ def main() -> None:
         "command": f"{Path(sys.executable).name} benchmarks/lexical_engine_ab.py " + " ".join(sys.argv[1:]),
         "scale": scale,
         "quality": quality,
+        "extra": extra,
     }
     text = render(run)
     print(text)

@@ -81,16 +81,20 @@ def gold_functions(prism: Any, row: dict[str, Any]) -> list[str]:
 
 
 def evaluate(rows: list[dict[str, Any]], verbose: bool,
-             done: Callable[[list[dict[str, Any]]], object]) -> list[dict[str, Any]]:
+             done: Callable[[list[dict[str, Any]]], object],
+             wrap: Callable[[Any, Path], Any] | None = None, reference: bool = True) -> list[dict[str, Any]]:
     """One record per row: gold, and per system the worst file / function rank and Acc@k flags.
 
-    `done` gets the records so far after every row, so a run stopped early still leaves results."""
+    `done` gets the records so far after every row, so a run stopped early still leaves results.
+    `wrap(prism, checkout)` gives the Prism to search instead of the opened one (lexical_engine_ab.py);
+    without `reference` the BM25 reference is not run."""
     cfgs = {k: v for k, v in configs(dense=False).items() if k in SYSTEMS}
-    bm = bm25_tool()
+    bm = bm25_tool() if reference else None
     out = []
     for n, row in enumerate(rows):
         root = evaldata.checkout(row, evaldata.MULTISWE_JSONL)
-        prism = evaldata.open_index(root, embed=False, progress=True)
+        opened = evaldata.open_index(root, embed=False, progress=True)
+        prism = wrap(opened, root) if wrap else opened
         text = row["problem_statement"]
         gold_files = list(row["gold_files"])
         gold_funcs = gold_functions(prism, row)
@@ -105,7 +109,8 @@ def evaluate(rows: list[dict[str, Any]], verbose: bool,
                 evaldata.file_ranks([h.chunk.chunk.path for h in files.hits], gold_files),
                 evaldata.function_ranks([(h.chunk.chunk.path, h.chunk.chunk.qualified_name)
                                          for h in chunks.hits], gold_funcs))
-        ranked["BM25"] = bm25_ranks(bm, prism, root, text, gold_files, gold_funcs)
+        if bm is not None:
+            ranked["BM25"] = bm25_ranks(bm, prism, root, text, gold_files, gold_funcs)
         for name, (franks, granks) in ranked.items():
             sysrec: dict[str, Any] = {"file_rank": worst(franks, gold_files),
                                       "func_rank": worst(granks, gold_funcs)}
@@ -114,7 +119,7 @@ def evaluate(rows: list[dict[str, Any]], verbose: bool,
             for k in FUNC_KS:
                 sysrec[f"func@{k}"] = evaldata.acc_at(granks, gold_funcs, k) if gold_funcs else None
             rec["systems"][name] = sysrec
-        prism.close()
+        opened.close()
         out.append(rec)
         done(out)
         print(f"[{n + 1}/{len(rows)}] {row['instance_id']} "
