@@ -11,7 +11,8 @@ with the same k, the same OR semantics and the same rare-term gate (`require`); 
    (SWE-bench Lite dev + Multi-SWE dev problem statements, k 800: the long-query lexical pool);
    agreement of each engine's top hits with FTS5's exact plain OR.
 2. Quality: SWE-bench Lite dev file Acc@k and CoSQA dev MRR with each engine producing the
-   lexical candidates (lexical-only, and the full configuration without vectors).
+   lexical candidates (lexical-only, and the full configuration without vectors); with
+   `--extra` also Multi-SWE dev per language and CoSQA with vectors (an eval cache with vectors).
 
 tantivy is not a PRISM dependency; install the `bench` extra into a separate environment:
 
