@@ -58,7 +58,7 @@ MAX_QUERY_WINDOWS = 3  # … at most this many: the first, then the most identif
 MAX_DOCUMENT_CHARS = 640  # ≈ 128 WordPiece tokens of split identifier words
 MAX_DOCSTRING_CHARS = 320  # the head of a long docstring, leaving room for the body's words
 MAX_DOCUMENT_PIECES = 104  # letter runs, digit runs and symbols: ≈ 128 WordPiece tokens
-EMBED_VIEW = "3"  # version of document_text and vector_scope (stored per index: see Indexer.sync)
+EMBED_VIEW = "4"  # version of document_text and vector_scope (stored per index: see Indexer.sync)
 EMBEDDERS = ("minilm", "hashing")
 
 

@@ -4,11 +4,19 @@ Changelogs, licences, translations, generated code, vendored trees and test data
 noise to an embedding model and cost as much to embed as code; a search for them by name or
 word still finds them through the full-text index. (Lockfiles, minified bundles and tables
 are not indexed at all: prism.ingest.walk skips them.)
+
+Tests (`place_of` says "tests") get none either: search demotes them below code unless a query
+asks for them by word, and then names them (`test_…`, the function under test), which the
+full-text index and the graph find; yet they are often half of a project's chunks (marshmallow:
+850 of 1,469 texts, 51 % of the model's tokens), so embedding them was half the cost of a full
+index for vectors search ranks below code (benchmarks/results/index_speed.md, 2026-12-03).
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+
+from prism.ingest.paths import place_of
 
 # Stems (name before the first dot, lower case) of release notes and legal boilerplate, in
 # files of prose (history.py is code).
@@ -40,6 +48,6 @@ def wants_vector(path: str) -> bool:
         return False
     if suffix in _PROSE_SUFFIXES and name.split(".", 1)[0] in _BOILERPLATE_STEMS:
         return False
-    if any(d in _SKIPPED_DIRS for d in dirs):
+    if any(d in _SKIPPED_DIRS for d in dirs) or place_of(path) == "tests":
         return False
     return not (suffix in _DATA_SUFFIXES and any(d in _DATA_DIRS for d in dirs))
