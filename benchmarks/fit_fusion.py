@@ -147,6 +147,9 @@ _LIVE: dict[int, Query] = {}  # the queries the caches below hold, kept alive so
 _FEATURES: dict[int, dict[int, dict[str, float]]] = {}  # key(query) → its chunk features (fits reuse them)
 _ROWS: dict[int, tuple[list[int], NDArray[np.float64], NDArray[np.float64]]] = {}
 COSQA_WEIGHT = 1.0  # --cosqa-weight
+# --issue-l2: the features only issue texts carry (learned.ISSUE_FEATURES) are shrunk by this
+# share of L2: they are non-zero on a few dozen rows, where the other features are on all 583.
+ISSUE_L2 = 1.0
 DROPPED: set[str] = set()  # --drop: chunk features held at 0 (an ablation; their weights stay 0)
 
 
@@ -257,11 +260,13 @@ def query_weights(y: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def fit_logistic(x: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64],
-                 l2: float = L2, steps: int = 50) -> tuple[float, NDArray[np.float64]]:
-    """Weighted L2-regularised logistic regression by Newton's method: (bias, coefficients)."""
+                 l2: float | NDArray[np.float64] = L2, steps: int = 50) -> tuple[float, NDArray[np.float64]]:
+    """Weighted L2-regularised logistic regression by Newton's method: (bias, coefficients).
+    `l2`: one penalty for every coefficient, or one per coefficient."""
     a = np.hstack([np.ones((len(x), 1)), x])
     beta = np.zeros(a.shape[1])
-    reg = np.full(a.shape[1], l2)
+    reg = np.empty(a.shape[1])
+    reg[1:] = l2
     reg[0] = 1e-6  # the bias is not shrunk
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-np.clip(a @ beta, -30, 30)))
@@ -289,7 +294,8 @@ def fit(queries: list[Query], l2: float = L2) -> learned.LearnedModel:
         xs.append(x)
         ys.append(y)
         ws.append(query_weights(y) * weights["cosqa" if q.dataset == "cosqa" else "issue"])
-    bias, coef = fit_logistic(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), l2)
+    penalty = np.array([l2 * ISSUE_L2 if f in learned.ISSUE_FEATURES else l2 for f in learned.CHUNK_FEATURES])
+    bias, coef = fit_logistic(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), penalty)
     chunk = learned.Linear(bias, dict(zip(learned.CHUNK_FEATURES, map(float, coef), strict=True)))
     xs, ys, ws = [], [], []
     for q in queries:
@@ -522,7 +528,7 @@ def render(summary: dict[str, dict[str, Any]], queries: list[Query], cv: dict[st
 
 
 def main() -> None:
-    global COSQA_WEIGHT
+    global COSQA_WEIGHT, ISSUE_L2
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="write the markdown report here (and the JSON beside it)")
     ap.add_argument("--write-weights", action="store_true", help="write the final model into the package")
@@ -540,6 +546,8 @@ def main() -> None:
                          "the same inner CV on all rows) instead of --l2")
     ap.add_argument("--cosqa-weight", type=float, default=COSQA_WEIGHT,
                     help="weight of all CoSQA questions together, the issue rows' being 1 (0: fit on issues alone)")
+    ap.add_argument("--issue-l2", type=float, default=ISSUE_L2,
+                    help="L2 of the issue-text-only features (learned.ISSUE_FEATURES), as a share of --l2")
     ap.add_argument("--drop", nargs="+", default=[], choices=learned.CHUNK_FEATURES,
                     help="fit without these chunk features (an ablation)")
     ap.add_argument("--packs", action="store_true",
@@ -547,6 +555,7 @@ def main() -> None:
     a = ap.parse_args()
     DROPPED.update(a.drop)
     COSQA_WEIGHT = a.cosqa_weight
+    ISSUE_L2 = a.issue_l2
     started = time.time()
     load_start = evaldata.load_average()
     queries: list[Query] = []
@@ -573,6 +582,7 @@ def main() -> None:
     l2_text = (f"L2 chosen from {list(grid)} by a {INNER_FOLDS}-fold CV inside each split (chosen: "
                + ", ".join(f"{v} in {n} splits" for v, n in sorted(picks.items()))
                + f"; final model {final_l2})") if grid else f"L2 {a.l2}"
+    l2_text += f" ({ISSUE_L2:g} × that for {', '.join(learned.ISSUE_FEATURES)})" if ISSUE_L2 != 1 else ""
     l2_text += (f"; CoSQA's questions together weigh {COSQA_WEIGHT:g} × the issue rows together"
                 + (f"; features held at 0: {', '.join(sorted(DROPPED))}" if DROPPED else ""))
     meta = {"l2": l2_text, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),

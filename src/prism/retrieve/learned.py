@@ -21,6 +21,7 @@ from prism.models import ChunkHead
 WEIGHTS_FILE = Path(__file__).with_name("fusion_weights.json")
 FEEDBACK_LOGIT = 1.0  # usage marks have no dev data to fit on: a fixed, modest push
 HEAD_RANKS = 1000.0  # lexical_head is 1 at rank 1 and 0 at this rank
+FILE_RANKS = 100.0  # file_rank is 1 for the file with the best lexical hit and 0 from this place on
 
 # Chunk features, each in [0, 1] (search.py's signals, see `chunk_features`). Dense counts
 # only for natural-language questions: the dev issue rows are fitted without vectors (and on
@@ -28,8 +29,10 @@ HEAD_RANKS = 1000.0  # lexical_head is 1 at rank 1 and 0 at this rank
 CHUNK_FEATURES: tuple[str, ...] = (
     "lexical", "lexical_head", "lexical_score", "symbol", "symbol_strength", "path", "frame", "raises",
     "graph", "secondary", "definition", "class", "size", "file_lexical", "file_symbol",
-    "file_hits", "nl_lexical", "nl_cosine",
+    "file_hits", "nl_lexical", "nl_cosine", "path_top", "frame_top", "file_rank",
 )
+# Only issue texts (long queries, tracebacks, named paths) give these a value.
+ISSUE_FEATURES: tuple[str, ...] = ("path_top", "frame_top", "file_rank")
 # File features: its best chunk's logit (÷10), the probabilities of its next two chunks,
 # and file-level signals.
 FILE_FEATURES: tuple[str, ...] = ("best", "next", "path", "secondary", "hits")
@@ -107,8 +110,15 @@ def chunk_features(heads: Mapping[int, ChunkHead], signals: Mapping[int, Mapping
     head = {cid: _head(s.get("lexical_rank")) for cid, s in signals.items()}
     out: dict[int, dict[str, float]] = {}
     nl = float(shape.natural_language)
-    for ids in per_file.values():
-        file_lexical = max(head.get(cid, 0.0) for cid in ids)
+    long = float(shape.long)
+    # Per-query standing (issue texts): the surest frame, the surest named path, the file's
+    # place among the candidate files by its best lexical hit.
+    best_frame = max((s.get("frame", 0.0) for s in signals.values()), default=0.0)
+    best_path = min(1.0, max((s.get("path", 0.0) for s in signals.values()), default=0.0)) or 1.0
+    file_best = {p: max(head.get(cid, 0.0) for cid in ids) for p, ids in per_file.items()}
+    file_place = {p: n for n, p in enumerate(sorted(file_best, key=lambda p: (-file_best[p], p)), 1)}
+    for path, ids in per_file.items():
+        file_lexical = file_best[path]
         file_symbol = max(signals.get(cid, {}).get("symbol", 0.0) for cid in ids)
         hits = min(1.0, len(ids) / 10.0)
         for cid in ids:
@@ -134,6 +144,9 @@ def chunk_features(heads: Mapping[int, ChunkHead], signals: Mapping[int, Mapping
                 "file_hits": hits,
                 "nl_lexical": nl * head.get(cid, 0.0),
                 "nl_cosine": nl * s.get("cosine", 0.0),
+                "path_top": min(1.0, s.get("path", 0.0)) / best_path,
+                "file_rank": long * max(0.0, 1.0 - math.log(file_place[path]) / math.log(FILE_RANKS)),
+                "frame_top": float(best_frame > 0 and s.get("frame", 0.0) >= best_frame),
             }
     return out
 

@@ -105,3 +105,19 @@ def test_auto_fusion_is_learned_for_issue_texts_and_hand_set_for_questions(tmp_p
     short = engine.search("check_limit", config=auto).hits
     assert short[0].score == 1.0 and short[0].chunk.chunk.name == "check_limit"  # hand-set: normalised
     engine.close()
+
+
+def test_per_query_features_mark_the_surest_frame_path_and_file() -> None:
+    """frame_top / path_top: the chunk with the query's surest frame, the file the query names
+    most surely; file_rank: the file's place by its best lexical hit (issue texts only)."""
+    chunks, signals = _candidates()
+    signals[1].update(frame=0.4, path=0.15)
+    signals[2].update(frame=1.0, path=0.5)
+    long = chunk_features(chunks, signals, QueryShape(long=True))
+    assert [long[c]["frame_top"] for c in (1, 2, 3)] == [0.0, 1.0, 0.0]
+    assert long[2]["path_top"] == 1.0 and long[1]["path_top"] == pytest.approx(0.3)
+    assert long[1]["file_rank"] == 1.0 > long[2]["file_rank"] > long[3]["file_rank"] > 0.0
+    short = chunk_features(chunks, signals, QueryShape())
+    assert all(x["file_rank"] == 0.0 for x in short.values())
+    bare = chunk_features(chunks, {c: {"lexical": 1.0, "lexical_rank": 1.0} for c in chunks}, QueryShape())
+    assert all(x["frame_top"] == 0.0 and x["path_top"] == 0.0 for x in bare.values())
