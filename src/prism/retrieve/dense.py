@@ -1,11 +1,13 @@
-"""Dense retrieval: the query's embeddings against the chunk vectors, by the store's nearest search.
+"""Dense retrieval: the query's embedding against the chunk vectors, by the store's nearest search.
 
-The bundled model reads at most a few hundred word pieces, so a long issue text is cut into
-a few windows (its opening — title and summary — plus the windows around error lines and
-the stack trace) and each chunk takes its best similarity to any window: nothing at the
-end of the text is silently dropped, and the cost stays one model call: the windows go to the
-embedder together, and a window embedded lately (the same query asked again, a paged or refined
-search, on this replica or, with a Redis cache, on another) comes from the engine's cache instead.
+A long issue text is embedded as its opening (title and summary: what the issue is about); the
+error lines, stack trace and code further down name the code, which the lexical and exact
+stages match better. Measured on SWE-bench Lite dev with vectors, the opening alone (its first
+128 MiniLM word pieces) ranks as well as the earlier three windows — opening, traceback tail,
+middle, each up to three 128-token model windows — at a sixth of the model time at the p95
+(benchmarks/results/search_latency.md). A query embedded lately (asked again, a paged or
+refined search, on this replica or, with a Redis cache, on another) comes from the engine's
+cache instead of the model.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-WINDOW_CHARS = 1000  # ~250 word pieces of English/code: MiniLM's 256-token window
-MAX_WINDOWS = 3
+# What an embedder is given of a long text: more than the bundled model reads (MiniLM keeps its
+# first embed.QUERY_TOKENS word pieces), within what every remote provider accepts.
+WINDOW_CHARS = 1000
 # Dense stages running at once beside their searches' lexical stages (request threads of a
 # server); more than the coalescer's batch, so concurrent searches still meet there.
 MAX_BESIDE = 32
@@ -54,27 +57,9 @@ class NearestStore(Protocol):
 
 
 def query_windows(query: ParsedQuery) -> list[str]:
-    """The texts to embed: the whole query when short, else the opening plus error/trace windows."""
+    """The texts to embed: the query's opening WINDOW_CHARS characters (none for an empty query)."""
     text = query.text.strip()
-    if len(text) <= WINDOW_CHARS:
-        return [text] if text else []
-    windows = [text[:WINDOW_CHARS]]
-    lines = text.splitlines()
-    marks = [
-        i
-        for i, line in enumerate(lines)
-        if line.lstrip().startswith(('File "', "Traceback")) or any(e in line for e in query.errors)
-    ]
-    if marks:
-        last = marks[-1]  # the end of the last traceback: where the failure surfaced
-        tail = "\n".join(lines[max(0, last - 12) : last + 3])
-        if tail and tail not in windows[0]:
-            windows.append(tail[-WINDOW_CHARS:])
-    # The middle of the text often holds the code that reproduces the bug.
-    middle = len(text) // 2
-    if len(windows) < MAX_WINDOWS and len(text) > 2 * WINDOW_CHARS:
-        windows.append(text[middle - WINDOW_CHARS // 2 : middle + WINDOW_CHARS // 2])
-    return windows[:MAX_WINDOWS]
+    return [text[:WINDOW_CHARS]] if text else []
 
 
 def search_dense(

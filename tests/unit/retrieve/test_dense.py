@@ -15,7 +15,7 @@ from prism.cache import MemoryCache
 from prism.index.embed import HashingEmbedder
 from prism.index.sqlite_vectors import best_similarities
 from prism.models import SearchFilters
-from prism.retrieve.dense import run_beside, search_dense
+from prism.retrieve.dense import WINDOW_CHARS, run_beside, search_dense
 from prism.retrieve.query import parse_query
 
 
@@ -68,7 +68,7 @@ class _Counting(HashingEmbedder):
         return super().embed_queries(texts)
 
 
-def test_a_long_query_is_one_model_call_and_a_repeated_one_none() -> None:
+def test_a_long_query_is_its_opening_in_one_model_call_and_a_repeated_one_none() -> None:
     embedder = _Counting()
     texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
     store = _Vectors([10, 20, 30], embedder.embed_documents(texts))
@@ -80,10 +80,10 @@ def test_a_long_query_is_one_model_call_and_a_repeated_one_none() -> None:
     )
     cache = MemoryCache()
     first = search_dense(parse_query(issue), embedder, store, limit=3, cache=cache)
-    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 3  # three windows, one call
-    assert store.asked[-1][1] == (3, embedder.dim)
+    assert embedder.calls == [[issue[:WINDOW_CHARS]]]  # the opening, not the traceback further down
+    assert store.asked[-1][1] == (1, embedder.dim)
     assert search_dense(parse_query(issue), embedder, store, limit=3, cache=cache) == first
-    assert len(embedder.calls) == 1  # asked again: every window from the cache
+    assert len(embedder.calls) == 1  # asked again: its vector from the cache
     search_dense(parse_query("refresh the access token"), embedder, store, limit=3, cache=cache)
     assert embedder.calls[1:] == [["refresh the access token"]]
     search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
