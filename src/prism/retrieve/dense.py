@@ -4,8 +4,8 @@ A long issue text is embedded as its opening (title and summary: what the issue 
 error lines, stack trace and code further down name the code, which the lexical and exact
 stages match better. Measured on SWE-bench Lite dev with vectors, the opening alone (its first
 128 MiniLM word pieces) ranks as well as the earlier three windows — opening, traceback tail,
-middle, each up to three 128-token model windows — at a sixth of the model time at the p95
-(benchmarks/results/search_latency.md). A query embedded lately (asked again, a paged or
+middle, each up to three 128-token model windows — with a ninth of the model CPU at the p95
+(348 → 37 ms; benchmarks/results/search_latency.md). A query embedded lately (asked again, a paged or
 refined search, on this replica or, with a Redis cache, on another) comes from the engine's
 cache instead of the model.
 """
