@@ -85,7 +85,7 @@ def main() -> None:
         times = []
         for q in queries:
             t = time.perf_counter()
-            windows = query_windows(parse_query(q))  # as search_dense: up to 3 windows of a long text
+            windows = query_windows(parse_query(q))  # as search_dense: the opening of a long text
             vecs = np.stack([embedder.embed_query(w) for w in windows])
             sims = (matrix @ vecs.T).max(axis=1)
             np.argpartition(-sims, 200)[:200]

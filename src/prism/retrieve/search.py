@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal, overload
 
@@ -18,7 +19,7 @@ from prism.errors import InputError
 from prism.index.store import Store
 from prism.ingest.paths import in_scope
 from prism.models import ChunkHead, Hit, SearchFilters, StoredChunk
-from prism.retrieve.dense import QueryEmbedder, query_windows
+from prism.retrieve.dense import QueryEmbedder, query_windows, run_beside
 from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
@@ -236,6 +237,15 @@ class Searcher:
         rankings: dict[str, list[int]] = {}
         read: dict[int, ChunkHead] = {}  # heads read so far in this search, by id
         scores: dict[str, dict[int, float]] = {}  # raw per-ranking scores (learned fusion's inputs)
+        dense_warnings: list[str] = []
+        dense_job: Future[tuple[list[tuple[int, float]], float]] | None = None
+        if cfg.dense and (not cfg.route_dense or dense_helps(query)):
+            def stage() -> list[tuple[int, float]]:
+                return self._dense(query, filtered, dense_warnings)
+            # Unfiltered, the dense stage runs on a worker thread while the lexical stage runs here
+            # (dense.run_beside). A filter registers SQL functions on the shared connection, which
+            # SQLite refuses while the other stage's statement runs: then one after the other.
+            dense_job = run_beside(stage, concurrent=filtered is None)
         if cfg.lexical:
             pool = cfg.lexical_pool if query.is_long and w.secondary < 1.0 else 1
             lexical = search_lexical(query, self.store, cfg.candidates * pool, filters,
@@ -246,11 +256,12 @@ class Searcher:
             top = lexical[0][1] if lexical and lexical[0][1] > 0 else 1.0
             scores["lexical_score"] = {cid: max(score, 0.0) / top for cid, score in lexical}
         t = lap("lexical", t)
-        if cfg.dense and (not cfg.route_dense or dense_helps(query)):
-            dense = self._dense(query, filtered, warnings)
+        if dense_job is not None:
+            dense, timings["dense"] = dense_job.result()
+            warnings.extend(dense_warnings)
             rankings["dense"] = [cid for cid, _ in dense]
             scores["cosine"] = {cid: max(cos, 0.0) for cid, cos in dense}
-        t = lap("dense", t)
+        t = lap("dense_wait", t)  # what the dense stage added after the lexical one
         named_files: dict[str, float] = {}
         frames: dict[int, float] = {}
         named: tuple[str, ...] = ()  # plain words of the query that name a definition

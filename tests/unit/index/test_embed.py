@@ -15,7 +15,7 @@ from prism.index import embed
 from prism.index.embed import (
     MAX_DOCSTRING_CHARS,
     MAX_DOCUMENT_CHARS,
-    MAX_QUERY_WINDOWS,
+    QUERY_TOKENS,
     HashingEmbedder,
     MiniLMEmbedder,
     document_text,
@@ -253,18 +253,18 @@ def test_load_embedder_names() -> None:
     assert "'bert'" in info.value.message and "minilm" in info.value.hint
 
 
-def test_query_windows() -> None:
+def test_a_long_query_is_embedded_as_its_opening() -> None:
     minilm = load_embedder("minilm")
     assert isinstance(minilm, MiniLMEmbedder)
-    assert minilm.query_windows("short query") == ["short query"]
-    prose = "The page renders slowly when many users are online. " * 40
+    opening = "The page renders slowly when many users are online after the upgrade. " * 12
+    assert len(minilm._tokenizer.encode(opening, add_special_tokens=False).ids) > QUERY_TOKENS
     trace = "".join(f"  at com.app.Service.handleRequest_{i}(Service.java:{i})\n" for i in range(40))
-    query = prose + trace + prose
-    windows = minilm.query_windows(query)
-    assert len(windows) == MAX_QUERY_WINDOWS
-    assert query.startswith(windows[0])
-    assert all(window in query for window in windows)
-    assert any("handleRequest" in window for window in windows[1:])  # the identifier-dense part
+    # What follows the opening QUERY_TOKENS word pieces changes nothing ...
+    np.testing.assert_allclose(minilm.embed_query(opening + trace), minilm.embed_query(opening), atol=1e-6)
+    # ... while a short query is read whole, as a document is.
+    short = "the page renders slowly"
+    np.testing.assert_allclose(minilm.embed_query(short), minilm.embed_documents([short])[0], atol=1e-6)
+    assert not np.allclose(minilm.embed_query(short), minilm.embed_query(short + " for admin users"), atol=1e-3)
 
 
 def test_minilm_ranks_code_by_meaning() -> None:

@@ -3,17 +3,19 @@ and the embedded store's brute-force ranking on one BLAS thread."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from threadpoolctl import threadpool_info
 
 from prism.cache import MemoryCache
 from prism.index.embed import HashingEmbedder
 from prism.index.sqlite_vectors import best_similarities
 from prism.models import SearchFilters
-from prism.retrieve.dense import search_dense
+from prism.retrieve.dense import WINDOW_CHARS, run_beside, search_dense
 from prism.retrieve.query import parse_query
 
 
@@ -24,8 +26,9 @@ class _Vectors:
         self.ids, self.matrix = np.asarray(ids, dtype=np.int64), matrix
         self.asked: list[tuple[str, tuple[int, ...], SearchFilters | None]] = []
 
-    def nearest(self, model: str, queries: np.ndarray, limit: int,
-                filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+    def nearest(
+        self, model: str, queries: np.ndarray, limit: int, filters: SearchFilters | None = None
+    ) -> list[tuple[int, float]]:
         self.asked.append((model, queries.shape, filters))
         return best_similarities(self.ids, self.matrix, queries, limit)
 
@@ -35,8 +38,7 @@ def test_ranks_by_cosine_and_hands_the_filters_to_the_store() -> None:
     texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
     store = _Vectors([10, 20, 30], embedder.embed_documents(texts))
     only_python = SearchFilters(languages=("python",))
-    ranked = search_dense(parse_query("refresh the access token"), embedder, store, limit=3,
-                          filters=only_python)
+    ranked = search_dense(parse_query("refresh the access token"), embedder, store, limit=3, filters=only_python)
     assert ranked[0][0] == 30 and [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
     assert store.asked == [(embedder.model_id, (1, embedder.dim), only_python)]
     assert all(info["num_threads"] == 1 for info in threadpool_info() if info["user_api"] == "blas")
@@ -66,19 +68,22 @@ class _Counting(HashingEmbedder):
         return super().embed_queries(texts)
 
 
-def test_a_long_query_is_one_model_call_and_a_repeated_one_none() -> None:
+def test_a_long_query_is_its_opening_in_one_model_call_and_a_repeated_one_none() -> None:
     embedder = _Counting()
     texts = ["parse the sql dialect keywords", "solar position azimuth angle", "refresh an access token"]
     store = _Vectors([10, 20, 30], embedder.embed_documents(texts))
-    issue = ("Refreshing the access token fails\n" + "the session expires early. " * 80
-             + "\nTraceback (most recent call last):\n  File \"auth.py\", line 3\nTokenError: expired\n"
-             + "more words " * 120)
+    issue = (
+        "Refreshing the access token fails\n"
+        + "the session expires early. " * 80
+        + '\nTraceback (most recent call last):\n  File "auth.py", line 3\nTokenError: expired\n'
+        + "more words " * 120
+    )
     cache = MemoryCache()
     first = search_dense(parse_query(issue), embedder, store, limit=3, cache=cache)
-    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 3  # three windows, one call
-    assert store.asked[-1][1] == (3, embedder.dim)
+    assert embedder.calls == [[issue[:WINDOW_CHARS]]]  # the opening, not the traceback further down
+    assert store.asked[-1][1] == (1, embedder.dim)
     assert search_dense(parse_query(issue), embedder, store, limit=3, cache=cache) == first
-    assert len(embedder.calls) == 1  # asked again: every window from the cache
+    assert len(embedder.calls) == 1  # asked again: its vector from the cache
     search_dense(parse_query("refresh the access token"), embedder, store, limit=3, cache=cache)
     assert embedder.calls[1:] == [["refresh the access token"]]
     search_dense(parse_query("refresh the access token"), embedder, store, limit=3)
@@ -89,3 +94,17 @@ def test_batched_query_vectors_equal_one_at_a_time() -> None:
     embedder = HashingEmbedder()
     texts = ["refresh the access token", "solar azimuth"]
     np.testing.assert_allclose(embedder.embed_queries(texts), np.stack([embedder.embed_query(t) for t in texts]))
+
+
+def test_a_stage_run_beside_gives_its_result_on_another_thread_or_inline() -> None:
+    caller = threading.get_ident()
+    result, ms = run_beside(threading.get_ident).result()
+    assert result != caller and ms >= 0.0  # a worker thread ran it
+    assert run_beside(threading.get_ident, concurrent=False).result()[0] == caller
+
+    def fails() -> None:
+        raise ValueError("model broke")
+
+    for concurrent in (True, False):  # a failure comes back where the result is read
+        with pytest.raises(ValueError, match="model broke"):
+            run_beside(fails, concurrent=concurrent).result()
