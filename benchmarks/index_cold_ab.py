@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from evaldata import load_average
+
 
 def measure(command: list[str], env: dict[str, str], stdout: Path | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one command and its waited-for descendants; its
@@ -52,6 +54,7 @@ def main() -> None:
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     prism = [sys.executable, "-m", "prism", "index", str(args.tree), "--no-embed"]
     runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": [], "ctags": []}
+    loads = [load_average()]
     for _ in range(args.rounds):
         for name, src in (("A", args.a), ("B", args.b)):
             home = Path(tempfile.mkdtemp(prefix="prism-ab-"))
@@ -61,8 +64,15 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="ctags-ab-")) / "tags"
         runs["ctags"].append(measure(["ctags", "-R", "-f", str(out), str(args.tree)], dict(os.environ)))
         shutil.rmtree(out.parent, ignore_errors=True)
-    print(json.dumps({name: [{"wall_s": round(w, 2), "cpu_s": round(c, 2)} for w, c in values]
-                      for name, values in runs.items()}, indent=1))
+        loads.append(load_average())
+    result: dict[str, object] = {name: [{"wall_s": round(w, 2), "cpu_s": round(c, 2)} for w, c in values]
+                                 for name, values in runs.items()}
+    # Per round: B against A, and B against ctags in that round (the goal's ratio is wall to ctags').
+    result["ratios"] = [{"b_to_a_cpu": round(b[1] / a[1], 3), "b_to_a_wall": round(b[0] / a[0], 3),
+                         "b_to_ctags_wall": round(b[0] / t[0], 1), "a_to_ctags_wall": round(a[0] / t[0], 1)}
+                        for a, b, t in zip(runs["A"], runs["B"], runs["ctags"], strict=True)]
+    result["loads"] = loads  # 1/5/15-minute load averages before the first round and after each
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,6 @@ class Embedder(Protocol):
 
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PART_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_SPACE_RE = re.compile(r"\s+")
 _PIECE_RE = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")  # roughly what WordPiece splits apart first
 _RULE_RE = re.compile(r"([^\w\s])\1{2,}")  # "-----", "=====", "+++": one token each, saying nothing
 _STOPWORDS = frozenset(
@@ -115,14 +114,20 @@ def identifier_words(text: str) -> list[str]:
     return _new_words(text, set(), None)
 
 
+@functools.lru_cache(maxsize=2**16)
+def _kept_parts(identifier: str) -> tuple[str, ...]:
+    """The words of `_parts(identifier)` a document view keeps: longer than one letter, no stopword."""
+    return tuple(word for word in _parts(identifier) if len(word) > 1 and word not in _STOPWORDS)
+
+
 def _new_words(text: str, said: set[str], limit: int | None) -> list[str]:
     """`identifier_words(text)` not in `said`, stopping once they join to over `limit` characters."""
     out: list[str] = []
     seen = set(said)
     size = -1
     for identifier in dict.fromkeys(_WORD_RE.findall(text)):  # a repeated identifier adds nothing new
-        for word in _parts(identifier):
-            if len(word) > 1 and word not in _STOPWORDS and word not in seen:
+        for word in _kept_parts(identifier):
+            if word not in seen:
                 seen.add(word)
                 out.append(word)
                 size += len(word) + 1
@@ -145,16 +150,16 @@ def document_text(chunk: Chunk) -> str:
     if chunk.qualified_name and chunk.qualified_name != chunk.path:
         head.append(chunk.qualified_name)
     if chunk.kind != "section":
-        whole = _RULE_RE.sub(r"\1", "\n".join([*head, _SPACE_RE.sub(" ", chunk.content).strip()]))
+        whole = _RULE_RE.sub(r"\1", "\n".join([*head, _squash(chunk.content)]))
         if len(whole) <= MAX_DOCUMENT_CHARS and _fits_pieces(whole):
             return whole
     if chunk.signature:
-        head.append(_SPACE_RE.sub(" ", chunk.signature).strip())
+        head.append(_squash(chunk.signature))
     if chunk.docstring:
-        head.append(_cut(_SPACE_RE.sub(" ", chunk.docstring).strip(), MAX_DOCSTRING_CHARS))
+        head.append(_cut(_squash(chunk.docstring), MAX_DOCSTRING_CHARS))
     text = "\n".join(part for part in head if part)
     if chunk.kind == "section":
-        body = _SPACE_RE.sub(" ", chunk.content).strip()
+        body = _squash(chunk.content)
     else:
         # Words past MAX_DOCUMENT_CHARS of the body are cut off below whatever the head is
         # (the symbol rules squeezed there never occur in a body of words), so none are sought.
@@ -166,10 +171,14 @@ def document_text(chunk: Chunk) -> str:
     return text if len(pieces) <= MAX_DOCUMENT_PIECES else text[:pieces[-2].end()]
 
 
+def _squash(text: str) -> str:
+    """Each run of whitespace one space, none at the ends (str.split's whitespace is regex \\s)."""
+    return " ".join(text.split())
+
+
 def _fits_pieces(text: str) -> bool:
-    """Whether `text` has at most MAX_DOCUMENT_PIECES pieces (counting stops there)."""
-    pieces = itertools.islice(_PIECE_RE.finditer(text), MAX_DOCUMENT_PIECES + 1)
-    return sum(1 for _ in pieces) <= MAX_DOCUMENT_PIECES
+    """Whether `text` (at most MAX_DOCUMENT_CHARS long) has at most MAX_DOCUMENT_PIECES pieces."""
+    return len(_PIECE_RE.findall(text)) <= MAX_DOCUMENT_PIECES
 
 
 def _cut(text: str, limit: int) -> str:

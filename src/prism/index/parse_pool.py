@@ -20,7 +20,7 @@ import tree_sitter
 from prism.errors import PrismError
 from prism.index.embed import available_cores, document_text
 from prism.index.store import FileRecord, IndexedFile
-from prism.index.terms import chunk_terms
+from prism.index.terms import chunk_terms, terms_text
 from prism.index.vector_scope import wants_vector
 from prism.ingest.chunk import chunk_file_with_tree
 from prism.ingest.walk import read_source
@@ -82,8 +82,11 @@ def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
                         parsed.warnings)
     chunks = priced(parsed.chunks, tokenizer, text, tree, count=counter.count)
-    hashes = tuple(text_hash(document_text(c)) if wants_vector(c.path) else NO_VECTOR for c in chunks)
-    return Parsed(IndexedFile(record, chunks, hashes, tuple(map(chunk_terms, chunks))),
+    # Every chunk has the file's path: its vector scope and path terms are the file's.
+    hashes = (tuple(text_hash(document_text(c)) for c in chunks) if wants_vector(source.path)
+              else (NO_VECTOR,) * len(chunks))
+    path_terms = terms_text(source.path)
+    return Parsed(IndexedFile(record, chunks, hashes, tuple(chunk_terms(c, path_terms) for c in chunks)),
                   tuple(f"{source.path}: {w}" for w in parsed.warnings))
 
 

@@ -307,11 +307,14 @@ class SqliteStore:
             self._bump(conn)
 
     def _delete_paths(self, conn: sqlite3.Connection, paths: Sequence[str]) -> None:
-        for path in paths:
-            ids = [r[0] for r in conn.execute(
-                "SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.path=?", (path,))]
-            conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(i,) for i in ids])
-            conn.execute("DELETE FROM files WHERE path=?", (path,))  # cascades chunks, refs
+        # A few statements per 500 paths, not three per path (a cold index deletes nothing).
+        for start in range(0, len(paths), 500):
+            part = list(paths[start:start + 500])
+            marks = ",".join("?" * len(part))
+            ids = [(r[0],) for r in conn.execute(
+                f"SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.path IN ({marks})", part)]
+            conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", ids)
+            conn.execute(f"DELETE FROM files WHERE path IN ({marks})", part)  # cascades chunks, refs
 
     # -- chunks ----------------------------------------------------------------------------
 
@@ -772,9 +775,14 @@ class SqliteStore:
 def _chunk_row(chunk_id: int, file_id: int | None, chunk: Chunk, text_hash: str) -> tuple[object, ...]:
     return (chunk_id, file_id, chunk.path, chunk.language, chunk.kind, chunk.name, chunk.qualified_name,
             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
-            chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
-            json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
+            chunk.content_hash, chunk.tokens, chunk.parent, json_list(chunk.defines),
+            json_list(chunk.imports), json_list(chunk.calls), text_hash,
             level_tokens_text(chunk.level_tokens))
+
+
+def json_list(values: tuple[str, ...]) -> str:
+    """`json.dumps(list(values))`, without the encoder for an empty one (most chunks' imports)."""
+    return json.dumps(list(values)) if values else "[]"
 
 
 def _ref_rows(chunk_id: int, chunk: Chunk) -> list[tuple[int, str, str]]:

@@ -87,6 +87,7 @@ def chunk_file_with_tree(
 
     final: list[Span] = []
     cut_rows: set[int] = set()  # rows already cut into slices (units and windows can share a row)
+    counted: dict[tuple[int, int], int] = {}  # tokens of whole-row spans that fit, for _build
 
     def over(row: int) -> bool:  # a token is at least one character: short lines always fit
         return len(lines[row]) > max_chunk_tokens and count_tokens(lines[row]) > max_chunk_tokens
@@ -96,7 +97,8 @@ def chunk_file_with_tree(
             span = replace(span, end=len(lines) - 1)
         if span.start == span.end and (span.start in cut_rows or over(span.start)):
             parts = [span]  # one line over the limit: sliced below, once
-        elif count_tokens("\n".join(lines[span.start : span.end + 1])) <= max_chunk_tokens:
+        elif (tokens := count_tokens("\n".join(lines[span.start : span.end + 1]))) <= max_chunk_tokens:
+            counted[span.start, span.end] = tokens
             final.append(span)
             continue
         else:
@@ -107,7 +109,7 @@ def chunk_file_with_tree(
             elif part.start not in cut_rows:
                 cut_rows.add(part.start)
                 final.extend(split_line(part, lines[part.start], count_tokens, max_chunk_tokens))
-    chunks = tuple(_build(path, lang, span, lines, facts, count_tokens) for span in final)
+    chunks = tuple(_build(path, lang, span, lines, facts, count_tokens, counted) for span in final)
     return ParsedFile(path=path, language=lang, chunks=chunks, warnings=tuple(warnings)), tree
 
 
@@ -154,10 +156,13 @@ def _build(
     lines: Sequence[str],
     facts: Outline,
     count_tokens: Callable[[str], int],
+    counted: dict[tuple[int, int], int],
 ) -> Chunk:
     content = "\n".join(lines[span.start : span.end + 1])
+    tokens = counted.get((span.start, span.end))
     if span.columns is not None:
         content = lines[span.start][span.columns[0] : span.columns[1]]
+        tokens = None
     defines = span.defines
     if span.kind == "module":
         defines = _unique(_in_rows(facts.defines, span.start, span.end))
@@ -173,7 +178,7 @@ def _build(
         end_line=span.end + 1,
         content=content,
         content_hash=hashlib.sha256(content.encode("utf-8", errors="replace")).hexdigest(),
-        tokens=count_tokens(content),
+        tokens=count_tokens(content) if tokens is None else tokens,
         defines=defines,
         imports=_unique(_in_rows(facts.imports, span.start, span.end)),
         calls=_unique(_in_rows(facts.calls, span.start, span.end), MAX_CALLS),

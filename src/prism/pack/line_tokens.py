@@ -35,7 +35,7 @@ class LineCounter:
         self.tokenizer = tokenizer
         base: Tokenizer = tokenizer.base if isinstance(tokenizer, ScaledTokenizer) else tokenizer
         self._factor = tokenizer.factor if isinstance(tokenizer, ScaledTokenizer) else 1.0
-        self._base: Callable[[str], int] | None = base.count if isinstance(base, TiktokenTokenizer) else None
+        self._base: Callable[[str], int] | None = base.counter() if isinstance(base, TiktokenTokenizer) else None
         self._memo: dict[str, int] = {}
 
     def count(self, text: str) -> int:
@@ -43,10 +43,13 @@ class LineCounter:
             return self._counted(text, self.tokenizer.count)
         total = 0
         memo = self._memo
+        base = self._base
         for segment in segments(text):
             found = memo.get(segment)
             if found is None:
-                found = self._counted(segment, self._base)
+                if len(memo) >= MEMO_ENTRIES:
+                    memo.clear()
+                found = memo[segment] = base(segment)
             total += found
         if self._factor == 1.0:
             return total

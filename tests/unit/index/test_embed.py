@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +322,11 @@ def test_new_words_are_identifier_words_not_said_in_order() -> None:
     assert embed._new_words(text, said, None) == expected
     capped = embed._new_words(text, said, 8)
     assert capped == expected[:len(capped)] and len(" ".join(capped)) > 8
+
+
+def test_squash_collapses_exactly_the_regex_whitespace() -> None:
+    # str.split's whitespace must be regex \s (the rule the document view was defined by)
+    every = [chr(i) for i in range(sys.maxunicode + 1)]
+    assert [c for c in every if re.fullmatch(r"\s", c)] == [c for c in every if c.isspace()]
+    for text in (" a\u3000\x85b\u00e9 \t", "x\x1c\x1dy", "\u200bz\ufeff", "", "  \n "):
+        assert embed._squash(text) == re.sub(r"\s+", " ", text).strip()

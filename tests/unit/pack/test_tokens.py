@@ -15,6 +15,7 @@ from prism.pack import tokens
 from prism.pack.tokens import (
     CLAUDE_SAFETY_FACTOR,
     ENCODINGS,
+    TiktokenTokenizer,
     estimate_tokens,
     get_tokenizer,
     truncate_to_tokens,
@@ -175,3 +176,12 @@ def test_estimate_tokens() -> None:
     code = CORPUS[3] * 20
     exact = get_tokenizer().count(code)
     assert 0.5 * exact <= estimate_tokens(code) <= 2 * exact
+
+
+def test_counter_counts_as_count_does() -> None:
+    for name in ("cl100k_base", "o200k_base"):
+        tokenizer = get_tokenizer(name)
+        assert isinstance(tokenizer, TiktokenTokenizer)
+        count = tokenizer.counter()
+        for text in ("", "def f(x):\n    return x\n", "lone \ud800 surrogate", "中文 \U0001f600 <|endoftext|>"):
+            assert count(text) == tokenizer.count(text), (name, text)
