@@ -15,12 +15,14 @@ longer than the level above it.
 
 The light, skeleton and signature texts of a chunk come from one parse and are memoised
 together, process-wide, by the chunk's text (bounded by their approximate size in bytes).
-`price_levels` counts every level's text once, at index time, so that a pack can choose
-levels by arithmetic and render only the levels it shows.
+`price_levels` renders and counts every level's text once, at index time, and keeps the
+texts with the counts (`LevelTokens.texts`, the index's `level_texts` column), so that a pack
+chooses levels by arithmetic and shows the texts that were priced without parsing again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from bisect import bisect_right
@@ -406,7 +408,11 @@ _RENDERS: Memo[tuple[str, str, str], tuple[str, str, str]] = Memo(RENDERS_LIMIT,
 
 
 def render_levels(chunk: Chunk) -> tuple[str, str, str]:
-    """(light, skeleton, signature) of a chunk, from one parse, memoised by its text."""
+    """(light, skeleton, signature) of a chunk: the texts priced at index time where the chunk
+    holds them, else from one parse, memoised by its text."""
+    stored = stored_levels(chunk)
+    if stored is not None:
+        return stored
     key = (chunk.content, chunk.language, chunk.signature)
     found = _RENDERS.get(key)
     if found is None:
@@ -430,6 +436,32 @@ def _render_levels(chunk: Chunk, tree: FileTree | None = None) -> tuple[str, str
     return light, skeleton, signature
 
 
+def levels_text(full: str, lower: tuple[str, str, str]) -> str:
+    """The `level_texts` of a chunk: its (light, skeleton, signature) as a JSON list, each null
+    where it equals the level above (light is mostly the full code)."""
+    above = [full, *lower[:-1]]
+    return json.dumps([None if text == prev else text for text, prev in zip(lower, above, strict=True)],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def stored_levels(chunk: Chunk) -> tuple[str, str, str] | None:
+    """The (light, skeleton, signature) texts priced at index time, None where the chunk has none
+    (or an unreadable value: the pack renders such a chunk from its text)."""
+    levels = chunk.level_tokens
+    if levels is None or levels.texts is None:
+        return None
+    try:
+        found = json.loads(levels.texts)
+    except ValueError:
+        return None
+    if not isinstance(found, list) or len(found) != 3 or not all(t is None or isinstance(t, str) for t in found):
+        return None
+    texts = [chunk.content.rstrip("\n")]
+    for text in found:
+        texts.append(texts[-1] if text is None else text)
+    return texts[1], texts[2], texts[3]
+
+
 def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False,
                  tree: FileTree | None = None, count: Callable[[str], int] | None = None) -> LevelTokens:
     """Tokens of the chunk's text at each priced level (full, light, skeleton, signature).
@@ -439,7 +471,8 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     `chunk.tokens` is this tokenizer's count of the content. `tree`: the parse of the file
     whose lines the chunk's content is (whole lines), used instead of a parse of the chunk's
     own text where that gives the same levels (FILE_TREE_LANGUAGES). `count`: `tokenizer.count`
-    or one that gives the same numbers (a memo: `line_tokens.LineCounter`).
+    or one that gives the same numbers (a memo: `line_tokens.LineCounter`). The texts counted
+    are kept with the counts (`levels_text`), for the pack to show.
     """
     count = count or tokenizer.count
     full = chunk.content.rstrip("\n")
@@ -449,4 +482,4 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     for text in (light, skeleton, signature):
         counts.append(counts[-1] if text == previous else count(text))
         previous = text
-    return LevelTokens(tokenizer.name, tuple(counts))
+    return LevelTokens(tokenizer.name, tuple(counts), levels_text(full, (light, skeleton, signature)))
