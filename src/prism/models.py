@@ -27,8 +27,8 @@ class LevelTokens:
     The counts are those of one tokenizer (`tokenizer`, its name); a pack counting with
     another one prices the chunk again from its text. `texts` holds the lower levels' texts
     that were counted (light, skeleton, signature), so that a pack shows what was priced
-    without parsing the chunk again: a JSON list as the index stores it (`level_texts`), each
-    null where the text equals the level above, decoded only for a chunk a pack shows; None
+    without parsing the chunk again: as the index stores it (`level_texts`, pack/level_texts.py),
+    decoded only for a chunk a pack shows; None
     where not stored (rows written before). It takes no part in comparisons: it follows from
     the chunk's content.
     """

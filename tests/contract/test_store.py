@@ -138,7 +138,7 @@ def sample() -> list[IndexedFile]:
                 chunk("src/auth/tokens.py", "revoke_token", "    session.drop(token)", start=5, calls=("drop",))),
         indexed("src/auth/session.py",
                 chunk("src/auth/session.py", "renew", "    self.expiry = now() + ttl", kind="method",
-                      levels=LevelTokens("cl100k_base", (12, 11, 7, 4), '[null,"def renew():",null]')),  # priced
+                      levels=LevelTokens("cl100k_base", (12, 11, 7, 4), '[null,[0],null]')),  # priced
                 chunk("src/auth/session.py", "drop", "    del self.tokens[token]", start=7, kind="method")),
         indexed("web/app.js", chunk("web/app.js", "render_page", "    refresh(view)", language="javascript"),
                 language="javascript"),
@@ -170,7 +170,7 @@ def test_written_files_read_back_in_order(store: Store) -> None:
     assert [sc.chunk.name for sc in in_file] == ["renew", "drop"]
     assert in_file[0].chunk == sample()[1].chunks[0]  # every field survives the round trip
     assert in_file[0].chunk.level_tokens is not None and in_file[1].chunk.level_tokens is None  # unpriced
-    assert in_file[0].chunk.level_tokens.texts == '[null,"def renew():",null]'  # the texts priced, as stored
+    assert in_file[0].chunk.level_tokens.texts == '[null,[0],null]'  # the texts priced, as stored
     names = ids_by_name(store)
     asked = [names["drop"], 999_999, names["refresh_token"]]
     assert [sc.chunk.name for sc in store.get_chunks(asked)] == ["drop", "refresh_token"]

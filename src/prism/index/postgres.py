@@ -126,7 +126,7 @@ CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
 -- each chunk's degradation levels priced at index time (store.level_tokens_text); NULL before
 ALTER TABLE prism_chunks ADD COLUMN level_tokens TEXT;
 """), (3, """
--- the lower levels' texts priced at index time (degrade.levels_text); NULL before
+-- the lower levels' texts priced at index time (pack/level_texts.py); NULL before
 ALTER TABLE prism_chunks ADD COLUMN level_texts TEXT;
 """)]
 # Every table holding a project's rows, parents first (the order a restore writes them in).

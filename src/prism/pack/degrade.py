@@ -22,7 +22,6 @@ chooses levels by arithmetic and shows the texts that were priced without parsin
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from bisect import bisect_right
@@ -35,6 +34,7 @@ import tree_sitter
 
 from prism.ingest.languages import LANGUAGES, get_parser
 from prism.models import Chunk, Level, LevelTokens
+from prism.pack import level_texts
 from prism.pack.memo import Memo
 from prism.pack.tokens import Tokenizer
 
@@ -436,30 +436,13 @@ def _render_levels(chunk: Chunk, tree: FileTree | None = None) -> tuple[str, str
     return light, skeleton, signature
 
 
-def levels_text(full: str, lower: tuple[str, str, str]) -> str:
-    """The `level_texts` of a chunk: its (light, skeleton, signature) as a JSON list, each null
-    where it equals the level above (light is mostly the full code)."""
-    above = [full, *lower[:-1]]
-    return json.dumps([None if text == prev else text for text, prev in zip(lower, above, strict=True)],
-                      ensure_ascii=False, separators=(",", ":"))
-
-
 def stored_levels(chunk: Chunk) -> tuple[str, str, str] | None:
     """The (light, skeleton, signature) texts priced at index time, None where the chunk has none
     (or an unreadable value: the pack renders such a chunk from its text)."""
     levels = chunk.level_tokens
     if levels is None or levels.texts is None:
         return None
-    try:
-        found = json.loads(levels.texts)
-    except ValueError:
-        return None
-    if not isinstance(found, list) or len(found) != 3 or not all(t is None or isinstance(t, str) for t in found):
-        return None
-    texts = [chunk.content.rstrip("\n")]
-    for text in found:
-        texts.append(texts[-1] if text is None else text)
-    return texts[1], texts[2], texts[3]
+    return level_texts.decode(chunk.content.rstrip("\n"), levels.texts)
 
 
 def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False,
@@ -472,7 +455,7 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     whose lines the chunk's content is (whole lines), used instead of a parse of the chunk's
     own text where that gives the same levels (FILE_TREE_LANGUAGES). `count`: `tokenizer.count`
     or one that gives the same numbers (a memo: `line_tokens.LineCounter`). The texts counted
-    are kept with the counts (`levels_text`), for the pack to show.
+    are kept with the counts (`level_texts.encode`), for the pack to show.
     """
     count = count or tokenizer.count
     full = chunk.content.rstrip("\n")
@@ -482,4 +465,4 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     for text in (light, skeleton, signature):
         counts.append(counts[-1] if text == previous else count(text))
         previous = text
-    return LevelTokens(tokenizer.name, tuple(counts), levels_text(full, (light, skeleton, signature)))
+    return LevelTokens(tokenizer.name, tuple(counts), level_texts.encode(full, (light, skeleton, signature)))

@@ -157,18 +157,17 @@ def test_priced_levels_keep_the_texts_counted_and_a_pack_shows_them_without_a_pa
     levels = degrade.price_levels(chunk, get_tokenizer("cl100k"))
     assert levels.texts is not None
     assert degrade.stored_levels(replace(chunk, level_tokens=levels)) == degrade._render_levels(chunk)
-    assert '"light"' not in levels.texts  # a level equal to the one above is stored as null, not again
-    fake = replace(chunk, level_tokens=replace(levels, texts='["L","S",null]'))
+    fake = replace(chunk, level_tokens=replace(levels, texts='[["L"],[0,"S"],null]'))
 
     def no_parse(*args: object) -> object:
         raise AssertionError("parsed although the texts were stored")
 
     monkeypatch.setattr(degrade, "_render_levels", no_parse)
-    assert [render(fake, level) for level in ("light", "skeleton", "signature")] == ["L", "S", "S"]
-    assert degrade.levels_text("F", ("F", "S", "S")) == '[null,"S",null]'
+    assert [render(fake, level) for level in ("light", "skeleton", "signature")] == ["L", "L\nS", "L\nS"]
 
 
-@pytest.mark.parametrize("stored", ['["a"]', "not json", '[1, 2, 3]', '{"a": 1}'])
+@pytest.mark.parametrize("stored", ['[["a"]]', "not json", "[1, 2, 3]", '{"a": 1}', "[[99],null,null]",
+                                    "[[[0, 99]],null,null]", "[[true],null,null]"])
 def test_unreadable_stored_texts_fall_back_to_rendering(stored: str) -> None:
     from dataclasses import replace
 
