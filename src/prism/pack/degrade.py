@@ -409,14 +409,11 @@ _RENDERS: Memo[tuple[str, str, str], tuple[str, str, str]] = Memo(RENDERS_LIMIT,
 
 def render_levels(chunk: Chunk) -> tuple[str, str, str]:
     """(light, skeleton, signature) of a chunk: the texts priced at index time where the chunk
-    holds them, else from one parse, memoised by its text."""
-    stored = stored_levels(chunk)
-    if stored is not None:
-        return stored
+    holds them, else from one parse; memoised by its text (a pack asks again for each block)."""
     key = (chunk.content, chunk.language, chunk.signature)
     found = _RENDERS.get(key)
     if found is None:
-        found = _render_levels(chunk)
+        found = stored_levels(chunk) or _render_levels(chunk)
         _RENDERS.put(key, found)
     return found
 

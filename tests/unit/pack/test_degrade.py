@@ -163,6 +163,7 @@ def test_priced_levels_keep_the_texts_counted_and_a_pack_shows_them_without_a_pa
         raise AssertionError("parsed although the texts were stored")
 
     monkeypatch.setattr(degrade, "_render_levels", no_parse)
+    monkeypatch.setattr(degrade, "_RENDERS", Memo(10_000, degrade._weigh))  # nothing rendered before
     assert [render(fake, level) for level in ("light", "skeleton", "signature")] == ["L", "L\nS", "L\nS"]
 
 
