@@ -25,11 +25,17 @@ class LevelTokens:
     """A chunk's code priced at index time: tokens of its text at each of PRICED_LEVELS.
 
     The counts are those of one tokenizer (`tokenizer`, its name); a pack counting with
-    another one prices the chunk again from its text.
+    another one prices the chunk again from its text. `texts` holds the lower levels' texts
+    that were counted (light, skeleton, signature), so that a pack shows what was priced
+    without parsing the chunk again: as the index stores it (`level_texts`, pack/level_texts.py),
+    decoded only for a chunk a pack shows; None
+    where not stored (rows written before). It takes no part in comparisons: it follows from
+    the chunk's content.
     """
 
     tokenizer: str
     counts: tuple[int, ...]  # in PRICED_LEVELS order
+    texts: str | None = field(default=None, compare=False)
 
     def tokens(self, level: Level) -> int:
         """Tokens of the chunk's code at `level` (0 for a reference)."""

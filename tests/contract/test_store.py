@@ -138,7 +138,7 @@ def sample() -> list[IndexedFile]:
                 chunk("src/auth/tokens.py", "revoke_token", "    session.drop(token)", start=5, calls=("drop",))),
         indexed("src/auth/session.py",
                 chunk("src/auth/session.py", "renew", "    self.expiry = now() + ttl", kind="method",
-                      levels=LevelTokens("cl100k_base", (12, 11, 7, 4))),  # priced, the others not
+                      levels=LevelTokens("cl100k_base", (12, 11, 7, 4), '[null,[0],null]')),  # priced
                 chunk("src/auth/session.py", "drop", "    del self.tokens[token]", start=7, kind="method")),
         indexed("web/app.js", chunk("web/app.js", "render_page", "    refresh(view)", language="javascript"),
                 language="javascript"),
@@ -170,6 +170,7 @@ def test_written_files_read_back_in_order(store: Store) -> None:
     assert [sc.chunk.name for sc in in_file] == ["renew", "drop"]
     assert in_file[0].chunk == sample()[1].chunks[0]  # every field survives the round trip
     assert in_file[0].chunk.level_tokens is not None and in_file[1].chunk.level_tokens is None  # unpriced
+    assert in_file[0].chunk.level_tokens.texts == '[null,[0],null]'  # the texts priced, as stored
     names = ids_by_name(store)
     asked = [names["drop"], 999_999, names["refresh_token"]]
     assert [sc.chunk.name for sc in store.get_chunks(asked)] == ["drop", "refresh_token"]
@@ -490,8 +491,9 @@ def test_backup_and_restore_round_trip(backend: Backend, store: Store, tmp_path:
 
 
 def test_a_postgres_backup_from_before_a_new_column_restores(postgres_url: str, tmp_path: Path) -> None:
-    """Migrations append columns: a backup taken before `level_tokens` existed holds one column
-    fewer per chunk row, and restores with the new column at its default (the pack re-prices)."""
+    """Migrations append columns: a backup taken before `level_tokens` existed holds two columns
+    fewer per chunk row (it and `level_texts`), and restores with them at their defaults (the pack
+    re-prices)."""
     from prism.index.postgres import PostgresStore
 
     store = PostgresStore.connect(postgres_url, f"contract-{uuid.uuid4().hex}", max_size=2)
@@ -500,8 +502,8 @@ def test_a_postgres_backup_from_before_a_new_column_restores(postgres_url: str, 
                                                      levels=LevelTokens("cl100k_base", (9, 6, 4, 2))))])
         store.backup(tmp_path / "backup")
         rows = (tmp_path / "backup" / "prism_chunks.copy").read_bytes().splitlines()
-        assert rows and all(row.endswith(b"\tcl100k_base 9 6 4 2") for row in rows)
-        old = b"".join(row.rsplit(b"\t", 1)[0] + b"\n" for row in rows)  # as the older schema wrote it
+        assert rows and all(row.endswith(b"\tcl100k_base 9 6 4 2\t\\N") for row in rows)  # no texts given
+        old = b"".join(row.rsplit(b"\t", 2)[0] + b"\n" for row in rows)  # as the older schema wrote it
         (tmp_path / "backup" / "prism_chunks.copy").write_bytes(old)
         store.restore(tmp_path / "backup")
         [restored] = store.iter_chunks()

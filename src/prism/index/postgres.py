@@ -125,6 +125,9 @@ CREATE INDEX prism_feedback_path ON prism_feedback (project, path, symbol);
 """), (2, """
 -- each chunk's degradation levels priced at index time (store.level_tokens_text); NULL before
 ALTER TABLE prism_chunks ADD COLUMN level_tokens TEXT;
+"""), (3, """
+-- the lower levels' texts priced at index time (pack/level_texts.py); NULL before
+ALTER TABLE prism_chunks ADD COLUMN level_texts TEXT;
 """)]
 # Every table holding a project's rows, parents first (the order a restore writes them in).
 TABLES = ("prism_meta", "prism_files", "prism_chunks", "prism_refs", "prism_terms", "prism_counts", "prism_embeddings",
@@ -346,8 +349,8 @@ class PostgresStore:
             new_ids = self._insert_many(cur, (
                 "INSERT INTO prism_chunks(project, file_id, path, language, kind, name, qualified_name, signature,"
                 " docstring, start_line, end_line, content, content_hash, tokens, parent, defines, imports, calls,"
-                f" text_hash, terms, tf, length, level_tokens) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-                f"%s,%s,%s,%s, {_TERMS_SQL}, %s::jsonb, %s, %s) RETURNING id"),
+                f" text_hash, terms, tf, length, level_tokens, level_texts) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                f"%s,%s,%s,%s,%s,%s,%s,%s, {_TERMS_SQL}, %s::jsonb, %s, %s, %s) RETURNING id"),
                 [self._chunk_row(file_id, chunk, text_hash, terms)
                  for file_id, item in zip(file_ids, files, strict=True)
                  for chunk, text_hash, terms in zip(item.chunks, item.text_hashes, item.chunk_terms(), strict=True)])
@@ -383,7 +386,7 @@ class PostgresStore:
                 chunk.content_hash, chunk.tokens, chunk.parent, json.dumps(list(chunk.defines)),
                 json.dumps(list(chunk.imports)), json.dumps(list(chunk.calls)), text_hash,
                 *columns, json.dumps(tf), sum(len(c.split()) for c in columns),
-                level_tokens_text(chunk.level_tokens))
+                level_tokens_text(chunk.level_tokens), chunk.level_tokens.texts if chunk.level_tokens else None)
 
     def _ref_rows(self, chunk_id: int, chunk: Chunk) -> list[tuple[object, ...]]:
         names = sorted({chunk.qualified_name, chunk.name, *chunk.defines})

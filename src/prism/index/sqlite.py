@@ -64,7 +64,7 @@ __all__ = ["FTS_WEIGHTS", "FileRecord", "FileState", "IndexedFile", "SqliteStore
 
 log = logging.getLogger("prism.usage")
 
-SCHEMA_VERSION = 5  # the highest schema/NNN_*.sql migration
+SCHEMA_VERSION = 6  # the highest schema/NNN_*.sql migration
 # bm25() column weights for (path, symbol, doc, body): names and paths say more per word.
 FTS_WEIGHTS = (3.0, 6.0, 2.0, 1.0)
 
@@ -285,7 +285,8 @@ class SqliteStore:
             conn.executemany(
                 "INSERT INTO chunks(id, file_id, path, language, kind, name, qualified_name, signature,"
                 " docstring, start_line, end_line, content, content_hash, tokens, parent, defines,"
-                " imports, calls, text_hash, level_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " imports, calls, text_hash, level_tokens, level_texts)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 chunks)
             conn.executemany("INSERT INTO refs(chunk_id, kind, name) VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO chunks_fts(rowid, path, symbol, doc, body) VALUES (?, ?, ?, ?, ?)", fts)
@@ -777,7 +778,7 @@ def _chunk_row(chunk_id: int, file_id: int | None, chunk: Chunk, text_hash: str)
             chunk.signature, chunk.docstring, chunk.start_line, chunk.end_line, chunk.content,
             chunk.content_hash, chunk.tokens, chunk.parent, json_list(chunk.defines),
             json_list(chunk.imports), json_list(chunk.calls), text_hash,
-            level_tokens_text(chunk.level_tokens))
+            level_tokens_text(chunk.level_tokens), chunk.level_tokens.texts if chunk.level_tokens else None)
 
 
 def json_list(values: tuple[str, ...]) -> str:

@@ -25,7 +25,7 @@ from prism.models import PRICED_LEVELS, Chunk, ChunkHead, LevelTokens, SearchFil
 CHUNK_COLUMNS = (
     "c.id, c.path, c.language, c.kind, c.name, c.qualified_name, c.signature, c.docstring, "
     "c.start_line, c.end_line, c.content, c.content_hash, c.tokens, c.parent, c.defines, "
-    "c.imports, c.calls, f.sha256, f.indexed_at, c.level_tokens"
+    "c.imports, c.calls, f.sha256, f.indexed_at, c.level_tokens, c.level_texts"
 )
 
 
@@ -36,25 +36,26 @@ def level_tokens_text(levels: LevelTokens | None) -> str | None:
     return " ".join((levels.tokenizer, *map(str, levels.counts)))
 
 
-def parse_level_tokens(text: str | None) -> LevelTokens | None:
-    """The column read back; None for NULL (rows written before pricing) or an unreadable value."""
+def parse_level_tokens(text: str | None, texts: str | None = None) -> LevelTokens | None:
+    """The column read back (with `level_texts`, kept undecoded: only a shown chunk needs it);
+    None for NULL (rows written before pricing) or an unreadable value."""
     if not text:
         return None
     name, *counts = text.split(" ")
     if len(counts) != len(PRICED_LEVELS) or not all(c.isdigit() for c in counts):
         return None  # not ours to trust: the pack prices such a chunk from its text
-    return LevelTokens(name, tuple(map(int, counts)))
+    return LevelTokens(name, tuple(map(int, counts)), texts or None)
 
 
 def row_to_chunk(row: Sequence[Any]) -> StoredChunk:
     """A StoredChunk from a row of CHUNK_COLUMNS (defines/imports/calls are JSON lists)."""
     (cid, path, language, kind, name, qname, sig, doc, start, end, content, chash, tokens,
-     parent, defines, imports, calls, fsha, indexed_at, levels) = tuple(row)
+     parent, defines, imports, calls, fsha, indexed_at, levels, texts) = tuple(row)
     chunk = Chunk(
         path=path, language=language, kind=kind, name=name, qualified_name=qname, signature=sig,
         docstring=doc, start_line=start, end_line=end, content=content, content_hash=chash,
         tokens=tokens, defines=tuple(json.loads(defines)), imports=tuple(json.loads(imports)),
-        calls=tuple(json.loads(calls)), parent=parent, level_tokens=parse_level_tokens(levels),
+        calls=tuple(json.loads(calls)), parent=parent, level_tokens=parse_level_tokens(levels, texts),
     )
     return StoredChunk(id=int(cid), chunk=chunk, file_sha256=fsha, indexed_at=float(indexed_at))
 

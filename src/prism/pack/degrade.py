@@ -15,8 +15,9 @@ longer than the level above it.
 
 The light, skeleton and signature texts of a chunk come from one parse and are memoised
 together, process-wide, by the chunk's text (bounded by their approximate size in bytes).
-`price_levels` counts every level's text once, at index time, so that a pack can choose
-levels by arithmetic and render only the levels it shows.
+`price_levels` renders and counts every level's text once, at index time, and keeps the
+texts with the counts (`LevelTokens.texts`, the index's `level_texts` column), so that a pack
+chooses levels by arithmetic and shows the texts that were priced without parsing again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import tree_sitter
 
 from prism.ingest.languages import LANGUAGES, get_parser
 from prism.models import Chunk, Level, LevelTokens
+from prism.pack import level_texts
 from prism.pack.memo import Memo
 from prism.pack.tokens import Tokenizer
 
@@ -406,11 +408,12 @@ _RENDERS: Memo[tuple[str, str, str], tuple[str, str, str]] = Memo(RENDERS_LIMIT,
 
 
 def render_levels(chunk: Chunk) -> tuple[str, str, str]:
-    """(light, skeleton, signature) of a chunk, from one parse, memoised by its text."""
+    """(light, skeleton, signature) of a chunk: the texts priced at index time where the chunk
+    holds them, else from one parse; memoised by its text (a pack asks again for each block)."""
     key = (chunk.content, chunk.language, chunk.signature)
     found = _RENDERS.get(key)
     if found is None:
-        found = _render_levels(chunk)
+        found = stored_levels(chunk) or _render_levels(chunk)
         _RENDERS.put(key, found)
     return found
 
@@ -430,6 +433,15 @@ def _render_levels(chunk: Chunk, tree: FileTree | None = None) -> tuple[str, str
     return light, skeleton, signature
 
 
+def stored_levels(chunk: Chunk) -> tuple[str, str, str] | None:
+    """The (light, skeleton, signature) texts priced at index time, None where the chunk has none
+    (or an unreadable value: the pack renders such a chunk from its text)."""
+    levels = chunk.level_tokens
+    if levels is None or levels.texts is None:
+        return None
+    return level_texts.decode(chunk.content.rstrip("\n"), levels.texts)
+
+
 def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = False,
                  tree: FileTree | None = None, count: Callable[[str], int] | None = None) -> LevelTokens:
     """Tokens of the chunk's text at each priced level (full, light, skeleton, signature).
@@ -439,7 +451,8 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     `chunk.tokens` is this tokenizer's count of the content. `tree`: the parse of the file
     whose lines the chunk's content is (whole lines), used instead of a parse of the chunk's
     own text where that gives the same levels (FILE_TREE_LANGUAGES). `count`: `tokenizer.count`
-    or one that gives the same numbers (a memo: `line_tokens.LineCounter`).
+    or one that gives the same numbers (a memo: `line_tokens.LineCounter`). The texts counted
+    are kept with the counts (`level_texts.encode`), for the pack to show.
     """
     count = count or tokenizer.count
     full = chunk.content.rstrip("\n")
@@ -449,4 +462,4 @@ def price_levels(chunk: Chunk, tokenizer: Tokenizer, *, tokens_counted: bool = F
     for text in (light, skeleton, signature):
         counts.append(counts[-1] if text == previous else count(text))
         previous = text
-    return LevelTokens(tokenizer.name, tuple(counts))
+    return LevelTokens(tokenizer.name, tuple(counts), level_texts.encode(full, (light, skeleton, signature)))

@@ -40,9 +40,11 @@ def old_home(tmp_path: Path) -> tuple[Path, Path]:
     with Prism(root, settings=Settings(home=home, embedder="hashing")) as prism:
         prism.index()
         index = prism.index_dir / INDEX_FILE
-    conn = sqlite3.connect(index)  # back to schema 1: 2 added the usage table, 3 a column, 4 a table, 5 an index
+    # back to schema 1: 2 added the usage table, 3 a column, 4 a table, 5 an index, 6 a column
+    conn = sqlite3.connect(index)
     conn.execute("DROP TABLE usage")
     conn.execute("ALTER TABLE chunks DROP COLUMN level_tokens")
+    conn.execute("ALTER TABLE chunks DROP COLUMN level_texts")
     for statement in ("DROP TRIGGER ann_log_chunk_deleted", "DROP TRIGGER ann_log_vector_stored", "DROP TABLE ann_log",
                       "DROP INDEX chunks_path_tokens"):
         conn.execute(statement)

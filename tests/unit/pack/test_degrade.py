@@ -145,3 +145,36 @@ def test_pricing_from_the_files_parse_equals_pricing_from_each_chunks_own() -> N
                                                       for level in ("light", "skeleton", "signature"))
     skeletons = {c.name: render(c, "skeleton") for c in from_file}
     assert "    ..." in skeletons["helper"] and "# a comment" not in render(from_file[1], "light")
+
+
+def test_priced_levels_keep_the_texts_counted_and_a_pack_shows_them_without_a_parse(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from prism.pack.tokens import get_tokenizer
+
+    chunk = make_chunk(PY_SOURCE)
+    levels = degrade.price_levels(chunk, get_tokenizer("cl100k"))
+    assert levels.texts is not None
+    assert degrade.stored_levels(replace(chunk, level_tokens=levels)) == degrade._render_levels(chunk)
+    fake = replace(chunk, level_tokens=replace(levels, texts='[["L"],[0,"S"],null]'))
+
+    def no_parse(*args: object) -> object:
+        raise AssertionError("parsed although the texts were stored")
+
+    monkeypatch.setattr(degrade, "_render_levels", no_parse)
+    monkeypatch.setattr(degrade, "_RENDERS", Memo(10_000, degrade._weigh))  # nothing rendered before
+    assert [render(fake, level) for level in ("light", "skeleton", "signature")] == ["L", "L\nS", "L\nS"]
+
+
+@pytest.mark.parametrize("stored", ['[["a"]]', "not json", "[1, 2, 3]", '{"a": 1}', "[[99],null,null]",
+                                    "[[[0, 99]],null,null]", "[[true],null,null]"])
+def test_unreadable_stored_texts_fall_back_to_rendering(stored: str) -> None:
+    from dataclasses import replace
+
+    from prism.models import LevelTokens
+
+    chunk = make_chunk(PY_SOURCE)
+    odd = replace(chunk, level_tokens=LevelTokens("cl100k_base", (1, 1, 1, 1), stored))
+    assert degrade.stored_levels(odd) is None
+    assert degrade.render_levels(odd) == degrade._render_levels(chunk)
