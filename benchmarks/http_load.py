@@ -290,6 +290,9 @@ def main() -> None:
                         help="never repeat a query (measures the engine, not the result cache)")
     parser.add_argument("--home", type=Path, default=None,
                         help="server PRISM_HOME to keep between runs (the big-index copy is made once)")
+    parser.add_argument("--server-src", type=Path, default=None,
+                        help="run the server from this checkout's src/ (an A/B against another commit "
+                             "from one client); its --home must already hold an index that commit reads")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="prism-http-load-"))
@@ -297,9 +300,10 @@ def main() -> None:
     load_before = evaldata.load_average()
     copied = home / "server" / "indexes" / "bench" / "index.db"
     if args.source is None and args.home is not None and copied.exists():
-        from bigindex import build_big_index
+        from bigindex import CACHE
 
-        source, index_db = build_big_index().root.resolve(), copied
+        # build_big_index's corpus, not opened: the shared index is another process's to write.
+        source, index_db = (CACHE / "monorepo").resolve(), copied
     elif args.source is None:
         source, index_db = prepare_bigindex(home)
         source = source.resolve()
@@ -313,6 +317,8 @@ def main() -> None:
            "PRISM_ALLOWED_ROOTS": str(source.parent), "PRISM_RATE_WRITER": "100000000/1",
            "PRISM_RATE_ADMIN": "100000000/1", "PRISM_RATE_ADDRESS": "100000000/1",
            "PRISM_RATE_READER": args.limit_rate, "LOG_LEVEL": "WARNING"}
+    if args.server_src is not None:
+        env["PYTHONPATH"] = str(args.server_src.resolve())
     prism = [sys.executable, "-m", "prism"]
     admin = json.loads(subprocess.run([*prism, "keys", "create", "--name", "bench-admin", "--role", "admin",
                                        "--json"], env=env, capture_output=True, text=True, check=True).stdout)

@@ -34,7 +34,7 @@ FROZEN_CLOCK = 1796270000.0
 def dump(home: Path, out: Path) -> None:
     """In the child process: the answers of this PYTHONPATH's engine."""
     import http_load
-    from bigindex import build_big_index
+    from bigindex import CACHE
 
     import prism.retrieve.search as search_module
     from prism.config import Settings
@@ -51,7 +51,8 @@ def dump(home: Path, out: Path) -> None:
     search_module.time = Clock  # type: ignore[assignment]
     index_dir = home / "server" / "indexes" / "bench"
     settings = Settings(home=home, embedder="minilm")
-    engine = Prism(build_big_index().root, settings=settings, index_dir=index_dir,
+    # build_big_index's corpus, not opened: the shared index is another process's to write.
+    engine = Prism((CACHE / "monorepo").resolve(), settings=settings, index_dir=index_dir,
                    embedder=load_embedder("minilm", threads=settings.threads))
     pool = http_load.query_pool(index_dir / "index.db")
     issues = [r["problem_statement"] for r in evaldata.load_swebench(rebuildable_only=False)[:10]]

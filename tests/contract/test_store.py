@@ -251,6 +251,20 @@ def test_refs_by_name_and_by_chunk(store: Store) -> None:
     assert store.refs_of([], "calls") == [] and store.find_refs([], "defines") == []
 
 
+def test_refs_bounded_by_how_many_chunks_hold_a_name(store: Store) -> None:
+    # `log` is called by three chunks, `flush` by one, `close` by none.
+    store.write_files([indexed("a.py", chunk("a.py", "one", "    log()", calls=("log", "flush")),
+                               chunk("a.py", "two", "    log()", start=5, calls=("log",))),
+                       indexed("b.py", chunk("b.py", "three", "    log()", calls=("log",)))])
+    names = ids_by_name(store)
+    everything = sorted(store.find_refs(["log", "flush", "close"], "calls"))
+    assert everything == sorted([(names["one"], "log"), (names["two"], "log"), (names["three"], "log"),
+                                 (names["one"], "flush")])
+    assert sorted(store.find_refs(["log", "flush", "close"], "calls", most=3)) == everything
+    assert store.find_refs(["log", "flush", "close"], "calls", most=2) == [(names["one"], "flush")]
+    assert store.find_refs(["log"], "calls", most=0) == []
+
+
 # -- lexical -------------------------------------------------------------------------------
 
 def test_document_frequencies(store: Store) -> None:

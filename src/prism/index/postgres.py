@@ -578,14 +578,19 @@ class PostgresStore:
 
     # -- code graph --------------------------------------------------------------------------------
 
-    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]:
+    def find_refs(self, names: Iterable[str], kind: str = "defines", *,
+                  most: int | None = None) -> list[tuple[int, str]]:
         wanted = sorted(set(names))
         if not wanted:
             return []
+        bounded = "" if most is None else (
+            " AND name IN (SELECT name FROM prism_refs WHERE project=%s AND kind=%s AND name = ANY(%s)"
+            " GROUP BY name HAVING count(*) <= %s)")
+        params = () if most is None else (self.project, kind, wanted, most)
         with self._read() as conn:
             rows = conn.execute("SELECT chunk_id, name FROM prism_refs WHERE project=%s AND kind=%s"
-                                " AND name = ANY(%s) ORDER BY name, chunk_id",  # SQLite's index order
-                                (self.project, kind, wanted)).fetchall()
+                                f" AND name = ANY(%s){bounded} ORDER BY name, chunk_id",  # SQLite's index order
+                                (self.project, kind, wanted, *params)).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
     def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]:

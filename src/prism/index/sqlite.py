@@ -512,15 +512,23 @@ class SqliteStore:
 
     # -- code graph ------------------------------------------------------------------------
 
-    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]:
-        """(chunk id, name) of chunks that define/import/call any of the names."""
+    def find_refs(self, names: Iterable[str], kind: str = "defines", *,
+                  most: int | None = None) -> list[tuple[int, str]]:
+        """(chunk id, name) of chunks that define/import/call any of the names; with `most`,
+        only of the names with at most that many such chunks (counted in SQL, never read)."""
         wanted = sorted(set(names))
         out: list[tuple[int, str]] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
-            rows = self._conn.execute(
-                f"SELECT chunk_id, name FROM refs WHERE kind=? AND name IN ({','.join('?' * len(part))})",
-                (kind, *part))
+            marks = ",".join("?" * len(part))
+            if most is None:
+                rows = self._conn.execute(f"SELECT chunk_id, name FROM refs WHERE kind=? AND name IN ({marks})",
+                                          (kind, *part))
+            else:
+                rows = self._conn.execute(
+                    "SELECT chunk_id, name FROM refs WHERE kind=? AND name IN (SELECT name FROM refs"
+                    f" WHERE kind=? AND name IN ({marks}) GROUP BY name HAVING count(*) <= ?)",
+                    (kind, kind, *part, most))
             out.extend((int(r[0]), str(r[1])) for r in rows)
         return out
 

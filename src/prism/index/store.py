@@ -161,8 +161,10 @@ class ChunkReader(Protocol):
 class CodeGraph(Protocol):
     """Who defines, imports and calls which name."""
 
-    def find_refs(self, names: Iterable[str], kind: RefKind = "defines") -> list[tuple[int, str]]:
-        """(chunk id, name) of chunks that define/import/call any of the names."""
+    def find_refs(self, names: Iterable[str], kind: RefKind = "defines", *,
+                  most: int | None = None) -> list[tuple[int, str]]:
+        """(chunk id, name) of chunks that define/import/call any of the names; with `most`,
+        only of the names that at most `most` chunks define/import/call."""
         ...
 
     def refs_of(self, chunk_ids: Sequence[int], kind: RefKind) -> list[tuple[int, str]]:

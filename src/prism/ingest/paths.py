@@ -33,16 +33,17 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".pb.cc",
                       ".min.css", ".generated.ts", ".generated.cs", ".g.dart", "_generated.go")
 
 
+# Search asks the place of every candidate, and the same files come back query after query:
+# the classifiers are pure functions of their arguments, so they remember recent answers.
+PATHS_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=PATHS_REMEMBERED)
 def is_generated_or_vendored(path: str) -> bool:
     """Generated code (protobuf stubs, minified bundles) and copies of other projects' code."""
     parts = path.lower().split("/")
     return parts[-1].endswith(GENERATED_SUFFIXES) or any(
         p in VENDORED_DIRS or p in GENERATED_DIRS for p in parts[:-1])
-
-
-# Search asks the place of every candidate, and the same files come back query after query:
-# both classifiers are pure functions of their arguments, so they remember recent answers.
-PATHS_REMEMBERED = 1 << 16
 
 
 @lru_cache(maxsize=PATHS_REMEMBERED)

@@ -4,8 +4,15 @@ code for a code task, unless the query asks for them ("the tests for redirects",
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from prism.ingest.paths import in_secondary_place, is_code, is_generated_or_vendored, place_of
+from prism.ingest.paths import (
+    PATHS_REMEMBERED,
+    in_secondary_place,
+    is_code,
+    is_generated_or_vendored,
+    place_of,
+)
 from prism.models import ChunkHead
 from prism.retrieve.query import ParsedQuery, without_code
 
@@ -44,11 +51,19 @@ def place_share(head: ChunkHead, query: ParsedQuery, share: float,
     demotes tests, docs (prose, changelogs, translations), examples, generated and vendored
     code, but not configuration (a YAML file can be the answer to "where is the port set").
     """
-    copy = share * share if is_generated_or_vendored(head.path) else share
-    if query.is_long:
-        return copy if is_secondary(head) else 1.0
-    place = place_of(head.path, head.kind)
-    if place == "code" and not in_secondary_place(head.path):
-        return 1.0
     wanted = asked_places(query.text) if asked is None else asked
-    return 1.0 if place in wanted else copy
+    return place_kept(head.path, head.kind, head.language, query.is_long, wanted, share)
+
+
+@lru_cache(maxsize=PATHS_REMEMBERED)
+def place_kept(path: str, kind: str, language: str | None, long_query: bool, asked: frozenset[str],
+               share: float) -> float:
+    """`place_share` from what it reads of a head and a query: a pure function, remembered
+    because the same places come back search after search."""
+    copy = share * share if is_generated_or_vendored(path) else share
+    if long_query:
+        return copy if not is_code(language) or in_secondary_place(path) else 1.0
+    place = place_of(path, kind)
+    if place == "code" and not in_secondary_place(path):
+        return 1.0
+    return 1.0 if place in asked else copy

@@ -20,7 +20,8 @@ RECENCY_HALF_LIFE_S = 30 * 86400.0
 
 
 class GraphStore(Protocol):
-    def find_refs(self, names: Iterable[str], kind: str = "defines") -> list[tuple[int, str]]: ...
+    def find_refs(self, names: Iterable[str], kind: str = "defines", *,
+                  most: int | None = None) -> list[tuple[int, str]]: ...
 
     def refs_of(self, chunk_ids: Sequence[int], kind: str) -> list[tuple[int, str]]: ...
 
@@ -58,23 +59,14 @@ def graph_neighbours(store: GraphStore, ranked: Sequence[int]) -> dict[int, floa
     callers_of: dict[str, float] = {}
     for cid, name in calls:
         callers_of[name] = max(callers_of.get(name, 0.0), 1.0 / rank_of[cid])
-    defs: dict[str, list[int]] = {}
-    for cid, name in store.find_refs(list(callers_of), "defines"):
-        defs.setdefault(name, []).append(cid)
-    for name, ids in defs.items():
-        if len(ids) <= MAX_GRAPH_DEFINITIONS:
-            for cid in ids:
-                add(cid, callers_of[name])
+    # A name with more definitions (callers) than the bound says nothing about one of them:
+    # the store leaves it out without reading its rows (a common name has hundreds).
+    for cid, name in store.find_refs(list(callers_of), "defines", most=MAX_GRAPH_DEFINITIONS):
+        add(cid, callers_of[name])
     # callers: chunks that call what the sources define
     defined = {name: cid for cid, name in store.refs_of(sources, "defines") if "." not in name}
-    callers = store.find_refs(list(defined), "calls")
-    per_name: dict[str, list[int]] = {}
-    for cid, name in callers:
-        per_name.setdefault(name, []).append(cid)
-    for name, ids in per_name.items():
-        if len(ids) <= MAX_GRAPH_DEFINITIONS * 2:
-            for cid in ids:
-                add(cid, 0.5 / rank_of[defined[name]])
+    for cid, name in store.find_refs(list(defined), "calls", most=MAX_GRAPH_DEFINITIONS * 2):
+        add(cid, 0.5 / rank_of[defined[name]])
     return out
 
 

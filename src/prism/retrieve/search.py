@@ -25,7 +25,7 @@ from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.modules import companions
-from prism.retrieve.place import asked_places, is_secondary, place_share
+from prism.retrieve.place import asked_places, is_secondary, place_kept
 from prism.retrieve.query import dense_helps, parse_query
 from prism.retrieve.rescore import GRAPH_SOURCES, feedback_value, graph_neighbours, path_proximity, recency
 from prism.retrieve.within import message_fragments, raising_chunks
@@ -340,14 +340,16 @@ class Searcher:
         if cfg.features:
             self._add_features(heads, explain, signals, w, unit, feedback_unit)
             asked = asked_places(query.text)
-            # place_share reads only these of a head: (demoted, share kept) once per place
-            places: dict[tuple[str, str, str], tuple[bool, float]] = {}
+            # place_share reads only these of a head: (demoted, share kept) once per place, each
+            # remembered across searches (place_kept)
+            places: dict[tuple[str, str, str | None], tuple[bool, float]] = {}
             for cid, h in heads.items():
                 where = (h.path, h.kind, h.language)
                 place = places.get(where)
                 if place is None:  # demoted: a secondary file not asked for
-                    demoted = place_share(h, query, 0.0, asked) < 1.0
-                    kept = place_share(h, query, w.secondary, asked) if demoted and w.secondary < 1.0 else 1.0
+                    demoted = place_kept(*where, query.is_long, asked, 0.0) < 1.0
+                    kept = place_kept(*where, query.is_long, asked, w.secondary) \
+                        if demoted and w.secondary < 1.0 else 1.0
                     place = places[where] = (demoted, kept)
                 demoted, kept = place
                 signals[cid]["secondary"] = float(demoted)
