@@ -22,7 +22,7 @@ from prism.retrieve.dense import QueryEmbedder, query_windows
 from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
-from prism.retrieve.hubness import MAX_HUB_CHUNKS, corrected, neighbourhood
+from prism.retrieve.hubness import chunk_neighbourhoods, corrected
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_share
@@ -153,7 +153,6 @@ class Searcher:
         self._dense_state: tuple[str | None, int] = (None, 0)
         self._head_cache: dict[int, ChunkHead] = {}  # this generation's heads read so far, by id
         self._dense_batch = DenseBatcher(store, self.cache)  # concurrent searches share the dense stage
-        self._vector_dim = 0  # the embedder's, once a dense search has loaded it
         self._hubs: dict[int, float] | None = None  # this generation's neighbourhood cosines
 
     def _refresh(self) -> None:
@@ -193,7 +192,6 @@ class Searcher:
         if pending:
             warnings.append(f"{pending} chunks have no vector yet: dense results cover only part "
                             "of the index (run `prism index` to finish embedding).")
-        self._vector_dim = embedder.dim
         windows = query_windows(text_query)
         if not windows:
             return []
@@ -358,16 +356,10 @@ class Searcher:
 
     def _hub_scores(self) -> dict[int, float]:
         """Each embedded chunk's mean cosine to its nearest neighbours (retrieve/hubness.py), once per
-        index generation; {} where the store has no in-memory vector matrix or too many vectors."""
+        index generation; {} on indexes too large for it."""
         if self._hubs is None:
-            self._hubs = {}
             model, _ = self._dense_state
-            matrix_of = getattr(self.store, "vector_matrix", None)
-            if model and matrix_of is not None and self._vector_dim and \
-                    self.store.count_chunks() <= MAX_HUB_CHUNKS:
-                ids, matrix = matrix_of(model, self._vector_dim)
-                if len(ids) <= MAX_HUB_CHUNKS:
-                    self._hubs = dict(zip(ids.tolist(), neighbourhood(matrix).tolist(), strict=True))
+            self._hubs = chunk_neighbourhoods(self.store, model) if model else {}
         return self._hubs
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
