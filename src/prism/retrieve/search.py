@@ -23,6 +23,7 @@ from prism.retrieve.dense import QueryEmbedder, query_windows, run_beside
 from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
+from prism.retrieve.hubness import chunk_neighbourhoods, corrected
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_kept
@@ -92,6 +93,9 @@ class SearchConfig:
     # `lexical_nl` × BM25 over the query's best), not by rank: how far apart two cosines are counts.
     # "rank": weighted reciprocal ranks like every other query (the ablation).
     question_fusion: Literal["score", "rank"] = "score"
+    # … and their cosines discount each chunk's closeness to its own nearest neighbours
+    # (retrieve/hubness.py: generic helpers near everything stop outranking the answer).
+    hubness: bool = True
     model: LearnedModel | None = None  # learned fusion: None = the packaged fusion_weights.json
 
 
@@ -150,6 +154,7 @@ class Searcher:
         self._dense_state: tuple[str | None, int] = (None, 0)
         self._head_cache: dict[int, ChunkHead] = {}  # this generation's heads read so far, by id
         self._dense_batch = DenseBatcher(store, self.cache)  # concurrent searches share the dense stage
+        self._hubs: dict[int, float] | None = None  # this generation's neighbourhood cosines
 
     def _refresh(self) -> None:
         gen = self.store.generation()
@@ -160,6 +165,7 @@ class Searcher:
         pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
         self._dense_state = (model, pending)
         self._head_cache = {}
+        self._hubs = None
         self._cache_gen = gen
 
     def _dense(self, text_query: object, filters: SearchFilters | None, warnings: list[str]
@@ -287,7 +293,9 @@ class Searcher:
         unit = 1.0 / (w.rrf_k + 1.0)
         feedback_unit = unit
         if question and cfg.question_fusion == "score" and rankings.get("dense"):
-            _fuse_scores(parts, scores, dense_weight * unit, w.lexical_nl)
+            hubs = self._hub_scores() if cfg.hubness else {}
+            fused_by = {**scores, "cosine": corrected(scores["cosine"], hubs)} if hubs else scores
+            _fuse_scores(parts, fused_by, dense_weight * unit, w.lexical_nl)
             # Scores, not ranks, now set the gaps between neighbours: a mark is worth a share
             # of the best cosine, or helpful marks could not lift a result one place.
             feedback_unit = dense_weight * unit
@@ -358,6 +366,14 @@ class Searcher:
         lap("features", t)
         shape = QueryShape(natural_language=question, long=query.is_long)
         return Candidates(heads, explain, signals, shape)
+
+    def _hub_scores(self) -> dict[int, float]:
+        """Each embedded chunk's mean cosine to its nearest neighbours (retrieve/hubness.py), once per
+        index generation; {} on indexes too large for it."""
+        if self._hubs is None:
+            model, _ = self._dense_state
+            self._hubs = chunk_neighbourhoods(self.store, model) if model else {}
+        return self._hubs
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],
                  explain: dict[int, dict[str, float]]) -> dict[int, float]:

@@ -193,3 +193,19 @@ def test_heads_are_read_once_per_index_generation(tmp_path: Path) -> None:
         store.close()
     finally:
         engine.close()
+
+
+def test_question_cosines_discount_hubs_and_issue_texts_keep_theirs(prism: Prism) -> None:
+    searcher = Searcher(prism.store, prism._query_embedder)
+    plain = replace(SearchConfig(), hubness=False)
+
+    def dense_shares(query: str, config: SearchConfig) -> dict[int, float]:
+        explain = searcher.candidates(query, config=config).explain
+        return {cid: parts["dense"] for cid, parts in explain.items() if "dense" in parts}
+
+    question = "where is the token budget enforced"
+    on, off = dense_shares(question, SearchConfig()), dense_shares(question, plain)
+    assert on.keys() == off.keys() and on != off  # same candidates, hub-discounted cosines
+    w = SearchConfig().weights
+    assert max(on.values()) == pytest.approx(w.dense_nl / (w.rrf_k + 1.0))  # the best still leads
+    assert dense_shares(ISSUE, SearchConfig()) == dense_shares(ISSUE, plain)  # issue texts: ranks
