@@ -10,8 +10,11 @@ needed and the query side costs one lookup per candidate.
 
 Measured on CoSQA dev (benchmarks/results/cosqa_dev.md): MRR 52.6 → 53.5, the gain on both
 halves of a split-half check. The neighbourhood is computed exactly (every vector against
-every other), once per index generation, so it runs only on indexes of at most
-`MAX_HUB_CHUNKS` chunks (~1.6 CPU s at that size); larger ones keep plain cosines. The vectors
+every other), so it runs only on indexes of at most `MAX_HUB_CHUNKS` chunks (~1.6 CPU s at that
+size); larger ones keep plain cosines. It is not recomputed after every write: a chunk's
+neighbourhood barely moves when a few files change, so the search keeps it until more than
+`STALE_SHARE` of a question's dense candidates are chunks it has not seen (watch mode's edits
+never stall a question), and those new chunks take the median neighbourhood meanwhile. The vectors
 are read through the Store protocol (chunks, and the stored vectors by text hash), so SQLite and
 PostgreSQL rank alike.
 """
@@ -21,6 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import numpy as np
     from numpy.typing import NDArray
 
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 HUB_NEIGHBOURS = 10
 HUB_SHARE = 0.5  # cosine − HUB_SHARE × mean cosine to the chunk's nearest neighbours
 MAX_HUB_CHUNKS = 10_000
+STALE_SHARE = 0.2  # recompute once more than this share of a question's dense candidates is new
 BLOCK_ROWS = 1024  # rows per matrix product: 1024 × 10 k float32 ≈ 40 MB at a time
 
 
@@ -75,6 +81,14 @@ def chunk_neighbourhoods(store: Store, model: str) -> dict[int, float]:
     return dict(zip(ids, neighbourhood(np.stack(rows)).tolist(), strict=True))
 
 
-def corrected(cosines: dict[int, float], hubs: dict[int, float], share: float = HUB_SHARE) -> dict[int, float]:
-    """The cosines less `share` × each chunk's neighbourhood cosine, clipped at 0."""
-    return {cid: max(cos - share * hubs.get(cid, 0.0), 0.0) for cid, cos in cosines.items()}
+def corrected(cosines: dict[int, float], hubs: dict[int, float], share: float = HUB_SHARE,
+              unseen: float = 0.0) -> dict[int, float]:
+    """The cosines less `share` × each chunk's neighbourhood cosine (`unseen` for a chunk the
+    neighbourhoods do not know), clipped at 0."""
+    return {cid: max(cos - share * hubs.get(cid, unseen), 0.0) for cid, cos in cosines.items()}
+
+
+def unseen_share(ids: Iterable[int], hubs: dict[int, float]) -> float:
+    """The share of `ids` that `hubs` has no neighbourhood for (0 for no ids)."""
+    ids = list(ids)
+    return sum(cid not in hubs for cid in ids) / len(ids) if ids else 0.0

@@ -23,7 +23,7 @@ from prism.retrieve.dense import QueryEmbedder, query_windows, run_beside
 from prism.retrieve.dense_batch import DenseBatcher
 from prism.retrieve.exact import PathTable, match_exact
 from prism.retrieve.fusion import fuse_reciprocal_rank
-from prism.retrieve.hubness import chunk_neighbourhoods, corrected
+from prism.retrieve.hubness import STALE_SHARE, chunk_neighbourhoods, corrected, unseen_share
 from prism.retrieve.learned import LearnedModel, QueryShape, default_model, rank_learned
 from prism.retrieve.modules import companions
 from prism.retrieve.place import asked_places, is_secondary, place_kept
@@ -154,7 +154,12 @@ class Searcher:
         self._dense_state: tuple[str | None, int] = (None, 0)
         self._head_cache: dict[int, ChunkHead] = {}  # this generation's heads read so far, by id
         self._dense_batch = DenseBatcher(store, self.cache)  # concurrent searches share the dense stage
-        self._hubs: dict[int, float] | None = None  # this generation's neighbourhood cosines
+        # Neighbourhood cosines (retrieve/hubness.py), their median for chunks new since, the model
+        # they were computed for, and whether a write came since (then they may be recomputed).
+        self._hubs: dict[int, float] | None = None
+        self._hubs_median = 0.0
+        self._hubs_model: str | None = None
+        self._hubs_stale = False
 
     def _refresh(self) -> None:
         gen = self.store.generation()
@@ -165,7 +170,7 @@ class Searcher:
         pending = self.store.count_pending_embeddings(model) if model else self.store.count_chunks()
         self._dense_state = (model, pending)
         self._head_cache = {}
-        self._hubs = None
+        self._hubs_stale = True
         self._cache_gen = gen
 
     def _dense(self, text_query: object, filters: SearchFilters | None, warnings: list[str]
@@ -293,8 +298,9 @@ class Searcher:
         unit = 1.0 / (w.rrf_k + 1.0)
         feedback_unit = unit
         if question and cfg.question_fusion == "score" and rankings.get("dense"):
-            hubs = self._hub_scores() if cfg.hubness else {}
-            fused_by = {**scores, "cosine": corrected(scores["cosine"], hubs)} if hubs else scores
+            hubs = self._hub_scores(scores["cosine"]) if cfg.hubness else {}
+            fused_by = {**scores, "cosine": corrected(scores["cosine"], hubs, unseen=self._hubs_median)} \
+                if hubs else scores
             _fuse_scores(parts, fused_by, dense_weight * unit, w.lexical_nl)
             # Scores, not ranks, now set the gaps between neighbours: a mark is worth a share
             # of the best cosine, or helpful marks could not lift a result one place.
@@ -367,12 +373,18 @@ class Searcher:
         shape = QueryShape(natural_language=question, long=query.is_long)
         return Candidates(heads, explain, signals, shape)
 
-    def _hub_scores(self) -> dict[int, float]:
-        """Each embedded chunk's mean cosine to its nearest neighbours (retrieve/hubness.py), once per
-        index generation; {} on indexes too large for it."""
-        if self._hubs is None:
-            model, _ = self._dense_state
+    def _hub_scores(self, candidates: dict[int, float]) -> dict[int, float]:
+        """Each embedded chunk's mean cosine to its nearest neighbours (retrieve/hubness.py); {} on
+        indexes too large for it. Computed on the first question, and again after a write only once
+        more than STALE_SHARE of a question's dense candidates are chunks it does not know."""
+        model, _ = self._dense_state
+        if self._hubs is None or model != self._hubs_model or (
+                self._hubs_stale and (not self._hubs or unseen_share(candidates, self._hubs) > STALE_SHARE)):
+            import statistics
+
             self._hubs = chunk_neighbourhoods(self.store, model) if model else {}
+            self._hubs_median = statistics.median(self._hubs.values()) if self._hubs else 0.0
+            self._hubs_model, self._hubs_stale = model, False
         return self._hubs
 
     def _raising(self, fragments: tuple[str, ...], heads: dict[int, ChunkHead],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from prism.retrieve import hubness
-from prism.retrieve.hubness import corrected, neighbourhood
+from prism.retrieve.hubness import corrected, neighbourhood, unseen_share
 
 
 def unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
@@ -49,3 +49,9 @@ def test_corrected_discounts_hubs_and_clips_at_zero() -> None:
     assert fixed == pytest.approx({1: 0.35, 2: 0.45, 3: 0.0})
     assert max(fixed, key=fixed.__getitem__) == 2  # the hub lost first place
     assert corrected({4: 0.3}, {}) == {4: 0.3}  # a chunk without a neighbourhood keeps its cosine
+
+
+def test_a_chunk_new_since_the_neighbourhoods_takes_the_given_default() -> None:
+    assert corrected({4: 0.5}, {1: 0.9}, share=0.5, unseen=0.4) == pytest.approx({4: 0.3})
+    assert unseen_share([1, 2, 3, 4], {1: 0.1, 2: 0.2, 3: 0.3}) == pytest.approx(0.25)
+    assert unseen_share([], {}) == 0.0

@@ -209,3 +209,45 @@ def test_question_cosines_discount_hubs_and_issue_texts_keep_theirs(prism: Prism
     w = SearchConfig().weights
     assert max(on.values()) == pytest.approx(w.dense_nl / (w.rrf_k + 1.0))  # the best still leads
     assert dense_shares(ISSUE, SearchConfig()) == dense_shares(ISSUE, plain)  # issue texts: ranks
+
+
+def test_hub_neighbourhoods_outlive_a_small_edit_and_follow_a_large_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import prism.retrieve.search as search_module
+
+    computed: list[int] = []
+
+    def counting(store: object, model: str) -> dict[int, float]:
+        hubs = chunk_neighbourhoods(store, model)  # type: ignore[arg-type]
+        computed.append(len(hubs))
+        return hubs
+
+    chunk_neighbourhoods = search_module.chunk_neighbourhoods
+    monkeypatch.setattr(search_module, "chunk_neighbourhoods", counting)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+
+    def write(i: int, version: int) -> None:
+        (tree / f"mod{i}.py").write_text(f"def parse_{i}_v{version}(text):\n    return text.split({i})\n\n\n"
+                                         f"def render_{i}_v{version}(items):\n    return ','.join(items[{i}:])\n")
+
+    for i in range(10):
+        write(i, 0)
+    engine = Prism(tree, settings=Settings(home=tmp_path / "home", embedder="hashing"))
+    try:
+        engine.index()
+        searcher = Searcher(engine.store, engine._query_embedder)
+        question = "how do we parse the text into items"
+        assert searcher.search(question, limit=5).results
+        assert len(computed) == 1 and computed[0] == 20
+        write(10, 0)  # one new file: 2 of 22 candidates unseen, under STALE_SHARE
+        engine.index()
+        assert searcher.search(question, limit=5).results
+        assert len(computed) == 1  # the edit did not stall the question on a recompute
+        for i in range(8):  # most of the project rewritten: most candidates are new chunks
+            write(i, 1)
+        engine.index()
+        assert searcher.search(question, limit=5).results
+        assert computed == [20, 22]
+    finally:
+        engine.close()
