@@ -27,6 +27,7 @@ from prism.index.sqlite_ann import SqliteAnn
 from prism.index.sqlite_db import (
     Migration,
     connect_wal,
+    is_aborted,
     open_database,
     prism_errors,
     transaction,
@@ -684,6 +685,18 @@ class SqliteStore:
         self._chunk_count = (gen, count)
         return count
 
+    def _vocab_rows(self, terms: Sequence[str], attempts: int = 3) -> list[tuple[str, int]]:
+        """(term, document count) rows of fts5vocab for `terms`; a scan aborted because a commit
+        changed the full-text index under it (SQLITE_ABORT) is run again on the new index."""
+        sql = f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({','.join('?' * len(terms))})"
+        for attempt in range(attempts):
+            try:
+                return [(str(r[0]), int(r[1])) for r in self._conn.execute(sql, list(terms)).fetchall()]
+            except sqlite3.OperationalError as exc:
+                if not is_aborted(exc) or attempt == attempts - 1:
+                    raise
+        return []
+
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each full-text term (for IDF); absent terms are left out.
 
@@ -702,10 +715,7 @@ class SqliteStore:
         found: dict[str, int] = {}
         for start in range(0, len(wanted), 200):
             part = wanted[start:start + 200]
-            rows = self._conn.execute(
-                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({','.join('?' * len(part))})",
-                part)
-            found.update((str(r[0]), int(r[1])) for r in rows)
+            found.update(self._vocab_rows(part))
         known.update({t: found.get(t, 0) for t in wanted})  # 0: not in the index (also worth keeping)
         return {t: known[t] for t in terms if known.get(t)}
 

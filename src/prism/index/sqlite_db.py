@@ -88,6 +88,13 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+def is_aborted(exc: sqlite3.Error) -> bool:
+    """True for SQLITE_ABORT ("query aborted"): FTS5 gives up a scan whose index structure changed
+    under it (a commit landed mid-scan); a read that hit it can simply run again."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_ABORT or "query aborted" in str(exc).lower())
+
+
 def _locked(path: Path, exc: sqlite3.Error) -> IndexLockedError:
     return IndexLockedError(
         f"The index at {path} stayed locked by another writer ({exc}).",

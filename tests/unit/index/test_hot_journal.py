@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prism.index.sqlite_db import copy_database_file, integrity_problems, schema_version
+import pytest
+
+from prism.index.sqlite_db import copy_database_file, integrity_problems, is_aborted, schema_version
 
 # Commits schema 2, then dies inside a transaction large enough to spill pages into the file.
 KILLED_WRITER = """
@@ -48,3 +50,20 @@ def test_a_backup_copy_of_a_killed_database_holds_what_was_committed(tmp_path: P
     killed_mid_write(path)
     copy_database_file(path, tmp_path / "copy.db")
     assert schema_version(tmp_path / "copy.db") == 2
+
+
+def test_an_fts5_scan_aborted_by_a_write_is_told_apart_from_a_lock(tmp_path: Path) -> None:
+    """SQLITE_ABORT, as a real fts5vocab scan raises it when the full-text index changes under it,
+    is the error `SqliteStore._vocab_rows` runs again; "database is locked" is not."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(f"w{i} common",) for i in range(500)])
+    conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, row)")
+    scan = conn.execute("SELECT term, doc FROM temp.v")
+    scan.fetchone()
+    conn.execute("INSERT INTO t VALUES ('fresh words')")  # the index's structure moves mid-scan
+    with pytest.raises(sqlite3.OperationalError) as aborted:
+        scan.fetchall()
+    assert is_aborted(aborted.value)
+    assert not is_aborted(sqlite3.OperationalError("database is locked"))
+    conn.close()
