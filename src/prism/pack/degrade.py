@@ -296,6 +296,8 @@ def _captures_in(language: tree_sitter.Language, tree: FileTree, first_row: int,
     if captured is None:
         return None
     comments, bodies = captured
+    if not comments:  # nothing to translate (most chunks of code without comments)
+        return comments, bodies
     local = list(accumulate((len(line.encode("utf-8")) + 1 for line in text.split("\n")), initial=0))
     cut = len(prefix.encode("utf-8"))
 
