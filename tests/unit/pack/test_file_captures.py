@@ -33,7 +33,8 @@ def ranged_captures(
     language: tree_sitter.Language, root: tree_sitter.Node, bounds: tuple[int, int]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
     """What a query limited to `bounds` answers (one query per chunk, as pricing did before),
-    as comment spans and body spans."""
+    as comment spans and body spans, in order of start (the outermost bodies are disjoint, so
+    their order changes no level; a ranged query does not always return them in tree order)."""
     query = degrade._query(language)
     assert query is not None
     cursor = tree_sitter.QueryCursor(query)
@@ -61,7 +62,7 @@ def ranged_captures(
         if not any(inside(a) and (a.start_byte, a.end_byte, a.kind_id) in spans for a in ancestors(n))
     ]
     bodies = [degrade._body_of(n) for n in outermost]
-    return comments, [(b.start_byte, b.end_byte) for b in bodies if b is not None]
+    return comments, sorted((b.start_byte, b.end_byte) for b in bodies if b is not None)
 
 
 def chunks_of(path: Path) -> tuple[str, str, tree_sitter.Tree, list[tuple[int, int]]]:
