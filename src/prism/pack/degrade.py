@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import os
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
 
@@ -89,40 +89,60 @@ def _query(language: tree_sitter.Language) -> tree_sitter.Query | None:
 
 
 _Captured = tuple[list[tuple[int, int]], list[tree_sitter.Node]]
+_Function = tuple[int, int, int, tree_sitter.Node, tree_sitter.Node | None]  # start, end, kind, node, body
 
 
-def _captures(language: tree_sitter.Language, root: tree_sitter.Node,
-              bounds: tuple[int, int] | None = None) -> _Captured | None:
+@dataclass(frozen=True)
+class _Found:
+    """The comment and function-like nodes of one whole tree, from one run of `_query`, each
+    list in order of start byte (`*_starts`: those bytes, to find a chunk's by bisection)."""
+
+    comments: list[tuple[int, int]]  # byte spans
+    comment_starts: list[int]
+    functions: list[_Function]
+    function_starts: list[int]
+
+    @classmethod
+    def of(cls, language: tree_sitter.Language, root: tree_sitter.Node) -> _Found:
+        query = _query(language)
+        captured = tree_sitter.QueryCursor(query).captures(root) if query is not None else {}
+        comments = sorted((n.start_byte, n.end_byte) for n in captured.get("comment", []))
+        nodes = sorted(captured.get("function", []), key=lambda n: n.start_byte)  # stable: tree order kept
+        functions = [(n.start_byte, n.end_byte, n.kind_id, n, _body_of(n)) for n in nodes]
+        return cls(comments, [s for s, _ in comments], functions, [f[0] for f in functions])
+
+
+def _captures(found: _Found, root: tree_sitter.Node, bounds: tuple[int, int] | None = None) -> _Captured | None:
     """(sorted comment byte spans, bodies of the outermost functions that have one).
 
     A function nested in another function's body is inside an elided body already, so
     only functions with no function-with-body ancestor are returned. With `bounds` (a byte
     range of a file's tree: one chunk) only nodes inside it count, as if it were parsed
     alone; None when a function starts inside and ends beyond it (the range parsed alone
-    would read a cut-off function its own way).
+    would read a cut-off function its own way). The nodes considered are those a query
+    limited to the range (`QueryCursor.set_byte_range`) returns: the ones that overlap it.
     """
-    query = _query(language)
-    cursor = tree_sitter.QueryCursor(query) if query is not None else None
-    if cursor is not None and bounds is not None:
-        cursor.set_byte_range(*bounds)
-    captured = cursor.captures(root) if cursor is not None else {}
-    low, high = bounds if bounds is not None else (0, root.end_byte)
+    if bounds is None:
+        low, high = 0, root.end_byte
+        comments = [(s, e) for s, e in found.comments if low <= s and e <= high]
+        functions = [f for f in found.functions if low <= f[0] and f[1] <= high]
+    else:
+        low, high = bounds
+        first, last = bisect_left(found.comment_starts, low), bisect_left(found.comment_starts, high)
+        comments = [(s, e) for s, e in found.comments[first:last] if low < e <= high]
+        first, last = bisect_left(found.function_starts, low), bisect_left(found.function_starts, high)
+        overlapping = found.functions[first:last]
+        if any(f[1] > high for f in overlapping):
+            return None
+        functions = [f for f in overlapping if low < f[1]]
 
     def inside(node: tree_sitter.Node) -> bool:
         return low <= node.start_byte and node.end_byte <= high
 
-    comments = sorted((n.start_byte, n.end_byte) for n in captured.get("comment", []) if inside(n))
-    functions = [n for n in captured.get("function", []) if inside(n)]
-    if any(low <= n.start_byte <= high < n.end_byte for n in captured.get("function", [])):
-        return None
-    with_body: dict[tuple[int, int, int], tree_sitter.Node] = {}
-    for node in functions:
-        body = _body_of(node)
-        if body is not None:
-            with_body[(node.start_byte, node.end_byte, node.kind_id)] = body
+    with_body = {(start, end, kind): body for start, end, kind, _, body in functions if body is not None}
     bodies: list[tree_sitter.Node] = []
-    for node in functions:
-        key = (node.start_byte, node.end_byte, node.kind_id)
+    for start, end, kind, node, _ in functions:
+        key = (start, end, kind)
         if key not in with_body:
             continue
         parent = node.parent
@@ -139,15 +159,25 @@ def _captures(language: tree_sitter.Language, root: tree_sitter.Node,
 class FileTree:
     """A file's one parse (of its text as UTF-8, errors replaced) and the byte where each of its
     lines starts (one more: the end), so that pricing analyses a chunk of it without parsing
-    the chunk's text again."""
+    the chunk's text again, nor querying it again: the query's nodes are found once per file
+    (`found`) and each chunk takes those in its byte range."""
 
     root: tree_sitter.Node
     row_starts: tuple[int, ...]
+    _found: dict[tree_sitter.Language, _Found] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, tree: tree_sitter.Tree, text: str) -> FileTree:
         lengths = (len(line.encode("utf-8", errors="replace")) + 1 for line in text.split("\n"))
         return cls(tree.root_node, tuple(accumulate(lengths, initial=0)))
+
+    def found(self, language: tree_sitter.Language) -> _Found:
+        """The query's nodes over the whole tree, found on first use (a file of no priced chunk
+        of a FILE_TREE_LANGUAGES language never runs it)."""
+        found = self._found.get(language)
+        if found is None:
+            found = self._found[language] = _Found.of(language, self.root)
+        return found
 
 
 # Languages whose every chunk, dedented and parsed alone, has the tree its span has in the
@@ -228,7 +258,8 @@ def _analyse(content: str, language: str, tree: FileTree | None = None,
         captured = _captures_in(parser.language, tree, first_row, prefix, text) if tree is not None else None
         if captured is None:
             tree = None  # rows below are the chunk's own
-            captured = _captures(parser.language, parser.parse(data).root_node)
+            root = parser.parse(data).root_node
+            captured = _captures(_Found.of(parser.language, root), root)
         assert captured is not None  # without bounds there is always an answer
         comments, functions = captured
         # Cut comments line by line so that rows keep their numbers (a block comment may
@@ -261,10 +292,12 @@ def _captures_in(language: tree_sitter.Language, tree: FileTree, first_row: int,
     rows = text.count("\n") + 1
     starts = tree.row_starts
     bounds = starts[first_row], starts[first_row + rows] - 1
-    captured = _captures(language, tree.root, bounds)
+    captured = _captures(tree.found(language), tree.root, bounds)
     if captured is None:
         return None
     comments, bodies = captured
+    if not comments:  # nothing to translate (most chunks of code without comments)
+        return comments, bodies
     local = list(accumulate((len(line.encode("utf-8")) + 1 for line in text.split("\n")), initial=0))
     cut = len(prefix.encode("utf-8"))
 

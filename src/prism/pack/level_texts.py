@@ -26,16 +26,29 @@ def encode(full: str, lower: tuple[str, str, str]) -> str:
     return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
+LOOKAHEAD = 8  # lines of `above` compared one by one before the index of all its lines is built
+
+
 def _as_lines(lines: list[str], above: list[str]) -> list[Item]:
-    """`lines` as items over `above`: each line found at or after the last one taken, else itself."""
-    where: dict[str, list[int]] = {}
-    for k, line in enumerate(above):
-        where.setdefault(line, []).append(k)
+    """`lines` as items over `above`: each line found at or after the last one taken, else itself.
+
+    A level keeps most lines of the one above in order, so the next few lines are compared
+    first; the index of where each line of `above` lies is built only for a line not among them.
+    """
+    where: dict[str, list[int]] | None = None
     items: list[Item] = []
     start = 0  # the first line of `above` not yet passed
     for line in lines:
-        found = where.get(line)
-        k = found[bisect_left(found, start)] if found and found[-1] >= start else -1
+        ahead = above[start:start + LOOKAHEAD]
+        if line in ahead:
+            k = start + ahead.index(line)
+        else:  # not in the next few lines: its first place beyond them, if any
+            if where is None:
+                where = {}
+                for n, text in enumerate(above):
+                    where.setdefault(text, []).append(n)
+            found = where.get(line)
+            k = found[bisect_left(found, start)] if found and found[-1] >= start else -1
         if k < 0:
             items.append(line)
             continue
