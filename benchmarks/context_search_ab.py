@@ -129,7 +129,9 @@ def main() -> None:
     times: dict[str, dict[str, list[float]]] = {label: {c: [] for c in CALLS} for label in sides}
     cpu_times: dict[str, dict[str, list[float]]] = {label: {c: [] for c in CALLS} for label in sides}
     for i, query in enumerate(asked):
-        for label in (list(sides) if i % 2 == 0 else list(sides)[::-1]):
+        # The order turns every second question: the budget turns every question, so each budget
+        # sees both orders (the second process of a pair runs measurably slower on this box).
+        for label in (list(sides) if (i // 2) % 2 == 0 else list(sides)[::-1]):
             worker = workers[label]
             assert worker.stdin is not None and worker.stdout is not None
             worker.stdin.write(json.dumps([query, (2000, 8000)[i % 2]]) + "\n")  # one budget per question
