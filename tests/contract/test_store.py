@@ -386,6 +386,17 @@ def test_pending_put_drop_prune(store: Store) -> None:
     assert store.count_pending_embeddings("other-model") == 6
 
 
+def test_chunk_text_hashes_are_the_stored_ones_in_id_order(store: Store) -> None:
+    lexical_only = chunk("tests/test_tokens.py", "test_refresh", "    assert refresh_token()")
+    store.write_files([*sample(), IndexedFile(indexed("tests/test_tokens.py", lexical_only).record,
+                                              (lexical_only,), ("",))])
+    stored = {sc.id: sc.chunk for sc in store.iter_chunks()}
+    want = [(cid, f"text-{c.content_hash}") for cid, c in sorted(stored.items()) if c.path != "tests/test_tokens.py"]
+    assert len(want) == 6 and store.chunk_text_hashes() == want  # the lexical-only chunk's "" left out
+    store.delete_files(["web/app.js"])
+    assert store.chunk_text_hashes() == [(cid, h) for cid, h in want if stored[cid].path != "web/app.js"]
+
+
 def test_nearest_ranks_by_cosine(backend: Backend, store: Store) -> None:
     store.write_files(sample())
     vectors = {"refresh_token": unit([1, 0]), "revoke_token": unit([1, 1]), "renew": unit([0, 1]),

@@ -694,6 +694,12 @@ class PostgresStore:
             first.setdefault(str(text_hash), int(chunk_id))
         return list(first.items())
 
+    def chunk_text_hashes(self) -> list[tuple[int, str]]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT id, text_hash FROM prism_chunks WHERE project = %s AND text_hash <> ''"
+                                " ORDER BY id", (self.project,)).fetchall()
+        return [(int(cid), str(h)) for cid, h in rows]
+
     def count_pending_embeddings(self, model: str) -> int:
         with self._read() as conn:
             row = conn.execute(

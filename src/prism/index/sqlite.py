@@ -558,6 +558,10 @@ class SqliteStore:
             first.setdefault(str(text_hash), int(chunk_id))
         return list(first.items())
 
+    def chunk_text_hashes(self) -> list[tuple[int, str]]:
+        rows = self._conn.execute("SELECT id, text_hash FROM chunks WHERE text_hash != '' ORDER BY id")
+        return [(int(cid), str(h)) for cid, h in rows]
+
     def count_pending_embeddings(self, model: str) -> int:
         row = self._conn.execute(
             "SELECT COUNT(DISTINCT c.text_hash) FROM chunks c LEFT JOIN embeddings e"

@@ -213,6 +213,11 @@ class VectorIndex(Protocol):
 
     def count_pending_embeddings(self, model: str) -> int: ...
 
+    def chunk_text_hashes(self) -> list[tuple[int, str]]:
+        """(chunk id, hash of its embedded text) of every chunk meant to have a vector (hash ""
+        excluded), in id order: which vector is whose, without reading the chunks."""
+        ...
+
     def put_embeddings(self, model: str, items: Sequence[tuple[str, NDArray[np.float32]]]) -> None:
         """Store vectors by text hash, in one transaction."""
         ...

@@ -15,8 +15,8 @@ size); larger ones keep plain cosines. It is not recomputed after every write: a
 neighbourhood barely moves when a few files change, so the search keeps it until more than
 `STALE_SHARE` of a question's dense candidates are chunks it has not seen (watch mode's edits
 never stall a question), and those new chunks take the median neighbourhood meanwhile. The vectors
-are read through the Store protocol (chunks, and the stored vectors by text hash), so SQLite and
-PostgreSQL rank alike.
+are read through the Store protocol (each chunk's stored text hash, and the stored vectors by
+text hash), so SQLite and PostgreSQL rank alike.
 """
 
 from __future__ import annotations
@@ -58,23 +58,21 @@ def neighbourhood(matrix: NDArray[np.float32], k: int = HUB_NEIGHBOURS) -> NDArr
 def chunk_neighbourhoods(store: Store, model: str) -> dict[int, float]:
     """`neighbourhood` of every embedded chunk of the store, by chunk id; {} past MAX_HUB_CHUNKS.
 
-    A chunk's vector is the stored one of its embedded text (as the indexer hashes it); rows are
-    in chunk id order, so every store computes the same values.
+    A chunk's vector is the stored one of the text hash the indexer stored beside it (read
+    without the chunks: reading and re-hashing every chunk's text cost more than the matrix
+    products); rows are in chunk id order, so every store computes the same values.
     """
     import numpy as np
-
-    from prism.index.embed import document_text
-    from prism.index.indexer import text_hash
 
     if store.count_chunks() > MAX_HUB_CHUNKS:
         return {}
     vectors = {h: v for batch in store.export_embeddings(model) for h, v in batch}
     ids: list[int] = []
     rows: list[NDArray[np.float32]] = []
-    for stored in store.iter_chunks():
-        vector = vectors.get(text_hash(document_text(stored.chunk)))
+    for cid, text_hash in store.chunk_text_hashes():
+        vector = vectors.get(text_hash)
         if vector is not None:
-            ids.append(stored.id)
+            ids.append(cid)
             rows.append(vector)
     if not rows:
         return {}
