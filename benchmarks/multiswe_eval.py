@@ -236,7 +236,8 @@ def main() -> None:
         counts = collections.Counter(r["language"] for r in records)
         title = ("Multi-SWE dev (Rust, Java, C++)" if a.jsonl == evaldata.MULTISWE_JSONL
                  else f"{a.jsonl.name} ({', '.join(languages(rows))})")
-        meta = {"title": title, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
+        meta = {"title": title, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+                "machine": evaldata.machine(),
                 "load_start": load_start, "load_end": evaldata.load_average(), "command": command.strip(),
                 "seconds": f"{time.time() - started:.0f}",
                 "rows": ", ".join(f"{lang} {counts[lang]}" for lang in languages(rows))
