@@ -9,7 +9,8 @@ a Frame; search ranks the chunk that holds the line (exact.frame_chunks).
 
 Frames come out in the order written, except that each traceback runs from the outermost call to
 the failing frame (Python's order): traces printed failing frame first are turned round. Those are
-JVM traces, Go goroutine dumps (`pkg.(*T).Method(...)` over `\t/path/file.go:12 +0x1d`), gdb and
+JVM traces, Go goroutine dumps (`pkg.(*T).Method(...)` over `\t/path/file.go:12 +0x1d`), Rust
+backtraces (`  3: app::io::read` over `at ./src/io.rs:10:5`), gdb and
 sanitizer backtraces (`#0 0x4005d4 in f (x=1) at src/a.c:12`, `#1 0x55d in g /src/a.c:30:7`) and
 JavaScript stacks (`at render (src/a.js:3:9)`), each frame with the function it names. The closer
 a frame is to the failure, the more its chunk is worth.
@@ -49,11 +50,14 @@ _GDB_FRAME = re.compile(rf"^\s*#\d+\s+(?:0x[0-9a-fA-F]+\s+in\s+)?([\w:~<>$.]+)\s
                         rf"((?:[A-Za-z]:)?[^\s:()]+\.{_EXT}):(\d+)(?::\d+)?", re.M)
 _JS_FRAME = re.compile(rf"^\s*at\s+(?:async\s+)?(?:([\w$.<>\[\]]+)\s+\()?(?:file://)?"
                        rf"((?:[A-Za-z]:)?[^\s()]+?\.{_EXT}):(\d+)(?::\d+)?\)?[ \t]*$", re.M)
-_FAILING_FIRST = (_GO_FRAME, _GDB_FRAME, _JS_FRAME)
+# RUST_BACKTRACE=1: `  12: mycrate::io::read_to_end` over `             at ./src/io.rs:10:5`.
+_RUST_FRAME = re.compile(r"^\s*\d+:\s+(?:0x[0-9a-f]+\s+-\s+)?(\S+)\n\s+at\s+((?:[A-Za-z]:)?[^\s:]+\.rs):(\d+)"
+                         r"(?::\d+)?", re.M)
+_FAILING_FIRST = (_GO_FRAME, _GDB_FRAME, _RUST_FRAME, _JS_FRAME)  # Rust before JS: both have `at path`
 # What may lie between two frames of one trace: the rest of a line (`+0x1d`, `:7)`) and blank space.
 _BETWEEN_FRAMES = re.compile(r"[^\n]*\n\s*")
 # Parts of a Go or C++ frame's name that are not the function: closures (func1, 2), generics.
-_ANONYMOUS = re.compile(r"^(?:func\d+|\d+|gowrap\d+)$")
+_ANONYMOUS = re.compile(r"^(?:func\d+|\d+|gowrap\d+|\{\{closure\}\}|h[0-9a-f]{16})$")
 # "`jsonrep.py` at line 227", "x.py, line 12", "x.py (line 12)", "line 227 of x.py", "line 227 in x.py"
 _AT_LINE = re.compile(rf"((?:[\w.-]+/)*[\w-]+\.{_EXT})`?,?\s+\(?(?:at\s+|on\s+)?line\s+(\d+)", re.I)
 _LINE_OF = re.compile(rf"\bline\s+(\d+)\s+(?:of|in)\s+`?((?:[\w.-]+/)*[\w-]+\.{_EXT})\b", re.I)

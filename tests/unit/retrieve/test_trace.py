@@ -63,6 +63,15 @@ def test_gdb_and_sanitizer_backtraces_innermost_last() -> None:
                                  Frame("/home/c/htop/Vector.c", 295, "Vector_compact"))
 
 
+def test_rust_backtrace_names_functions_innermost_last() -> None:
+    text = ("stack backtrace:\n   0: rust_begin_unwind\n             at /rustc/abc/library/std/src/panicking.rs:645:5\n"
+            "   1: bat::printer::InteractivePrinter::print_line::{{closure}}\n             at ./src/printer.rs:412:9\n"
+            "   2: bat::main\n             at ./src/bin/bat/main.rs:30:5\n")
+    assert find_frames(text) == (
+        Frame("./src/bin/bat/main.rs", 30, "main"), Frame("./src/printer.rs", 412, "print_line"),
+        Frame("/rustc/abc/library/std/src/panicking.rs", 645, "rust_begin_unwind"))
+
+
 def test_separate_traces_are_each_turned_round_in_place() -> None:
     text = ("first:\n    at a (x/a.js:1:1)\n    at b (x/b.js:2:1)\nthen in prose src/c.ts:3 and\n"
             "    at d (x/d.js:4:1)\n    at e (x/e.js:5:1)\n")
