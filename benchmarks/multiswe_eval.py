@@ -1,6 +1,8 @@
-"""Multi-SWE dev (Rust, Java, C++): does `prism search` find the files and functions a fix touched?
+"""Multi-language dev sets: does `prism search` find the files and functions a fix touched?
 
-Per language and overall, on /work/shared/eval/multiswe_dev.jsonl. Query = `problem_statement`
+Per language and overall, on /work/shared/eval/multiswe_dev.jsonl (Rust, Java, C++) or, with
+`--jsonl`, another file of the same schema (benchmarks/devdata/more_langs_dev.jsonl: Go, C,
+JavaScript, TypeScript). Query = `problem_statement`
 only. Each row's project is indexed lexically (`embed=False`) at its base commit, once per
 repo@commit, cached under the eval cache (evaldata.py). Gold files are the row's `gold_files`;
 gold functions are PRISM's own chunks of those files at base that hold a line the patch changed
@@ -10,6 +12,8 @@ file documents = path + text of every indexed file, function documents = every c
 
     .venv/bin/python benchmarks/multiswe_eval.py --out benchmarks/results/multiswe_dev.md
     .venv/bin/python benchmarks/multiswe_eval.py --per-language 5     # first 5 rows per language
+    .venv/bin/python benchmarks/multiswe_eval.py --jsonl benchmarks/devdata/more_langs_dev.jsonl \
+        --out benchmarks/results/more_langs_dev.md
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ from swebench_eval import FILE_KS, FUNC_KS, configs
 
 SYSTEMS = ("lexical only", "+ title boost (full without vectors)")
 LANGUAGES = ("Rust", "Java", "C++")
+
+
+def languages(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The rows' languages, LANGUAGES first, others in order of first appearance."""
+    seen = [lang for lang in LANGUAGES if any(r["language"] == lang for r in rows)]
+    for r in rows:
+        if r["language"] not in seen:
+            seen.append(r["language"])
+    return tuple(seen)
 
 
 def bm25_tool() -> ModuleType:
@@ -82,17 +95,18 @@ def gold_functions(prism: Any, row: dict[str, Any]) -> list[str]:
 
 def evaluate(rows: list[dict[str, Any]], verbose: bool,
              done: Callable[[list[dict[str, Any]]], object],
-             wrap: Callable[[Any, Path], Any] | None = None, reference: bool = True) -> list[dict[str, Any]]:
+             wrap: Callable[[Any, Path], Any] | None = None, reference: bool = True,
+             jsonl: Path = evaldata.MULTISWE_JSONL) -> list[dict[str, Any]]:
     """One record per row: gold, and per system the worst file / function rank and Acc@k flags.
 
     `done` gets the records so far after every row, so a run stopped early still leaves results.
     `wrap(prism, checkout)` gives the Prism to search instead of the opened one (lexical_engine_ab.py);
-    without `reference` the BM25 reference is not run."""
+    without `reference` the BM25 reference is not run; `jsonl` is the file the rows came from."""
     cfgs = {k: v for k, v in configs(dense=False).items() if k in SYSTEMS}
     bm = bm25_tool() if reference else None
     out = []
     for n, row in enumerate(rows):
-        root = evaldata.checkout(row, evaldata.MULTISWE_JSONL)
+        root = evaldata.checkout(row, jsonl)
         opened = evaldata.open_index(root, embed=False, progress=True)
         prism = wrap(opened, root) if wrap else opened
         text = row["problem_statement"]
@@ -133,7 +147,7 @@ def evaluate(rows: list[dict[str, Any]], verbose: bool,
 def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """Acc@k in percent per language (and 'all') per system; func@k over rows with gold functions."""
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for lang in (*LANGUAGES, "all"):
+    for lang in (*languages(records), "all"):
         recs = [r for r in records if lang in ("all", r["language"])]
         if not recs:
             continue
@@ -152,7 +166,7 @@ def render(summary: dict[str, dict[str, dict[str, float]]], records: list[dict[s
            skipped: list[str], meta: dict[str, str]) -> str:
     cols = [f"file@{k}" for k in FILE_KS] + [f"func@{k}" for k in FUNC_KS]
     lines = [
-        "# Multi-SWE dev (Rust, Java, C++): file and function localisation",
+        f"# {meta['title']}: file and function localisation",
         "",
         f"- date: {meta['date']}",
         f"- machine: {meta['machine']}; load average at start {meta['load_start']}, at end "
@@ -185,20 +199,23 @@ def render(summary: dict[str, dict[str, dict[str, float]]], records: list[dict[s
 
 
 def round_robin(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows alternating Rust, Java, C++ (file order within a language): a partial run stays balanced."""
-    by = {lang: [r for r in rows if r["language"] == lang] for lang in LANGUAGES}
-    return [by[lang][i] for i in range(max(map(len, by.values()), default=0)) for lang in LANGUAGES
+    """Rows alternating languages (file order within a language): a partial run stays balanced."""
+    langs = languages(rows)
+    by = {lang: [r for r in rows if r["language"] == lang] for lang in langs}
+    return [by[lang][i] for i in range(max(map(len, by.values()), default=0)) for lang in langs
             if i < len(by[lang])]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jsonl", type=Path, default=evaldata.MULTISWE_JSONL,
+                    help="rows to run (default: the shared Multi-SWE dev rows)")
     ap.add_argument("--per-language", type=int, help="only the first N rows of each language")
     ap.add_argument("--ids", nargs="*", help="only these instance ids")
     ap.add_argument("--out", type=Path, help="write the markdown table here (and the JSON beside it)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
-    rows, absent = evaldata.load_multiswe()
+    rows, absent = evaldata.load_multiswe(a.jsonl)
     if a.ids:
         rows = [r for r in rows if r["instance_id"] in a.ids]
     if a.per_language:
@@ -217,10 +234,13 @@ def main() -> None:
 
     def write(records: list[dict[str, Any]]) -> str:
         counts = collections.Counter(r["language"] for r in records)
-        meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"), "machine": evaldata.machine(),
+        title = ("Multi-SWE dev (Rust, Java, C++)" if a.jsonl == evaldata.MULTISWE_JSONL
+                 else f"{a.jsonl.name} ({', '.join(languages(rows))})")
+        meta = {"title": title, "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+                "machine": evaldata.machine(),
                 "load_start": load_start, "load_end": evaldata.load_average(), "command": command.strip(),
                 "seconds": f"{time.time() - started:.0f}",
-                "rows": ", ".join(f"{lang} {counts[lang]}" for lang in LANGUAGES)
+                "rows": ", ".join(f"{lang} {counts[lang]}" for lang in languages(rows))
                 + f"; {len(records)} of the {len(rows)} selected"
                 + (f" (first {a.per_language} per language of the file)" if a.per_language else "")}
         table = render(summarise(records), records, skipped, meta)
@@ -231,7 +251,7 @@ def main() -> None:
                            indent=1), encoding="utf-8")
         return table
 
-    records = evaluate(rows, a.verbose, write)
+    records = evaluate(rows, a.verbose, write, jsonl=a.jsonl)
     print(write(records))
     print(f"({time.time() - started:.0f}s)", file=sys.stderr)
 

@@ -30,7 +30,10 @@ VENDORED_DIRS = frozenset({"vendor", "vendored", "_vendor", "third_party", "thir
 # singleheader/) and build output: a fix goes into the originals, never these.
 GENERATED_DIRS = frozenset({"single_include", "singleheader", "amalgamation", "amalgamated", "dist"})
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2_grpc.py", "_pb2.pyi", ".pb.go", ".pb.cc", ".pb.h", ".min.js",
-                      ".min.css", ".generated.ts", ".generated.cs", ".g.dart", "_generated.go")
+                      ".min.css", ".generated.ts", ".generated.cs", ".g.dart", "_generated.go",
+                      ".gen.go", "_mock.go", "_mocks.go")  # Go's go:generate output and mockgen doubles
+# Go's code generators name their output by prefix too: mockgen's mock_x.go, Kubernetes' zz_generated.*.go.
+GENERATED_GO_PREFIXES = ("mock_", "zz_generated")
 
 
 # Search asks the place of every candidate, and the same files come back query after query:
@@ -42,8 +45,9 @@ PATHS_REMEMBERED = 1 << 16
 def is_generated_or_vendored(path: str) -> bool:
     """Generated code (protobuf stubs, minified bundles) and copies of other projects' code."""
     parts = path.lower().split("/")
-    return parts[-1].endswith(GENERATED_SUFFIXES) or any(
-        p in VENDORED_DIRS or p in GENERATED_DIRS for p in parts[:-1])
+    name = parts[-1]
+    return (name.endswith(GENERATED_SUFFIXES) or (name.endswith(".go") and name.startswith(GENERATED_GO_PREFIXES))
+            or any(p in VENDORED_DIRS or p in GENERATED_DIRS for p in parts[:-1]))
 
 
 @lru_cache(maxsize=PATHS_REMEMBERED)
@@ -58,7 +62,9 @@ TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs",
                        "integration-test", "integration-tests", "integration_tests", "e2e", "__mocks__"})
 # Test crates and suites named after what they test: test_suite/, tokio-test/, tests-integration/.
 _TEST_DIR_AFFIX = re.compile(r"^tests?[-_]|[-_]tests?$")
-TEST_SUFFIXES = ("_test.py", "_test.go", "_test.rs", "_test.rb", "_spec.rb", "_test.cc", "_test.cpp")
+TEST_SUFFIXES = ("_test.py", "_test.go", "_test.rs", "_test.rb", "_spec.rb", "_test.cc", "_test.cpp",
+                 "_test.c", "_tests.c", "_unittest.c", "_unittest.cc", "_unittest.cpp",  # C/C++ suites
+                 "_test.ts", "_test.tsx", "_test.js")  # Deno's and Bun's x_test.ts
 # Case-sensitive: FooTest.java is a test, latest.java is not.
 CLASS_TEST_SUFFIXES = ("Test.java", "Tests.java", "Test.kt", "Tests.kt", "Test.cs", "Tests.cs", "Tests.swift")
 TEST_INFIXES = (".test.", ".spec.")  # foo.test.ts, foo.spec.js, foo.spec.tsx

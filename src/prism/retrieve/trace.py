@@ -8,8 +8,12 @@ Go and JavaScript traces and C/C++ compiler errors (MSVC's `file(LINE):` too), r
 a Frame; search ranks the chunk that holds the line (exact.frame_chunks).
 
 Frames come out in the order written, except that each traceback runs from the outermost call to
-the failing frame (Python's order; JVM traces, printed failing frame first, are turned round): the
-closer a frame is to the failure, the more its chunk is worth.
+the failing frame (Python's order): traces printed failing frame first are turned round. Those are
+JVM traces, Go goroutine dumps (`pkg.(*T).Method(...)` over `\t/path/file.go:12 +0x1d`), Rust
+backtraces (`  3: app::io::read` over `at ./src/io.rs:10:5`), gdb and
+sanitizer backtraces (`#0 0x4005d4 in f (x=1) at src/a.c:12`, `#1 0x55d in g /src/a.c:30:7`) and
+JavaScript stacks (`at render (src/a.js:3:9)`), each frame with the function it names. The closer
+a frame is to the failure, the more its chunk is worth.
 """
 
 from __future__ import annotations
@@ -36,8 +40,24 @@ _LOCATION = re.compile(r"(?<![\w/.-])((?:[A-Za-z]:)?(?:[\w.@+-]*/)*[\w.+-]+\." +
                        r"(?::(\d+)(?::\d+)?\b|\((\d+)(?:,\d+)?\)\s*:)")  # gcc/clang/rustc/go/node; MSVC
 # A link to a file of the repository: github.com/o/r/blob/<ref>/path/x.rs#L379 (GitLab's /-/blob/ too).
 _LINK = re.compile(r"/(?:-/)?blob/[\w.-]+/((?:[\w.@+-]+/)*[\w.+-]+\." + _EXT + r")(?:#L(\d+))?")
-# The function a JavaScript / Go frame names before its location: "at render (src/a.js:3:9)".
+# The function a JavaScript frame names before its location: "at render (src/a.js:3:9)".
 _JS_FUNCTION = re.compile(r"\bat\s+(?:async\s+)?([\w$.<>]+)\s+\($")
+# Traces printed failing frame first, one frame a line (a Go frame's function line above its file).
+# The function is group 1 (may be absent), the path group 2, the line group 3.
+_GO_FRAME = re.compile(r"^\s*([^\s()]+?\.\(\*?[^\s()]+\)\.[^\s()]+|[^\s()]+)\([^\n]*\)\n\s+((?:[A-Za-z]:)?[^\s:]+\.go)"
+                       r":(\d+)", re.M)
+_GDB_FRAME = re.compile(rf"^\s*#\d+\s+(?:0x[0-9a-fA-F]+\s+in\s+)?([\w:~<>$.]+)\s*(?:\([^\n]*?\))?\s+(?:at\s+)?"
+                        rf"((?:[A-Za-z]:)?[^\s:()]+\.{_EXT}):(\d+)(?::\d+)?", re.M)
+_JS_FRAME = re.compile(rf"^\s*at\s+(?:async\s+)?(?:([\w$.<>\[\]]+)\s+\()?(?:file://)?"
+                       rf"((?:[A-Za-z]:)?[^\s()]+?\.{_EXT}):(\d+)(?::\d+)?\)?[ \t]*$", re.M)
+# RUST_BACKTRACE=1: `  12: mycrate::io::read_to_end` over `             at ./src/io.rs:10:5`.
+_RUST_FRAME = re.compile(r"^\s*\d+:\s+(?:0x[0-9a-f]+\s+-\s+)?(\S+)\n\s+at\s+((?:[A-Za-z]:)?[^\s:]+\.rs):(\d+)"
+                         r"(?::\d+)?", re.M)
+_FAILING_FIRST = (_GO_FRAME, _GDB_FRAME, _RUST_FRAME, _JS_FRAME)  # Rust before JS: both have `at path`
+# What may lie between two frames of one trace: the rest of a line (`+0x1d`, `:7)`) and blank space.
+_BETWEEN_FRAMES = re.compile(r"[^\n]*\n\s*")
+# Parts of a Go or C++ frame's name that are not the function: closures (func1, 2), generics.
+_ANONYMOUS = re.compile(r"^(?:func\d+|\d+|gowrap\d+|\{\{closure\}\}|h[0-9a-f]{16})$")
 # "`jsonrep.py` at line 227", "x.py, line 12", "x.py (line 12)", "line 227 of x.py", "line 227 in x.py"
 _AT_LINE = re.compile(rf"((?:[\w.-]+/)*[\w-]+\.{_EXT})`?,?\s+\(?(?:at\s+|on\s+)?line\s+(\d+)", re.I)
 _LINE_OF = re.compile(rf"\bline\s+(\d+)\s+(?:of|in)\s+`?((?:[\w.-]+/)*[\w-]+\.{_EXT})\b", re.I)
@@ -89,6 +109,11 @@ def find_frames(text: str) -> tuple[Frame, ...]:
         function = owner[-1].split("$")[0] if method.startswith("<") else method  # <init>: the class
         path = "/".join([*owner[:-1], m.group(3)])  # the package's folders; the class names the file
         add(m.start(), m.end(), Frame(path, int(m.group(4)), function), jvm[0].start() + jvm[-1].start() - m.start())
+    for pattern in _FAILING_FIRST:
+        for run in _runs(text, list(pattern.finditer(text))):
+            for m in run:  # mirrored within the run, as JVM traces are
+                frame = Frame(m.group(2), int(m.group(3)), _function_name(m.group(1) or ""))
+                add(m.start(), m.end(), frame, run[0].start() + run[-1].start() - m.start())
     for m in _LINK.finditer(text):
         if m.group(2):
             add(m.start(), m.end(), Frame(m.group(1), int(m.group(2)), ""))
@@ -101,3 +126,23 @@ def find_frames(text: str) -> tuple[Frame, ...]:
     for m in _LINE_OF.finditer(text):
         add(m.start(), m.end(), Frame(m.group(2), int(m.group(1)), ""))
     return tuple(frame for _, frame in sorted(found, key=lambda item: item[0]))
+
+
+def _runs(text: str, matches: list[re.Match[str]]) -> list[list[re.Match[str]]]:
+    """Matches grouped into traces: consecutive frames with nothing but line ends between them."""
+    runs: list[list[re.Match[str]]] = []
+    for m in matches:
+        if runs and _BETWEEN_FRAMES.fullmatch(text, runs[-1][-1].end(), m.start()):
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return runs
+
+
+def _function_name(qualified: str) -> str:
+    """The function a frame's qualified name ends in: `pkg/x.(*T).Run.func1` → Run, `a::B::f` → f."""
+    last = qualified.replace("::", ".").rsplit("/", 1)[-1]
+    parts = [p for p in re.sub(r"\[[^\]]*\]", "", last).split(".") if p and not p.startswith("(")]
+    while len(parts) > 1 and _ANONYMOUS.match(parts[-1]):
+        parts.pop()
+    return parts[-1] if parts else ""

@@ -13,6 +13,7 @@ from prism.pack.select import is_test_path
     "tests/test_app.py", "test_app.py", "pkg/app_test.py", "server/handler_test.go", "src/app.spec.ts",
     "web/button.test.tsx", "src/__tests__/button.js", "conftest.py", "spec/models/user_spec.rb",
     "src/test/java/com/acme/OrderTest.java", "tests/fixtures/README.md", "pkg/testdata/input.json",
+    "src/uv_pipe_test.c", "base/strings_unittest.cc", "lib/path_test.ts",
 ])
 def test_test_files_and_folders_are_tests(path: str) -> None:
     assert place_of(path) == "tests"
@@ -29,7 +30,7 @@ def test_prose_changelogs_and_translations_are_docs(path: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "src/app.py", "latest.java", "contest.py", "protester.go", "src/newsletter.py", "CMakeLists.txt",
-    "examples/demo.py", "src/tools.py",
+    "examples/demo.py", "src/tools.py", "src/contest.c", "lib/latest.ts", "src/attest.js",
 ])
 def test_the_rest_is_code(path: str) -> None:
     assert place_of(path) == "code"
@@ -56,6 +57,10 @@ def test_the_ranking_prior_uses_the_same_test_classifier() -> None:
     assert in_secondary_place("vendor/github.com/x/y.go") and in_secondary_place("src/_vendor/six.py")
     assert in_secondary_place("api/service_pb2.py") and in_secondary_place("static/app.min.js")
     assert not in_secondary_place("src/vendors.py") and not in_secondary_place("src/generator.py")
+    # Go generator output: mockgen doubles, go:generate's .gen.go, Kubernetes' deepcopy files.
+    assert in_secondary_place("core/stores/redis/redis_mock.go") and in_secondary_place("mocks/mock_store.go")
+    assert in_secondary_place("api/types.gen.go") and in_secondary_place("apis/v1/zz_generated.deepcopy.go")
+    assert not in_secondary_place("pkg/mock_server.py") and not in_secondary_place("internal/mockery.go")
 
 
 def test_benchmarks_examples_test_crates_and_amalgamated_copies_are_secondary() -> None:
