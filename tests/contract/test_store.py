@@ -23,7 +23,7 @@ import pytest
 
 from prism.index.ann import AnnConfig
 from prism.index.sqlite import SqliteStore
-from prism.index.store import FileRecord, History, IndexedFile, Store
+from prism.index.store import UNHASHED, FileRecord, History, IndexedFile, Store
 from prism.index.terms import lexical_terms
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, ChunkKind, LevelTokens, SearchFilters
@@ -384,6 +384,23 @@ def test_pending_put_drop_prune(store: Store) -> None:
     store.put_embeddings("other-model", [(h, unit([1.0])) for h, _ in store.pending_embeddings("other-model", 9)])
     store.drop_embeddings(keep_model=MODEL)
     assert store.count_pending_embeddings("other-model") == 6
+
+
+def test_unhashed_chunks_are_pending_until_their_hashes_are_set(store: Store) -> None:
+    files = [IndexedFile(f.record, f.chunks, (UNHASHED,) * len(f.chunks)) for f in sample()]
+    files[-1] = IndexedFile(files[-1].record, files[-1].chunks, ("",))  # no vector wanted: never pending
+    store.write_files(files)
+    unhashed = store.unhashed_chunks(100)
+    assert len(unhashed) == 5 and unhashed == sorted(unhashed)
+    assert store.count_pending_embeddings(MODEL) == 5  # one per chunk: their texts are not known yet
+    assert store.pending_embeddings(MODEL, 1)  # something to embed
+    assert store.unhashed_chunks(2) == unhashed[:2]
+    generation = store.generation()
+    store.set_text_hashes([(cid, "same" if i < 2 else f"h{i}") for i, cid in enumerate(unhashed)])
+    assert store.generation() > generation
+    assert store.unhashed_chunks(100) == []
+    assert store.count_pending_embeddings(MODEL) == 4  # two chunks with one text
+    assert {h for h, _ in store.pending_embeddings(MODEL, 100)} == {"same", "h2", "h3", "h4"}
 
 
 def test_nearest_ranks_by_cosine(backend: Backend, store: Store) -> None:

@@ -56,8 +56,8 @@ from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
-    USAGE_COLUMNS,
     UNHASHED,
+    USAGE_COLUMNS,
     FeedbackMark,
     FileRecord,
     FileState,

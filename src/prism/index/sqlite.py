@@ -42,8 +42,8 @@ from prism.index.sqlite_vectors import (
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
-    USAGE_COLUMNS,
     UNHASHED,
+    USAGE_COLUMNS,
     FileRecord,
     FileState,
     History,
