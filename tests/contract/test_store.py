@@ -23,7 +23,7 @@ import pytest
 
 from prism.index.ann import AnnConfig
 from prism.index.sqlite import SqliteStore
-from prism.index.store import FileRecord, History, IndexedFile, Store
+from prism.index.store import UNHASHED, FileRecord, History, IndexedFile, Store
 from prism.index.terms import lexical_terms
 from prism.index.usage import UsageEvent
 from prism.models import Chunk, ChunkKind, LevelTokens, SearchFilters
@@ -395,6 +395,26 @@ def test_chunk_text_hashes_are_the_stored_ones_in_id_order(store: Store) -> None
     assert len(want) == 6 and store.chunk_text_hashes() == want  # the lexical-only chunk's "" left out
     store.delete_files(["web/app.js"])
     assert store.chunk_text_hashes() == [(cid, h) for cid, h in want if stored[cid].path != "web/app.js"]
+
+
+def test_unhashed_chunks_are_pending_until_their_hashes_are_set(store: Store) -> None:
+    files = [IndexedFile(f.record, f.chunks, (UNHASHED,) * len(f.chunks)) for f in sample()]
+    files[-1] = IndexedFile(files[-1].record, files[-1].chunks, ("",))  # no vector wanted: never pending
+    store.write_files(files)
+    unhashed = store.unhashed_chunks(100)
+    assert len(unhashed) == 5 and unhashed == sorted(unhashed)
+    assert store.count_pending_embeddings(MODEL) == 5  # one per chunk: their texts are not known yet
+    assert store.pending_embeddings(MODEL, 1)  # something to embed
+    assert store.unhashed_chunks(2) == unhashed[:2]
+    store.put_embeddings(MODEL, [("same", unit([1.0])), ("gone", unit([0.5]))])
+    assert store.prune_embeddings(MODEL) == 0  # "same" may be an unhashed chunk's text: nothing goes
+    generation = store.generation()
+    store.set_text_hashes([(cid, "same" if i < 2 else f"h{i}") for i, cid in enumerate(unhashed)])
+    assert store.generation() > generation
+    assert store.unhashed_chunks(100) == []
+    assert store.count_pending_embeddings(MODEL) == 3  # two chunks share "same", which has its vector
+    assert {h for h, _ in store.pending_embeddings(MODEL, 100)} == {"h2", "h3", "h4"}
+    assert store.prune_embeddings(MODEL) == 1  # every chunk hashed: only "gone" is an orphan
 
 
 def test_nearest_ranks_by_cosine(backend: Backend, store: Store) -> None:

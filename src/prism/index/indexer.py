@@ -221,6 +221,7 @@ class Indexer:
         PENDING_WINDOW batches at a time, shortest first, so that a batch pads little.
         """
         self.ensure_model(embedder)
+        self.hash_texts()
         model = embedder.model_id
         window = batch_size * PENDING_WINDOW
         pending = self.store.pending_embeddings(model, window)
@@ -252,6 +253,20 @@ class Indexer:
                 if progress is not None:
                     progress("embed", min(done, total), max(total, done))
             pending = self.store.pending_embeddings(model, window)
+        return done
+
+    def hash_texts(self) -> int:
+        """Hash the embedding text of every UNHASHED chunk (sync leaves them so); returns how many.
+
+        Batches commit one by one, so a killed pass resumes where it stopped.
+        """
+        done = 0
+        while ids := self.store.unhashed_chunks(BATCH_CHUNKS):
+            chunks = self.store.get_chunks(ids)
+            self.store.set_text_hashes([(sc.id, text_hash(document_text(sc.chunk))) for sc in chunks])
+            done += len(chunks)
+            if len(chunks) < len(ids):  # a chunk vanished meanwhile (not under this writer's lock)
+                break
         return done
 
     def ensure_model(self, embedder: Embedder) -> None:

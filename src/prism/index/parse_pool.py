@@ -18,8 +18,8 @@ from pathlib import Path
 import tree_sitter
 
 from prism.errors import PrismError
-from prism.index.embed import available_cores, document_text
-from prism.index.store import FileRecord, IndexedFile
+from prism.index.embed import available_cores
+from prism.index.store import UNHASHED, FileRecord, IndexedFile
 from prism.index.terms import chunk_terms, terms_text
 from prism.index.vector_scope import wants_vector
 from prism.ingest.chunk import chunk_file_with_tree
@@ -62,7 +62,7 @@ class Parsed:
 
 def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     """Read and chunk one file; item None when its content is unchanged (or it is unreadable)."""
-    from prism.index.indexer import NO_VECTOR, sha256_hex, text_hash  # indexer imports this module
+    from prism.index.indexer import NO_VECTOR, sha256_hex  # indexer imports this module
 
     source = job.source
     try:
@@ -82,9 +82,9 @@ def parse_file(options: ParseOptions, job: ParseJob) -> Parsed:
     record = FileRecord(source.path, digest, source.size, source.mtime, source.language,
                         parsed.warnings)
     chunks = priced(parsed.chunks, tokenizer, text, tree, count=counter.count)
-    # Every chunk has the file's path: its vector scope and path terms are the file's.
-    hashes = (tuple(text_hash(document_text(c)) for c in chunks) if wants_vector(source.path)
-              else (NO_VECTOR,) * len(chunks))
+    # Every chunk has the file's path: its vector scope and path terms are the file's. Its
+    # embedding text is built and hashed only by the embedding pass (UNHASHED until then).
+    hashes = (UNHASHED if wants_vector(source.path) else NO_VECTOR,) * len(chunks)
     path_terms = terms_text(source.path)
     return Parsed(IndexedFile(record, chunks, hashes, tuple(chunk_terms(c, path_terms) for c in chunks)),
                   tuple(f"{source.path}: {w}" for w in parsed.warnings))

@@ -56,6 +56,7 @@ from prism.index.sqlite import FTS_WEIGHTS
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
+    UNHASHED,
     USAGE_COLUMNS,
     FeedbackMark,
     FileRecord,
@@ -703,11 +704,25 @@ class PostgresStore:
     def count_pending_embeddings(self, model: str) -> int:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT COUNT(DISTINCT c.text_hash) FROM prism_chunks c WHERE c.project = %s AND c.text_hash <> ''"
+                "SELECT COUNT(DISTINCT NULLIF(c.text_hash, %s)) + COUNT(*) FILTER (WHERE c.text_hash = %s)"
+                " FROM prism_chunks c WHERE c.project = %s AND c.text_hash <> ''"
                 " AND NOT EXISTS"
                 " (SELECT 1 FROM prism_embeddings e WHERE e.project = c.project AND e.model = %s"
-                " AND e.text_hash = c.text_hash)", (self.project, model)).fetchone()
+                " AND e.text_hash = c.text_hash)", (UNHASHED, UNHASHED, self.project, model)).fetchone()
         return int(row[0]) if row else 0
+
+    def unhashed_chunks(self, limit: int) -> list[int]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT id FROM prism_chunks WHERE project = %s AND text_hash = %s ORDER BY id"
+                                " LIMIT %s", (self.project, UNHASHED, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def set_text_hashes(self, items: Sequence[tuple[int, str]]) -> None:
+        with self._write() as conn:
+            with conn.cursor() as cur:
+                cur.executemany("UPDATE prism_chunks SET text_hash = %s WHERE project = %s AND id = %s",
+                                [(h, self.project, cid) for cid, h in items])
+            self._bump(conn)
 
     def drop_embeddings(self, keep_model: str | None = None) -> None:
         with self._write() as conn:
@@ -719,8 +734,9 @@ class PostgresStore:
         with self._write() as conn:
             cur = conn.execute(
                 "DELETE FROM prism_embeddings e WHERE e.project = %s AND e.model = %s AND NOT EXISTS"
-                " (SELECT 1 FROM prism_chunks c WHERE c.project = e.project AND c.text_hash = e.text_hash)",
-                (self.project, model))
+                " (SELECT 1 FROM prism_chunks c WHERE c.project = e.project AND c.text_hash = e.text_hash)"
+                " AND NOT EXISTS (SELECT 1 FROM prism_chunks c WHERE c.project = e.project AND c.text_hash = %s)",
+                (self.project, model, UNHASHED))
             return int(cur.rowcount)
 
     def maintain_vectors(self, model: str, *, wait: bool = False) -> None:

@@ -42,6 +42,7 @@ from prism.index.sqlite_vectors import (
 from prism.index.store import (
     CHUNK_COLUMNS,
     HEAD_COLUMNS,
+    UNHASHED,
     USAGE_COLUMNS,
     FileRecord,
     FileState,
@@ -564,11 +565,21 @@ class SqliteStore:
 
     def count_pending_embeddings(self, model: str) -> int:
         row = self._conn.execute(
-            "SELECT COUNT(DISTINCT c.text_hash) FROM chunks c LEFT JOIN embeddings e"
-            " ON e.model = ? AND e.text_hash = c.text_hash WHERE e.text_hash IS NULL AND c.text_hash != ''",
-            (model,)
+            "SELECT COUNT(DISTINCT NULLIF(c.text_hash, ?)), COALESCE(SUM(c.text_hash = ?), 0) FROM chunks c"
+            " LEFT JOIN embeddings e ON e.model = ? AND e.text_hash = c.text_hash"
+            " WHERE e.text_hash IS NULL AND c.text_hash != ''",
+            (UNHASHED, UNHASHED, model)
         ).fetchone()
-        return int(row[0])
+        return int(row[0]) + int(row[1])
+
+    def unhashed_chunks(self, limit: int) -> list[int]:
+        rows = self._conn.execute("SELECT id FROM chunks WHERE text_hash = ? ORDER BY id LIMIT ?", (UNHASHED, limit))
+        return [int(r[0]) for r in rows]
+
+    def set_text_hashes(self, items: Sequence[tuple[int, str]]) -> None:
+        with self._lock, self._transaction() as conn:
+            conn.executemany("UPDATE chunks SET text_hash = ? WHERE id = ?", [(h, cid) for cid, h in items])
+            self._bump(conn)
 
     def put_embeddings(self, model: str, items: Sequence[tuple[str, np.ndarray]]) -> None:
         import numpy as np
@@ -590,7 +601,8 @@ class SqliteStore:
         with self._lock, self._transaction() as conn:
             cur = conn.execute(
                 "DELETE FROM embeddings WHERE model = ? AND text_hash NOT IN"
-                " (SELECT text_hash FROM chunks)", (model,))
+                " (SELECT text_hash FROM chunks) AND NOT EXISTS (SELECT 1 FROM chunks WHERE text_hash = ?)",
+                (model, UNHASHED))
             return int(cur.rowcount)
 
     def nearest(self, model: str, queries: np.ndarray, limit: int,

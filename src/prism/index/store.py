@@ -102,6 +102,12 @@ class FileRecord:
     warnings: tuple[str, ...] = ()
 
 
+# The text hash of a chunk that will get a vector but whose embedding text is not yet hashed:
+# sync leaves it to the embedding pass (Indexer.hash_texts), so a lexical index never builds
+# the texts a model would read. Not a hex digest, so no vector is ever stored under it.
+UNHASHED = "-"
+
+
 @dataclass(frozen=True)
 class IndexedFile:
     """One file's new state: its record, its chunks and each chunk's embedding-text hash
@@ -208,10 +214,21 @@ class VectorIndex(Protocol):
         ...
 
     def pending_embeddings(self, model: str, limit: int) -> list[tuple[str, int]]:
-        """(text hash, one chunk id with that text) for texts without a vector yet (hash "" excluded)."""
+        """(text hash, one chunk id with that text) for texts without a vector yet (hash "" excluded;
+        an UNHASHED chunk is pending under that hash)."""
         ...
 
-    def count_pending_embeddings(self, model: str) -> int: ...
+    def count_pending_embeddings(self, model: str) -> int:
+        """Distinct texts without a vector, each UNHASHED chunk counted as one."""
+        ...
+
+    def unhashed_chunks(self, limit: int) -> list[int]:
+        """Ids of up to `limit` chunks whose text hash is UNHASHED (not yet computed), in id order."""
+        ...
+
+    def set_text_hashes(self, items: Sequence[tuple[int, str]]) -> None:
+        """Record (chunk id, text hash) pairs, in one transaction."""
+        ...
 
     def chunk_text_hashes(self) -> list[tuple[int, str]]:
         """(chunk id, hash of its embedded text) of every chunk meant to have a vector (hash ""
@@ -227,7 +244,8 @@ class VectorIndex(Protocol):
         ...
 
     def prune_embeddings(self, model: str) -> int:
-        """Delete vectors no chunk uses any more; returns how many."""
+        """Delete vectors no chunk uses any more; returns how many. Nothing while a chunk is
+        UNHASHED: its text, not yet hashed, may be one of them (a lexical re-index keeps them)."""
         ...
 
     def maintain_vectors(self, model: str, *, wait: bool = False) -> None:

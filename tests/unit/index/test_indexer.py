@@ -92,6 +92,24 @@ def test_first_index_is_searchable_and_embedded(repo: Path) -> None:
         assert len(ids) == report.chunks_written and matrix.shape[1] == prism.embedder.dim
 
 
+def test_a_lexical_index_leaves_embedding_texts_unhashed_until_vectors_are_wanted(repo: Path) -> None:
+    from prism.index.embed import document_text
+    from prism.index.indexer import Indexer, text_hash
+    from prism.index.store import UNHASHED
+
+    with Prism(repo) as prism:
+        report = prism.index(embed=False)
+        rows = prism.store._conn.execute("SELECT DISTINCT text_hash FROM chunks").fetchall()  # type: ignore[attr-defined]
+        assert {r[0] for r in rows} == {UNHASHED}
+        assert report.pending_embeddings == report.chunks_written
+        assert Indexer(repo, prism.store, prism.settings).hash_texts() == report.chunks_written
+        stored = dict(prism.store._conn.execute("SELECT id, text_hash FROM chunks").fetchall())  # type: ignore[attr-defined]
+        for sc in prism.store.iter_chunks():  # what the parse used to hash, from the stored chunk
+            assert stored[sc.id] == text_hash(document_text(sc.chunk))
+        assert prism.store.unhashed_chunks(10) == []
+        assert prism.index().pending_embeddings == 0  # the embedding pass fills every vector
+
+
 def test_unchanged_files_cost_nothing_even_when_mtimes_move(repo: Path) -> None:
     with Prism(repo) as prism:
         prism.index()
