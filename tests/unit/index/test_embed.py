@@ -83,25 +83,26 @@ def test_identifier_words_dedupes_in_order_without_stopwords() -> None:
 def test_document_text_is_the_code_itself_when_it_fits() -> None:
     text = document_text(make_chunk())
     code = " ".join(BODY.split()).replace('"""', '"')  # a run of one symbol says it once
-    assert text.split("\n") == ["src/app/users.py", "fetch_user", code]
+    assert text.split("\n") == ["src/app/users.py", code]  # no name line: `def fetch_user` says it
+    numbered = document_text(make_chunk(path="corpus/2101.py"))
+    assert numbered == code  # a file named by a number says nothing
 
 
 def test_document_text_of_a_section_is_its_prose_after_the_head() -> None:
     chunk = make_chunk("Install\n\nRun pip install.", kind="section", language="markdown", name="Install",
                        qualified_name="Install", signature="", docstring="")
-    assert document_text(chunk) == "src/app/users.py\nInstall\nInstall Run pip install."
+    assert document_text(chunk) == "src/app/users.py\nInstall Run pip install."
 
 
 def test_document_text_layout() -> None:
     text = document_text(make_chunk(LONG_BODY))
     lines = text.split("\n")
-    assert lines[:4] == [
+    assert lines[:3] == [
         "src/app/users.py",
-        "fetch_user",
         "def fetch_user(session, user_id):",
         "Return the user with this id, or None.",
     ]
-    body_words = lines[4].split()
+    body_words = lines[3].split()
     assert {"cache", "query", "record", "filter", "first", "look"} <= set(body_words)
     assert "fetch" not in body_words and "session" not in body_words  # already said above
     assert "return" not in body_words  # a stopword
@@ -129,7 +130,7 @@ def test_document_text_keeps_the_head_of_a_long_docstring_and_room_for_the_body(
     docstring = "Load the settings. " + "Details of every option follow here. " * 40
     text = document_text(make_chunk(LONG_BODY, docstring=docstring))
     assert "Load the settings." in text
-    assert len(text.split("\n")[3]) <= MAX_DOCSTRING_CHARS
+    assert len(text.split("\n")[2]) <= MAX_DOCSTRING_CHARS
     assert "cache" in text.split("\n")[-1]  # body words still said
 
 
@@ -160,7 +161,7 @@ def test_document_text_sections_keep_prose() -> None:
         signature="",
         docstring="",
     )
-    assert document_text(chunk) == "src/app/users.py\nInstall\n## Install Run the installer, then restart."
+    assert document_text(chunk) == "src/app/users.py\n## Install Run the installer, then restart."
 
 
 def test_document_text_window_without_name() -> None:
@@ -173,6 +174,18 @@ def test_document_text_window_without_name() -> None:
         docstring="",
     )
     assert document_text(chunk) == "src/app/users.py\nconf.env#L1\nSOME_SETTING=1 other_setting=2"
+
+
+def test_document_text_names_what_the_code_does_not_declare() -> None:
+    method = make_chunk("def save(self):\n    return self.db.write(self)", name="save", qualified_name="User.save")
+    assert document_text(method) == "src/app/users.py\nUser.save\ndef save(self): return self.db.write(self)"
+    go = make_chunk("func (r *Router) Mount(p string) {\n\tr.tree.add(p)\n}", language="go", name="Mount",
+                    qualified_name="Mount")
+    assert document_text(go) == "src/app/users.py\nfunc (r *Router) Mount(p string) { r.tree.add(p) }"
+    assert document_text(make_chunk("    return 1", name="Mountain", qualified_name="Mount")).startswith(
+        "src/app/users.py\nMount\n")
+    prefixed = make_chunk("def mount_all():\n    pass", name="mount_all", qualified_name="mount")
+    assert document_text(prefixed).startswith("src/app/users.py\nmount\n")  # a word, not a prefix
 
 
 def test_hashing_is_the_same_in_every_process() -> None:
